@@ -1,0 +1,126 @@
+"""Store operations: what `convert` produces from a request and what a `Store` applies.
+
+Receivers decode, `collectors.convert` maps decoded OTLP onto a list of these plain values
+(pure, no I/O), and the writer hands lists of them to `Store.apply` in one transaction.
+Every operation names its run; `EnsureRun` comes before any other operation on a run in
+the same list, so a store can create unknown runs in order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+import numpy as np
+import numpy.typing as npt
+
+
+@dataclass(frozen=True, slots=True)
+class EnsureRun:
+    """Create the run if unknown (status Running); fill in experiment/parent/name if unset."""
+
+    run_id: str
+    experiment: str
+    time_ns: int
+    parent_id: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SetStatus:
+    """Change a run's status; a terminal status also sets its end time and error text."""
+
+    run_id: str
+    status: str
+    time_ns: int
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SetTag:
+    """Set (or overwrite) a mutable tag."""
+
+    run_id: str
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteTag:
+    """Remove a tag; a missing tag is not an error."""
+
+    run_id: str
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetParam:
+    """Set a hyperparameter; once set, only the same value may be set again."""
+
+    run_id: str
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetProperty:
+    """Set an immutable property (Azure ML v1 `add_properties`); same rule as params."""
+
+    run_id: str
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class AppendPoints:
+    """Append points to one metric column of a run, in the order given.
+
+    ``steps`` and ``times`` are int64 arrays; ``values`` is a float64, int64 or bool numpy
+    array, or a list of str when ``dtype`` is ``"str"``. All three have the same length.
+    ``column`` is ``""`` for scalar, list and image metrics.
+    """
+
+    run_id: str
+    name: str
+    kind: str
+    dtype: str
+    steps: npt.NDArray[np.int64]
+    times: npt.NDArray[np.int64]
+    values: npt.NDArray[np.generic] | list[str]
+    column: str = ""
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+
+@dataclass(frozen=True, slots=True)
+class MarkBatch:
+    """Remember a producer's batch id; `Store.apply` skips a list whose batch id it has seen."""
+
+    batch_id: str
+
+
+Op = Union[EnsureRun, SetStatus, SetTag, DeleteTag, SetParam, SetProperty, AppendPoints, MarkBatch]  # noqa: UP007  # a runtime alias on Python 3.10
+
+
+@dataclass(slots=True)
+class Converted:
+    """What `convert` made of one request: operations to apply and the records it rejected."""
+
+    ops: list[Op] = field(default_factory=list)
+    rejected: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def reject(self, message: str) -> None:
+        """Count one rejected record and keep its reason (the first few are reported)."""
+        self.rejected += 1
+        if len(self.errors) < 20:
+            self.errors.append(message)
+
+
+@dataclass(slots=True)
+class Applied:
+    """What `Store.apply` did with one list of operations."""
+
+    duplicate: bool = False  # the list's batch id had been applied before: nothing done
+    errors: list[str] = field(default_factory=list)  # operations refused (param conflict, …)

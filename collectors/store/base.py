@@ -1,0 +1,129 @@
+"""The store interface: what the writer, the query API and (later) MLflow REST talk to.
+
+`SQLStore` implements it on SQLAlchemy Core (SQLite by default, PostgreSQL by URL). The
+result types here are plain dataclasses; the query API serialises them as JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from collectors.ops import Applied, Op
+
+
+@dataclass(slots=True)
+class ExperimentInfo:
+    experiment_id: int
+    name: str
+    created_ns: int
+    run_count: int
+    last_run_ns: int | None
+
+
+@dataclass(slots=True)
+class MetricSummary:
+    """Per-column summary kept up to date on every append (for listing, sorting, filtering).
+
+    ``dtype`` is ``f8``/``i8``/``bool``/``str``, or ``mixed`` when points of several
+    dtypes were appended. ``min``/``max`` cover the numeric, non-NaN points (None if none).
+    """
+
+    name: str
+    column: str
+    kind: str
+    dtype: str
+    count: int
+    last: Any
+    last_step: int
+    last_time_ns: int
+    min: float | None
+    max: float | None
+
+
+@dataclass(slots=True)
+class RunInfo:
+    run_id: str
+    experiment: str
+    name: str | None
+    parent_id: str | None
+    status: str
+    start_ns: int
+    end_ns: int | None
+    error: str | None
+    tags: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    properties: dict[str, str] = field(default_factory=dict)
+    metrics: list[MetricSummary] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class RunPage:
+    runs: list[RunInfo]
+    next_page_token: str | None
+
+
+@dataclass(slots=True)
+class MetricVector:
+    """One metric column, all points in append order.
+
+    ``values`` is a numpy array for a single numeric dtype (float64, int64 or bool) and a
+    list of Python values (str, or a mix) otherwise.
+    """
+
+    name: str
+    column: str
+    kind: str
+    dtype: str
+    steps: npt.NDArray[np.int64]
+    times: npt.NDArray[np.int64]
+    values: npt.NDArray[Any] | list[Any]
+
+
+@dataclass(slots=True)
+class FileInfo:
+    path: str
+    size: int
+    sha256: str
+    created_ns: int
+
+
+class Store(Protocol):
+    """Metadata and metric vectors of experiments and runs."""
+
+    def apply(self, batches: Sequence[Sequence[Op]]) -> list[Applied]:
+        """Apply each list of operations, all in one transaction; one `Applied` per list."""
+
+    def list_experiments(self) -> list[ExperimentInfo]: ...
+
+    def get_experiment(self, name: str) -> ExperimentInfo | None: ...
+
+    def search_runs(
+        self,
+        experiments: Sequence[str] | None = None,
+        filter_string: str = "",
+        order_by: Sequence[str] = (),
+        max_results: int = 100,
+        page_token: str | None = None,
+    ) -> RunPage:
+        """Runs matching *filter_string*; raises `FilterError` (a ValueError) when malformed."""
+
+    def get_run(self, run_id: str) -> RunInfo | None: ...
+
+    def read_metric(self, run_id: str, name: str, column: str = "") -> MetricVector | None: ...
+
+    def list_metrics(self, run_id: str) -> list[MetricSummary]:
+        """Summaries of every metric column of the run, ordered by name and column."""
+
+    def record_file(
+        self, run_id: str, experiment: str, path: str, size: int, sha256: str, time_ns: int
+    ) -> None:
+        """Register an uploaded file (creating the run if unknown); overwrites the same path."""
+
+    def list_files(self, run_id: str) -> list[FileInfo]: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,162 @@
+"""The wire contract: every name that crosses from a producer to the collector.
+
+Both `runlog` (the client) and `collectors` (the sidecar) import these constants; nothing
+else spells them out. Any OpenTelemetry SDK in any language can feed runlog by emitting
+OTLP log records with these names. docs/wire-contract.md describes them for non-Python
+producers.
+
+Which run
+    Resource attributes (or, per record, record attributes) ``runlog.run.id``,
+    ``runlog.experiment``, ``runlog.run.parent_id`` and ``runlog.run.name``. An unknown run id
+    creates the run (status Running).
+
+Events
+    Log records whose ``event_name`` is one of the ``EVENT_*`` names below. Older SDKs that
+    cannot set ``event_name`` may put the same string in the ``event.name`` attribute.
+
+One metric point (any OTel client)
+    ``event_name = "runlog.metric"`` with attributes ``runlog.metric.name``,
+    ``runlog.metric.value`` (double, int, bool or string) and optional ``runlog.metric.step``
+    (int). The point's time is the record's ``time_unix_nano`` (observed time when zero).
+
+Packed points (runlog's fast path)
+    ``event_name = "runlog.metric.packed"``: many points of one metric column in one record.
+    ``runlog.metric.steps`` and ``runlog.metric.timestamps`` are bytes of little-endian int64
+    (timestamps in Unix nanoseconds); ``runlog.metric.values`` is bytes of little-endian
+    float64 (dtype ``f8``), int64 (``i8``) or uint8 0/1 (``bool``), or an array of strings
+    (``str``); ``runlog.metric.dtype`` says which. All three have the same length.
+
+Both metric shapes take ``runlog.metric.kind`` (default ``scalar``) and, for rows and
+tables, ``runlog.metric.column``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+# --- which run (public, fixed by DESIGN.md) -------------------------------------------------
+RUN_ID: Final = "runlog.run.id"
+EXPERIMENT: Final = "runlog.experiment"
+PARENT_RUN_ID: Final = "runlog.run.parent_id"
+RUN_NAME: Final = "runlog.run.name"
+#: Producer-chosen id of one export request; the collector ignores a batch id it has kept
+#: before, so a request replayed from a spool after a lost reply is not counted twice.
+BATCH_ID: Final = "runlog.batch.id"
+#: Fallback experiment for data that names none.
+DEFAULT_EXPERIMENT: Final = "Default"
+
+# --- events ----------------------------------------------------------------------------------
+EVENT_NAME_ATTRIBUTE: Final = "event.name"  # for SDKs without LogRecord.event_name
+EVENT_METRIC: Final = "runlog.metric"
+EVENT_METRIC_PACKED: Final = "runlog.metric.packed"
+EVENT_RUN_START: Final = "runlog.run.start"
+EVENT_RUN_STATUS: Final = "runlog.run.status"
+EVENT_RUN_END: Final = "runlog.run.end"
+EVENT_TAG: Final = "runlog.tag"
+EVENT_PARAM: Final = "runlog.param"
+EVENT_PROPERTY: Final = "runlog.property"
+
+# --- metric attributes -----------------------------------------------------------------------
+METRIC_NAME: Final = "runlog.metric.name"
+METRIC_VALUE: Final = "runlog.metric.value"
+METRIC_STEP: Final = "runlog.metric.step"
+METRIC_KIND: Final = "runlog.metric.kind"
+METRIC_COLUMN: Final = "runlog.metric.column"
+METRIC_DTYPE: Final = "runlog.metric.dtype"
+METRIC_STEPS: Final = "runlog.metric.steps"
+METRIC_TIMESTAMPS: Final = "runlog.metric.timestamps"
+METRIC_VALUES: Final = "runlog.metric.values"
+
+KIND_SCALAR: Final = "scalar"
+KIND_LIST: Final = "list"
+KIND_ROW: Final = "row"
+KIND_TABLE: Final = "table"
+KIND_IMAGE: Final = "image"
+KINDS: Final = frozenset({KIND_SCALAR, KIND_LIST, KIND_ROW, KIND_TABLE, KIND_IMAGE})
+
+DTYPE_FLOAT: Final = "f8"
+DTYPE_INT: Final = "i8"
+DTYPE_BOOL: Final = "bool"
+DTYPE_STR: Final = "str"
+DTYPES: Final = frozenset({DTYPE_FLOAT, DTYPE_INT, DTYPE_BOOL, DTYPE_STR})
+
+# --- key/value events (tag, param, property) -------------------------------------------------
+KEY: Final = "runlog.key"
+VALUE: Final = "runlog.value"
+
+# --- lifecycle ---------------------------------------------------------------------------------
+STATUS: Final = "runlog.run.status"
+ERROR: Final = "runlog.run.error"
+
+STATUS_RUNNING: Final = "Running"
+STATUS_COMPLETED: Final = "Completed"
+STATUS_FAILED: Final = "Failed"
+STATUS_CANCELED: Final = "Canceled"
+STATUSES: Final = frozenset({STATUS_RUNNING, STATUS_COMPLETED, STATUS_FAILED, STATUS_CANCELED})
+TERMINAL_STATUSES: Final = frozenset({STATUS_COMPLETED, STATUS_FAILED, STATUS_CANCELED})
+
+# --- limits shared by both sides ---------------------------------------------------------------
+RUN_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+MAX_NAME_LENGTH: Final = 255  # metric, column, tag, param and experiment names
+MAX_VALUE_LENGTH: Final = 8192  # string metric values, tag, param and property values
+MAX_FILE_PATH_LENGTH: Final = 1024
+INT64_MIN: Final = -(2**63)
+INT64_MAX: Final = 2**63 - 1
+
+# --- environment and HTTP ----------------------------------------------------------------------
+ENV_ENDPOINT: Final = "RUNLOG_ENDPOINT"
+ENV_TOKEN: Final = "RUNLOG_TOKEN"
+ENV_RUN_ID: Final = "RUNLOG_RUN_ID"
+ENV_EXPERIMENT: Final = "RUNLOG_EXPERIMENT"
+ENV_SPOOL_DIR: Final = "RUNLOG_SPOOL_DIR"
+ENV_FLUSH_TIMEOUT: Final = "RUNLOG_FLUSH_TIMEOUT"
+ENV_DATA_DIR: Final = "RUNLOG_DATA_DIR"
+DEFAULT_ENDPOINT: Final = "http://127.0.0.1:4318"
+DEFAULT_HTTP_PORT: Final = 4318
+DEFAULT_GRPC_PORT: Final = 4317
+OTLP_LOGS_PATH: Final = "/v1/logs"
+OTLP_TRACES_PATH: Final = "/v1/traces"
+OTLP_METRICS_PATH: Final = "/v1/metrics"
+API_PREFIX: Final = "/api/v1"
+#: Header on a file upload naming the run's experiment, used when the upload creates the run.
+HEADER_EXPERIMENT: Final = "X-Runlog-Experiment"
+
+
+def is_valid_run_id(run_id: object) -> bool:
+    """Tell whether *run_id* is 1-64 characters of ``[A-Za-z0-9_.-]``."""
+    return isinstance(run_id, str) and RUN_ID_PATTERN.fullmatch(run_id) is not None
+
+
+def check_name(what: str, name: object) -> str | None:
+    """Return why *name* is not a valid metric, tag, param or experiment name, or None."""
+    if not isinstance(name, str):
+        return f"{what} must be a string, got {type(name).__name__}"
+    if not name or not name.strip():
+        return f"{what} must not be empty"
+    if len(name) > MAX_NAME_LENGTH:
+        return f"{what} is {len(name)} characters long; the limit is {MAX_NAME_LENGTH}"
+    if "\x00" in name:
+        return f"{what} must not contain NUL characters"
+    return None
+
+
+def check_file_path(path: object) -> str | None:
+    """Return why *path* is not a valid run file path, or None if it is.
+
+    A run file path is relative and ``/``-separated: no leading ``/``, no drive letter, no
+    backslash, no empty, ``.`` or ``..`` segments, no NUL, at most 1024 characters.
+    """
+    if not isinstance(path, str):
+        return f"file path must be a string, got {type(path).__name__}"
+    if not path:
+        return "file path must not be empty"
+    if len(path) > MAX_FILE_PATH_LENGTH:
+        return f"file path is {len(path)} characters long; the limit is {MAX_FILE_PATH_LENGTH}"
+    if "\x00" in path or "\\" in path:
+        return f"file path {path!r} must not contain NUL or backslash characters; use '/'"
+    if path.startswith("/") or re.match(r"[A-Za-z]:(/|$)", path):
+        return f"file path {path!r} must be relative to the run (no leading '/' or drive)"
+    if any(part in ("", ".", "..") for part in path.split("/")):
+        return f"file path {path!r} must not contain empty, '.' or '..' segments"
+    return None
