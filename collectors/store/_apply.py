@@ -1,0 +1,352 @@
+"""Applying lists of store operations inside one database transaction.
+
+`Transaction` turns `collectors.ops` values into SQL on one connection. Refused operations
+(a param set to a different value, a metric kind conflict, malformed points) become messages
+in `Applied.errors`; anything the database raises propagates so the caller's transaction
+rolls back as a whole. Metric points are buffered per metric and written as chunks by
+`Transaction.finish`, so many small appends in one transaction rewrite a chunk only once.
+
+Statements are built once at import; executing them with parameter dicts avoids
+SQLAlchemy's per-call construction cost, which dominates when a transaction touches many runs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from collectors.ops import (
+    AppendPoints,
+    Applied,
+    DeleteTag,
+    EnsureRun,
+    MarkBatch,
+    Op,
+    SetParam,
+    SetProperty,
+    SetStatus,
+    SetTag,
+)
+from collectors.store import chunks, schema
+from collectors.store._points import (
+    Metric,
+    Part,
+    add_part,
+    chunk_rows,
+    merge_runs,
+    summary_values,
+    validated_part,
+)
+from collectors.store.chunks import CHUNK_POINTS
+from runlog import conventions as cv
+
+_runs, _experiments, _metrics = schema.runs, schema.experiments, schema.metrics
+_chunks, _batches = schema.metric_chunks, schema.batches
+_p = sa.bindparam
+
+_SEEN_BATCH = sa.select(_batches.c.batch_id).where(
+    _batches.c.batch_id.in_(_p("ids", expanding=True))
+)
+_RUN_EXISTS = sa.select(_runs.c.run_id).where(_runs.c.run_id == _p("r"))
+_EXPERIMENT_ID = sa.select(_experiments.c.id).where(_experiments.c.name == _p("n"))
+_FILL_RUN = {
+    column: sa.update(_runs)
+    .where(_runs.c.run_id == _p("r"), _runs.c[column].is_(None))
+    .values({column: _p("v")})
+    for column in ("name", "parent_id")
+}
+_SET_STATUS = (
+    sa.update(_runs)
+    .where(_runs.c.run_id == _p("r"))
+    .values(status=_p("s"), end_ns=_p("e"), error=_p("x"))
+)
+_METRIC_FAMILY = sa.select(_metrics).where(_metrics.c.run_id == _p("r"), _metrics.c.name == _p("n"))
+_TAIL = (
+    sa.select(_chunks.c.seq, _chunks.c.n, _chunks.c.dtype)
+    .where(_chunks.c.metric_id == _p("i"))
+    .order_by(_chunks.c.seq.desc())
+    .limit(1)
+)
+_CHUNK_WHERE = (_chunks.c.metric_id == _p("i"), _chunks.c.seq == _p("s"))
+_READ_CHUNK = sa.select(_chunks.c.steps, _chunks.c.times, _chunks.c["values"]).where(*_CHUNK_WHERE)
+_DELETE_CHUNK = sa.delete(_chunks).where(*_CHUNK_WHERE)
+_SUMMARY_COLUMNS = tuple(summary_values(Metric(id=0, kind="")))
+_UPDATE_SUMMARY = (
+    sa.update(_metrics)
+    .where(_metrics.c.id == _p("metric_id"))
+    .values({column: _p(f"v_{column}") for column in _SUMMARY_COLUMNS})
+)
+
+
+def _key_value_statements(table: sa.Table) -> dict[str, Any]:
+    where = (table.c.run_id == _p("r"), table.c.key == _p("k"))
+    return {
+        "select": sa.select(table.c.value).where(*where),
+        "update": sa.update(table).where(*where).values(value=_p("v")),
+        "delete": sa.delete(table).where(*where),
+        "insert": sa.insert(table),
+    }
+
+
+_KV = {t.name: _key_value_statements(t) for t in (schema.tags, schema.params, schema.properties)}
+
+
+class Transaction:
+    """Applies operation lists on *conn*, which must be inside a transaction."""
+
+    def __init__(self, conn: sa.Connection, now_ns: Callable[[], int] = time.time_ns) -> None:
+        self._conn = conn
+        self._now_ns = now_ns
+        self._runs: set[str] = set()
+        self._experiments: dict[str, int] = {}
+        self._metrics: dict[tuple[str, str, str], Metric] = {}
+        self._kinds: dict[tuple[str, str], str | None] = {}
+        self._stored: dict[tuple[str, str, str], sa.RowMapping] = {}
+
+    def apply(self, ops: Sequence[Op]) -> Applied:
+        """Apply one list, unless it carries a batch id applied before."""
+        batch_ids = {op.batch_id for op in ops if isinstance(op, MarkBatch)}
+        if batch_ids and self._conn.execute(_SEEN_BATCH, {"ids": list(batch_ids)}).first():
+            return Applied(duplicate=True)
+        now = self._now_ns()
+        for batch_id in sorted(batch_ids):
+            self._conn.execute(sa.insert(_batches), {"batch_id": batch_id, "applied_ns": now})
+        applied = Applied()
+        for op in ops:
+            error = _HANDLERS[type(op)](self, op)
+            if error is not None:
+                applied.errors.append(error)
+        return applied
+
+    def finish(self) -> None:
+        """Write the buffered points as chunks, and the metric summaries."""
+        dirty = [metric for metric in self._metrics.values() if metric.pending]
+        if not dirty:
+            return
+        rows = [row for metric in dirty for row in self._chunk_rows(metric)]
+        self._conn.execute(sa.insert(_chunks), rows)
+        summaries = [
+            {"metric_id": m.id, **{f"v_{k}": v for k, v in summary_values(m).items()}}
+            for m in dirty
+        ]
+        self._conn.execute(_UPDATE_SUMMARY, summaries)
+        for metric in dirty:
+            metric.pending = []
+
+    # --- runs and experiments ------------------------------------------------------------
+
+    def ensure_run(self, run_id: str, experiment: str, time_ns: int) -> str | None:
+        """Create the run (and its experiment) if unknown; return an error or None."""
+        if not cv.is_valid_run_id(run_id):
+            return f"invalid run id {run_id!r}: expected 1-64 characters of [A-Za-z0-9_.-]"
+        if self._run_exists(run_id):
+            return None
+        problem = cv.check_name("experiment name", experiment)
+        if problem is not None:
+            return f"run {run_id!r}: {problem}"
+        row = {
+            "run_id": run_id,
+            "experiment_id": self._experiment_id(experiment, time_ns),
+            "status": cv.STATUS_RUNNING,
+            "start_ns": time_ns,
+        }
+        self._conn.execute(sa.insert(_runs), row)
+        self._runs.add(run_id)
+        return None
+
+    def _run_exists(self, run_id: str) -> bool:
+        if run_id not in self._runs:
+            if self._conn.execute(_RUN_EXISTS, {"r": run_id}).first() is None:
+                return False
+            self._runs.add(run_id)
+        return True
+
+    def _experiment_id(self, name: str, time_ns: int) -> int:
+        if name not in self._experiments:
+            found = self._conn.execute(_EXPERIMENT_ID, {"n": name}).scalar()
+            if found is None:
+                row = {"name": name, "created_ns": time_ns}
+                result = self._conn.execute(sa.insert(_experiments), row)
+                found = _primary_key(result)
+            self._experiments[name] = int(found)
+        return self._experiments[name]
+
+    def _require_run(self, run_id: str, time_ns: int | None = None) -> str | None:
+        """Make sure a run exists before an operation on it (unknown ids create the run)."""
+        when = self._now_ns() if time_ns is None else time_ns
+        return self.ensure_run(run_id, cv.DEFAULT_EXPERIMENT, when)
+
+    def _on_ensure_run(self, op: EnsureRun) -> str | None:
+        error = self.ensure_run(op.run_id, op.experiment, op.time_ns)
+        if error is None:
+            for column, value in (("name", op.name), ("parent_id", op.parent_id)):
+                if value is not None:
+                    self._conn.execute(_FILL_RUN[column], {"r": op.run_id, "v": value})
+        return error
+
+    def _on_set_status(self, op: SetStatus) -> str | None:
+        if op.status not in cv.STATUSES:
+            expected = ", ".join(sorted(cv.STATUSES))
+            return f"run {op.run_id!r}: unknown status {op.status!r}; expected one of {expected}"
+        error = self._require_run(op.run_id, op.time_ns)
+        if error is None:
+            terminal = op.status in cv.TERMINAL_STATUSES
+            end_ns, text = (op.time_ns, op.error) if terminal else (None, None)
+            self._conn.execute(
+                _SET_STATUS, {"r": op.run_id, "s": op.status, "e": end_ns, "x": text}
+            )
+        return error
+
+    # --- tags, params, properties --------------------------------------------------------
+
+    def _on_set_tag(self, op: SetTag) -> str | None:
+        error = _check_key_value("tag", op.run_id, op.key, op.value) or self._require_run(op.run_id)
+        if error is None:
+            statements = _KV["tags"]
+            if not self._conn.execute(
+                statements["update"], {"r": op.run_id, "k": op.key, "v": op.value}
+            ).rowcount:
+                row = {"run_id": op.run_id, "key": op.key, "value": op.value}
+                self._conn.execute(statements["insert"], row)
+        return error
+
+    def _on_delete_tag(self, op: DeleteTag) -> str | None:
+        self._conn.execute(_KV["tags"]["delete"], {"r": op.run_id, "k": op.key})
+        return None
+
+    def _on_set_param(self, op: SetParam) -> str | None:
+        return self._set_immutable("params", "param", op.run_id, op.key, op.value)
+
+    def _on_set_property(self, op: SetProperty) -> str | None:
+        return self._set_immutable("properties", "property", op.run_id, op.key, op.value)
+
+    def _set_immutable(
+        self, table: str, what: str, run_id: str, key: str, value: str
+    ) -> str | None:
+        error = _check_key_value(what, run_id, key, value) or self._require_run(run_id)
+        if error is not None:
+            return error
+        statements = _KV[table]
+        old = self._conn.execute(statements["select"], {"r": run_id, "k": key}).scalar()
+        if old is None:
+            self._conn.execute(statements["insert"], {"run_id": run_id, "key": key, "value": value})
+        elif old != value:
+            return (
+                f"{what} {key!r} of run {run_id!r} is already {old!r}; refusing to change it to "
+                f"{value!r} ({what}s are immutable: start a new run, or use a tag)"
+            )
+        return None
+
+    def _on_mark_batch(self, op: MarkBatch) -> str | None:
+        return None  # handled in apply()
+
+    # --- metric points -------------------------------------------------------------------
+
+    def _on_append_points(self, op: AppendPoints) -> str | None:
+        try:
+            part = validated_part(op)
+        except ValueError as exc:
+            return f"metric {op.name!r} of run {op.run_id!r}: {exc}"
+        if not len(part.steps):
+            return None
+        error = self._require_run(op.run_id, int(part.times[0]))
+        if error is not None:
+            return error
+        metric = self._metric(op.run_id, op.name, op.column, op.kind, part.dtype)
+        if isinstance(metric, str):
+            return metric
+        add_part(metric, part)
+        return None
+
+    def _metric(self, run_id: str, name: str, column: str, kind: str, dtype: str) -> Metric | str:
+        """The metric's state, created if new, or an error message for a kind conflict."""
+        known = self._kind(run_id, name)
+        if known is not None and known != kind:
+            return (
+                f"metric {name!r} of run {run_id!r} is a {known} metric; refusing {kind} points "
+                "(use another name)"
+            )
+        key = (run_id, name, column)
+        if key not in self._metrics:
+            row = self._stored.pop(key, None)
+            self._metrics[key] = (
+                self._new_metric(run_id, name, column, kind, dtype)
+                if row is None
+                else self._load_metric(row)
+            )
+        self._kinds[(run_id, name)] = kind
+        return self._metrics[key]
+
+    def _kind(self, run_id: str, name: str) -> str | None:
+        """The kind of the run's metric *name*; loads its stored columns on first use."""
+        if (run_id, name) not in self._kinds:
+            rows = self._conn.execute(_METRIC_FAMILY, {"r": run_id, "n": name}).mappings().all()
+            self._kinds[(run_id, name)] = rows[0]["kind"] if rows else None
+            for row in rows:
+                self._stored[(run_id, name, row["column"])] = row
+        return self._kinds[(run_id, name)]
+
+    def _load_metric(self, row: sa.RowMapping) -> Metric:
+        tail = self._conn.execute(_TAIL, {"i": row["id"]}).first()
+        metric = Metric(id=row["id"], kind=row["kind"], dtype=row["dtype"], count=row["count"])
+        metric.last_dtype, metric.last_bits = row["last_dtype"], row["last_bits"]
+        metric.last_step, metric.last_time_ns = row["last_step"], row["last_time_ns"]
+        metric.low, metric.high = row["min_value"], row["max_value"]
+        metric.tail = None if tail is None else (tail.seq, tail.n, tail.dtype)
+        return metric
+
+    def _new_metric(self, run_id: str, name: str, column: str, kind: str, dtype: str) -> Metric:
+        values: dict[str, Any] = {"run_id": run_id, "name": name, "column": column}
+        values.update(kind=kind, dtype=dtype, count=0, last_dtype=dtype, last_step=0)
+        values.update(last_time_ns=0)
+        result = self._conn.execute(sa.insert(_metrics), values)
+        return Metric(id=_primary_key(result), kind=kind)
+
+    def _chunk_rows(self, metric: Metric) -> list[dict[str, Any]]:
+        """Rows for the pending points; a short last chunk of the same dtype is rewritten."""
+        parts = merge_runs(metric.pending)
+        tail, seq = metric.tail, 0 if metric.tail is None else metric.tail[0] + 1
+        if tail is not None and tail[1] < CHUNK_POINTS and tail[2] == parts[0].dtype:
+            seq = tail[0]
+            parts[0] = merge_runs([self._read_chunk(metric.id, seq, tail[2]), parts[0]])[0]
+            self._conn.execute(_DELETE_CHUNK, {"i": metric.id, "s": seq})
+        rows = chunk_rows(metric.id, seq, parts)
+        last = rows[-1]
+        metric.tail = (last["seq"], last["n"], last["dtype"])
+        return rows
+
+    def _read_chunk(self, metric_id: int, seq: int, dtype: str) -> Part:
+        row = self._conn.execute(_READ_CHUNK, {"i": metric_id, "s": seq}).one()
+        steps, times = chunks.join_ints([row.steps]), chunks.join_ints([row.times])
+        return Part(dtype, steps, times, chunks.join_values(dtype, [row.values]))
+
+
+_HANDLERS: dict[type, Callable[[Transaction, Any], str | None]] = {
+    EnsureRun: Transaction._on_ensure_run,
+    SetStatus: Transaction._on_set_status,
+    SetTag: Transaction._on_set_tag,
+    DeleteTag: Transaction._on_delete_tag,
+    SetParam: Transaction._on_set_param,
+    SetProperty: Transaction._on_set_property,
+    AppendPoints: Transaction._on_append_points,
+    MarkBatch: Transaction._on_mark_batch,
+}
+
+
+def _primary_key(result: sa.CursorResult[Any]) -> int:
+    key = result.inserted_primary_key
+    if key is None:  # only for executemany, which these inserts never are
+        raise RuntimeError("the database did not report the new row's id")
+    return int(key[0])
+
+
+def _check_key_value(what: str, run_id: str, key: str, value: str) -> str | None:
+    problem = cv.check_name(f"{what} key", key)
+    if problem is None and not isinstance(value, str):
+        problem = f"{what} {key!r} must have a string value, got {type(value).__name__}"
+    elif problem is None and len(value) > cv.MAX_VALUE_LENGTH:
+        problem = f"{what} {key!r} is {len(value)} characters long; the limit is 8192"
+    return None if problem is None else f"run {run_id!r}: {problem}"

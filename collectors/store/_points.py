@@ -1,0 +1,139 @@
+"""Metric points in flight: validation, per-metric summaries and chunk rows (no I/O)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from collectors.ops import AppendPoints
+from collectors.store import chunks
+from collectors.store.chunks import CHUNK_POINTS, Values
+from runlog import conventions as cv
+
+MIXED = "mixed"
+
+
+@dataclass(slots=True)
+class Part:
+    """Points of one dtype, validated and in stored form."""
+
+    dtype: str
+    steps: npt.NDArray[np.int64]
+    times: npt.NDArray[np.int64]
+    values: Values
+
+
+@dataclass(slots=True)
+class Metric:
+    """A metric column's summary and the points appended to it in this transaction."""
+
+    id: int
+    kind: str
+    dtype: str | None = None  # None until the first point
+    count: int = 0
+    last: Any = None
+    last_dtype: str = ""
+    last_bits: int | None = None
+    last_step: int = 0
+    last_time_ns: int = 0
+    low: float | None = None
+    high: float | None = None
+    tail: tuple[int, int, str] | None = None  # (seq, n, dtype) of the stored last chunk
+    pending: list[Part] = field(default_factory=list)
+
+
+def validated_part(op: AppendPoints) -> Part:
+    """Check an `AppendPoints` and return its points; raise ValueError saying what is wrong."""
+    if op.kind not in cv.KINDS:
+        raise ValueError(f"unknown kind {op.kind!r}; expected one of {sorted(cv.KINDS)}")
+    for what, name in (("metric name", op.name), ("column name", op.column or "x")):
+        problem = cv.check_name(what, name)
+        if problem is not None:
+            raise ValueError(problem)
+    steps, times = chunks.as_ints("steps", op.steps), chunks.as_ints("times", op.times)
+    values = chunks.as_values(op.dtype, op.values)
+    if not len(steps) == len(times) == len(values):
+        lengths = f"{len(steps)} steps, {len(times)} times, {len(values)} values"
+        raise ValueError(f"steps, times and values differ in length ({lengths})")
+    return Part(op.dtype, steps, times, values)
+
+
+def add_part(metric: Metric, part: Part) -> None:
+    """Update the summary with *part* and buffer its points."""
+    low, high = chunks.numeric_range(part.dtype, part.values)
+    if low is not None and high is not None:
+        metric.low = low if metric.low is None else min(metric.low, low)
+        metric.high = high if metric.high is None else max(metric.high, high)
+    metric.dtype = part.dtype if metric.dtype in (None, part.dtype) else MIXED
+    metric.count += len(part.steps)
+    metric.last_dtype = part.dtype
+    metric.last = chunks.python_value(part.dtype, part.values[-1])
+    if part.dtype == cv.DTYPE_FLOAT:
+        metric.last_bits = int(np.asarray(part.values)[-1:].view(np.int64)[0])
+    metric.last_step, metric.last_time_ns = int(part.steps[-1]), int(part.times[-1])
+    metric.pending.append(part)
+
+
+def summary_values(metric: Metric) -> dict[str, Any]:
+    """The metrics-table columns of the summary (see `collectors.store.schema`)."""
+    dtype, last = metric.last_dtype, metric.last
+    is_float = dtype == cv.DTYPE_FLOAT
+    return {
+        "dtype": metric.dtype,
+        "count": metric.count,
+        "last_dtype": dtype,
+        "last_f8": last if is_float and last == last else None,  # NaN: SQLite has no NaN
+        "last_bits": metric.last_bits if is_float else None,
+        "last_i8": int(last) if dtype in (cv.DTYPE_INT, cv.DTYPE_BOOL) else None,
+        "last_str": last if dtype == cv.DTYPE_STR else None,
+        "last_step": metric.last_step,
+        "last_time_ns": metric.last_time_ns,
+        "min_value": metric.low,
+        "max_value": metric.high,
+    }
+
+
+def merge_runs(parts: Sequence[Part]) -> list[Part]:
+    """Concatenate consecutive parts of the same dtype."""
+    groups: list[list[Part]] = []
+    for part in parts:
+        if groups and groups[-1][0].dtype == part.dtype:
+            groups[-1].append(part)
+        else:
+            groups.append([part])
+    return [_concat(group) for group in groups]
+
+
+def _concat(group: list[Part]) -> Part:
+    if len(group) == 1:
+        return group[0]
+    dtype = group[0].dtype
+    steps = np.concatenate([p.steps for p in group])
+    times = np.concatenate([p.times for p in group])
+    return Part(dtype, steps, times, chunks.concat_values(dtype, [p.values for p in group]))
+
+
+def chunk_rows(metric_id: int, first_seq: int, parts: Sequence[Part]) -> list[dict[str, Any]]:
+    """metric_chunks rows for *parts*, at most `CHUNK_POINTS` points each."""
+    rows, seq = [], first_seq
+    for part in parts:
+        for start in range(0, len(part.steps), CHUNK_POINTS):
+            end = start + CHUNK_POINTS
+            values = part.values[start:end]
+            rows.append(
+                {
+                    "metric_id": metric_id,
+                    "seq": seq,
+                    "n": len(values),
+                    "dtype": part.dtype,
+                    "steps": chunks.encode_ints(part.steps[start:end]),
+                    "times": chunks.encode_ints(part.times[start:end]),
+                    "values": chunks.encode_values(part.dtype, values),
+                }
+            )
+            seq += 1
+    return rows

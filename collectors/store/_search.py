@@ -1,0 +1,181 @@
+"""Run search: the filter AST as SQLAlchemy, paging tokens, and batched loading of runs."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+
+from collectors.store import schema
+from collectors.store.base import MetricSummary, RunInfo
+from collectors.store.filters import Comparison, FilterError, Key, OrderBy, parse_order_by
+from runlog import conventions as cv
+
+MAX_RESULTS = 10_000
+_IN_CHUNK = 500  # ids per IN (...) list, well below every driver's parameter limit
+_DEFAULT_ORDER = OrderBy(Key("attribute", "start_time"), ascending=False)
+
+_runs, _experiments, _metrics = schema.runs, schema.experiments, schema.metrics
+_ATTRIBUTE_COLUMNS: dict[str, sa.ColumnElement[Any]] = {
+    "status": _runs.c.status,
+    "name": _runs.c.name,
+    "run_id": _runs.c.run_id,
+    "parent_id": _runs.c.parent_id,
+    "start_time": _runs.c.start_ns,
+    "end_time": _runs.c.end_ns,
+    "experiment": _experiments.c.name,
+}
+_KEY_VALUE_TABLES = {"param": schema.params, "tag": schema.tags, "property": schema.properties}
+_OPERATORS: dict[str, Callable[[sa.ColumnElement[Any], Any], sa.ColumnElement[bool]]] = {
+    "=": lambda e, v: e == v,
+    "!=": lambda e, v: e != v,
+    "<": lambda e, v: e < v,
+    "<=": lambda e, v: e <= v,
+    ">": lambda e, v: e > v,
+    ">=": lambda e, v: e >= v,
+    "LIKE": lambda e, v: e.like(v),
+    "ILIKE": lambda e, v: e.ilike(v),
+    "IS NULL": lambda e, v: e.is_(None),
+    "IS NOT NULL": lambda e, v: e.is_not(None),
+}
+
+
+def key_expression(key: Key) -> sa.ColumnElement[Any]:
+    """The SQL value of *key* for the run in the enclosing query (NULL when missing)."""
+    if key.type == "attribute":
+        return _ATTRIBUTE_COLUMNS[key.name]
+    if key.type == "metric":
+        m = _metrics
+        last = sa.func.coalesce(m.c.last_f8, m.c.last_i8)
+        metric_where = (m.c.run_id == _runs.c.run_id, m.c.name == key.name, m.c.column == "")
+        return sa.select(last).where(*metric_where).scalar_subquery()
+    table = _KEY_VALUE_TABLES[key.type]
+    where = (table.c.run_id == _runs.c.run_id, table.c.key == key.name)
+    return sa.select(table.c.value).where(*where).scalar_subquery()
+
+
+def run_query(
+    experiments: Sequence[str] | None,
+    comparisons: Sequence[Comparison],
+    order_by: Sequence[str],
+) -> sa.Select[Any]:
+    """The ordered ``SELECT run_id`` for a search (paging is added by the caller)."""
+    query = sa.select(_runs.c.run_id).join(_experiments, _runs.c.experiment_id == _experiments.c.id)
+    if experiments is not None:
+        query = query.where(_experiments.c.name.in_(list(experiments)))
+    for comparison in comparisons:
+        expression = key_expression(comparison.key)
+        query = query.where(_OPERATORS[comparison.op](expression, comparison.value))
+    orders = [parse_order_by(text) for text in order_by] or [_DEFAULT_ORDER]
+    for order in orders:
+        expression = key_expression(order.key)
+        direction = expression.asc() if order.ascending else expression.desc()
+        query = query.order_by(direction.nulls_last())
+    return query.order_by(_runs.c.run_id.asc())
+
+
+def encode_page_token(offset: int) -> str:
+    """An opaque token for the page starting at *offset*."""
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def decode_page_token(token: str | None) -> int:
+    """The offset in *token* (0 for None); raises FilterError for a token not made here."""
+    if not token:
+        return 0
+    try:
+        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
+    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+        raise FilterError(_bad_token(token)) from exc
+    if not isinstance(offset, int) or offset < 0:
+        raise FilterError(_bad_token(token))
+    return offset
+
+
+def _bad_token(token: str) -> str:
+    return (
+        f"page_token {token[:40]!r} is not a token this store issued; pass the "
+        "next_page_token of the previous page unchanged"
+    )
+
+
+def check_max_results(max_results: int) -> None:
+    if not 1 <= max_results <= MAX_RESULTS:
+        raise FilterError(f"max_results must be between 1 and {MAX_RESULTS}, got {max_results}")
+
+
+def load_runs(conn: sa.Connection, run_ids: Sequence[str]) -> list[RunInfo]:
+    """Load runs with tags, params, properties and metric summaries; a few queries per 500."""
+    found: dict[str, RunInfo] = {}
+    for ids in _chunked(run_ids):
+        _load_chunk(conn, ids, found)
+    return [found[run_id] for run_id in run_ids if run_id in found]
+
+
+def _chunked(items: Sequence[str]) -> Iterator[list[str]]:
+    for start in range(0, len(items), _IN_CHUNK):
+        yield list(items[start : start + _IN_CHUNK])
+
+
+def _load_chunk(conn: sa.Connection, ids: list[str], found: dict[str, RunInfo]) -> None:
+    query = sa.select(_runs, _experiments.c.name.label("experiment")).join(
+        _experiments, _runs.c.experiment_id == _experiments.c.id
+    )
+    for row in conn.execute(query.where(_runs.c.run_id.in_(ids))).mappings():
+        found[row["run_id"]] = _run_info(row)
+    for attribute, table in (
+        ("tags", schema.tags),
+        ("params", schema.params),
+        ("properties", schema.properties),
+    ):
+        query = sa.select(table).where(table.c.run_id.in_(ids)).order_by(table.c.key)
+        for key_value in conn.execute(query):
+            getattr(found[key_value.run_id], attribute)[key_value.key] = key_value.value
+    query = sa.select(_metrics).where(_metrics.c.run_id.in_(ids))
+    for row in conn.execute(query.order_by(_metrics.c.name, _metrics.c.column)).mappings():
+        found[row["run_id"]].metrics.append(metric_summary(row))
+
+
+def _run_info(row: sa.RowMapping) -> RunInfo:
+    return RunInfo(
+        run_id=row["run_id"],
+        experiment=row["experiment"],
+        name=row["name"],
+        parent_id=row["parent_id"],
+        status=row["status"],
+        start_ns=row["start_ns"],
+        end_ns=row["end_ns"],
+        error=row["error"],
+    )
+
+
+def metric_summary(row: sa.RowMapping) -> MetricSummary:
+    """A `MetricSummary` from a row of the metrics table."""
+    return MetricSummary(
+        name=row["name"],
+        column=row["column"],
+        kind=row["kind"],
+        dtype=row["dtype"],
+        count=row["count"],
+        last=_last_value(row),
+        last_step=row["last_step"],
+        last_time_ns=row["last_time_ns"],
+        min=row["min_value"],
+        max=row["max_value"],
+    )
+
+
+def _last_value(row: sa.RowMapping) -> Any:
+    dtype = row["last_dtype"]
+    if dtype == cv.DTYPE_FLOAT:
+        return float(np.array([row["last_bits"]], dtype=np.int64).view(np.float64)[0])
+    if dtype == cv.DTYPE_INT:
+        return int(row["last_i8"])
+    if dtype == cv.DTYPE_BOOL:
+        return bool(row["last_i8"])
+    return row["last_str"]

@@ -1,0 +1,109 @@
+"""The store's tables, as SQLAlchemy Core metadata (portable between SQLite and PostgreSQL).
+
+This module describes the current schema; ``collectors/store/migrations`` creates and evolves
+it (a test checks that the migrations produce exactly these tables).
+
+Metric vectors are kept as columnar chunks (``metric_chunks``), never a row per point. Each
+``metrics`` row holds a summary kept up to date on every append. The last value keeps its
+type bit-exactly: ``last_dtype`` says which column holds it — ``last_bits`` (the IEEE-754
+bits of an ``f8``, as a signed 64-bit integer, so NaN payloads and -0.0 survive),
+``last_i8`` (``i8``, and ``bool`` as 0/1) or ``last_str``. ``last_f8`` repeats a float
+last value (NULL for NaN, which SQLite cannot store) for filtering and sorting.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+experiments = sa.Table(
+    "experiments",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.Text, nullable=False, unique=True),
+    sa.Column("created_ns", sa.BigInteger, nullable=False),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("run_id", sa.Text, primary_key=True),
+    sa.Column("experiment_id", sa.Integer, sa.ForeignKey("experiments.id"), nullable=False),
+    sa.Column("name", sa.Text, nullable=True),
+    sa.Column("parent_id", sa.Text, nullable=True),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("start_ns", sa.BigInteger, nullable=False),
+    sa.Column("end_ns", sa.BigInteger, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Index("ix_runs_experiment_start", "experiment_id", "start_ns"),
+    sa.Index("ix_runs_start", "start_ns"),
+    sa.Index("ix_runs_parent", "parent_id"),
+)
+
+
+def _key_value_table(name: str) -> sa.Table:
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("run_id", sa.Text, sa.ForeignKey("runs.run_id"), primary_key=True),
+        sa.Column("key", sa.Text, primary_key=True),
+        sa.Column("value", sa.Text, nullable=False),
+    )
+
+
+tags = _key_value_table("tags")
+params = _key_value_table("params")
+properties = _key_value_table("properties")
+
+metrics = sa.Table(
+    "metrics",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Text, sa.ForeignKey("runs.run_id"), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("column", sa.Text, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("dtype", sa.Text, nullable=False),  # f8 | i8 | bool | str | mixed
+    sa.Column("count", sa.BigInteger, nullable=False),
+    sa.Column("last_dtype", sa.Text, nullable=False),
+    sa.Column("last_f8", sa.Double, nullable=True),
+    sa.Column("last_bits", sa.BigInteger, nullable=True),
+    sa.Column("last_i8", sa.BigInteger, nullable=True),
+    sa.Column("last_str", sa.Text, nullable=True),
+    sa.Column("last_step", sa.BigInteger, nullable=False),
+    sa.Column("last_time_ns", sa.BigInteger, nullable=False),
+    sa.Column("min_value", sa.Double, nullable=True),
+    sa.Column("max_value", sa.Double, nullable=True),
+    sa.UniqueConstraint("run_id", "name", "column", name="uq_metrics_run_name_column"),
+    sa.Index("ix_metrics_name", "name"),
+)
+
+metric_chunks = sa.Table(
+    "metric_chunks",
+    metadata,
+    sa.Column("metric_id", sa.Integer, sa.ForeignKey("metrics.id"), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("n", sa.Integer, nullable=False),
+    sa.Column("dtype", sa.Text, nullable=False),
+    sa.Column("steps", sa.LargeBinary, nullable=False),
+    sa.Column("times", sa.LargeBinary, nullable=False),
+    sa.Column("values", sa.LargeBinary, nullable=False),
+)
+
+files = sa.Table(
+    "files",
+    metadata,
+    sa.Column("run_id", sa.Text, sa.ForeignKey("runs.run_id"), primary_key=True),
+    sa.Column("path", sa.Text, primary_key=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("sha256", sa.Text, nullable=False),
+    sa.Column("created_ns", sa.BigInteger, nullable=False),
+)
+
+batches = sa.Table(
+    "batches",
+    metadata,
+    sa.Column("batch_id", sa.Text, primary_key=True),
+    sa.Column("applied_ns", sa.BigInteger, nullable=False),
+)

@@ -1,0 +1,303 @@
+"""`SQLStore`: the store on SQLAlchemy Core — SQLite by default, PostgreSQL by URL.
+
+Opening a store runs the Alembic migrations in ``collectors/store/migrations`` up to the
+newest version (a no-op when the database is current). SQLite connections use WAL,
+``synchronous=NORMAL``, a busy timeout, foreign keys and case-sensitive ``LIKE``; write
+transactions start with ``BEGIN IMMEDIATE`` so concurrent writers queue instead of failing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Final
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+
+from collectors.ops import Applied, Op
+from collectors.store import _search, chunks, schema
+from collectors.store._apply import Transaction
+from collectors.store.base import (
+    ExperimentInfo,
+    FileInfo,
+    MetricSummary,
+    MetricVector,
+    RunInfo,
+    RunPage,
+)
+from collectors.store.filters import parse_filter
+from runlog import conventions as cv
+
+__all__ = ["SQLStore"]
+
+_MIGRATIONS: Final = Path(__file__).with_name("migrations")
+_BUSY_TIMEOUT_MS: Final = 30_000
+_MIGRATION_LOCK: Final = 7_201_130  # PostgreSQL advisory lock id: one migrating collector
+_WRITE: Final = "runlog_write"
+
+
+_m, _c = schema.metrics, schema.metric_chunks
+_METRIC_HEAD = sa.select(_m.c.id, _m.c.kind, _m.c.dtype, _m.c.count.label("points")).where(
+    _m.c.run_id == sa.bindparam("r"),
+    _m.c.name == sa.bindparam("n"),
+    _m.c.column == sa.bindparam("c"),
+)
+_CHUNKS = (
+    sa.select(_c.c.dtype, _c.c.steps, _c.c.times, _c.c["values"])
+    .where(_c.c.metric_id == sa.bindparam("i"))
+    .order_by(_c.c.seq)
+)
+
+
+class SQLStore:
+    """Experiments, runs, metric chunks and file records in a SQL database.
+
+    Args:
+        url: A SQLAlchemy URL: ``sqlite:///path/to/runlog.db`` or
+            ``postgresql://user@host/db`` (the psycopg 3 driver is used when none is named).
+        migrate: Bring the schema to the newest version on open (default).
+    """
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self._engine = _create_engine(url)
+        if migrate:
+            self.migrate()
+
+    @property
+    def engine(self) -> sa.Engine:
+        """The SQLAlchemy engine (for tools and tests)."""
+        return self._engine
+
+    def migrate(self) -> None:
+        """Run the Alembic migrations up to the newest version (idempotent)."""
+        config = Config()
+        config.set_main_option("script_location", str(_MIGRATIONS))
+        with self._write() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})"))
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+    @contextmanager
+    def _write(self) -> Iterator[sa.Connection]:
+        with self._engine.connect() as conn:
+            conn.execution_options(**{_WRITE: True})
+            with conn.begin():
+                yield conn
+
+    def apply(self, batches: Sequence[Sequence[Op]]) -> list[Applied]:
+        """Apply each list of operations, all in one transaction; one `Applied` per list.
+
+        A list whose `MarkBatch` id was applied before is skipped (``duplicate=True``).
+        Refused operations are reported in `Applied.errors`; a database error rolls the
+        whole transaction back and propagates.
+        """
+        with self._write() as conn:
+            transaction = Transaction(conn)
+            results = [transaction.apply(ops) for ops in batches]
+            transaction.finish()
+        return results
+
+    # --- experiments and runs ------------------------------------------------------------
+
+    def list_experiments(self) -> list[ExperimentInfo]:
+        """All experiments, by name, with their run count and latest run start."""
+        with self._engine.connect() as conn:
+            return [_experiment(row) for row in conn.execute(_experiment_query())]
+
+    def get_experiment(self, name: str) -> ExperimentInfo | None:
+        """The experiment called *name*, or None."""
+        query = _experiment_query().where(schema.experiments.c.name == name)
+        with self._engine.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else _experiment(row)
+
+    def search_runs(
+        self,
+        experiments: Sequence[str] | None = None,
+        filter_string: str = "",
+        order_by: Sequence[str] = (),
+        max_results: int = 100,
+        page_token: str | None = None,
+    ) -> RunPage:
+        """Runs matching *filter_string* (see `collectors.store.filters`), one page at a time.
+
+        Args:
+            experiments: Experiment names to search; None searches all.
+            filter_string: e.g. ``metrics.mse < 3000 and params.alpha = '0.5'``.
+            order_by: Clauses such as ``metrics.mse ASC``; runs missing the key sort last,
+                ties by run id. Default ``attributes.start_time DESC``.
+            max_results: Page size, 1 to 10000.
+            page_token: The ``next_page_token`` of the previous page.
+
+        Raises:
+            FilterError: The filter, an order-by clause, the page size or token is invalid.
+        """
+        _search.check_max_results(max_results)
+        offset = _search.decode_page_token(page_token)
+        query = _search.run_query(experiments, parse_filter(filter_string), order_by)
+        query = query.offset(offset).limit(max_results + 1)
+        with self._engine.connect() as conn:
+            run_ids = list(conn.execute(query).scalars())
+            runs = _search.load_runs(conn, run_ids[:max_results])
+        more = len(run_ids) > max_results
+        token = _search.encode_page_token(offset + max_results) if more else None
+        return RunPage(runs=runs, next_page_token=token)
+
+    def get_run(self, run_id: str) -> RunInfo | None:
+        """The run with its tags, params, properties and metric summaries, or None."""
+        with self._engine.connect() as conn:
+            runs = _search.load_runs(conn, [run_id])
+        return runs[0] if runs else None
+
+    # --- metrics -------------------------------------------------------------------------
+
+    def list_metrics(self, run_id: str) -> list[MetricSummary]:
+        """Summaries of every metric column of the run, by name and column."""
+        m = schema.metrics
+        query = sa.select(m).where(m.c.run_id == run_id).order_by(m.c.name, m.c.column)
+        with self._engine.connect() as conn:
+            return [_search.metric_summary(row) for row in conn.execute(query).mappings()]
+
+    def read_metric(self, run_id: str, name: str, column: str = "") -> MetricVector | None:
+        """All points of one metric column in append order, or None if there is none."""
+        with self._engine.connect() as conn:
+            metric = conn.execute(_METRIC_HEAD, {"r": run_id, "n": name, "c": column}).first()
+            if metric is None:
+                return None
+            rows = conn.execute(_CHUNKS, {"i": metric.id})
+            if metric.dtype in chunks.NUMPY_DTYPES:
+                # Rows are copied one by one into preallocated arrays: no second full copy.
+                steps, times, values = chunks.fill_numeric(metric.dtype, metric.points, rows)
+            else:
+                fetched = rows.all()
+                steps = chunks.join_ints([row.steps for row in fetched])
+                times = chunks.join_ints([row.times for row in fetched])
+                values = _join_values(metric.dtype, fetched)
+        return MetricVector(name, column, metric.kind, metric.dtype, steps, times, values)
+
+    def read_metric_downsampled(
+        self, run_id: str, name: str, column: str = "", max_points: int = 2000
+    ) -> MetricVector | None:
+        """At most *max_points* points of a numeric metric column: min/max per bucket.
+
+        The first and last point are always kept (see `chunks.downsample_indices`).
+
+        Raises:
+            ValueError: The column holds strings or mixed dtypes, or *max_points* < 2.
+        """
+        vector = self.read_metric(run_id, name, column)
+        if vector is None:
+            return None
+        if vector.dtype not in chunks.NUMPY_DTYPES:
+            raise ValueError(
+                f"metric {name!r} has dtype {vector.dtype!r}; only numeric vectors (f8, i8, "
+                "bool) can be downsampled: read it without max_points"
+            )
+        values: Any = vector.values
+        picked = chunks.downsample_indices(values, max_points)
+        if len(picked) == len(values):
+            return vector
+        vector.steps, vector.times = vector.steps[picked], vector.times[picked]
+        vector.values = values[picked]
+        return vector
+
+    # --- files ---------------------------------------------------------------------------
+
+    def record_file(
+        self, run_id: str, experiment: str, path: str, size: int, sha256: str, time_ns: int
+    ) -> None:
+        """Register an uploaded file (creating the run if unknown); overwrites the same path.
+
+        Raises:
+            ValueError: The run id or experiment name is invalid.
+        """
+        f = schema.files
+        values = {"size": size, "sha256": sha256, "created_ns": time_ns}
+        with self._write() as conn:
+            error = Transaction(conn).ensure_run(run_id, experiment, time_ns)
+            if error is not None:
+                raise ValueError(error)
+            where = (f.c.run_id == run_id, f.c.path == path)
+            if not conn.execute(sa.update(f).where(*where).values(values)).rowcount:
+                conn.execute(sa.insert(f).values(run_id=run_id, path=path, **values))
+
+    def list_files(self, run_id: str) -> list[FileInfo]:
+        """The files recorded for the run, by path."""
+        f = schema.files
+        query = sa.select(f.c.path, f.c.size, f.c.sha256, f.c.created_ns)
+        query = query.where(f.c.run_id == run_id).order_by(f.c.path)
+        with self._engine.connect() as conn:
+            return [FileInfo(*row) for row in conn.execute(query)]
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self._engine.dispose()
+
+
+def _join_values(dtype: str, rows: Sequence[Any]) -> Any:
+    if dtype in chunks.NUMPY_DTYPES or dtype == cv.DTYPE_STR:
+        return chunks.join_values(dtype, [row.values for row in rows])
+    mixed: list[Any] = []
+    for row in rows:
+        values = chunks.join_values(row.dtype, [row.values])
+        mixed.extend(values if isinstance(values, list) else values.tolist())
+    return mixed
+
+
+def _experiment_query() -> sa.Select[Any]:
+    e, r = schema.experiments, schema.runs
+    return (
+        sa.select(
+            e.c.id, e.c.name, e.c.created_ns, sa.func.count(r.c.run_id), sa.func.max(r.c.start_ns)
+        )
+        .select_from(e.outerjoin(r, r.c.experiment_id == e.c.id))
+        .group_by(e.c.id, e.c.name, e.c.created_ns)
+        .order_by(e.c.name)
+    )
+
+
+def _experiment(row: Any) -> ExperimentInfo:
+    return ExperimentInfo(row[0], row[1], row[2], row[3], row[4])
+
+
+def _create_engine(url: str) -> sa.Engine:
+    parsed = sa.make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() != "sqlite":
+        return sa.create_engine(parsed, pool_pre_ping=True)
+    memory = parsed.database in (None, "", ":memory:")
+    if memory:
+        engine = sa.create_engine(
+            parsed, poolclass=sa.pool.StaticPool, connect_args={"check_same_thread": False}
+        )
+    else:
+        Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(parsed)
+    sa.event.listen(engine, "connect", _on_sqlite_connect)
+    sa.event.listen(engine, "begin", _on_sqlite_begin)
+    return engine
+
+
+def _on_sqlite_connect(dbapi_connection: Any, record: Any) -> None:
+    # The driver's own transaction handling is switched off; _on_sqlite_begin emits BEGIN.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    for pragma in (
+        "journal_mode=WAL",
+        "synchronous=NORMAL",
+        f"busy_timeout={_BUSY_TIMEOUT_MS}",
+        "foreign_keys=ON",
+        "case_sensitive_like=ON",
+    ):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def _on_sqlite_begin(conn: sa.Connection) -> None:
+    write = conn.get_execution_options().get(_WRITE, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")

@@ -1,0 +1,135 @@
+"""The filter language parser: a table of valid filters and a table of errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from collectors.store.filters import (
+    Comparison,
+    FilterError,
+    Key,
+    OrderBy,
+    parse_filter,
+    parse_order_by,
+)
+
+M, P, T = Key("metric", "mse"), Key("param", "alpha"), Key("tag", "team")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", []),
+        ("   ", []),
+        ("metrics.mse < 3000", [Comparison(M, "<", 3000)]),
+        ("metrics.mse<=0.5", [Comparison(M, "<=", 0.5)]),
+        ("metrics.mse > -1e3", [Comparison(M, ">", -1000.0)]),
+        ("metrics.mse >= .5", [Comparison(M, ">=", 0.5)]),
+        ("metrics.mse = 2", [Comparison(M, "=", 2)]),
+        ("metrics.mse != 2", [Comparison(M, "!=", 2)]),
+        ("params.alpha = '0.5'", [Comparison(P, "=", "0.5")]),
+        ('params.alpha = "0.5"', [Comparison(P, "=", "0.5")]),
+        ("params.alpha = 'it''s'", [Comparison(P, "=", "it's")]),
+        ("tags.team LIKE 'ml-%'", [Comparison(T, "LIKE", "ml-%")]),
+        ("tags.team ilike 'ML%'", [Comparison(T, "ILIKE", "ML%")]),
+        ("tags.team IS NULL", [Comparison(T, "IS NULL", None)]),
+        ("tags.team is not null", [Comparison(T, "IS NOT NULL", None)]),
+        ("metrics.`Cosine Wave` < 1", [Comparison(Key("metric", "Cosine Wave"), "<", 1)]),
+        ("metrics.`a.b` < 1", [Comparison(Key("metric", "a.b"), "<", 1)]),
+        ('metrics."a b" < 1', [Comparison(Key("metric", "a b"), "<", 1)]),
+        ("metrics.train/loss < 1", [Comparison(Key("metric", "train/loss"), "<", 1)]),
+        ("metric.mse < 1", [Comparison(M, "<", 1)]),
+        ("properties.x = 'y'", [Comparison(Key("property", "x"), "=", "y")]),
+        (
+            "attributes.status = 'Completed'",
+            [Comparison(Key("attribute", "status"), "=", "Completed")],
+        ),
+        ("attributes.run_name = 'a'", [Comparison(Key("attribute", "name"), "=", "a")]),
+        ("attributes.start_time > 5", [Comparison(Key("attribute", "start_time"), ">", 5)]),
+        (
+            "metrics.mse < 3000 and params.alpha = '0.5' AND tags.team = 'x'",
+            [Comparison(M, "<", 3000), Comparison(P, "=", "0.5"), Comparison(T, "=", "x")],
+        ),
+    ],
+)
+def test_parse_filter(text: str, expected: list[Comparison]) -> None:
+    assert expected == parse_filter(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem", "expected"),
+    [
+        ("mse < 3", "unknown key type 'mse' at position 1", "a key such as metrics.mse"),
+        ("metrics < 3", "missing '.' after 'metrics' at position 8", "'metrics.<name>'"),
+        ("foo.x = 1", "unknown key type 'foo' at position 1", "a key such as metrics.mse"),
+        ("metrics.a.b < 3", "a dot inside a name at position 10", "metrics.`a.b`"),
+        ("metrics. = 3", "missing name at position 9", "`backticks`"),
+        ("metrics.`a b < 3", "unterminated name at position 9", "a closing `"),
+        ("metrics.x ~ 3", "missing operator at position 11", "IS NOT NULL"),
+        ("metrics.x == 3", "missing value at position 12", "a quoted string"),
+        ("metrics.x < 'a'", "metrics.x compared with a string at position 13", "a number"),
+        ("params.a = 3", "params.a compared with a number at position 12", "a quoted string"),
+        ("metrics.x LIKE 'a%'", "LIKE on the numeric key metrics.x at position 16", "="),
+        ("tags.a = 'abc", "unterminated string at position 10", "a closing '"),
+        ("attributes.colour = 'x'", "unknown attribute 'colour' at position 12", "start_time"),
+        ("metrics.x < 3 or metrics.y < 3", "unexpected text at position 15", "'and'"),
+        ("metrics.x < 3 and", "missing key at position 18 (near the end)", "a key"),
+        ("tags.a IS nothing", "unexpected text at position 11", "NULL or NOT NULL after IS"),
+        ("tags.a IS NOT 'x'", "unexpected text at position 15", "NULL after IS NOT"),
+        ("tags.a = ", "missing value at position 10", "a quoted string"),
+    ],
+)
+def test_parse_filter_errors(text: str, problem: str, expected: str) -> None:
+    with pytest.raises(FilterError) as caught:
+        parse_filter(text)
+
+    message = str(caught.value)
+    assert problem == message[: len(problem)]
+    assert expected in message.split("; expected ", 1)[1]
+
+
+def test_filter_error_says_what_is_expected() -> None:
+    with pytest.raises(FilterError) as caught:
+        parse_filter("metrics.x ~ 3")
+
+    assert str(caught.value) == (
+        "missing operator at position 11 (near '~ 3'); expected an operator: =, !=, <, <=, >, "
+        ">=, LIKE, ILIKE, IS NULL or IS NOT NULL"
+    )
+
+
+def test_filter_error_is_a_value_error() -> None:
+    with pytest.raises(ValueError):
+        parse_filter("nonsense")
+
+
+def test_overlong_filter_is_refused() -> None:
+    with pytest.raises(FilterError, match="limit is 10000"):
+        parse_filter("tags.a = 'x' and " * 1000)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("metrics.mse", OrderBy(M, True)),
+        ("metrics.mse ASC", OrderBy(M, True)),
+        ("metrics.mse desc", OrderBy(M, False)),
+        ("attributes.start_time DESC", OrderBy(Key("attribute", "start_time"), False)),
+        ("params.`a b` asc", OrderBy(Key("param", "a b"), True)),
+    ],
+)
+def test_parse_order_by(text: str, expected: OrderBy) -> None:
+    assert expected == parse_order_by(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("metrics.mse UP", "unknown sort direction 'UP' at position 13"),
+        ("metrics.mse ASC x", "unexpected text after the order-by clause at position 17"),
+        ("", "missing key at position 1"),
+    ],
+)
+def test_parse_order_by_errors(text: str, message: str) -> None:
+    with pytest.raises(FilterError, match=message.replace("(", r"\(")):
+        parse_order_by(text)
