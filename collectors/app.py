@@ -1,0 +1,148 @@
+"""The collector's HTTP application: OTLP/HTTP, files and query API on one port.
+
+`create_app` wires the routers onto one FastAPI app, adds the bearer-token check and turns
+every refusal into the documented error bodies (``{"error": {...}}``, or a
+``google.rpc.Status`` on the OTLP paths).
+"""
+
+from __future__ import annotations
+
+import hmac
+from importlib import metadata
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from collectors import schemas
+from collectors.errors import (
+    INTERNAL,
+    INVALID_ARGUMENT,
+    NOT_FOUND,
+    UNAUTHENTICATED,
+    UNSUPPORTED_MEDIA_TYPE,
+    ApiError,
+)
+from collectors.files_api import FilesApi
+from collectors.ingest import JSON, PROTOBUF, Ingestor
+from collectors.otlp_http import OtlpHttpApi, status_body
+from collectors.query_api import QueryApi, QueryStore, json_response
+from collectors.settings import Settings
+from collectors.store.files import FileStore
+from collectors.writer import Writer
+
+_OTLP_PREFIX = "/v1/"
+_STATUS_CODES = {
+    400: INVALID_ARGUMENT,
+    404: NOT_FOUND,
+    405: INVALID_ARGUMENT,
+    415: UNSUPPORTED_MEDIA_TYPE,
+}
+
+
+def version() -> str:
+    """The installed runlog version (``0.1.0`` when running from a source tree)."""
+    try:
+        return metadata.version("runlog")
+    except metadata.PackageNotFoundError:
+        return "0.1.0"
+
+
+class TokenCheck:
+    """FastAPI dependency: the request must carry ``Authorization: Bearer <token>``."""
+
+    def __init__(self, token: str | None) -> None:
+        self.token = token
+
+    def __call__(self, request: Request) -> None:
+        if not self.token:
+            return
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip(), self.token):
+            raise ApiError(
+                UNAUTHENTICATED,
+                "missing or wrong bearer token; send 'Authorization: Bearer <token>' "
+                "with the collector's token (RUNLOG_TOKEN)",
+            )
+
+
+def create_app(store: QueryStore, files: FileStore, writer: Writer, settings: Settings) -> FastAPI:
+    """Build the collector's FastAPI application.
+
+    Args:
+        store: the metadata and metric store.
+        files: the file byte store.
+        writer: the started writer that commits OTLP data.
+        settings: limits and the token.
+
+    Returns:
+        The application; serve it with uvicorn (see `collectors.server`).
+    """
+    app = FastAPI(
+        title="runlog collector",
+        version=version(),
+        description="OTLP/HTTP receiver, files endpoint and query API of runlog. "
+        "See docs/api.md for value encoding and the filter language.",
+    )
+    auth = [Depends(TokenCheck(settings.token))]
+    ingestor = Ingestor(writer, settings.max_body_bytes)
+    app.state.ingestor = ingestor
+    app.include_router(OtlpHttpApi(ingestor).router(), dependencies=auth)
+    app.include_router(QueryApi(store).router(), dependencies=auth)
+    app.include_router(FilesApi(store, files, settings.max_file_bytes).router(), dependencies=auth)
+    app.add_api_route("/healthz", healthz, response_model=schemas.Health, tags=["health"])
+    _add_error_handlers(app)
+    return app
+
+
+def healthz() -> dict[str, str]:
+    """Liveness: answers without a token."""
+    return {"status": "ok", "version": version()}
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _on_api_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _on_validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _on_unexpected)
+
+
+def error_response(request: Request, error: ApiError) -> Response:
+    """Answer *error* as the path's protocol wants: OTLP Status or the JSON error body."""
+    if request.url.path.startswith(_OTLP_PREFIX):
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        media = JSON if content_type == JSON else PROTOBUF
+        body = status_body(error, media)
+        return Response(body, error.status, headers=error.headers, media_type=media)
+    response = json_response(error.body())
+    response.status_code = error.status
+    response.headers.update(error.headers)
+    return response
+
+
+async def _on_api_error(request: Request, exc: ApiError) -> Response:
+    return error_response(request, exc)
+
+
+async def _on_validation_error(request: Request, exc: RequestValidationError) -> Response:
+    problems = "; ".join(_describe(e) for e in exc.errors())
+    return error_response(request, ApiError(INVALID_ARGUMENT, f"bad request: {problems}"))
+
+
+def _describe(error: Any) -> str:
+    where = ".".join(str(part) for part in error.get("loc", ()))
+    return f"{where}: {error.get('msg', 'invalid')}"
+
+
+async def _on_http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    code = _STATUS_CODES.get(exc.status_code, INTERNAL)
+    error = ApiError(code, f"{request.method} {request.url.path}: {exc.detail}")
+    response = error_response(request, error)
+    response.status_code = exc.status_code
+    return response
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> Response:
+    message = f"internal error ({type(exc).__name__}: {exc}); see the collector's log"
+    return error_response(request, ApiError(INTERNAL, message))

@@ -1,0 +1,80 @@
+"""Command-line options of ``python -m collectors`` (and ``runlog collector``)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from collectors.settings import (
+    DEFAULT_HOST,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_FILE_BYTES,
+    MIB,
+    Settings,
+    default_spool_dir,
+)
+from runlog import conventions as c
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser; every option also documents its environment fallback."""
+    parser = argparse.ArgumentParser(
+        prog="python -m collectors",
+        description="Run the runlog collector: OTLP/HTTP + query API, OTLP/gRPC, one store.",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(os.environ.get(c.ENV_DATA_DIR, "runlog-data")),
+        help=f"where runlog.db and files/ live (env {c.ENV_DATA_DIR}; default ./runlog-data)",
+    )
+    parser.add_argument("--host", default=DEFAULT_HOST, help="listen address (default loopback)")
+    parser.add_argument("--port", type=int, default=c.DEFAULT_HTTP_PORT, help="HTTP port")
+    parser.add_argument("--grpc-port", type=int, default=c.DEFAULT_GRPC_PORT, help="gRPC port")
+    parser.add_argument("--no-grpc", action="store_true", help="do not start the gRPC receiver")
+    parser.add_argument(
+        "--token",
+        default=os.environ.get(c.ENV_TOKEN) or None,
+        help=f"bearer token required from clients (env {c.ENV_TOKEN}); "
+        "required for a non-loopback --host",
+    )
+    parser.add_argument(
+        "--max-body-mb",
+        type=float,
+        default=DEFAULT_MAX_BODY_BYTES / MIB,
+        help="largest request body, decompressed (MiB, default 64)",
+    )
+    parser.add_argument(
+        "--max-file-mb",
+        type=float,
+        default=DEFAULT_MAX_FILE_BYTES / MIB,
+        help="largest uploaded file (MiB, default 10240)",
+    )
+    parser.add_argument(
+        "--spool-dir",
+        type=Path,
+        default=None,
+        help=f"client spool to replay (env {c.ENV_SPOOL_DIR}; default ~/.runlog/spool)",
+    )
+    parser.add_argument(
+        "--replay-spool", action="store_true", help="replay the spool into this collector at start"
+    )
+    return parser
+
+
+def parse_settings(argv: Sequence[str] | None = None) -> Settings:
+    """Parse *argv* (default: ``sys.argv[1:]``) into `Settings`."""
+    args = build_parser().parse_args(argv)
+    return Settings(
+        data_dir=args.data_dir,
+        host=args.host,
+        port=args.port,
+        grpc_port=None if args.no_grpc else args.grpc_port,
+        token=args.token,
+        max_body_bytes=int(args.max_body_mb * MIB),
+        max_file_bytes=int(args.max_file_mb * MIB),
+        spool_dir=args.spool_dir or default_spool_dir(),
+        replay_spool=args.replay_spool,
+    )

@@ -1,0 +1,138 @@
+"""JSON and binary encodings of the query API's values (see docs/api.md, "Values in JSON").
+
+Non-finite floats become the strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``; every
+object carrying values also carries its ``dtype``. Long vectors are encoded with
+``ndarray.tolist()`` plus a patch of the few non-finite positions, so a million points take
+a fraction of a second rather than a Python call per point.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, fields
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from collectors.store.base import ExperimentInfo, FileInfo, MetricSummary, MetricVector, RunInfo
+from runlog import conventions as c
+
+BINARY_MEDIA_TYPE = "application/vnd.runlog.vector"
+MIXED = "mixed"
+_NUMERIC = {c.DTYPE_FLOAT: "<f8", c.DTYPE_INT: "<i8", c.DTYPE_BOOL: "u1"}
+
+
+def json_float(value: float) -> float | str:
+    """A float as JSON: itself, or ``"NaN"`` / ``"Infinity"`` / ``"-Infinity"``."""
+    if math.isfinite(value):
+        return value
+    if math.isnan(value):
+        return "NaN"
+    return "Infinity" if value > 0 else "-Infinity"
+
+
+def json_scalar(value: Any) -> Any:
+    """One value (numpy scalars included) as JSON-ready Python."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return json_float(value)
+    return value
+
+
+def dtype_of(value: Any) -> str:
+    """The dtype name of one Python value (``bool`` before ``i8``: bool is an int)."""
+    if isinstance(value, (bool, np.bool_)):
+        return c.DTYPE_BOOL
+    if isinstance(value, (int, np.integer)):
+        return c.DTYPE_INT
+    if isinstance(value, (float, np.floating)):
+        return c.DTYPE_FLOAT
+    return c.DTYPE_STR
+
+
+def json_values(values: npt.NDArray[Any] | list[Any]) -> list[Any]:
+    """A whole vector of values as JSON-ready Python, fast for numpy arrays."""
+    if not isinstance(values, np.ndarray):
+        return [json_scalar(v) for v in values]
+    out: list[Any] = values.tolist()
+    if values.dtype.kind == "f":
+        for index in np.flatnonzero(~np.isfinite(values)).tolist():
+            out[index] = json_float(out[index])
+    return out
+
+
+def dumps(obj: Any) -> bytes:
+    """Compact JSON bytes; non-finite floats must already be strings."""
+    return json.dumps(obj, separators=(",", ":"), allow_nan=False).encode()
+
+
+def experiment_json(info: ExperimentInfo) -> dict[str, Any]:
+    """An ``Experiment`` object."""
+    return asdict(info)
+
+
+def summary_json(summary: MetricSummary) -> dict[str, Any]:
+    """A ``MetricSummary`` object."""
+    out = asdict(summary)
+    for key in ("last", "min", "max"):
+        out[key] = json_scalar(out[key])
+    return out
+
+
+def run_json(run: RunInfo) -> dict[str, Any]:
+    """A ``Run`` object, its metric summaries included."""
+    out = {f.name: getattr(run, f.name) for f in fields(run) if f.name != "metrics"}
+    out["metrics"] = [summary_json(m) for m in run.metrics]
+    return out
+
+
+def file_json(info: FileInfo) -> dict[str, Any]:
+    """A ``File`` object."""
+    return asdict(info)
+
+
+def vector_json(vector: MetricVector, downsampled: bool = False) -> dict[str, Any]:
+    """A ``MetricVector`` object (``dtypes`` per point for a mixed vector)."""
+    out: dict[str, Any] = {
+        "name": vector.name,
+        "column": vector.column,
+        "kind": vector.kind,
+        "dtype": vector.dtype,
+        "count": len(vector.steps),
+        "steps": np.asarray(vector.steps).tolist(),
+        "timestamps": np.asarray(vector.times).tolist(),
+        "values": json_values(vector.values),
+        "downsampled": downsampled,
+    }
+    if vector.dtype == MIXED:
+        out["dtypes"] = [dtype_of(v) for v in vector.values]
+    return out
+
+
+def is_binary_encodable(vector: MetricVector) -> bool:
+    """Numeric single-dtype vectors have a binary form; str and mixed ones do not."""
+    return vector.dtype in _NUMERIC and isinstance(vector.values, np.ndarray)
+
+
+def vector_binary(vector: MetricVector) -> bytes:
+    """steps (int64 LE) ‖ timestamps (int64 LE) ‖ values (float64/int64 LE or uint8)."""
+    values = np.asarray(vector.values).astype(_NUMERIC[vector.dtype], copy=False)
+    return b"".join(
+        (
+            np.asarray(vector.steps).astype("<i8", copy=False).tobytes(),
+            np.asarray(vector.times).astype("<i8", copy=False).tobytes(),
+            values.tobytes(),
+        )
+    )
+
+
+def vector_headers(vector: MetricVector) -> dict[str, str]:
+    """The ``X-Runlog-*`` headers of a binary vector."""
+    return {
+        "X-Runlog-Count": str(len(vector.steps)),
+        "X-Runlog-Dtype": vector.dtype,
+        "X-Runlog-Kind": vector.kind,
+    }

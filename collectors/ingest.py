@@ -1,0 +1,260 @@
+"""From OTLP request bytes to committed operations: decode, convert, write.
+
+`Ingestor` is what every receiver shares: OTLP/HTTP (`collectors.otlp_http`), OTLP/gRPC
+(`collectors.grpc_server`) and the spool replay at start (`ingest_request_bytes`).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+import zlib
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError, Message
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2 as logs_pb
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as metrics_pb
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as trace_pb
+
+from collectors import convert
+from collectors.errors import TOO_LARGE, UNAVAILABLE, ApiError, invalid
+from collectors.ops import Applied, Converted
+from collectors.writer import Writer, WriterError
+
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+_HEX_ID_KEYS = frozenset(
+    {"traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id"}
+)
+_HEX_ID = re.compile(r"(?:[0-9a-fA-F]{16}){1,2}")
+_MAX_REPORTED_ERRORS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """One OTLP signal: its request and response types and its converter."""
+
+    request: type[Message]
+    response: type[Message]
+    convert: Callable[[Any, int], Converted]
+    rejected_field: str
+
+
+SIGNALS: dict[str, Signal] = {
+    "logs": Signal(
+        logs_pb.ExportLogsServiceRequest,
+        logs_pb.ExportLogsServiceResponse,
+        convert.convert_logs,
+        "rejected_log_records",
+    ),
+    "traces": Signal(
+        trace_pb.ExportTraceServiceRequest,
+        trace_pb.ExportTraceServiceResponse,
+        convert.convert_traces,
+        "rejected_spans",
+    ),
+    "metrics": Signal(
+        metrics_pb.ExportMetricsServiceRequest,
+        metrics_pb.ExportMetricsServiceResponse,
+        convert.convert_metrics,
+        "rejected_data_points",
+    ),
+}
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What became of one request: records rejected (by convert or the store) and why."""
+
+    rejected: int = 0
+    errors: list[str] = field(default_factory=list)
+    duplicate: bool = False
+
+    @classmethod
+    def of(cls, converted: Converted, applied: Applied) -> Outcome:
+        """Combine the converter's rejections with the store's refusals."""
+        errors = converted.errors + applied.errors
+        return cls(converted.rejected + len(applied.errors), errors, applied.duplicate)
+
+    def response(self, signal: Signal) -> Message:
+        """The OTLP export response; ``partial_success`` only when something was rejected."""
+        response = signal.response()
+        if self.rejected:
+            partial = response.partial_success
+            setattr(partial, signal.rejected_field, self.rejected)
+            partial.error_message = self.summary()
+        return response
+
+    def summary(self) -> str:
+        """The first reasons, joined, saying how many more there were."""
+        shown = self.errors[:_MAX_REPORTED_ERRORS]
+        more = self.rejected - len(shown)
+        return "; ".join(shown) + (f" (and {more} more rejected)" if more > 0 else "")
+
+
+def signal_of(kind: str) -> Signal:
+    """Look up a signal by name (``logs``, ``traces``, ``metrics``)."""
+    try:
+        return SIGNALS[kind]
+    except KeyError:
+        raise ValueError(
+            f"unknown OTLP signal {kind!r}; expected one of {sorted(SIGNALS)}"
+        ) from None
+
+
+def gunzip(body: bytes, limit: int) -> bytes:
+    """Decompress a gzip body, refusing output over *limit* bytes (a gzip bomb).
+
+    Raises:
+        ApiError: ``TOO_LARGE`` past the limit, ``INVALID_ARGUMENT`` for a broken stream.
+    """
+    out = bytearray()
+    data = body
+    while data:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            out += inflater.decompress(data, limit + 1 - len(out))
+        except zlib.error as exc:
+            raise invalid(f"body is not valid gzip: {exc}") from None
+        if len(out) > limit:
+            raise ApiError(TOO_LARGE, f"decompressed body exceeds the limit of {limit} bytes")
+        if not inflater.eof:
+            raise invalid("gzip body is truncated")
+        data = inflater.unused_data
+    return bytes(out)
+
+
+def _hex_ids_to_base64(node: Any) -> Any:
+    """OTLP/JSON writes trace and span ids in hex; protobuf's JSON parser wants base64."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in _HEX_ID_KEYS and isinstance(value, str) and _HEX_ID.fullmatch(value):
+                node[key] = base64.b64encode(bytes.fromhex(value)).decode("ascii")
+            elif isinstance(value, (dict, list)):
+                _hex_ids_to_base64(value)
+    elif isinstance(node, list):
+        for item in node:
+            _hex_ids_to_base64(item)
+    return node
+
+
+def decode(signal: Signal, body: bytes, content_type: str) -> Message:
+    """Parse an OTLP request body (protobuf or OTLP/JSON).
+
+    Raises:
+        ApiError: ``INVALID_ARGUMENT`` when the body does not parse.
+    """
+    message = signal.request()
+    name = signal.request.__name__
+    try:
+        if content_type == JSON:
+            json_format.ParseDict(_hex_ids_to_base64(json.loads(body)), message, True)
+        else:
+            message.ParseFromString(body)
+    except (DecodeError, json_format.ParseError, ValueError, RecursionError) as exc:
+        raise invalid(f"body is not a valid {name} ({content_type}): {exc}") from None
+    return message
+
+
+def encode(message: Message, content_type: str) -> bytes:
+    """Serialise an OTLP response (or ``google.rpc.Status``) like the request was."""
+    if content_type == JSON:
+        return str(json_format.MessageToJson(message, indent=None)).encode()
+    return bytes(message.SerializeToString())
+
+
+class Ingestor:
+    """Decodes, converts and commits OTLP requests through one `Writer`.
+
+    Args:
+        writer: the started writer that commits operations.
+        max_body_bytes: limit of a decompressed body.
+        clock: the receive time source (Unix ns); tests may pin it.
+    """
+
+    def __init__(
+        self,
+        writer: Writer,
+        max_body_bytes: int = 64 * 1024 * 1024,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self.writer = writer
+        self.max_body_bytes = max_body_bytes
+        self._clock = clock
+
+    def prepare(
+        self, kind: str, body: bytes, content_type: str = PROTOBUF, encoding: str | None = None
+    ) -> Converted:
+        """Decompress, decode and convert a body (CPU work; run it off the event loop).
+
+        Raises:
+            ApiError: the body is too large or malformed.
+        """
+        if encoding == "gzip":
+            body = gunzip(body, self.max_body_bytes)
+        elif len(body) > self.max_body_bytes:
+            raise ApiError(TOO_LARGE, f"body exceeds the limit of {self.max_body_bytes} bytes")
+        return self.convert(kind, decode(signal_of(kind), body, content_type))
+
+    def convert(self, kind: str, message: Message) -> Converted:
+        """Convert a decoded request, stamping the receive time now."""
+        return signal_of(kind).convert(message, self._clock())
+
+    def submit(self, converted: Converted) -> Future[Applied]:
+        """Hand the operations to the writer.
+
+        Raises:
+            ApiError: ``UNAVAILABLE`` when the writer is full or stopped.
+        """
+        try:
+            return self.writer.submit(converted.ops)
+        except WriterError as exc:
+            raise ApiError(UNAVAILABLE, str(exc)) from None
+
+    def wait(self, converted: Converted, future: Future[Applied]) -> Outcome:
+        """Block until the writer committed (or failed) and say what became of the request.
+
+        Raises:
+            ApiError: ``UNAVAILABLE`` when the store could not commit.
+        """
+        try:
+            applied = future.result()
+        except Exception as exc:
+            raise unavailable(exc) from exc
+        return Outcome.of(converted, applied)
+
+    def ingest_message(self, kind: str, message: Message) -> Outcome:
+        """Convert and commit an already decoded request; block until committed."""
+        converted = self.convert(kind, message)
+        return self.wait(converted, self.submit(converted))
+
+    def ingest_request_bytes(self, kind: str, body: bytes, content_type: str = PROTOBUF) -> Applied:
+        """Ingest one serialised request (e.g. from the client's spool); block until kept.
+
+        Args:
+            kind: ``logs``, ``traces`` or ``metrics``.
+            body: the serialised ``Export*ServiceRequest``.
+            content_type: `PROTOBUF` (default) or `JSON`.
+
+        Returns:
+            `Applied` with ``duplicate`` set when the batch id was seen before, and the
+            reasons of every rejected record (by the converter or the store) in ``errors``.
+
+        Raises:
+            ApiError: the body is malformed or too large, or the store could not commit.
+        """
+        converted = self.prepare(kind, body, content_type)
+        outcome = self.wait(converted, self.submit(converted))
+        return Applied(duplicate=outcome.duplicate, errors=outcome.errors)
+
+
+def unavailable(exc: BaseException) -> ApiError:
+    """The 503 for a commit that failed."""
+    reason = exc if isinstance(exc, WriterError) else f"{type(exc).__name__}: {exc}"
+    return ApiError(UNAVAILABLE, f"the store could not commit ({reason}); retry later")

@@ -1,0 +1,164 @@
+"""The read side of the HTTP API: experiments, runs, metric summaries and vectors.
+
+Shapes and parameters are specified in docs/api.md. Handlers are plain functions (FastAPI
+runs them in its thread pool, so blocking store calls do not stall the event loop) and
+answer pre-encoded JSON (`collectors.encoding`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Protocol
+
+from fastapi import APIRouter, Query, Response
+
+from collectors import encoding as enc
+from collectors import schemas
+from collectors.errors import invalid, not_found
+from collectors.store.base import MetricSummary, MetricVector, Store
+from runlog import conventions as c
+
+
+class QueryStore(Store, Protocol):
+    """The store calls beyond `Store` that the query API uses."""
+
+    def read_metric_downsampled(
+        self, run_id: str, name: str, column: str, max_points: int
+    ) -> MetricVector | None: ...
+
+    def list_metrics(self, run_id: str) -> list[MetricSummary]: ...
+
+
+class JsonBytes(Response):
+    """A JSON response whose body is already encoded."""
+
+    media_type = "application/json"
+
+
+def json_response(obj: Any) -> Response:
+    """Encode *obj* (non-finite floats already strings) as a JSON response."""
+    return JsonBytes(enc.dumps(obj))
+
+
+def check_run_id(run_id: str) -> str:
+    """Return *run_id*, or raise a 400 explaining the run id format."""
+    if not c.is_valid_run_id(run_id):
+        raise invalid(f"invalid run id {run_id[:80]!r}: expected 1-64 of [A-Za-z0-9_.-]")
+    return run_id
+
+
+def run_not_found(run_id: str) -> Exception:
+    """The 404 for an unknown run."""
+    return not_found(f"run {run_id!r} does not exist; list runs with `runlog runs`")
+
+
+class QueryApi:
+    """Routes of ``/api/v1`` that read the store."""
+
+    def __init__(self, store: QueryStore) -> None:
+        self.store = store
+
+    def router(self) -> APIRouter:
+        """An `APIRouter` with every query route."""
+        router = APIRouter(prefix=c.API_PREFIX, tags=["query"], responses=schemas.ERROR_RESPONSES)
+        add = router.add_api_route
+        add("/experiments", self.list_experiments, response_model=schemas.ExperimentList)
+        add("/experiments/{name:path}", self.get_experiment, response_model=schemas.Experiment)
+        add("/runs", self.search_runs, response_model=schemas.RunList)
+        add("/runs/{run_id}", self.get_run, response_model=schemas.Run)
+        add("/runs/{run_id}/metrics", self.list_metrics, response_model=schemas.MetricSummaryList)
+        add(
+            "/runs/{run_id}/metric",
+            self.get_metric,
+            response_model=schemas.MetricVector,
+            responses={200: {"content": {enc.BINARY_MEDIA_TYPE: {}}}},
+        )
+        return router
+
+    def list_experiments(self) -> Response:
+        """All experiments, with run counts."""
+        experiments = [enc.experiment_json(e) for e in self.store.list_experiments()]
+        return json_response({"experiments": experiments})
+
+    def get_experiment(self, name: str) -> Response:
+        """One experiment by name."""
+        found = self.store.get_experiment(name)
+        if found is None:
+            raise not_found(f"experiment {name!r} does not exist; list them at /api/v1/experiments")
+        return json_response(enc.experiment_json(found))
+
+    def search_runs(
+        self,
+        experiment: Annotated[list[str] | None, Query(description="repeatable")] = None,
+        filter: Annotated[str, Query(description="e.g. metrics.mse < 3 and params.a = '1'")] = "",
+        order_by: Annotated[list[str] | None, Query(description="e.g. metrics.mse ASC")] = None,
+        max_results: Annotated[int, Query(ge=1, le=10000)] = 100,
+        page_token: str | None = None,
+    ) -> Response:
+        """Search runs with an MLflow-style filter, ordering and paging."""
+        try:
+            page = self.store.search_runs(
+                experiment or None, filter, order_by or (), max_results, page_token
+            )
+        except ValueError as exc:  # FilterError, or a page token that does not parse
+            raise invalid(str(exc)) from None
+        runs = [enc.run_json(r) for r in page.runs]
+        return json_response({"runs": runs, "next_page_token": page.next_page_token})
+
+    def get_run(self, run_id: str) -> Response:
+        """One run with its tags, params, properties and metric summaries."""
+        run = self.store.get_run(check_run_id(run_id))
+        if run is None:
+            raise run_not_found(run_id)
+        return json_response(enc.run_json(run))
+
+    def list_metrics(self, run_id: str) -> Response:
+        """Summaries (last, min, max, count) of every metric column of a run."""
+        run = self.store.get_run(check_run_id(run_id))
+        if run is None:
+            raise run_not_found(run_id)
+        return json_response({"metrics": [enc.summary_json(m) for m in run.metrics]})
+
+    def get_metric(
+        self,
+        run_id: str,
+        name: Annotated[str, Query(description="metric name")],
+        column: Annotated[str, Query(description="'' for scalar metrics")] = "",
+        max_points: Annotated[int | None, Query(ge=2, le=1_000_000)] = None,
+        format: Literal["json", "binary"] = "json",
+    ) -> Response:
+        """One metric column: all points, or at most *max_points* (min/max per bucket)."""
+        vector, downsampled = self._read_vector(check_run_id(run_id), name, column, max_points)
+        if format == "binary" and enc.is_binary_encodable(vector):
+            headers = enc.vector_headers(vector)
+            headers["X-Runlog-Downsampled"] = "true" if downsampled else "false"
+            body = enc.vector_binary(vector)
+            return Response(body, media_type=enc.BINARY_MEDIA_TYPE, headers=headers)
+        return json_response(enc.vector_json(vector, downsampled))
+
+    def _read_vector(
+        self, run_id: str, name: str, column: str, max_points: int | None
+    ) -> tuple[MetricVector, bool]:
+        vector = self.store.read_metric(run_id, name, column) if max_points is None else None
+        downsampled = False
+        if max_points is not None:
+            try:
+                vector = self.store.read_metric_downsampled(run_id, name, column, max_points)
+            except ValueError:  # str or mixed values: no min/max, answer every point
+                vector = self.store.read_metric(run_id, name, column)
+            else:
+                full = self._count(run_id, name, column)
+                downsampled = vector is not None and full is not None and len(vector.steps) < full
+        if vector is None:
+            if self.store.get_run(run_id) is None:
+                raise run_not_found(run_id)
+            raise not_found(
+                f"run {run_id!r} has no metric {name!r} (column {column!r}); "
+                f"see /api/v1/runs/{run_id}/metrics"
+            )
+        return vector, downsampled
+
+    def _count(self, run_id: str, name: str, column: str) -> int | None:
+        for summary in self.store.list_metrics(run_id):
+            if summary.name == name and summary.column == column:
+                return summary.count
+        return None

@@ -1,0 +1,122 @@
+"""Response models of the query and files API, for the OpenAPI schema.
+
+Handlers encode responses themselves (`collectors.encoding`, fast and with the non-finite
+rule); these models describe the shapes in ``/openapi.json`` and ``/docs``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+_VALUE = "a number, bool or string; non-finite floats are 'NaN', 'Infinity', '-Infinity'"
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="INVALID_ARGUMENT, UNAUTHENTICATED, NOT_FOUND, TOO_LARGE, …")
+    message: str = Field(description="what was wrong, what was expected, what to do")
+
+
+class ErrorBody(BaseModel):
+    """Body of every 4xx/5xx answer of the query and files API."""
+
+    error: ErrorDetail
+
+
+class Health(BaseModel):
+    status: str = Field(examples=["ok"])
+    version: str
+
+
+class Experiment(BaseModel):
+    experiment_id: int
+    name: str
+    created_ns: int = Field(description="Unix nanoseconds")
+    run_count: int
+    last_run_ns: int | None = Field(description="start of the newest run, Unix ns")
+
+
+class ExperimentList(BaseModel):
+    experiments: list[Experiment]
+
+
+class MetricSummary(BaseModel):
+    name: str
+    column: str = Field(description="'' for scalar, list and image metrics")
+    kind: str = Field(description="scalar, list, row, table or image")
+    dtype: str = Field(description="f8, i8, bool, str or mixed")
+    count: int
+    last: Any = Field(description=_VALUE)
+    last_step: int
+    last_time_ns: int
+    min: float | str | None = Field(description="over numeric non-NaN points")
+    max: float | str | None
+
+
+class MetricSummaryList(BaseModel):
+    metrics: list[MetricSummary]
+
+
+class Run(BaseModel):
+    run_id: str
+    experiment: str
+    name: str | None
+    parent_id: str | None
+    status: str = Field(description="Running, Completed, Failed or Canceled")
+    start_ns: int
+    end_ns: int | None
+    error: str | None
+    tags: dict[str, str]
+    params: dict[str, str]
+    properties: dict[str, str]
+    metrics: list[MetricSummary]
+
+
+class RunList(BaseModel):
+    runs: list[Run]
+    next_page_token: str | None = Field(description="pass as page_token for the next page")
+
+
+class MetricVector(BaseModel):
+    """All points of one metric column (or a min/max-per-bucket downsample of them)."""
+
+    name: str
+    column: str
+    kind: str
+    dtype: str = Field(description="f8, i8, bool, str or mixed")
+    count: int
+    steps: list[int]
+    timestamps: list[int] = Field(description="Unix nanoseconds")
+    values: list[Any] = Field(description=_VALUE)
+    dtypes: list[str] | None = Field(None, description="per point; mixed vectors only")
+    downsampled: bool
+
+
+class File(BaseModel):
+    path: str
+    size: int
+    sha256: str
+    created_ns: int
+
+
+class FileList(BaseModel):
+    files: list[File]
+
+
+class ExportPartialSuccess(BaseModel):
+    rejectedLogRecords: str | None = None
+    errorMessage: str | None = None
+
+
+class ExportResponse(BaseModel):
+    """OTLP export response (JSON form; protobuf when the request was protobuf)."""
+
+    partialSuccess: ExportPartialSuccess | None = None
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "malformed argument"},
+    401: {"model": ErrorBody, "description": "token missing or wrong"},
+    404: {"model": ErrorBody, "description": "unknown experiment, run, metric or file"},
+}

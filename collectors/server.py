@@ -1,0 +1,149 @@
+"""Run the whole collector in one process: store, writer, OTLP/gRPC, HTTP.
+
+``python -m collectors --data-dir runlog-data`` (or `serve` / `main` from Python) opens the
+SQLite store and the file store under the data directory, starts the writer, the gRPC
+receiver and uvicorn, prints one ready line, and on SIGINT/SIGTERM stops accepting, lets
+requests in flight finish, drains the writer and closes the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import grpc
+import uvicorn
+
+from collectors.app import create_app
+from collectors.cli_args import parse_settings
+from collectors.grpc_server import create_grpc_server
+from collectors.ingest import Ingestor
+from collectors.settings import Settings
+from collectors.store import LocalFileStore, open_store
+from collectors.store.sql import SQLStore
+from collectors.writer import Writer
+from runlog.exceptions import ConfigError
+
+logger = logging.getLogger("collectors")
+_GRPC_GRACE_SECONDS = 5.0
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without re-raising the stop signal afterwards, so cleanup can run."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            try:
+                yield
+            finally:
+                # uvicorn re-raises captured signals on exit, which would kill the process
+                # before the writer is drained; the shutdown is already graceful.
+                self._captured_signals.clear()
+
+
+def ready_line(settings: Settings, grpc_port: int | None) -> str:
+    """The line printed once the collector accepts connections."""
+    grpc_part = f"grpc {settings.host}:{grpc_port}" if grpc_port else "grpc off"
+    return (
+        f"runlog collector listening on http://{settings.host}:{settings.port} "
+        f"(OTLP/HTTP, query API), {grpc_part}, data {settings.data_dir}"
+    )
+
+
+def bind_http(host: str, port: int) -> socket.socket:
+    """Bind the HTTP socket now, so a busy port fails before anything starts."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family, backlog=2048)
+    except OSError as exc:
+        raise OSError(
+            f"cannot listen on {host}:{port} ({exc}); is another collector running?"
+        ) from exc
+
+
+def serve(settings: Settings) -> None:
+    """Run the collector until SIGINT or SIGTERM.
+
+    Raises:
+        ConfigError: the settings are unsafe (e.g. a public host without a token).
+        OSError: a port is taken or the data directory cannot be created.
+    """
+    settings.check()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    sock = bind_http(settings.host, settings.port)
+    store = open_store(settings.db_path)
+    writer = Writer(store)
+    writer.start()
+    grpc_server: grpc.Server | None = None
+    try:
+        app = create_app(store, LocalFileStore(settings.files_dir), writer, settings)
+        ingestor: Ingestor = app.state.ingestor
+        grpc_port = settings.grpc_port
+        if grpc_port is not None:
+            grpc_server, grpc_port = create_grpc_server(
+                ingestor, settings.host, grpc_port, settings.token, settings.max_body_bytes
+            )
+            grpc_server.start()
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+        asyncio.run(_run_http(_Server(config), sock, settings, grpc_port, ingestor, store))
+    finally:
+        _shutdown(grpc_server, writer, store)
+
+
+async def _run_http(
+    server: _Server,
+    sock: socket.socket,
+    settings: Settings,
+    grpc_port: int | None,
+    ingestor: Ingestor,
+    store: SQLStore,
+) -> None:
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started and not task.done():
+        await asyncio.sleep(0.02)
+    if server.started:
+        print(ready_line(settings, grpc_port), flush=True)
+        if settings.replay_spool:
+            _start_replay(settings.spool_dir, ingestor, store, settings)
+    await task
+
+
+def _shutdown(grpc_server: grpc.Server | None, writer: Writer, store: SQLStore) -> None:
+    if grpc_server is not None:
+        grpc_server.stop(_GRPC_GRACE_SECONDS).wait()
+    writer.stop()
+    store.close()
+    print("runlog collector stopped", flush=True)
+
+
+def _start_replay(spool_dir: Path, ingestor: Ingestor, store: SQLStore, settings: Settings) -> None:
+    from collectors.replay import replay_spool  # only when asked: imports the client spool
+
+    thread = threading.Thread(
+        target=replay_spool,
+        args=(spool_dir, ingestor, store, LocalFileStore(settings.files_dir)),
+        name="runlog-spool-replay",
+        daemon=True,
+    )
+    thread.start()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point (``python -m collectors``); returns the exit status."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        serve(parse_settings(argv))
+    except ConfigError as exc:
+        print(f"runlog collector: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"runlog collector: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,84 @@
+"""The collector's settings: where it keeps data, where it listens, its limits."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runlog import conventions as c
+from runlog.exceptions import ConfigError
+
+MIB = 1024 * 1024
+DEFAULT_MAX_BODY_BYTES = 64 * MIB
+DEFAULT_MAX_FILE_BYTES = 10 * 1024 * MIB
+DEFAULT_HOST = "127.0.0.1"
+
+
+def default_spool_dir() -> Path:
+    """``RUNLOG_SPOOL_DIR`` if set, else ``~/.runlog/spool`` (the client's default too)."""
+    configured = os.environ.get(c.ENV_SPOOL_DIR)
+    return Path(configured) if configured else Path.home() / ".runlog" / "spool"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """How one collector runs.
+
+    Attributes:
+        data_dir: holds ``runlog.db`` (SQLite) and ``files/``.
+        host: address to listen on; anything but loopback requires *token*.
+        port: HTTP port (OTLP/HTTP, files, query API).
+        grpc_port: OTLP/gRPC port, or None for no gRPC receiver.
+        token: bearer token every request must carry (except ``/healthz``); None for none.
+        max_body_bytes: limit of one request body, decompressed size included.
+        max_file_bytes: limit of one uploaded file.
+        spool_dir: the local client spool to replay at start when *replay_spool* is set.
+        replay_spool: replay *spool_dir* into this collector once it is up.
+    """
+
+    data_dir: Path = field(default_factory=lambda: Path("runlog-data"))
+    host: str = DEFAULT_HOST
+    port: int = c.DEFAULT_HTTP_PORT
+    grpc_port: int | None = c.DEFAULT_GRPC_PORT
+    token: str | None = None
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    spool_dir: Path = field(default_factory=default_spool_dir)
+    replay_spool: bool = False
+
+    def check(self) -> None:
+        """Refuse settings the collector must not run with.
+
+        Raises:
+            ConfigError: a non-loopback host without a token, or a non-positive limit.
+        """
+        if not self.token and not is_loopback(self.host):
+            raise ConfigError(
+                f"refusing to listen on {self.host!r} without a token: anyone who can reach "
+                "it could read and write runs. Pass --token (or set RUNLOG_TOKEN), or listen "
+                "on 127.0.0.1."
+            )
+        if self.max_body_bytes <= 0 or self.max_file_bytes <= 0:
+            raise ConfigError("size limits must be positive numbers of bytes")
+
+    @property
+    def db_path(self) -> Path:
+        """The SQLite database file."""
+        return self.data_dir / "runlog.db"
+
+    @property
+    def files_dir(self) -> Path:
+        """Where uploaded files live."""
+        return self.data_dir / "files"
+
+
+def is_loopback(host: str) -> bool:
+    """Tell whether *host* names only this machine (``localhost``, 127.0.0.0/8, ``::1``)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,36 @@
+"""Shared fixtures: real collector processes on free loopback ports.
+
+``collector`` (session-wide) is one collector with a temporary data directory; use unique
+run ids per test. ``start_collector`` starts extra ones with other options (a token, small
+limits) and stops them at the end of the test. The helpers live in ``collector_process``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+from collector_process import Collector, run_collector
+
+
+@pytest.fixture(scope="session")
+def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collector]:
+    """One real collector for the whole session (use unique run ids)."""
+    with run_collector(tmp_path_factory.mktemp("collector") / "data") as running:
+        yield running
+
+
+@pytest.fixture
+def start_collector(tmp_path: Path) -> Iterator[Callable[..., Collector]]:
+    """Start extra collectors with options: ``start_collector(args=[...], token="t")``."""
+    numbers = itertools.count()
+    with ExitStack() as stack:
+
+        def start(args: Sequence[str] = (), token: str | None = None) -> Collector:
+            data_dir = tmp_path / f"data{next(numbers)}"
+            return stack.enter_context(run_collector(data_dir, args, token))
+
+        yield start
