@@ -1,0 +1,153 @@
+"""Pack buffered points and events into OTLP `ExportLogsServiceRequest` bodies.
+
+Runs in the exporter thread. A metric column's points become one packed record per
+consecutive stretch of one dtype (little-endian arrays, see `runlog.conventions`); events
+become one record each. Each request carries a fresh batch id so that the collector can
+ignore it when a spool replays something it already kept.
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from array import array
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import (
+    AnyValue,
+    ArrayValue,
+    InstrumentationScope,
+    KeyValue,
+)
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeLogs
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+
+from runlog import conventions as c
+from runlog._records import Event, RunKey, Segment
+
+_BIG_ENDIAN = sys.byteorder == "big"
+_SCOPE = InstrumentationScope(name="runlog")
+#: Requests are cut at about this many payload bytes (the collector's default limit is 64 MiB).
+MAX_REQUEST_BYTES = 4 * 1024 * 1024
+
+
+def any_value(value: Any) -> AnyValue:
+    """Wrap a Python value (bool, int, float, str, bytes, list of those) in an AnyValue."""
+    if isinstance(value, bool):
+        return AnyValue(bool_value=value)
+    if isinstance(value, int):
+        return AnyValue(int_value=value)
+    if isinstance(value, float):
+        return AnyValue(double_value=value)
+    if isinstance(value, bytes):
+        return AnyValue(bytes_value=value)
+    if isinstance(value, (list, tuple)):
+        return AnyValue(array_value=ArrayValue(values=[any_value(v) for v in value]))
+    return AnyValue(string_value=str(value))
+
+
+def _le(typecode: str, values: Iterable[Any]) -> bytes:
+    packed = array(typecode, values)
+    if _BIG_ENDIAN:
+        packed.byteswap()
+    return packed.tobytes()
+
+
+def _values_attribute(segment: Segment) -> AnyValue:
+    if segment.dtype == c.DTYPE_FLOAT:
+        return AnyValue(bytes_value=_le("d", segment.values))
+    if segment.dtype == c.DTYPE_INT:
+        return AnyValue(bytes_value=_le("q", segment.values))
+    if segment.dtype == c.DTYPE_BOOL:
+        return AnyValue(bytes_value=bytes(segment.values))
+    strings = [AnyValue(string_value=v) for v in segment.values]
+    return AnyValue(array_value=ArrayValue(values=strings))
+
+
+def segment_record(segment: Segment) -> LogRecord:
+    """The packed `runlog.metric.packed` record of one segment."""
+    attributes = [
+        KeyValue(key=c.METRIC_NAME, value=AnyValue(string_value=segment.name)),
+        KeyValue(key=c.METRIC_KIND, value=AnyValue(string_value=segment.kind)),
+        KeyValue(key=c.METRIC_DTYPE, value=AnyValue(string_value=segment.dtype)),
+        KeyValue(key=c.METRIC_STEPS, value=AnyValue(bytes_value=_le("q", segment.steps))),
+        KeyValue(key=c.METRIC_TIMESTAMPS, value=AnyValue(bytes_value=_le("q", segment.times))),
+        KeyValue(key=c.METRIC_VALUES, value=_values_attribute(segment)),
+    ]
+    if segment.column:
+        attributes.append(
+            KeyValue(key=c.METRIC_COLUMN, value=AnyValue(string_value=segment.column))
+        )
+    return LogRecord(
+        time_unix_nano=segment.times[-1],
+        event_name=c.EVENT_METRIC_PACKED,
+        attributes=attributes,
+    )
+
+
+def event_record(event: Event) -> LogRecord:
+    """The record of one event."""
+    attributes = [KeyValue(key=k, value=any_value(v)) for k, v in event.attributes]
+    return LogRecord(
+        time_unix_nano=event.time_ns, event_name=event.event_name, attributes=attributes
+    )
+
+
+def _resource(run: RunKey, batch_id: str) -> Resource:
+    pairs: list[tuple[str, str | None]] = [
+        (c.RUN_ID, run.run_id),
+        (c.EXPERIMENT, run.experiment),
+        (c.PARENT_RUN_ID, run.parent_id),
+        (c.RUN_NAME, run.name),
+        (c.BATCH_ID, batch_id),
+    ]
+    return Resource(
+        attributes=[KeyValue(key=k, value=AnyValue(string_value=v)) for k, v in pairs if v]
+    )
+
+
+def _size(item: Segment | Event) -> int:
+    if isinstance(item, Event):
+        return 64 + sum(len(str(v)) for _, v in item.attributes)
+    if item.dtype == c.DTYPE_STR:
+        return 24 * len(item.steps) + sum(len(v) for v in item.values)
+    return 24 * len(item.steps)
+
+
+def _request(items: list[Segment | Event]) -> bytes:
+    batch_id = uuid.uuid4().hex
+    by_run: dict[RunKey, list[LogRecord]] = {}
+    for item in items:
+        record = event_record(item) if isinstance(item, Event) else segment_record(item)
+        by_run.setdefault(item.run, []).append(record)
+    request = ExportLogsServiceRequest(
+        resource_logs=[
+            ResourceLogs(
+                resource=_resource(run, batch_id),
+                scope_logs=[ScopeLogs(scope=_SCOPE, log_records=records)],
+            )
+            for run, records in by_run.items()
+        ]
+    )
+    return bytes(request.SerializeToString())
+
+
+def encode(items: Iterable[Segment | Event], max_bytes: int = MAX_REQUEST_BYTES) -> Iterator[bytes]:
+    """Serialised requests carrying *items* in order, each about *max_bytes* at most.
+
+    Order across runs is kept per run (records of one run stay in order); a segment larger
+    than *max_bytes* travels alone.
+    """
+    pending: list[Segment | Event] = []
+    size = 0
+    for item in items:
+        item_size = _size(item)
+        if pending and size + item_size > max_bytes:
+            yield _request(pending)
+            pending, size = [], 0
+        pending.append(item)
+        size += item_size
+    if pending:
+        yield _request(pending)

@@ -1,0 +1,139 @@
+"""Runs this process owns: finished at exit, on an uncaught exception and on SIGTERM.
+
+A run started here (`start_logging`, `start_run`, `child_run`, `get_context` outside a
+launched process) is completed at a normal exit, failed with the traceback when the
+interpreter dies of an uncaught exception, and canceled on SIGTERM; the buffered data is
+then flushed with a bounded wait and the rest spooled. atexit runs this before the
+pipelines close (registered later, so it runs first).
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import signal
+import sys
+import threading
+import traceback
+from types import FrameType, TracebackType
+from typing import TYPE_CHECKING, Any
+
+from runlog import conventions as c
+from runlog._pipeline import close_all
+
+if TYPE_CHECKING:
+    from runlog.run import Run
+
+_log = logging.getLogger("runlog.internal")
+_owned: dict[int, Run] = {}
+_lock = threading.Lock()
+_context: Run | None = None
+_uncaught: str | None = None
+_hooks_installed = False
+
+
+def register(run: Run) -> None:
+    """Remember an owned run until it finishes."""
+    with _lock:
+        _owned[id(run)] = run
+    _install_hooks()
+
+
+def unregister(run: Run) -> None:
+    """Forget a finished run."""
+    with _lock:
+        _owned.pop(id(run), None)
+
+
+def finish_owned(status: str, error: str | None = None) -> None:
+    """Finish every owned run still open, children before parents."""
+    with _lock:
+        runs = list(_owned.values())
+    for run in reversed(runs):
+        try:
+            if status == c.STATUS_FAILED:
+                run.fail(error)
+            elif status == c.STATUS_CANCELED:
+                run.cancel()
+            else:
+                run.complete()
+        except Exception:
+            _log.exception("runlog could not finish run %s", run.id)
+
+
+def _at_exit() -> None:
+    if _uncaught is not None:
+        finish_owned(c.STATUS_FAILED, _uncaught)
+    else:
+        finish_owned(c.STATUS_COMPLETED)
+
+
+def _excepthook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+    global _uncaught
+    if not issubclass(kind, KeyboardInterrupt):
+        _uncaught = "".join(traceback.format_exception(kind, value, tb))[-c.MAX_VALUE_LENGTH :]
+    _previous_excepthook(kind, value, tb)
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    finish_owned(c.STATUS_CANCELED)
+    close_all()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+_previous_excepthook = sys.excepthook
+
+
+def _install_hooks() -> None:
+    """Chain sys.excepthook; take SIGTERM only where nobody else handles it."""
+    global _hooks_installed, _previous_excepthook
+    if _hooks_installed:
+        return
+    _hooks_installed = True
+    _previous_excepthook = sys.excepthook
+    sys.excepthook = _excepthook
+    if threading.current_thread() is threading.main_thread():
+        try:
+            if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+                signal.signal(signal.SIGTERM, _on_sigterm)
+        except (ValueError, OSError):
+            pass  # not allowed here (embedded interpreter): exit handling still works
+
+
+def context_run(cls: type[Run]) -> Run:
+    """The run of `Run.get_context`: the launched process's run, or one per process."""
+    global _context
+    with _lock:
+        if _context is not None:
+            return _context
+    from runlog.experiment import Experiment
+
+    run_id, experiment = _launched_run()
+    if run_id:
+        run = cls._start_attached(Experiment(experiment or c.DEFAULT_EXPERIMENT), run_id)
+    else:
+        name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "interactive"
+        exp = Experiment(os.environ.get(c.ENV_EXPERIMENT) or c.DEFAULT_EXPERIMENT)
+        run = cls._start(exp, name=name)
+    with _lock:
+        _context = _context or run
+        return _context
+
+
+def _launched_run() -> tuple[str | None, str | None]:
+    run_id = os.environ.get(c.ENV_RUN_ID)
+    experiment = os.environ.get(c.ENV_EXPERIMENT)
+    resource = _parse_resource(os.environ.get("OTEL_RESOURCE_ATTRIBUTES", ""))
+    return run_id or resource.get(c.RUN_ID), experiment or resource.get(c.EXPERIMENT)
+
+
+def _parse_resource(text: str) -> dict[str, Any]:
+    from urllib.parse import unquote
+
+    pairs = (item.split("=", 1) for item in text.split(",") if "=" in item)
+    return {k.strip(): unquote(v.strip()) for k, v in pairs}
+
+
+atexit.register(_at_exit)

@@ -1,0 +1,40 @@
+"""What the exporter packs: runs, metric segments and events (no protobuf here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class RunKey:
+    """Which run a record belongs to: becomes the resource of its `ResourceLogs`."""
+
+    run_id: str
+    experiment: str
+    parent_id: str | None = None
+    name: str | None = None
+
+
+@dataclass(slots=True)
+class Segment:
+    """Consecutive points of one metric column with one dtype."""
+
+    run: RunKey
+    name: str
+    column: str
+    kind: str
+    dtype: str
+    steps: list[int] = field(default_factory=list)
+    times: list[int] = field(default_factory=list)
+    values: list[Any] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One lifecycle/tag/param/property event."""
+
+    run: RunKey
+    event_name: str
+    time_ns: int
+    attributes: tuple[tuple[str, Any], ...]

@@ -1,0 +1,552 @@
+"""`Run`: one training run, with the Azure ML SDK v1 run-history API.
+
+Logging calls (`log`, `log_list`, `log_row`, `log_table`, `log_image`, `tag`, `log_params`,
+`add_properties`, `upload_file`) never raise and never wait for the network: they append to
+the process's buffer and return; trouble is logged on the ``runlog.internal`` logger.
+Queries (`get_metrics`, `get_file_names`, `download_file`, `get_status`, …) first flush
+this process's buffered data (bounded wait), then ask the collector, and raise
+`runlog.exceptions` errors with a useful message.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import re
+import secrets
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from time import time_ns as _time_ns
+from types import TracebackType
+from typing import IO, TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from runlog import _lifecycle
+from runlog import conventions as c
+from runlog._packer import OP_EVENT, OP_POINTS, OP_SERIES, OP_UPLOAD, RunHandle
+from runlog._records import RunKey
+from runlog._values import PLAIN, Invalid, check_string, coerce
+
+if TYPE_CHECKING:
+    from runlog.client import Client
+    from runlog.experiment import Experiment
+
+_log = logging.getLogger("runlog.internal")
+_PLAIN_TYPES = frozenset(PLAIN)
+
+
+def new_run_id(experiment: str) -> str:
+    """A fresh run id: ``<experiment>_<unix seconds>_<8 hex>`` within the 64-character limit."""
+    prefix = re.sub(r"[^A-Za-z0-9_.-]", "_", experiment)[:40] or "run"
+    return f"{prefix}_{int(time.time())}_{secrets.token_hex(4)}"
+
+
+def _safe_file_stem(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "image"
+
+
+class Run:
+    """A run of an experiment.
+
+    ``Run(experiment, run_id)`` attaches to an existing run (raises `NotFoundError` if the
+    collector does not know it). New runs come from `Experiment.start_logging`,
+    `runlog.start_run`, `Run.child_run` and `Run.get_context`.
+    """
+
+    def __init__(
+        self, experiment: Experiment, run_id: str, outputs: str | None = None, **kwargs: Any
+    ) -> None:
+        info = experiment.workspace.client().get_run(run_id)
+        self._setup(experiment, run_id, info.get("name"), info.get("parent_id"), owned=False)
+        self._status = str(info.get("status", c.STATUS_RUNNING))
+
+    # --- construction ------------------------------------------------------------------------
+    def _setup(
+        self,
+        experiment: Experiment,
+        run_id: str,
+        name: str | None,
+        parent_id: str | None,
+        owned: bool,
+    ) -> None:
+        self._experiment = experiment
+        self._id = run_id
+        self._name = name
+        self._parent_id = parent_id
+        self._owned = owned
+        self._status = c.STATUS_RUNNING
+        self._pipeline = experiment.workspace._pipeline()
+        self._append = self._pipeline.append
+        self._handle = RunHandle(RunKey(run_id, experiment.name, parent_id, name))
+        self._params: dict[str, str] = {}
+        self._properties: dict[str, str] = {}
+        self._images: dict[str, int] = {}
+        self._series: dict[str, Callable[[tuple[Any, Any, int]], None]] = {}
+
+    @classmethod
+    def _start(
+        cls,
+        experiment: Experiment,
+        name: str | None = None,
+        parent_id: str | None = None,
+        run_id: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        owned: bool = True,
+    ) -> Run:
+        run = cls.__new__(cls)
+        run_id = run_id or new_run_id(experiment.name)
+        if not c.is_valid_run_id(run_id):
+            from runlog.exceptions import InvalidArgumentError
+
+            raise InvalidArgumentError(
+                f"run id {run_id!r} must be 1-64 characters of letters, digits, '_', '.' and '-'"
+            )
+        run._setup(experiment, run_id, name, parent_id, owned)
+        run._event(c.EVENT_RUN_START, ((c.STATUS, c.STATUS_RUNNING),))
+        for key, value in (tags or {}).items():
+            run.tag(key, value)
+        if params:
+            run.log_params(params)
+        if owned:
+            _lifecycle.register(run)
+        return run
+
+    @classmethod
+    def _start_attached(cls, experiment: Experiment, run_id: str) -> Run:
+        """A handle on a run that another process started (no start event, not owned)."""
+        run = cls.__new__(cls)
+        run._setup(experiment, run_id, None, None, owned=False)
+        return run
+
+    @classmethod
+    def get_context(cls, allow_offline: bool = True, **kwargs: Any) -> Run:
+        """The run this process was started for, else a new run named after the script.
+
+        A process started for a run (by `runlog run`, a submitted run, or a parent that
+        passed `Run.otel_environment()`) has ``RUNLOG_RUN_ID`` or ``runlog.run.id`` in
+        ``OTEL_RESOURCE_ATTRIBUTES``; its run is returned and stays the parent's to complete.
+        Otherwise one run per process is started (experiment ``RUNLOG_EXPERIMENT`` or
+        ``Default``) and completed when the process exits.
+        """
+        return _lifecycle.context_run(cls)
+
+    # --- identity --------------------------------------------------------------------------
+    @property
+    def id(self) -> str:
+        """The run id."""
+        return self._id
+
+    @property
+    def name(self) -> str | None:
+        """The display name."""
+        return self._name
+
+    display_name = name
+
+    @property
+    def experiment(self) -> Experiment:
+        """The experiment this run belongs to."""
+        return self._experiment
+
+    @property
+    def parent(self) -> Run | None:
+        """The parent run, or None."""
+        if self._parent_id is None:
+            return None
+        return self._experiment.workspace.get_run(self._parent_id)
+
+    def __repr__(self) -> str:
+        return (
+            f"Run(experiment={self._experiment.name!r}, id={self._id!r}, status={self._status!r})"
+        )
+
+    # --- logging (never raises, never waits) ---------------------------------------------------
+    def log(self, name: str, value: Any, description: str = "", step: int | None = None) -> None:
+        """Log one value (float, int, bool or str) of metric *name*; repeats make a vector.
+
+        Args:
+            name: Metric name (1-255 characters).
+            value: The value; numpy and torch scalars are converted.
+            description: Accepted for Azure ML compatibility; not stored.
+            step: Explicit step; by default the previous step of this metric plus one.
+        """
+        if type(value) not in _PLAIN_TYPES:
+            value = coerce(value)
+        try:
+            self._series[name]((value, step, _time_ns()))
+        except (KeyError, TypeError):  # first point of this name (or an unhashable name)
+            self._new_series(name)((value, step, _time_ns()))
+
+    def _new_series(self, name: Any) -> Callable[[tuple[Any, Any, int]], None]:
+        reason = c.check_name("metric name", name)
+        if reason:
+            _log.warning("run %s: %r not logged: %s", self._id, str(name)[:80], reason)
+            if isinstance(name, str):
+                self._series[name] = _ignore  # warn once, then stay cheap
+            return _ignore
+        queue: deque[tuple[Any, Any, int]] = deque()
+        self._series[name] = queue.append
+        self._append((OP_SERIES, self._handle, name, queue))
+        return queue.append
+
+    def log_list(self, name: str, value: Any, description: str = "") -> None:
+        """Log a list of values as metric *name* (kind ``list``)."""
+        try:
+            values = [coerce(v) for v in value]
+        except TypeError:
+            _log.warning(
+                "run %s: log_list(%r) needs an iterable, got %s",
+                self._id,
+                name,
+                type(value).__name__,
+            )
+            return
+        self._append((OP_POINTS, self._handle, name, c.KIND_LIST, {"": values}, _time_ns()))
+
+    def log_row(self, name: str, description: str | None = None, **kwargs: Any) -> None:
+        """Log one row of table *name*; repeated rows build up the table's columns."""
+        columns = self._columns(name, {k: [v] for k, v in kwargs.items()})
+        if columns:
+            self._append((OP_POINTS, self._handle, name, c.KIND_ROW, columns, _time_ns()))
+
+    def log_table(self, name: str, value: Mapping[str, Any], description: str = "") -> None:
+        """Log a table as ``{column: [values]}``; columns must have the same length."""
+        try:
+            columns = {k: list(v) for k, v in value.items()}
+        except (AttributeError, TypeError):
+            _log.warning("run %s: log_table(%r) needs a dict of lists", self._id, name)
+            return
+        if len({len(v) for v in columns.values()}) > 1:
+            _log.warning(
+                "run %s: log_table(%r) columns differ in length: %s",
+                self._id,
+                name,
+                {k: len(v) for k, v in columns.items()},
+            )
+            return
+        checked = self._columns(name, columns)
+        if checked:
+            self._append((OP_POINTS, self._handle, name, c.KIND_TABLE, checked, _time_ns()))
+
+    def _columns(self, name: str, columns: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        if not columns:
+            _log.warning("run %s: %r has no columns; nothing logged", self._id, name)
+            return {}
+        for column in columns:
+            reason = c.check_name("column name", column)
+            if reason:
+                _log.warning("run %s: %r not logged: %s", self._id, name, reason)
+                return {}
+        return {k: [coerce(v) for v in values] for k, values in columns.items()}
+
+    def log_image(
+        self,
+        name: str,
+        path: str | os.PathLike[str] | None = None,
+        plot: Any = None,
+        description: str = "",
+    ) -> None:
+        """Log an image from a file (*path*) or a matplotlib figure or pyplot (*plot*).
+
+        The image is uploaded to ``images/<name>.png`` (``_<n>`` added on repeats) and the
+        metric's value is that file path.
+        """
+        if (path is None) == (plot is None):
+            _log.warning(
+                "run %s: log_image(%r) needs exactly one of path= or plot=", self._id, name
+            )
+            return
+        count = self._images.get(name, 0)
+        self._images[name] = count + 1
+        suffix = Path(path).suffix if path is not None else ".png"
+        target = f"images/{_safe_file_stem(name)}{f'_{count}' if count else ''}{suffix or '.png'}"
+        source: Any = path
+        if plot is not None:
+            source = _render(plot)
+            if source is None:
+                _log.warning("run %s: log_image(%r): plot cannot be saved as PNG", self._id, name)
+                return
+        if self.upload_file(target, source) is None:
+            return
+        self._append((OP_POINTS, self._handle, name, c.KIND_IMAGE, {"": [target]}, _time_ns()))
+
+    def tag(self, key: str, value: Any = None) -> None:
+        """Set tag *key* (mutable); without a value the tag is set to an empty string."""
+        self._key_value(c.EVENT_TAG, "tag", key, value)
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        """Set several tags."""
+        for key, value in tags.items():
+            self.tag(key, value)
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        """Log hyperparameters; each is immutable once set (a different value is refused)."""
+        for key, value in params.items():
+            if self._immutable(self._params, "param", key, value):
+                self._key_value(c.EVENT_PARAM, "param", key, value)
+
+    def log_param(self, key: str, value: Any) -> None:
+        """Log one hyperparameter."""
+        self.log_params({key: value})
+
+    def add_properties(self, properties: Mapping[str, Any]) -> None:
+        """Add immutable properties (facts about the run that are not hyperparameters)."""
+        for key, value in properties.items():
+            if self._immutable(self._properties, "property", key, value):
+                self._key_value(c.EVENT_PROPERTY, "property", key, value)
+
+    def _immutable(self, known: dict[str, str], what: str, key: str, value: Any) -> bool:
+        text = check_string(f"{what} {key!r}", value)
+        if isinstance(text, Invalid):
+            _log.warning("run %s: %s", self._id, text.reason)
+            return False
+        if key in known and known[key] != text:
+            _log.warning(
+                "run %s: %s %r is already %r; %ss cannot change (not set to %r)",
+                self._id,
+                what,
+                key,
+                known[key],
+                what,
+                text,
+            )
+            return False
+        known[key] = text
+        return True
+
+    def _key_value(self, event: str, what: str, key: Any, value: Any) -> None:
+        reason = c.check_name(f"{what} name", key)
+        text = check_string(f"{what} {key!r}", value)
+        if reason or isinstance(text, Invalid):
+            _log.warning(
+                "run %s: %s not set: %s", self._id, what, reason or getattr(text, "reason", "")
+            )
+            return
+        self._event(event, ((c.KEY, key), (c.VALUE, text)))
+
+    def _event(self, event: str, attributes: tuple[tuple[str, Any], ...]) -> None:
+        self._append((OP_EVENT, self._handle, event, attributes, _time_ns()))
+
+    # --- files ----------------------------------------------------------------------------
+    def upload_file(
+        self, name: str, path_or_stream: str | os.PathLike[str] | IO[bytes] | bytes
+    ) -> str | None:
+        """Upload a file (path, binary stream or bytes) as run file *name*.
+
+        The content is copied into the spool now and sent in the background, so later
+        changes to the source do not matter. Returns *name*, or None if it was refused
+        (the reason is logged).
+        """
+        reason = c.check_file_path(name)
+        if reason:
+            _log.warning("run %s: file %r not uploaded: %s", self._id, name, reason)
+            return None
+        try:
+            upload = self._pipeline.spool.stage_upload(
+                self._id, self._experiment.name, name, path_or_stream
+            )
+        except OSError as exc:
+            _log.warning("run %s: file %r not uploaded: %s", self._id, name, exc)
+            return None
+        self._append((OP_UPLOAD, upload))
+        return name
+
+    def upload_files(self, names: list[str], paths: list[str | os.PathLike[str]]) -> None:
+        """Upload several files."""
+        for name, path in zip(names, paths, strict=True):
+            self.upload_file(name, path)
+
+    def upload_folder(self, name: str, path: str | os.PathLike[str]) -> list[str]:
+        """Upload every file under folder *path* as ``<name>/<relative path>``."""
+        root = Path(path)
+        uploaded = []
+        for file in sorted(p for p in root.rglob("*") if p.is_file()):
+            target = f"{name.rstrip('/')}/{file.relative_to(root).as_posix()}"
+            if self.upload_file(target, file):
+                uploaded.append(target)
+        return uploaded
+
+    # --- queries (flush, then ask the collector) -----------------------------------------------
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until this process's buffered data was sent (or spooled); False on timeout."""
+        return self._pipeline.flush(timeout)
+
+    def _client(self) -> Client:
+        self.flush()
+        return self._experiment.workspace.client()
+
+    def get_metrics(self, name: str | None = None, recursive: bool = False) -> dict[str, Any]:
+        """Metrics of the run in Azure ML shapes (value, list, {column: list}, image path)."""
+        return self._client().get_metrics(self._id, name)
+
+    def get_file_names(self) -> list[str]:
+        """Paths of the run's files."""
+        return [f["path"] for f in self._client().list_files(self._id)]
+
+    def download_file(
+        self, name: str, output_file_path: str | os.PathLike[str] | None = None
+    ) -> str:
+        """Download run file *name*; returns the local path."""
+        return self._client().download_file(self._id, name, output_file_path)
+
+    def download_files(
+        self, prefix: str | None = None, output_directory: str | os.PathLike[str] | None = None
+    ) -> list[str]:
+        """Download the run's files (those under *prefix*), keeping their relative paths."""
+        root = Path(output_directory or ".")
+        paths = [n for n in self.get_file_names() if prefix is None or n.startswith(prefix)]
+        return [self.download_file(n, root / n) for n in paths]
+
+    def get_details(self) -> dict[str, Any]:
+        """The run's record: id, status, times, tags, params, properties, parent."""
+        info = self._client().get_run(self._id)
+        return {
+            "runId": info["run_id"],
+            "experiment": info["experiment"],
+            "displayName": info.get("name"),
+            "status": info["status"],
+            "startTimeUtc": _iso(info.get("start_ns")),
+            "endTimeUtc": _iso(info.get("end_ns")),
+            "parentRunId": info.get("parent_id"),
+            "error": info.get("error"),
+            "tags": info.get("tags", {}),
+            "properties": info.get("properties", {}),
+            "params": info.get("params", {}),
+        }
+
+    def get_status(self) -> str:
+        """Running, Completed, Failed or Canceled (the local view when the collector is down)."""
+        from runlog.exceptions import CollectorUnavailableError
+
+        try:
+            return str(self._client().get_run(self._id)["status"])
+        except CollectorUnavailableError:
+            if self._owned:
+                return self._status
+            raise
+
+    def get_tags(self) -> dict[str, str]:
+        """The run's tags."""
+        return dict(self._client().get_run(self._id).get("tags", {}))
+
+    def get_properties(self) -> dict[str, str]:
+        """The run's properties."""
+        return dict(self._client().get_run(self._id).get("properties", {}))
+
+    def get_params(self) -> dict[str, str]:
+        """The run's hyperparameters."""
+        return dict(self._client().get_run(self._id).get("params", {}))
+
+    def get_children(self) -> Iterator[Run]:
+        """Child runs of this run."""
+        return self._experiment._runs_where(f"attributes.parent_id = '{self._id}'")
+
+    def get_portal_url(self) -> str:
+        """Where the run is shown in the collector's web studio."""
+        endpoint = self._experiment.workspace.endpoint
+        return f"{endpoint}/#/runs/{quote(self._id)}"
+
+    def otel_environment(self) -> dict[str, str]:
+        """Environment variables that make a child process (any language) log into this run."""
+        attributes = {c.RUN_ID: self._id, c.EXPERIMENT: self._experiment.name}
+        if self._parent_id:
+            attributes[c.PARENT_RUN_ID] = self._parent_id
+        resource = ",".join(f"{k}={quote(v, safe='')}" for k, v in attributes.items())
+        workspace = self._experiment.workspace
+        env = {
+            "OTEL_RESOURCE_ATTRIBUTES": resource,
+            "OTEL_EXPORTER_OTLP_ENDPOINT": workspace.endpoint,
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+            c.ENV_ENDPOINT: workspace.endpoint,
+            c.ENV_RUN_ID: self._id,
+            c.ENV_EXPERIMENT: self._experiment.name,
+        }
+        if workspace.token:
+            env["OTEL_EXPORTER_OTLP_HEADERS"] = f"authorization=Bearer%20{workspace.token}"
+        return env
+
+    # --- children and lifecycle --------------------------------------------------------------
+    def child_run(
+        self, name: str | None = None, run_id: str | None = None, outputs: str | None = None
+    ) -> Run:
+        """Start a child run (status Running) of this run."""
+        return Run._start(self._experiment, name=name, parent_id=self._id, run_id=run_id)
+
+    def complete(self, _set_status: bool = True) -> None:
+        """Mark the run Completed and flush its data (bounded wait)."""
+        self._finish(c.STATUS_COMPLETED, None)
+
+    def fail(
+        self, error_details: Any = None, error_code: str | None = None, _set_status: bool = True
+    ) -> None:
+        """Mark the run Failed, recording *error_details* (text or an exception)."""
+        if isinstance(error_details, BaseException):
+            error_details = "".join(traceback.format_exception(error_details))
+        text = None if error_details is None else str(error_details)[: c.MAX_VALUE_LENGTH]
+        if error_code:
+            text = f"{error_code}: {text or ''}"
+        self._finish(c.STATUS_FAILED, text)
+
+    def cancel(self) -> None:
+        """Mark the run Canceled."""
+        self._finish(c.STATUS_CANCELED, None)
+
+    def _finish(self, status: str, error: str | None) -> None:
+        self._status = status
+        attributes: tuple[tuple[str, Any], ...] = ((c.STATUS, status),)
+        if error:
+            attributes += ((c.ERROR, error),)
+        self._event(c.EVENT_RUN_END, attributes)
+        _lifecycle.unregister(self)
+        self.flush()
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            self.complete()
+        elif isinstance(exc, KeyboardInterrupt):
+            self.cancel()
+        else:
+            self.fail(exc)
+
+
+def _ignore(point: tuple[Any, Any, int]) -> None:
+    """Where points of an invalid metric name go (one warning was logged)."""
+
+
+def _render(plot: Any) -> bytes | None:
+    savefig = getattr(plot, "savefig", None)
+    if not callable(savefig):
+        return None
+    buffer = io.BytesIO()
+    try:
+        savefig(buffer, format="png")
+    except Exception:  # a plotting error must not break training
+        _log.warning("log_image: savefig() failed", exc_info=True)
+        return None
+    return buffer.getvalue()
+
+
+def _iso(time_ns: int | None) -> str | None:
+    if time_ns is None:
+        return None
+    seconds = time_ns / 1e9
+    return (
+        time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+        + f".{time_ns % 10**9 // 1000:06d}Z"
+    )
+
+
+__all__ = ["Run", "new_run_id"]

@@ -1,0 +1,120 @@
+"""`Workspace`: where the collector is (Azure ML v1's workspace, minus the cloud)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from runlog import _config
+from runlog._pipeline import Pipeline, get_pipeline
+from runlog.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from runlog.client import Client
+    from runlog.experiment import Experiment
+    from runlog.run import Run
+
+
+class Workspace:
+    """A collector endpoint and its token.
+
+    Args:
+        endpoint: Collector URL; default ``RUNLOG_ENDPOINT``, then the nearest
+            ``.runlog/config.json``, then ``http://127.0.0.1:4318``.
+        token: Bearer token; default ``RUNLOG_TOKEN``, then the config file.
+    """
+
+    def __init__(
+        self,
+        endpoint: str | None = None,
+        token: str | None = None,
+        config_path: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self._settings = _config.resolve(endpoint, token, config_path)
+        self._client: Client | None = None
+
+    @classmethod
+    def from_config(cls, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> Workspace:
+        """Read ``.runlog/config.json`` from *path* (a file or folder) or the nearest one up.
+
+        Raises:
+            ConfigError: No config file was found, or it is malformed.
+        """
+        found = _locate(path)
+        if found is None:
+            where = path or os.getcwd()
+            raise ConfigError(
+                f"no {_config.CONFIG_DIR}/{_config.CONFIG_FILE} found from {where} upwards; "
+                'create one holding {"endpoint": "http://127.0.0.1:4318"} or use Workspace()'
+            )
+        return cls(config_path=found)
+
+    @property
+    def endpoint(self) -> str:
+        """The collector URL."""
+        return self._settings.endpoint
+
+    @property
+    def token(self) -> str | None:
+        """The bearer token, if any."""
+        return self._settings.token
+
+    def client(self) -> Client:
+        """The query client for this workspace."""
+        if self._client is None:
+            from runlog.client import Client
+
+            self._client = Client(self.endpoint, self.token)
+        return self._client
+
+    def _pipeline(self) -> Pipeline:
+        return get_pipeline(self.endpoint, self.token)
+
+    @property
+    def experiments(self) -> dict[str, Experiment]:
+        """Experiments known to the collector, by name."""
+        from runlog.experiment import Experiment
+
+        return {e["name"]: Experiment(self, e["name"]) for e in self.client().list_experiments()}
+
+    def get_run(self, run_id: str) -> Run:
+        """The run *run_id* (raises NotFoundError if unknown)."""
+        from runlog.experiment import Experiment
+        from runlog.run import Run
+
+        info = self.client().get_run(run_id)
+        return Run(Experiment(self, info["experiment"]), run_id)
+
+    def get_details(self) -> dict[str, Any]:
+        """Endpoint and the config file it came from."""
+        return {"endpoint": self.endpoint, "config": self._settings.config_path}
+
+    def __repr__(self) -> str:
+        return f"Workspace(endpoint={self.endpoint!r})"
+
+
+def _locate(path: str | os.PathLike[str] | None) -> Path | None:
+    if path is None:
+        return _config.find_config()
+    candidate = Path(path)
+    if candidate.is_file():
+        return candidate
+    for inner in (
+        candidate / _config.CONFIG_DIR / _config.CONFIG_FILE,
+        candidate / _config.CONFIG_FILE,
+    ):
+        if inner.is_file():
+            return inner
+    return _config.find_config(candidate) if candidate.is_dir() else None
+
+
+_default: Workspace | None = None
+
+
+def default_workspace() -> Workspace:
+    """The workspace used when none is given (resolved once per process)."""
+    global _default
+    if _default is None:
+        _default = Workspace()
+    return _default

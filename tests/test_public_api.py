@@ -1,0 +1,39 @@
+"""The public surface changes only on purpose."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import runlog
+
+
+def test_all_is_locked() -> None:
+    assert [
+        "AuthenticationError",
+        "CollectorUnavailableError",
+        "ConfigError",
+        "Experiment",
+        "InvalidArgumentError",
+        "NotFoundError",
+        "Run",
+        "RunlogError",
+        "Workspace",
+        "__version__",
+        "start_run",
+    ] == runlog.__all__
+    assert sorted(runlog.__all__) == runlog.__all__
+
+
+def test_errors_inherit_the_nearest_builtin() -> None:
+    assert issubclass(runlog.ConfigError, ValueError)
+    assert issubclass(runlog.NotFoundError, LookupError)
+    assert issubclass(runlog.CollectorUnavailableError, ConnectionError)
+
+
+def test_import_stays_light() -> None:
+    """Importing runlog must not pull in protobuf, httpx or numpy (training imports it)."""
+    heavy = "('httpx', 'numpy', 'google.protobuf')"
+    code = f"import runlog, sys; print(sorted(m for m in {heavy} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "[]" == out.stdout.strip()

@@ -1,0 +1,378 @@
+"""The run API end to end: the real client against a real collector process."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import runlog
+from runlog import conventions as c
+from runlog._spool import sync
+
+pytestmark = pytest.mark.usefixtures("client_env")
+
+
+@pytest.fixture
+def client_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A private spool and no inherited run; the default workspace is resolved afresh."""
+    import runlog.workspace
+
+    monkeypatch.setenv(c.ENV_SPOOL_DIR, str(tmp_path / "spool"))
+    for name in (c.ENV_RUN_ID, c.ENV_ENDPOINT, c.ENV_EXPERIMENT, "OTEL_RESOURCE_ATTRIBUTES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(runlog.workspace, "_default", None)
+    yield
+
+
+@pytest.fixture
+def unused_endpoint() -> str:
+    """An endpoint where nothing listens (connection refused at once)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def ws(collector: Any) -> runlog.Workspace:
+    return runlog.Workspace(collector.endpoint)
+
+
+def _script_env(collector: Any, spool: Path, **extra: str) -> dict[str, str]:
+    env = {**os.environ, c.ENV_ENDPOINT: collector.endpoint, c.ENV_SPOOL_DIR: str(spool), **extra}
+    env.pop(c.ENV_RUN_ID, None)
+    return env
+
+
+def test_issue_example_gives_azure_ml_shapes(ws: runlog.Workspace, tmp_path: Path) -> None:
+    plt = pytest.importorskip("matplotlib.pyplot")
+    model = tmp_path / "model.pkl"
+    model.write_bytes(b"\x80\x04model")
+    run = runlog.Experiment(ws, "train-within-notebook").start_logging()
+    run.log("alpha", 0.03)
+    run.log("mse", 3424.3)
+    run.log_list("accuracies", [0.6, 0.7, 0.87])
+    for i in range(-10, 10):
+        run.log("sigmoid", 1 / (1 + math.exp(-i)))
+    run.log_row("Cosine Wave", angle=0.5, cos=0.877)
+    run.log_row("Cosine Wave", angle=1.0, cos=0.54)
+    run.log_table("Sine Wave", {"angle": [0, 1, 2], "sine": [0.0, 0.84, 0.91]})
+    plt.figure()
+    plt.plot([0, 1], [0, 1])
+    run.log_image("ROC", plot=plt)
+    run.tag("selected", "yes")
+    run.upload_file(name="outputs/model.pkl", path_or_stream=str(model))
+    run.complete()
+
+    assert {
+        "alpha": 0.03,
+        "mse": 3424.3,
+        "accuracies": [0.6, 0.7, 0.87],
+        "sigmoid": [1 / (1 + math.exp(-i)) for i in range(-10, 10)],
+        "Cosine Wave": {"angle": [0.5, 1.0], "cos": [0.877, 0.54]},
+        "Sine Wave": {"angle": [0, 1, 2], "sine": [0.0, 0.84, 0.91]},
+        "ROC": "images/ROC.png",
+    } == run.get_metrics()
+    assert ["images/ROC.png", "outputs/model.pkl"] == sorted(run.get_file_names())
+    assert "Completed" == run.get_status()
+    assert {"selected": "yes"} == run.get_tags()
+    assert {"sigmoid": run.get_metrics()["sigmoid"]} == run.get_metrics("sigmoid")
+
+
+def _same(expected: list[Any], actual: list[Any]) -> bool:
+    def key(v: Any) -> Any:
+        return (
+            ("nan",)
+            if isinstance(v, float) and math.isnan(v)
+            else (type(v), v, math.copysign(1, v) if isinstance(v, float) else 0)
+        )
+
+    return [key(v) for v in expected] == [key(v) for v in actual]
+
+
+@pytest.mark.parametrize("repeat", [1, 3000])  # 3000 x 4 points: the binary vector path
+def test_values_survive_bit_exactly(ws: runlog.Workspace, repeat: int) -> None:
+    floats = [0.1, -0.0, math.inf, -math.inf, math.nan, 5e-324, 1.7976931348623157e308] * repeat
+    ints = [2**63 - 1, -(2**63), 2**53 + 1, 0] * repeat
+    with runlog.start_run("exact", workspace=ws) as run:
+        for v in floats:
+            run.log("floats", v)
+        for v in ints:
+            run.log("ints", v)
+        run.log("flags", True)
+        run.log("flags", False)
+        run.log("words", "ünïcode ✓")
+    metrics = run.get_metrics()
+    assert _same(floats, metrics["floats"])
+    assert ints == metrics["ints"]
+    assert all(type(v) is int for v in metrics["ints"])
+    assert [True, False] == metrics["flags"]
+    assert "ünïcode ✓" == metrics["words"]
+
+
+def test_numpy_scalars_and_explicit_steps(ws: runlog.Workspace) -> None:
+    np = pytest.importorskip("numpy")
+    with runlog.start_run("steps", workspace=ws) as run:
+        run.log("loss", np.float32(0.5), step=10)
+        run.log("loss", np.float64(0.25))
+        run.log("count", np.int64(7))
+    series = ws.client().get_metric(run.id, "loss")
+    assert [10, 11] == series.steps
+    assert [0.5, 0.25] == series.values
+    assert 7 == run.get_metrics()["count"]
+
+
+def test_unknown_run_raises_not_found(ws: runlog.Workspace) -> None:
+    with pytest.raises(runlog.NotFoundError, match="no-such-run"):
+        runlog.Run(runlog.Experiment(ws, "x"), "no-such-run")
+    with pytest.raises(runlog.NotFoundError):
+        ws.get_run("no-such-run")
+
+
+def test_bad_logging_input_warns_and_keeps_the_rest(
+    ws: runlog.Workspace, caplog: pytest.LogCaptureFixture
+) -> None:
+    logger = runlog_logger_capture(caplog)
+    with runlog.start_run("bad-input", workspace=ws) as run:
+        run.log("", 1.0)
+        run.log("x" * 300, 1.0)
+        run.log("loss", 1.0, step=math.nan)
+        run.log("loss", object())
+        run.log("loss", 2.0)
+        run.upload_file("../escape.txt", b"x")
+        run.upload_file("/etc/passwd", b"x")
+        run.log_table("t", {"a": [1, 2], "b": [1]})
+        run.log_image("img")
+        run.log_params({"alpha": 0.1})
+        run.log_params({"alpha": 0.2})
+    assert {"loss": 2.0} == run.get_metrics()
+    assert [] == run.get_file_names()
+    assert {"alpha": "0.1"} == run.get_params()
+    text = logger.text
+    for fragment in (
+        "must not be empty",
+        "limit is 255",
+        "finite",
+        "float, int, bool or str",
+        "'..'",
+        "relative",
+        "differ in length",
+        "exactly one of",
+        "cannot change",
+    ):
+        assert fragment in text
+
+
+def runlog_logger_capture(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    """runlog.internal does not propagate; attach caplog's handler to it directly."""
+    import logging
+
+    logging.getLogger("runlog.internal").addHandler(caplog.handler)
+    return caplog
+
+
+def test_context_manager_fails_the_run_and_reraises_untouched(ws: runlog.Workspace) -> None:
+    error = KeyError("boom")
+    with pytest.raises(KeyError) as caught, runlog.start_run("ctx", workspace=ws) as run:
+        run.log("loss", 1.0)
+        raise error
+    assert error is caught.value
+    details = run.get_details()
+    assert "Failed" == details["status"]
+    assert "KeyError: 'boom'" in details["error"]
+
+
+def test_child_runs_and_get_runs(ws: runlog.Workspace) -> None:
+    exp = runlog.Experiment(ws, "family")
+    with exp.start_logging(name="parent") as parent, parent.child_run(name="kid") as child:
+        child.log("x", 1)
+    assert parent.id == child.get_details()["parentRunId"]
+    assert [child.id] == [r.id for r in parent.get_children()]
+    assert [parent.id] == [r.id for r in exp.get_runs()]
+    assert {parent.id, child.id} == {r.id for r in exp.get_runs(include_children=True)}
+
+
+def test_files_round_trip_byte_exactly(ws: runlog.Workspace, tmp_path: Path) -> None:
+    folder = tmp_path / "out"
+    (folder / "sub").mkdir(parents=True)
+    payload = os.urandom(300_000)
+    (folder / "sub" / "blob.bin").write_bytes(payload)
+    (folder / "a.txt").write_text("hello")
+    with runlog.start_run("files", workspace=ws) as run:
+        run.upload_folder("outputs", folder)
+    assert ["outputs/a.txt", "outputs/sub/blob.bin"] == sorted(run.get_file_names())
+    local = run.download_file("outputs/sub/blob.bin", tmp_path / "copy.bin")
+    assert payload == Path(local).read_bytes()
+
+
+def test_collector_down_spools_and_sync_replays(
+    collector: Any, tmp_path: Path, unused_endpoint: str
+) -> None:
+    spool = tmp_path / "spool"
+    script = textwrap.dedent("""
+        import runlog
+        with runlog.start_run("offline", name="spooled", run_id="offline-run-1") as run:
+            for i in range(1000):
+                run.log("loss", i / 1000)
+            run.upload_file("outputs/x.txt", b"kept")
+    """)
+    env = _script_env(
+        collector, spool, **{c.ENV_ENDPOINT: unused_endpoint, c.ENV_FLUSH_TIMEOUT: "2"}
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert 0 == done.returncode, done.stderr
+    assert "spool" in done.stderr
+    assert any(spool.iterdir())
+    result = sync(collector.endpoint, directory=spool)
+    assert 0 == result.failed
+    run = runlog.Workspace(collector.endpoint).get_run("offline-run-1")
+    assert [i / 1000 for i in range(1000)] == run.get_metrics()["loss"]
+    assert ["outputs/x.txt"] == run.get_file_names()
+    assert "Completed" == run.get_status()
+
+
+def _run_script(
+    collector: Any, tmp_path: Path, body: str, **env: str
+) -> subprocess.CompletedProcess[str]:
+    script = tmp_path / "train.py"
+    script.write_text(textwrap.dedent(body))
+    return subprocess.run(
+        [sys.executable, str(script)],
+        env=_script_env(collector, tmp_path / "spool", **env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+
+
+def test_get_context_outside_a_launch_records_a_run_named_after_the_script(
+    collector: Any, tmp_path: Path, ws: runlog.Workspace
+) -> None:
+    done = _run_script(
+        collector,
+        tmp_path,
+        """
+        from runlog import Run
+        run = Run.get_context()
+        run.log("loss", 0.5)
+        print(run.id)
+    """,
+        RUNLOG_EXPERIMENT="scripts",
+    )
+    assert 0 == done.returncode, done.stderr
+    run = ws.get_run(done.stdout.strip())
+    assert "train.py" == run.name
+    assert "Completed" == run.get_status()
+    assert {"loss": 0.5} == run.get_metrics()
+
+
+def test_get_context_inside_a_launched_process_joins_that_run(
+    collector: Any, tmp_path: Path, ws: runlog.Workspace
+) -> None:
+    parent = runlog.Experiment(ws, "launcher").start_logging(run_id="launched-1")
+    done = _run_script(
+        collector,
+        tmp_path,
+        """
+        from runlog import Run
+        Run.get_context().log("child_metric", 42)
+    """,
+        **parent.otel_environment(),
+    )
+    assert 0 == done.returncode, done.stderr
+    assert "Running" == parent.get_status()  # the child does not finish its parent's run
+    parent.complete()
+    assert {"child_metric": 42} == parent.get_metrics()
+
+
+def test_uncaught_exception_fails_the_run_with_its_traceback(
+    collector: Any, tmp_path: Path, ws: runlog.Workspace
+) -> None:
+    done = _run_script(
+        collector,
+        tmp_path,
+        """
+        import runlog
+        run = runlog.start_run("crash", run_id="crash-1")
+        run.log("loss", 1.0)
+        raise ValueError("diverged")
+    """,
+    )
+    assert 1 == done.returncode
+    assert "ValueError: diverged" in done.stderr
+    details = ws.get_run("crash-1").get_details()
+    assert "Failed" == details["status"]
+    assert "ValueError: diverged" in details["error"]
+
+
+def test_sigterm_cancels_the_run_and_keeps_its_data(
+    collector: Any, tmp_path: Path, ws: runlog.Workspace
+) -> None:
+    script = tmp_path / "train.py"
+    script.write_text(
+        textwrap.dedent("""
+        import time, runlog
+        run = runlog.start_run("term", run_id="term-1")
+        run.log("loss", 1.0)
+        run.flush()
+        print("ready", flush=True)
+        time.sleep(60)
+    """)
+    )
+    process = subprocess.Popen(
+        [sys.executable, str(script)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=_script_env(collector, tmp_path / "spool"),
+    )
+    assert process.stdout is not None
+    assert "ready" == process.stdout.readline().strip()
+    process.send_signal(signal.SIGTERM)
+    assert -signal.SIGTERM == process.wait(30)
+    run = ws.get_run("term-1")
+    assert "Canceled" == run.get_status()
+    assert {"loss": 1.0} == run.get_metrics()
+
+
+def test_workspace_from_config_walks_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / ".runlog").mkdir()
+    (tmp_path / ".runlog" / "config.json").write_text(
+        '{"endpoint": "http://127.0.0.1:9/", "token": "t"}'
+    )
+    deep = tmp_path / "a" / "b"
+    deep.mkdir(parents=True)
+    monkeypatch.chdir(deep)
+    monkeypatch.delenv(c.ENV_ENDPOINT, raising=False)
+    ws = runlog.Workspace.from_config()
+    assert ("http://127.0.0.1:9", "t") == (ws.endpoint, ws.token)
+
+
+def test_workspace_from_config_errors_clearly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(runlog.ConfigError, match=r"no \.runlog/config\.json found"):
+        runlog.Workspace.from_config()
+    (tmp_path / ".runlog").mkdir()
+    (tmp_path / ".runlog" / "config.json").write_text("[1]")
+    with pytest.raises(runlog.ConfigError, match="JSON object"):
+        runlog.Workspace.from_config()
+
+
+def test_experiment_name_is_checked() -> None:
+    with pytest.raises(runlog.InvalidArgumentError, match="must not be empty"):
+        runlog.Experiment("")
