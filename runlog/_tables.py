@@ -1,0 +1,217 @@
+"""Rendering for the CLI: rich tables of runs, metrics and files, and value formatting.
+
+Kept apart from `runlog.cli` so the commands read as what they do; rich is imported only
+when something is printed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from runlog import conventions as c
+from runlog._decode import Series, jsonable
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+_KEY_RE = re.compile(r"\b(metrics|params|tags)\.(`[^`]+`|[A-Za-z0-9_\-]+)")
+
+
+def console() -> Console:
+    from rich.console import Console
+
+    # Not a terminal (a pipe, a test): no wrapping at 80 columns, no colour codes.
+    return Console(width=None if sys.stdout.isatty() else 200, highlight=False)
+
+
+def new_table(*columns: str, title: str | None = None) -> Table:
+    from rich.table import Table
+
+    table = Table(*columns, title=title, title_justify="left", show_edge=False, pad_edge=False)
+    return table
+
+
+def print_json(obj: Any) -> None:
+    click.echo(json.dumps(jsonable(obj), indent=2, ensure_ascii=False))
+
+
+def fmt_time(ns: int | None) -> str:
+    """Local time of a Unix-nanosecond timestamp, to the second."""
+    if ns is None:
+        return "-"
+    return datetime.fromtimestamp(ns / 1e9).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def fmt_duration(seconds: float | None) -> str:
+    """A short duration: ``0.42s``, ``12.3s``, ``4m 05s``, ``2h 03m``."""
+    if seconds is None:
+        return "-"
+    if seconds < 10:
+        return f"{seconds:.2f}s"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    return f"{minutes // 60}h {minutes % 60:02d}m"
+
+
+def run_duration(run: Mapping[str, Any]) -> float | None:
+    """Seconds from start to end, or to now while the run is still going."""
+    start, end = run.get("start_ns"), run.get("end_ns")
+    if start is None:
+        return None
+    if end is None:
+        return time.time() - start / 1e9 if run.get("status") == c.STATUS_RUNNING else None
+    return float(max(0, end - start)) / 1e9
+
+
+def fmt_value(value: Any) -> str:
+    """A metric, param or tag value for a table cell."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def fmt_size(size: int) -> str:
+    """Bytes as ``512 B``, ``3.4 KiB``, ``12.0 MiB``."""
+    amount = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if amount < 1024 or unit == "GiB":
+            return f"{int(amount)} B" if unit == "B" else f"{amount:.1f} {unit}"
+        amount /= 1024
+    return f"{size} B"
+
+
+def experiments_table(found: Sequence[Mapping[str, Any]]) -> Table:
+    """A table of experiments: name, run count, created, last run."""
+    table = new_table("experiment", "runs", "created", "last run")
+    for exp in found:
+        table.add_row(
+            exp["name"],
+            str(exp.get("run_count", "")),
+            fmt_time(exp.get("created_ns")),
+            fmt_time(exp.get("last_run_ns")),
+        )
+    return table
+
+
+def pick_columns(
+    found: Sequence[Mapping[str, Any]], mentioned: Iterable[str], metrics: int = 4, params: int = 3
+) -> list[str]:
+    """Choose extra run columns: keys the order/filter mention, then the most common ones."""
+    from runlog.client import run_row
+
+    rows = [run_row(r) for r in found]
+    chosen = [f"{m[1]}.{m[2].strip('`')}" for text in mentioned for m in _KEY_RE.finditer(text)]
+    counts = Counter(k for row in rows for k in row if "." in k)
+    for prefix, limit in (("metrics.", metrics), ("params.", params)):
+        common = [k for k, _ in counts.most_common() if k.startswith(prefix)]
+        chosen += [k for k in common if k not in chosen][:limit]
+    return list(dict.fromkeys(chosen))
+
+
+def runs_table(found: Sequence[Mapping[str, Any]], extra: Sequence[str]) -> Table:
+    """A table of runs: id, experiment, name, status, started, duration, then *extra* keys."""
+    from runlog.client import run_row
+
+    table = new_table("run id", "experiment", "name", "status", "started", "duration", *extra)
+    for run in found:
+        row = run_row(run)
+        table.add_row(
+            run["run_id"],
+            run.get("experiment", ""),
+            run.get("name") or "",
+            run.get("status", ""),
+            fmt_time(run.get("start_ns")),
+            fmt_duration(run_duration(run)),
+            *(fmt_value(row.get(k)) for k in extra),
+        )
+    return table
+
+
+def details_grid(run: Mapping[str, Any]) -> Table:
+    from rich.table import Table
+
+    grid = Table.grid(padding=(0, 2))
+    fields = [
+        ("run id", run["run_id"]),
+        ("experiment", run.get("experiment")),
+        ("name", run.get("name")),
+        ("parent", run.get("parent_id")),
+        ("status", run.get("status")),
+        ("started", fmt_time(run.get("start_ns"))),
+        ("ended", fmt_time(run.get("end_ns"))),
+        ("duration", fmt_duration(run_duration(run))),
+        ("error", run.get("error")),
+    ]
+    for key, value in fields:
+        if value:
+            grid.add_row(f"{key}:", str(value))
+    return grid
+
+
+def key_values_table(title: str, values: Mapping[str, Any]) -> Table:
+    table = new_table("key", "value", title=title)
+    for key, value in values.items():
+        table.add_row(key, fmt_value(value))
+    return table
+
+
+def metrics_table(summaries: Sequence[Mapping[str, Any]]) -> Table:
+    """A table of metric summaries."""
+    table = new_table(
+        "metric", "column", "kind", "dtype", "count", "last", "min", "max", title="metrics"
+    )
+    for m in summaries:
+        table.add_row(
+            m["name"],
+            m.get("column") or "",
+            m.get("kind", ""),
+            m.get("dtype", ""),
+            str(m.get("count", "")),
+            fmt_value(m.get("last")),
+            fmt_value(m.get("min")),
+            fmt_value(m.get("max")),
+        )
+    return table
+
+
+def files_table(files: Sequence[Mapping[str, Any]]) -> Table:
+    """A table of a run's files."""
+    table = new_table("path", "size", "sha256", "uploaded", title="files")
+    for f in files:
+        table.add_row(
+            f["path"],
+            fmt_size(int(f.get("size", 0))),
+            str(f.get("sha256", ""))[:12],
+            fmt_time(f.get("created_ns")),
+        )
+    return table
+
+
+def points_table(series: Sequence[Series]) -> Table:
+    """One column: step, time, value. Several (a row/table metric): step and one per column."""
+    if len(series) == 1:
+        table = new_table("step", "time", series[0].name)
+        one = series[0]
+        for step, ts, value in zip(one.steps, one.timestamps, one.values, strict=True):
+            table.add_row(str(step), fmt_time(ts), fmt_value(value))
+        return table
+    table = new_table("step", *(s.column for s in series), title=series[0].name)
+    longest = max(series, key=len)
+    for i, step in enumerate(longest.steps):
+        table.add_row(str(step), *(fmt_value(s.values[i]) if i < len(s) else "" for s in series))
+    return table

@@ -1,0 +1,440 @@
+"""The ``runlog`` command: start the collector, list and inspect runs, fetch files.
+
+Exit codes: 0 ok, 1 not found or runtime error, 2 usage error, 3 collector unreachable.
+Errors go to stderr as one line; ``--json`` prints machine-readable JSON on stdout.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+from runlog import _tables
+from runlog import conventions as c
+from runlog.exceptions import (
+    CollectorUnavailableError,
+    ConfigError,
+    RunlogError,
+)
+
+if TYPE_CHECKING:
+    from runlog.client import Client
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+
+
+class CommandFailed(click.ClickException):
+    """A one-line error: not found, refused, or failed at run time (exit code 1)."""
+
+    exit_code = EXIT_ERROR
+
+
+class Unreachable(CommandFailed):
+    """The collector cannot be reached or failed (exit code 3)."""
+
+    exit_code = EXIT_UNREACHABLE
+
+
+class BadSetting(CommandFailed):
+    """An endpoint or config file is malformed: a usage error (exit code 2)."""
+
+    exit_code = EXIT_USAGE
+
+
+class RunlogGroup(click.Group):
+    """Turns runlog's exceptions into one-line errors with meaningful exit codes."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except CollectorUnavailableError as exc:
+            raise Unreachable(str(exc)) from exc
+        except ConfigError as exc:
+            raise BadSetting(str(exc)) from exc
+        except (RunlogError, OSError) as exc:
+            raise CommandFailed(str(exc) or type(exc).__name__) from exc
+        except Exception as exc:  # the CLI promises no tracebacks, even for runlog's bugs
+            raise CommandFailed(
+                f"unexpected {type(exc).__name__}: {exc} (a bug in runlog; please report it)"
+            ) from exc
+
+
+@dataclasses.dataclass(slots=True)
+class Options:
+    """The global options, handed to every command."""
+
+    endpoint: str | None
+    token: str | None
+
+    def client(self) -> Client:
+        from runlog.client import Client
+
+        return Client(self.endpoint, self.token)
+
+
+pass_options = click.make_pass_decorator(Options)
+
+
+@click.group(cls=RunlogGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--endpoint",
+    envvar=c.ENV_ENDPOINT,
+    metavar="URL",
+    help=f"Collector URL [env {c.ENV_ENDPOINT}; default {c.DEFAULT_ENDPOINT}].",
+)
+@click.option(
+    "--token",
+    envvar=c.ENV_TOKEN,
+    metavar="TOKEN",
+    help=f"Bearer token for the collector [env {c.ENV_TOKEN}].",
+)
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=lambda ctx, _param, value: _print_version(ctx, value),
+    help="Show the version and exit.",
+)
+@click.pass_context
+def cli(ctx: click.Context, endpoint: str | None, token: str | None) -> None:
+    """Experiment tracking on the logging you already have."""
+    ctx.obj = Options(endpoint, token)
+
+
+def _print_version(ctx: click.Context, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        found = version("runlog")
+    except PackageNotFoundError:
+        found = "(not installed; running from source)"
+    click.echo(f"runlog {found}")
+    ctx.exit()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="runlog")
+
+
+# --- collector and sync -------------------------------------------------------------------
+
+
+@cli.command()
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    envvar=c.ENV_DATA_DIR,
+    help=f"Where the store and files live [env {c.ENV_DATA_DIR}; default ./runlog-data].",
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind; a non-loopback address needs --token.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=c.DEFAULT_HTTP_PORT,
+    show_default=True,
+    help="OTLP/HTTP, files and query API port.",
+)
+@click.option(
+    "--grpc-port",
+    type=click.IntRange(0, 65535),
+    default=c.DEFAULT_GRPC_PORT,
+    show_default=True,
+    help="OTLP/gRPC port.",
+)
+@click.option("--no-grpc", is_flag=True, help="Do not start the OTLP/gRPC receiver.")
+@click.option(
+    "--token",
+    "own_token",
+    metavar="TOKEN",
+    help="Require this bearer token (default: the global --token / RUNLOG_TOKEN).",
+)
+@click.option(
+    "--max-body-mb",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="MB",
+    help="Largest request body, decompressed [default 64].",
+)
+@click.option("--no-replay", is_flag=True, help="Do not replay this machine's disk spool.")
+@pass_options
+def collector(
+    opts: Options,
+    data_dir: str | None,
+    host: str,
+    port: int,
+    grpc_port: int,
+    no_grpc: bool,
+    own_token: str | None,
+    max_body_mb: int | None,
+    no_replay: bool,
+) -> None:
+    """Start the collector sidecar (needs `pip install 'runlog[collector]'`)."""
+    serve, settings_cls = _import_collector()
+    values: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "token": own_token or opts.token,
+        "grpc_port": None if no_grpc else grpc_port,
+        "replay_spool": not no_replay,
+    }
+    if data_dir:
+        values["data_dir"] = Path(data_dir)
+    if max_body_mb:
+        values["max_body_bytes"] = max_body_mb * 1024 * 1024
+    serve(settings_cls(**values))
+
+
+def _import_collector() -> tuple[Callable[[Any], Any], type[Any]]:
+    try:
+        from collectors.server import serve
+        from collectors.settings import Settings
+    except ImportError as exc:
+        raise CommandFailed(
+            f"the collector needs its server libraries (missing {exc.name}); "
+            "install them with `pip install 'runlog[collector]'`"
+        ) from exc
+    return serve, Settings
+
+
+@cli.command()
+@click.option(
+    "--spool-dir",
+    type=click.Path(file_okay=False),
+    envvar=c.ENV_SPOOL_DIR,
+    help=f"The spool to replay [env {c.ENV_SPOOL_DIR}; default ~/.runlog/spool].",
+)
+@pass_options
+def sync(opts: Options, spool_dir: str | None) -> None:
+    """Replay the disk spool (data logged while the collector was unreachable)."""
+    from runlog import _config, _spool
+
+    settings = _config.resolve(opts.endpoint, opts.token)
+    result = _spool.sync(settings.endpoint, settings.token, spool_dir)
+    click.echo(
+        f"replayed {result.sent} spooled {_plural(result.sent, 'entry', 'entries')} "
+        f"to {settings.endpoint}"
+    )
+    if result.failed:
+        raise Unreachable(
+            f"{result.left} {_plural(result.left, 'entry', 'entries')} stay "
+            f"spooled: the collector at {settings.endpoint} did not take them; "
+            "is it running? start it with `runlog collector`, then run "
+            "`runlog sync` again"
+        )
+
+
+def _plural(count: int, one: str, many: str) -> str:
+    return one if count == 1 else many
+
+
+# --- experiments and runs -----------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_options
+def experiments(opts: Options, as_json: bool) -> None:
+    """List experiments."""
+    with opts.client() as client:
+        found = client.list_experiments()
+    if as_json:
+        _tables.print_json(found)
+        return
+    _tables.console().print(_tables.experiments_table(found))
+
+
+@cli.command()
+@click.option(
+    "-e",
+    "--experiment",
+    "experiments_",
+    multiple=True,
+    metavar="EXP",
+    help="Only runs of this experiment (repeatable).",
+)
+@click.option(
+    "--filter",
+    "filter_",
+    metavar="EXPR",
+    help="e.g. \"metrics.mse < 3000 and params.alpha = '0.5'\".",
+)
+@click.option(
+    "--order-by",
+    multiple=True,
+    metavar="KEY [ASC|DESC]",
+    help="e.g. 'metrics.mse ASC' (repeatable; default newest first).",
+)
+@click.option(
+    "--max-results", type=click.IntRange(min=1), default=None, metavar="N", help="At most N runs."
+)
+@click.option(
+    "--columns",
+    metavar="KEYS",
+    help="Comma-separated extra columns, e.g. metrics.mse,params.alpha.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_options
+def runs(
+    opts: Options,
+    experiments_: tuple[str, ...],
+    filter_: str | None,
+    order_by: tuple[str, ...],
+    max_results: int | None,
+    columns: str | None,
+    as_json: bool,
+) -> None:
+    """List runs, newest first unless --order-by says otherwise."""
+    with opts.client() as client:
+        found = client.search_runs(list(experiments_), filter_, list(order_by), max_results)
+    if as_json:
+        _tables.print_json(found)
+        return
+    if columns:
+        extra = [k.strip() for k in columns.split(",") if k.strip()]
+    else:
+        extra = _tables.pick_columns(found, [*order_by, filter_ or ""])
+    _tables.console().print(_tables.runs_table(found, extra))
+
+
+@cli.command()
+@click.argument("run_id", metavar="RUN")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_options
+def show(opts: Options, run_id: str, as_json: bool) -> None:
+    """Show one run: status, times, tags, params, properties, metrics and files."""
+    with opts.client() as client:
+        run = client.get_run(run_id)
+        files = client.list_files(run_id)
+    if as_json:
+        _tables.print_json({**run, "files": files})
+        return
+    console = _tables.console()
+    console.print(_tables.details_grid(run))
+    for title in ("tags", "params", "properties"):
+        if run.get(title):
+            console.print(_tables.key_values_table(title, run[title]))
+    if run.get("metrics"):
+        console.print(_tables.metrics_table(run["metrics"]))
+    if files:
+        console.print(_tables.files_table(files))
+
+
+# --- metrics and files --------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("run_id", metavar="RUN")
+@click.argument("name", required=False)
+@click.option("--column", default=None, help="Only this column of a row or table metric.")
+@click.option(
+    "--max-points",
+    type=click.IntRange(min=2),
+    default=None,
+    metavar="N",
+    help="Let the collector downsample each column to at most N points.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_options
+def metrics(
+    opts: Options,
+    run_id: str,
+    name: str | None,
+    column: str | None,
+    max_points: int | None,
+    as_json: bool,
+) -> None:
+    """Without NAME: the run's metric summaries. With NAME: its points."""
+    with opts.client() as client:
+        summaries = client.list_metrics(run_id)
+        if name is None:
+            _print_summaries(summaries, as_json)
+            return
+        columns = _columns_of(summaries, run_id, name, column)
+        series = [client.get_metric(run_id, name, col, max_points) for col in columns]
+    if as_json:
+        _tables.print_json([dataclasses.asdict(s) for s in series])
+    else:
+        _tables.console().print(_tables.points_table(series))
+
+
+def _print_summaries(summaries: Sequence[Mapping[str, Any]], as_json: bool) -> None:
+    if as_json:
+        _tables.print_json(summaries)
+    else:
+        _tables.console().print(_tables.metrics_table(summaries))
+
+
+def _columns_of(
+    summaries: Sequence[Mapping[str, Any]], run_id: str, name: str, column: str | None
+) -> list[str]:
+    columns = [str(s.get("column", "")) for s in summaries if s["name"] == name]
+    if not columns:
+        _fail(
+            f"run {run_id!r} has no metric {name!r}; list its metrics with "
+            f"`runlog metrics {run_id}`"
+        )
+    if column is None:
+        return columns
+    if column not in columns:
+        _fail(
+            f"metric {name!r} of run {run_id!r} has no column {column!r}; "
+            f"its columns: {', '.join(repr(k) for k in columns)}"
+        )
+    return [column]
+
+
+def _fail(message: str) -> NoReturn:
+    raise CommandFailed(message)
+
+
+@cli.command()
+@click.argument("run_id", metavar="RUN")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_options
+def files(opts: Options, run_id: str, as_json: bool) -> None:
+    """List a run's files."""
+    with opts.client() as client:
+        found = client.list_files(run_id)
+    if as_json:
+        _tables.print_json(found)
+    else:
+        _tables.console().print(_tables.files_table(found))
+
+
+@cli.command()
+@click.argument("run_id", metavar="RUN")
+@click.argument("name")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(),
+    default=None,
+    help="File or directory to write to (default: the file's name, here).",
+)
+@pass_options
+def download(opts: Options, run_id: str, name: str, output: str | None) -> None:
+    """Download the run's file NAME (e.g. outputs/model.pkl)."""
+    with opts.client() as client:
+        written = client.download_file(run_id, name, output)
+    click.echo(written)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
