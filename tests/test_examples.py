@@ -1,0 +1,112 @@
+"""Each script in examples/ runs against a real collector and leaves the runs it promises."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runlog.client import Client
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples"
+
+
+def run_example(script: str, endpoint: str, cwd: Path) -> str:
+    """Run one example as its own process; return its stdout, failing on a non-zero exit."""
+    env = {
+        **os.environ,
+        "RUNLOG_ENDPOINT": endpoint,
+        "RUNLOG_SPOOL_DIR": str(cwd / "spool"),
+        "MPLBACKEND": "Agg",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
+    env.pop("RUNLOG_TOKEN", None)
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / script)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert 0 == done.returncode, f"{script} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def new_runs(client: Client, experiment: str, since_ns: int) -> list[dict[str, Any]]:
+    """Runs of *experiment* started after *since_ns* (the collector may be shared)."""
+    return [r for r in client.search_runs(experiment) if r["start_ns"] >= since_ns]
+
+
+@pytest.fixture
+def client(collector: Any) -> Any:
+    with Client(collector.endpoint) as client:
+        yield client
+
+
+def test_ridge_interactive(collector: Any, client: Client, tmp_path: Path) -> None:
+    pytest.importorskip("sklearn")
+    since = time.time_ns()
+    out = run_example("ridge_interactive.py", collector.endpoint, tmp_path)
+    [run] = new_runs(client, "train-within-notebook", since)
+    assert run["run_id"] in out
+    assert "Completed" == run["status"]
+    metrics = client.get_metrics(run["run_id"])
+    assert 0.03 == metrics["alpha"]
+    assert 2000 < metrics["mse"] < 5000
+    assert ["outputs/model.pkl"] == [f["path"] for f in client.list_files(run["run_id"])]
+    model_file = client.download_file(run["run_id"], "outputs/model.pkl", tmp_path / "got.pkl")
+    assert (tmp_path / "outputs" / "model.pkl").read_bytes() == Path(model_file).read_bytes()
+
+
+def test_sweep_makes_one_run_per_alpha(collector: Any, client: Client, tmp_path: Path) -> None:
+    pytest.importorskip("sklearn")
+    since = time.time_ns()
+    out = run_example("sweep/train_sweep.py", collector.endpoint, tmp_path)
+    runs = new_runs(client, "diabetes-sweep", since)
+    alphas = sorted(float(r["params"]["alpha"]) for r in runs)
+    assert [round(0.05 * i, 2) for i in range(20)] == [round(a, 10) for a in alphas]
+    assert {"Completed"} == {r["status"] for r in runs}
+    for run in runs:
+        summaries = {m["name"]: m["last"] for m in run["metrics"]}
+        assert float(run["params"]["alpha"]) == summaries["alpha"]
+        assert summaries["mse"] > 0
+        assert ["outputs/model.pkl"] == [f["path"] for f in client.list_files(run["run_id"])]
+    [best] = client.search_runs(
+        "diabetes-sweep",
+        filter=f"attributes.start_time >= {since}",
+        order_by="metrics.mse ASC",
+        max_results=1,
+    )
+    assert best["run_id"] in out.splitlines()[-1]
+
+
+def test_logging_tour_shapes(collector: Any, client: Client, tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    since = time.time_ns()
+    out = run_example("logging_tour.py", collector.endpoint, tmp_path)
+    [run] = new_runs(client, "logging-api-tour", since)
+    assert run["run_id"] in out
+    metrics = client.get_metrics(run["run_id"])
+    assert [0, 1, 1, 2, 3, 5, 8, 13, 21, 34] == metrics["Fibonacci numbers"]
+    assert [1 / (1 + math.exp(-i)) for i in range(-10, 10)] == metrics["sigmoid"]
+    assert {
+        "angle": [i / 2 for i in range(10)],
+        "cos": [math.cos(i / 2) for i in range(10)],
+    } == metrics["Cosine Wave"]
+    assert ["angle", "sine"] == list(metrics["Sine Wave"])
+    assert 20 == len(metrics["Sine Wave"]["sine"])
+    image = metrics["Sine plot"]
+    assert isinstance(image, str)
+    assert image in [f["path"] for f in client.list_files(run["run_id"])]
+    png = client.download_file(run["run_id"], image, tmp_path / "plot.png")
+    assert Path(png).read_bytes().startswith(b"\x89PNG")
+    assert {"tour": "yes"} == run["tags"]
