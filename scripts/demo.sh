@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The main job: start the collector on its embedded store, run the alpha sweep, query it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEMO_DIR="${DEMO_DIR:-.runlog-demo}"
+PORT="${RUNLOG_DEMO_PORT:-4318}"
+GRPC_PORT="${RUNLOG_DEMO_GRPC_PORT:-4317}"
+export RUNLOG_ENDPOINT="http://127.0.0.1:${PORT}"
+export RUNLOG_SPOOL_DIR="${DEMO_DIR}/spool"
+mkdir -p "$DEMO_DIR"
+
+runlog collector --data-dir "$DEMO_DIR/data" --port "$PORT" --grpc-port "$GRPC_PORT" \
+    >"$DEMO_DIR/collector.log" 2>&1 &
+COLLECTOR=$!
+trap 'kill $COLLECTOR 2>/dev/null; wait $COLLECTOR 2>/dev/null || true' EXIT
+
+for _ in $(seq 1 100); do
+    if python -c "import urllib.request,sys; urllib.request.urlopen('$RUNLOG_ENDPOINT/healthz', timeout=1)" 2>/dev/null; then
+        break
+    fi
+    if ! kill -0 "$COLLECTOR" 2>/dev/null; then
+        echo "the collector did not start:" >&2; cat "$DEMO_DIR/collector.log" >&2; exit 1
+    fi
+    sleep 0.2
+done
+echo "collector: $RUNLOG_ENDPOINT (data in $DEMO_DIR/data, log in $DEMO_DIR/collector.log)"
+
+python examples/sweep/train_sweep.py
+
+echo
+echo "== runs of diabetes-sweep, best mse first =="
+runlog runs -e diabetes-sweep --order-by "metrics.mse ASC"
+BEST=$(runlog runs -e diabetes-sweep --order-by "metrics.mse ASC" --max-results 1 --json \
+       | python -c "import json,sys; print(json.load(sys.stdin)[0]['run_id'])")
+echo
+echo "== best run =="
+runlog show "$BEST"
