@@ -21,6 +21,10 @@ from runlog import conventions as c
 
 _PACKED_VALUE_DTYPES = {c.DTYPE_FLOAT: "<f8", c.DTYPE_INT: "<i8", c.DTYPE_BOOL: "u1"}
 _ERROR_SUFFIX = "… (truncated)"
+_RESERVED_STEP = (
+    f"step {c.INT64_MIN} is reserved: it stands for the metric's last step + 1, which a "
+    f"{c.EVENT_METRIC} record asks for by leaving out {c.METRIC_STEP}; send a larger step"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +92,8 @@ def on_metric(builder: Builder, record: Record) -> None:
         step = c.INT64_MIN if step_value is None else av.to_step(step_value)
     except ValueError as exc:
         raise Rejected(str(exc)) from None
+    if step_value is not None and step == c.INT64_MIN:
+        raise Rejected(_RESERVED_STEP)
     run_id = record.identity.run_id
     builder.ensure(record.identity, record.time_ns)
     builder.add_point(run_id, name, column, kind, dtype, step, record.time_ns, value)
@@ -148,6 +154,8 @@ def on_metric_packed(builder: Builder, record: Record) -> None:
     if not len(steps) == len(times) == len(values):
         counts = f"{len(steps)} steps, {len(times)} timestamps, {len(values)} values"
         raise Rejected(f"packed arrays differ in length: {counts}")
+    if (steps == c.INT64_MIN).any():
+        raise Rejected(_RESERVED_STEP)
     if times.size and not times.all():
         times = np.where(times == 0, np.int64(record.time_ns), times)
     run_id = record.identity.run_id

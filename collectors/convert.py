@@ -14,7 +14,8 @@ Rules worth knowing:
 - ``runlog.batch.id`` on any resource puts a `MarkBatch` first, so a replayed request is
   skipped as a whole.
 - A metric point without a step gets the step ``INT64_MIN``, meaning "next": the store
-  replaces such steps with last step + 1, + 2, … in order.
+  replaces such steps with last step + 1, + 2, … in order. A record that sends
+  ``INT64_MIN`` as its own step (single or packed) is rejected: the value is reserved.
 - Single points are grouped per (run, metric, column, kind) into one `AppendPoints` each,
   keeping their order (a dtype change starts a new group), so the one-record-per-point
   OTel path costs one array append per record rather than one operation.

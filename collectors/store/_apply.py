@@ -5,6 +5,8 @@
 in `Applied.errors`; anything the database raises propagates so the caller's transaction
 rolls back as a whole. Metric points are buffered per metric and written as chunks by
 `Transaction.finish`, so many small appends in one transaction rewrite a chunk only once.
+Automatic steps (`INT64_MIN`) are resolved as points are buffered, against the column's
+summary, which already counts the points buffered before them (see `collectors.store._points`).
 
 Statements are built once at import; executing them with parameter dicts avoids
 SQLAlchemy's per-call construction cost, which dominates when a transaction touches many runs.
@@ -258,7 +260,10 @@ class Transaction:
         metric = self._metric(op.run_id, op.name, op.column, op.kind, part.dtype)
         if isinstance(metric, str):
             return metric
-        add_part(metric, part)
+        try:
+            add_part(metric, part)  # resolves automatic steps against the buffered ones
+        except ValueError as exc:
+            return f"metric {op.name!r} of run {op.run_id!r}: {exc}"
         return None
 
     def _metric(self, run_id: str, name: str, column: str, kind: str, dtype: str) -> Metric | str:

@@ -1,4 +1,9 @@
-"""Metric points in flight: validation, per-metric summaries and chunk rows (no I/O)."""
+"""Metric points in flight: validation, automatic steps, summaries and chunk rows (no I/O).
+
+A point whose step is `runlog.conventions.INT64_MIN` has an automatic step: the previous
+point's step + 1 in its metric column, counting stored points and points buffered earlier
+in the same transaction; a column's first automatic step is 0.
+"""
 
 from __future__ import annotations
 
@@ -63,7 +68,12 @@ def validated_part(op: AppendPoints) -> Part:
 
 
 def add_part(metric: Metric, part: Part) -> None:
-    """Update the summary with *part* and buffer its points."""
+    """Give *part* its automatic steps, update the summary with it and buffer its points.
+
+    Raises:
+        ValueError: an automatic step would pass the largest int64.
+    """
+    part.steps = resolved_steps(part.steps, metric.last_step if metric.count else None)
     low, high = chunks.numeric_range(part.dtype, part.values)
     if low is not None and high is not None:
         metric.low = low if metric.low is None else min(metric.low, low)
@@ -76,6 +86,40 @@ def add_part(metric: Metric, part: Part) -> None:
         metric.last_bits = int(np.asarray(part.values)[-1:].view(np.int64)[0])
     metric.last_step, metric.last_time_ns = int(part.steps[-1]), int(part.times[-1])
     metric.pending.append(part)
+
+
+def resolved_steps(steps: npt.NDArray[np.int64], last_step: int | None) -> npt.NDArray[np.int64]:
+    """*steps* with each automatic step (`INT64_MIN`) replaced by the previous step + 1.
+
+    The previous step of the first point is *last_step*, the column's last stored or buffered
+    step (None for a column without points: its first automatic step is 0). An explicit step
+    restarts the count: ``[AUTO, 10, AUTO, AUTO]`` after nothing gives ``[0, 10, 11, 12]``.
+
+    Raises:
+        ValueError: an automatic step would pass the largest int64.
+    """
+    auto = steps == cv.INT64_MIN
+    if not auto.any():
+        return steps
+    start = -1 if last_step is None else last_step
+    n = len(steps)
+    if auto.all():
+        if start > cv.INT64_MAX - n:
+            raise ValueError(_PAST_MAX)
+        return np.arange(start + 1, start + 1 + n, dtype=np.int64)
+    index = np.arange(n, dtype=np.int64)
+    anchor = np.maximum.accumulate(np.where(auto, -1, index))  # last explicit point, or -1
+    base = np.where(anchor < 0, start, steps[np.maximum(anchor, 0)])
+    offset = index - anchor  # points since the anchor (since before the first for -1)
+    if np.any(base[auto] > cv.INT64_MAX - offset[auto]):
+        raise ValueError(_PAST_MAX)
+    return np.where(auto, base + offset, steps)
+
+
+_PAST_MAX = (
+    f"an automatic step (a point without a step) would follow step {cv.INT64_MAX}, the "
+    "largest int64; give such points explicit steps"
+)
 
 
 def summary_values(metric: Metric) -> dict[str, Any]:

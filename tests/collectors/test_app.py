@@ -75,6 +75,35 @@ def test_rejected_records_are_reported_as_partial_success(client: TestClient) ->
     assert 1 == client.get("/api/v1/runs/r1/metric", params={"name": "ok"}).json()["count"]
 
 
+def test_points_without_a_step_get_the_next_step(client: TestClient) -> None:
+    def steps(name: str) -> list[int]:
+        return client.get("/api/v1/runs/r1/metric", params={"name": name}).json()["steps"]
+
+    send_logs(client, metric("loss", 0.5), metric("loss", 0.4), metric("loss", 0.3))
+    first = steps("loss")
+    send_logs(client, metric("loss", 0.2), metric("acc", 0.9, step=10), metric("acc", 0.95))
+
+    assert ([0, 1, 2], [0, 1, 2, 3]) == (first, steps("loss"))
+    assert [10, 11] == steps("acc")
+
+
+def test_the_reserved_automatic_step_is_refused_as_an_explicit_step(client: TestClient) -> None:
+    attributes = {
+        c.METRIC_NAME: "w",
+        c.METRIC_DTYPE: "f8",
+        c.METRIC_STEPS: np.array([0, c.INT64_MIN], "<i8").tobytes(),
+        c.METRIC_TIMESTAMPS: np.full(2, 10, "<i8").tobytes(),
+        c.METRIC_VALUES: np.zeros(2, "<f8").tobytes(),
+    }
+    packed = event(c.EVENT_METRIC_PACKED, attributes)
+
+    reply = send_logs(client, metric("loss", 0.5, step=c.INT64_MIN), packed)
+
+    assert 2 == reply.partial_success.rejected_log_records
+    assert "reserved" in reply.partial_success.error_message
+    assert 404 == client.get("/api/v1/runs/r1").status_code  # rejected records leave no trace
+
+
 def test_json_logs_with_gzip(client: TestClient) -> None:
     request = logs_request(metric("acc", 0.9, step=7), resource={c.RUN_ID: "rj"})
     body = gzip.compress(json_format.MessageToJson(request).encode())

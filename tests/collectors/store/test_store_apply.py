@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -201,6 +202,68 @@ def test_summary_accumulates_over_appends(store: SQLStore) -> None:
         summary.max,
         summary.last_step,
     ) == (3, -1.0, -1.0, 6.0, 10)
+
+
+# --- automatic steps (INT64_MIN: the column's last step + 1) --------------------------------------
+
+AUTO = INT64_MIN
+
+
+def stepped(steps: list[int], *, column: str = "", dtype: str = "f8") -> AppendPoints:
+    """Points with the given steps (`AUTO` for automatic ones), values 0.0, 1.0, …."""
+    op = points(np.arange(float(len(steps))), dtype, column=column)
+    return replace(op, steps=np.array(steps, dtype=np.int64))
+
+
+def stored_steps(store: SQLStore, column: str = "") -> list[int]:
+    vector = store.read_metric("r1", "m", column)
+    assert vector is not None
+    return vector.steps.tolist()
+
+
+def test_automatic_steps_start_at_zero_and_continue_across_transactions(store: SQLStore) -> None:
+    store.apply([[RUN, stepped([AUTO, AUTO, AUTO])]])
+    store.apply([[stepped([AUTO, AUTO])]])
+
+    assert [0, 1, 2, 3, 4] == stored_steps(store)
+    assert 4 == store.list_metrics("r1")[0].last_step
+
+
+def test_an_explicit_step_resets_the_automatic_counter(store: SQLStore) -> None:
+    store.apply([[RUN, stepped([AUTO, 10, AUTO, AUTO, 20, AUTO, 5, AUTO])]])
+
+    assert [0, 10, 11, 12, 20, 21, 5, 6] == stored_steps(store)
+
+
+def test_automatic_steps_continue_after_stored_explicit_steps(store: SQLStore) -> None:
+    store.apply([[RUN, stepped([7, 8])]])
+    store.apply([[stepped([AUTO])]])
+
+    assert [7, 8, 9] == stored_steps(store)
+
+
+def test_automatic_steps_continue_within_one_transaction(store: SQLStore) -> None:
+    first = [RUN, stepped([AUTO, AUTO]), stepped([AUTO]), stepped([AUTO], dtype="i8")]
+
+    store.apply([first, [stepped([AUTO])], [stepped([3]), stepped([AUTO])]])
+
+    assert [0, 1, 2, 3, 4, 3, 4] == stored_steps(store)
+
+
+def test_automatic_steps_count_per_column(store: SQLStore) -> None:
+    store.apply([[RUN, stepped([AUTO, AUTO], column="a"), stepped([5], column="b")]])
+    store.apply([[stepped([AUTO], column="b"), stepped([AUTO], column="a")]])
+
+    assert ([0, 1, 2], [5, 6]) == (stored_steps(store, "a"), stored_steps(store, "b"))
+
+
+def test_a_refused_append_does_not_advance_automatic_steps(store: SQLStore) -> None:
+    bad = replace(stepped([AUTO, AUTO]), times=np.array([1], dtype=np.int64))
+
+    applied = store.apply([[RUN, stepped([AUTO]), bad, stepped([AUTO])]])
+
+    assert 1 == len(applied[0].errors)
+    assert [0, 1] == stored_steps(store)
 
 
 @pytest.mark.parametrize(("op_type", "field"), [(SetParam, "params"), (SetProperty, "properties")])
@@ -409,3 +472,11 @@ def test_list_experiments_counts_runs(store: SQLStore) -> None:
     ]
     assert one is not None and (one.run_count, one.created_ns) == (2, 10)
     assert None is store.get_experiment("nope")
+
+
+def test_an_automatic_step_past_the_largest_int64_is_refused(store: SQLStore) -> None:
+    applied = store.apply([[RUN, stepped([INT64_MAX - 1, AUTO]), stepped([AUTO])]])
+
+    assert 1 == len(applied[0].errors)
+    assert "automatic step" in applied[0].errors[0]
+    assert [INT64_MAX - 1, INT64_MAX] == stored_steps(store)
