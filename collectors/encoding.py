@@ -117,16 +117,19 @@ def is_binary_encodable(vector: MetricVector) -> bool:
     return vector.dtype in _NUMERIC and isinstance(vector.values, np.ndarray)
 
 
-def vector_binary(vector: MetricVector) -> bytes:
-    """steps (int64 LE) ‖ timestamps (int64 LE) ‖ values (float64/int64 LE or uint8)."""
-    values = np.asarray(vector.values).astype(_NUMERIC[vector.dtype], copy=False)
-    return b"".join(
-        (
-            np.asarray(vector.steps).astype("<i8", copy=False).tobytes(),
-            np.asarray(vector.times).astype("<i8", copy=False).tobytes(),
-            values.tobytes(),
-        )
-    )
+def vector_binary(vector: MetricVector) -> memoryview:
+    """steps (int64 LE) ‖ timestamps (int64 LE) ‖ values (float64/int64 LE or uint8).
+
+    Built in one preallocated buffer: a 1M-point vector is 24 MB, and every extra copy
+    costs ~10 ms here.
+    """
+    count = len(vector.steps)
+    value_type = np.dtype(_NUMERIC[vector.dtype])
+    out = np.empty(16 * count + value_type.itemsize * count, dtype=np.uint8)
+    out[: 8 * count].view("<i8")[:] = vector.steps
+    out[8 * count : 16 * count].view("<i8")[:] = vector.times
+    out[16 * count :].view(value_type)[:] = vector.values
+    return out.data
 
 
 def vector_headers(vector: MetricVector) -> dict[str, str]:
