@@ -168,14 +168,16 @@ def chunk_rows(metric_id: int, first_seq: int, parts: Sequence[Part]) -> list[di
         for start in range(0, len(part.steps), CHUNK_POINTS):
             end = start + CHUNK_POINTS
             values = part.values[start:end]
+            steps, times = part.steps[start:end], part.times[start:end]
             rows.append(
                 {
                     "metric_id": metric_id,
                     "seq": seq,
                     "n": len(values),
                     "dtype": part.dtype,
-                    "steps": chunks.encode_ints(part.steps[start:end]),
-                    "times": chunks.encode_ints(part.times[start:end]),
+                    "summary": chunks.block_summary(part.dtype, steps, times, values),
+                    "steps": chunks.encode_ints(steps),
+                    "times": chunks.encode_ints(times),
                     "values": chunks.encode_values(part.dtype, values),
                 }
             )

@@ -205,3 +205,105 @@ def _nan_aware_extremes(
     high = np.where(nan, -np.inf, padded).reshape(buckets, size).argmax(axis=1)
     real = np.arange(buckets) * size < len(values)  # a bucket made only of padding has none
     return low[real], high[real]
+
+
+# --- block summaries: downsampling without reading every point ----------------------------
+#: Points per block of a chunk's summary. A chunk's summary keeps, per block, the point with
+#: the smallest and the one with the largest value; a chart-sized view of a long vector is
+#: then built from summaries (~1% of the data) instead of from every point.
+SUMMARY_BLOCK: Final = 100
+
+
+def block_summary(
+    dtype: str, steps: npt.NDArray[np.int64], times: npt.NDArray[np.int64], values: Values
+) -> bytes | None:
+    """The summary blob of one chunk, or None for non-numeric chunks.
+
+    Layout: ``2 * blocks`` points as steps (int64 LE) ‖ times (int64 LE) ‖ values (the
+    chunk's dtype), ordered min, max of block 0, min, max of block 1, … NaN is picked only
+    in a block of nothing but NaN.
+    """
+    if dtype not in NUMPY_DTYPES or not isinstance(values, np.ndarray) or not len(values):
+        return None
+    picks = _block_extremes(values)
+    return b"".join(
+        (
+            encode_ints(np.ascontiguousarray(steps[picks], dtype=_I8)),
+            encode_ints(np.ascontiguousarray(times[picks], dtype=_I8)),
+            np.ascontiguousarray(values[picks], dtype=NUMPY_DTYPES[dtype]).tobytes(),
+        )
+    )
+
+
+def _block_extremes(values: npt.NDArray[Any]) -> npt.NDArray[np.intp]:
+    blocks = -(-len(values) // SUMMARY_BLOCK)
+    as_float = values.astype(np.float64, copy=False) if values.dtype.kind != "f" else values
+    padded = np.full(blocks * SUMMARY_BLOCK, np.nan)
+    padded[: len(values)] = as_float
+    nan = np.isnan(padded)
+    if values.dtype.kind == "f":
+        grid_low, grid_high = np.where(nan, np.inf, padded), np.where(nan, -np.inf, padded)
+    else:  # integers: compare exactly, padding never wins
+        exact = np.zeros(blocks * SUMMARY_BLOCK, dtype=np.int64)
+        exact[: len(values)] = values
+        limits = np.iinfo(np.int64)
+        grid_low = np.where(nan, limits.max, exact)
+        grid_high = np.where(nan, limits.min, exact)
+    low = grid_low.reshape(blocks, SUMMARY_BLOCK).argmin(axis=1)
+    high = grid_high.reshape(blocks, SUMMARY_BLOCK).argmax(axis=1)
+    offsets = np.arange(blocks) * SUMMARY_BLOCK
+    picks = np.stack([low + offsets, high + offsets], axis=1).ravel()
+    result: npt.NDArray[np.intp] = np.minimum(picks, len(values) - 1)
+    return result
+
+
+def split_summary(
+    dtype: str, blob: bytes
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[Any]]:
+    """Steps, times and values of a summary blob (see `block_summary`)."""
+    value_type = NUMPY_DTYPES[dtype]
+    count = len(blob) // (16 + value_type.itemsize)
+    steps = np.frombuffer(blob, dtype=_I8, count=count)
+    times = np.frombuffer(blob, dtype=_I8, count=count, offset=8 * count)
+    values = np.frombuffer(blob, dtype=value_type, count=count, offset=16 * count)
+    return steps, times, values
+
+
+def downsample_summaries(
+    dtype: str, blobs: Sequence[bytes], max_points: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[Any]]:
+    """Min/max per bucket of whole blocks, from the chunks' summaries (first/last excluded).
+
+    Returns at most ``max_points - 2`` points; the caller adds the first and last point.
+    """
+    parts = [split_summary(dtype, blob) for blob in blobs]
+    steps = np.concatenate([p[0] for p in parts])
+    times = np.concatenate([p[1] for p in parts])
+    values = np.concatenate([p[2] for p in parts])
+    lows, highs = values[0::2], values[1::2]
+    buckets = max(1, (max_points - 2) // 2)
+    size = -(-len(lows) // buckets)
+    low = _grouped(lows, size, np.argmin, np.inf) * 2
+    high = _grouped(highs, size, np.argmax, -np.inf) * 2 + 1
+    picked = np.stack([low, high], axis=1)
+    order = np.argsort(times[picked], axis=1, kind="stable")
+    picked = np.take_along_axis(picked, order, axis=1).ravel()
+    keep = np.ones(len(picked), dtype=bool)
+    keep[1:] = picked[1:] != picked[:-1]
+    picked = picked[keep]
+    return steps[picked], times[picked], values[picked]
+
+
+def _grouped(values: npt.NDArray[Any], size: int, pick: Any, fill: float) -> npt.NDArray[np.intp]:
+    """Index of each group's pick (argmin/argmax) over groups of *size*, NaN avoided."""
+    groups = -(-len(values) // size)
+    if values.dtype.kind == "f":
+        padded = np.full(groups * size, fill)
+        padded[: len(values)] = np.where(np.isnan(values), fill, values)
+    else:
+        limits = np.iinfo(np.int64)
+        padded = np.full(groups * size, limits.max if fill > 0 else limits.min, dtype=np.int64)
+        padded[: len(values)] = values
+    index = pick(padded.reshape(groups, size), axis=1) + np.arange(groups) * size
+    result: npt.NDArray[np.intp] = np.minimum(index, len(values) - 1).astype(np.intp)
+    return result

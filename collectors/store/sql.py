@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
+import numpy as np
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -44,6 +45,13 @@ _METRIC_HEAD = sa.select(_m.c.id, _m.c.kind, _m.c.dtype, _m.c.count.label("point
     _m.c.run_id == sa.bindparam("r"),
     _m.c.name == sa.bindparam("n"),
     _m.c.column == sa.bindparam("c"),
+)
+_SUMMARIES = sa.select(_c.c.summary).where(_c.c.metric_id == sa.bindparam("i")).order_by(_c.c.seq)
+_EDGE_CHUNK = sa.select(_c.c.steps, _c.c.times, _c.c["values"]).where(
+    _c.c.metric_id == sa.bindparam("i"), _c.c.seq == sa.bindparam("s")
+)
+_SEQ_RANGE = sa.select(sa.func.min(_c.c.seq), sa.func.max(_c.c.seq)).where(
+    _c.c.metric_id == sa.bindparam("i")
 )
 _CHUNKS = (
     sa.select(_c.c.dtype, _c.c.steps, _c.c.times, _c.c["values"])
@@ -189,6 +197,11 @@ class SQLStore:
         Raises:
             ValueError: The column holds strings or mixed dtypes, or *max_points* < 2.
         """
+        if max_points < 2:
+            raise ValueError(f"max_points must be at least 2, got {max_points}")
+        summarized = self._downsample_from_summaries(run_id, name, column, max_points)
+        if summarized is not None:
+            return summarized
         vector = self.read_metric(run_id, name, column)
         if vector is None:
             return None
@@ -204,6 +217,51 @@ class SQLStore:
         vector.steps, vector.times = vector.steps[picked], vector.times[picked]
         vector.values = values[picked]
         return vector
+
+    def _downsample_from_summaries(
+        self, run_id: str, name: str, column: str, max_points: int
+    ) -> MetricVector | None:
+        """Downsample from the chunks' block summaries when buckets span whole blocks.
+
+        Reads ~1% of a long vector (a 1M-point view in a few ms); None when the vector is
+        short, not numeric, or has chunks without a summary (then every point is read).
+        """
+        with self._engine.connect() as conn:
+            metric = conn.execute(_METRIC_HEAD, {"r": run_id, "n": name, "c": column}).first()
+            buckets = (max_points - 2) // 2
+            if (
+                metric is None
+                or metric.dtype not in chunks.NUMPY_DTYPES
+                or buckets < 1
+                or metric.points < buckets * chunks.SUMMARY_BLOCK
+            ):
+                return None
+            blobs = [row.summary for row in conn.execute(_SUMMARIES, {"i": metric.id})]
+            if any(blob is None for blob in blobs):
+                return None
+            first_seq, last_seq = conn.execute(_SEQ_RANGE, {"i": metric.id}).one()
+            first = self._edge_point(conn, metric.id, first_seq, metric.dtype, 0)
+            last = self._edge_point(conn, metric.id, last_seq, metric.dtype, -1)
+        steps, times, values = chunks.downsample_summaries(metric.dtype, blobs, max_points)
+        steps = np.concatenate(([first[0]], steps, [last[0]])).astype(np.int64)
+        times = np.concatenate(([first[1]], times, [last[1]])).astype(np.int64)
+        values = np.concatenate(([first[2]], values, [last[2]])).astype(values.dtype)
+        # The first or last point may also be its block's extreme: keep it once.
+        keep = np.ones(len(steps), dtype=bool)
+        keep[1:] = (steps[1:] != steps[:-1]) | (times[1:] != times[:-1])
+        return MetricVector(
+            name, column, metric.kind, metric.dtype, steps[keep], times[keep], values[keep]
+        )
+
+    @staticmethod
+    def _edge_point(
+        conn: sa.Connection, metric_id: int, seq: int, dtype: str, index: int
+    ) -> tuple[int, int, Any]:
+        row = conn.execute(_EDGE_CHUNK, {"i": metric_id, "s": seq}).one()
+        steps = np.frombuffer(row.steps, dtype="<i8")
+        times = np.frombuffer(row.times, dtype="<i8")
+        values = np.frombuffer(row[2], dtype=chunks.NUMPY_DTYPES[dtype])
+        return int(steps[index]), int(times[index]), values[index]
 
     # --- files ---------------------------------------------------------------------------
 

@@ -77,6 +77,9 @@ def upgrade() -> None:
         sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
         sa.Column("n", sa.Integer, nullable=False),
         sa.Column("dtype", sa.Text, nullable=False),
+        # Min/max per 100-point block (chunks.block_summary); before the big blobs so
+        # that reading it does not walk their overflow pages. NULL for str chunks.
+        sa.Column("summary", sa.LargeBinary, nullable=True),
         sa.Column("steps", sa.LargeBinary, nullable=False),
         sa.Column("times", sa.LargeBinary, nullable=False),
         sa.Column("values", sa.LargeBinary, nullable=False),
