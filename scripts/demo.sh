@@ -8,6 +8,7 @@ PORT="${RUNLOG_DEMO_PORT:-4318}"
 GRPC_PORT="${RUNLOG_DEMO_GRPC_PORT:-4317}"
 export RUNLOG_ENDPOINT="http://127.0.0.1:${PORT}"
 export RUNLOG_SPOOL_DIR="${DEMO_DIR}/spool"
+rm -rf "$DEMO_DIR/data" "$DEMO_DIR/spool"   # a fresh store each time: the same table every run
 mkdir -p "$DEMO_DIR"
 
 runlog collector --data-dir "$DEMO_DIR/data" --port "$PORT" --grpc-port "$GRPC_PORT" \
