@@ -10,7 +10,7 @@ import mimetypes
 import time
 from collections.abc import Iterator
 from typing import BinaryIO
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
@@ -89,7 +89,8 @@ class FilesApi:
     async def upload(self, run_id: str, path: str, request: Request) -> Response:
         """Store the request body as file *path* of the run (created if unknown)."""
         path = self._checked(path)
-        experiment = request.headers.get(c.HEADER_EXPERIMENT) or c.DEFAULT_EXPERIMENT
+        # Header values are Latin-1, so clients send the name percent-encoded (docs/api.md).
+        experiment = unquote(request.headers.get(c.HEADER_EXPERIMENT, "")) or c.DEFAULT_EXPERIMENT
         problem = c.check_name("experiment name", experiment)
         if problem:
             raise invalid(f"{c.HEADER_EXPERIMENT}: {problem}")

@@ -77,7 +77,8 @@ class AppendPoints:
 
     ``steps`` and ``times`` are int64 arrays; ``values`` is a float64, int64 or bool numpy
     array, or a list of str when ``dtype`` is ``"str"``. All three have the same length.
-    ``column`` is ``""`` for scalar, list and image metrics.
+    ``column`` is ``""`` for scalar, list and image metrics. A step of ``INT64_MIN`` means
+    "automatic": the store gives it the column's previous step + 1.
     """
 
     run_id: str

@@ -329,7 +329,7 @@ class Client:
         Raises:
             InvalidArgumentError: The path is refused (``..``, absolute, too long).
         """
-        headers = {c.HEADER_EXPERIMENT: experiment} if experiment else {}
+        headers = {c.HEADER_EXPERIMENT: quote(experiment, safe="")} if experiment else {}
         url = _file_url(run_id, path)
         if isinstance(source, (bytes, bytearray, memoryview)):
             return dict(self._send("PUT", url, content=bytes(source), headers=headers).json())

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 import pytest
@@ -322,6 +323,16 @@ def test_bad_file_paths_get_400(client: TestClient, path: str) -> None:
 
     assert 400 == response.status_code, response.text
     assert "INVALID_ARGUMENT" == response.json()["error"]["code"]
+
+
+def test_the_experiment_header_is_percent_decoded(client: TestClient) -> None:
+    """Header values are Latin-1; clients percent-encode experiment names (docs/api.md)."""
+    headers = {c.HEADER_EXPERIMENT: quote("my sweep ü/1")}
+
+    created = client.put("/api/v1/runs/f2/files/a.txt", content=b"x", headers=headers)
+
+    assert 201 == created.status_code, created.text
+    assert "my sweep ü/1" == client.get("/api/v1/runs/f2").json()["experiment"]
 
 
 def test_files_over_the_limit_get_413(tmp_path: Path) -> None:
