@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import os
+from typing import IO
 from urllib.parse import quote, urlsplit
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
@@ -53,21 +54,40 @@ class Sender:
             self._connection = None
 
     def _request(
-        self, method: str, path: str, body: bytes | object, headers: dict[str, str]
+        self, method: str, path: str, body: bytes | IO[bytes], headers: dict[str, str]
     ) -> tuple[int, bytes]:
+        """One request; a kept-alive connection the server closed meanwhile is retried once.
+
+        uvicorn drops idle connections after 5 s, so the first request after a pause
+        meets a dead socket; that is no outage. Repeating a post is safe: batch ids make
+        the collector ignore a request it already kept.
+        """
+        reused = self._connection is not None
         try:
-            connection = self._connect()
-            connection.request(
-                method,
-                self._base + path,
-                body=body,  # type: ignore[arg-type]
-                headers={**self._headers, **headers},
-            )
-            response = connection.getresponse()
-            return response.status, response.read()
-        except (TimeoutError, OSError, http.client.HTTPException) as exc:
+            return self._attempt(method, path, body, headers)
+        except (OSError, http.client.HTTPException) as first:
+            self.close()
+            if not reused:
+                raise SendError(
+                    f"cannot reach the collector at {self.endpoint}: {first}"
+                ) from first
+        if not isinstance(body, bytes):
+            body.seek(0)
+        try:
+            return self._attempt(method, path, body, headers)
+        except (OSError, http.client.HTTPException) as exc:
             self.close()
             raise SendError(f"cannot reach the collector at {self.endpoint}: {exc}") from exc
+
+    def _attempt(
+        self, method: str, path: str, body: bytes | IO[bytes], headers: dict[str, str]
+    ) -> tuple[int, bytes]:
+        connection = self._connect()
+        connection.request(
+            method, self._base + path, body=body, headers={**self._headers, **headers}
+        )
+        response = connection.getresponse()
+        return response.status, response.read()
 
     def post_logs(self, body: bytes) -> tuple[int, str]:
         """Post one serialised logs request; return (rejected records, collector's message)."""
