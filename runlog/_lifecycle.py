@@ -136,4 +136,13 @@ def _parse_resource(text: str) -> dict[str, Any]:
     return {k.strip(): unquote(v.strip()) for k, v in pairs}
 
 
+def _forget_owned_in_child() -> None:
+    """A forked child does not own its parent's runs: it must not finish them at exit."""
+    global _lock
+    _lock = threading.Lock()
+    _owned.clear()
+
+
 atexit.register(_at_exit)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_owned_in_child)

@@ -68,6 +68,11 @@ class Packer:
     def __init__(self) -> None:
         self.series: list[tuple[RunHandle, str, deque[tuple[Any, Any, int]]]] = []
 
+    def forget_buffered(self) -> None:
+        """Drop points waiting in the metric deques (after a fork: they are the parent's)."""
+        for _, _, queue in self.series:
+            queue.clear()
+
     def pack(
         self, items: list[tuple[Any, ...]]
     ) -> tuple[list[Segment | Event], list[tuple[Any, ...]]]:

@@ -18,7 +18,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from runlog import conventions as c
-from runlog._packer import OP_FLUSH, OP_UPLOAD, Packer
+from runlog._packer import OP_FLUSH, OP_SERIES, OP_UPLOAD, Packer
 from runlog._spool import Spool, SpoolFullError, Upload
 
 if TYPE_CHECKING:
@@ -73,6 +73,23 @@ class Pipeline:
 
             self._sender_instance = Sender(self.endpoint, self._token)
         return self._sender_instance
+
+    def _after_fork_in_child(self) -> None:
+        """In a forked child (e.g. a DataLoader worker): start this process's own exporter.
+
+        What was buffered at the fork belongs to the parent, which sends it; the child keeps
+        only the metric registrations, so its own points are exported, once.
+        """
+        kept = [item for item in _drain(self.queue) if item[0] == OP_SERIES]
+        self.queue.extend(kept)
+        self._packer.forget_buffered()
+        self._sender_instance = None  # the parent's socket is the parent's
+        self._inflight = []
+        self._stopping = False
+        self._offline_since, self._failures, self._retry_at = None, 0, 0.0
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="runlog-exporter", daemon=True)
+        self._thread.start()
 
     # --- called from user threads ---------------------------------------------------------
     def flush(self, timeout: float | None = None) -> bool:
@@ -257,4 +274,13 @@ def close_all(timeout: float | None = None) -> None:
             _log.exception("runlog could not flush at exit")
 
 
+def _after_fork_in_child() -> None:
+    global _lock
+    _lock = threading.Lock()  # another thread may have held it at the fork
+    for pipeline in _pipelines.values():
+        pipeline._after_fork_in_child()
+
+
 atexit.register(close_all)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

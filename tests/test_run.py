@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -376,3 +377,42 @@ def test_workspace_from_config_errors_clearly(
 def test_experiment_name_is_checked() -> None:
     with pytest.raises(runlog.InvalidArgumentError, match="must not be empty"):
         runlog.Experiment("")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_exports_its_own_points_once(ws: runlog.Workspace) -> None:
+    """DataLoader workers fork: the child gets its own exporter, and nothing twice."""
+    run = runlog.Experiment(ws, "fork").start_logging()
+    run.log("loss", 1.0)
+    run.flush()
+    run.log("loss", 2.0)  # still buffered at fork time: belongs to the parent alone
+    pid = os.fork()
+    if pid == 0:  # the child: log, flush, leave without running the parent's exit hooks
+        code = 0
+        try:
+            run.log("child", 42)
+            code = 0 if run.flush(10) else 3
+        except BaseException:
+            code = 4
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert 0 == os.waitstatus_to_exitcode(status)
+    run.complete()
+    assert {"loss": [1.0, 2.0], "child": 42} == run.get_metrics()
+
+
+def test_an_idle_connection_closed_by_the_collector_is_not_an_outage(
+    ws: runlog.Workspace, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """uvicorn drops idle keep-alive connections after 5 s; the next export must reconnect."""
+    logger = runlog_logger_capture(caplog)
+    run = runlog.Experiment(ws, "idle").start_logging()
+    run.log("loss", 1.0)
+    assert run.flush(10)
+    time.sleep(6)
+    run.log("loss", 2.0)
+    assert run.flush(10)
+    run.complete()
+    assert [1.0, 2.0] == run.get_metrics()["loss"]
+    assert "spool" not in logger.text
+    assert not (tmp_path / "spool").exists() or not any((tmp_path / "spool").glob("*.logs.pb"))
