@@ -10,6 +10,7 @@ the query API (`runlog.client.Client`). The values asserted are the ones the pro
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -66,10 +67,14 @@ def parent_run(collector: Any) -> Iterator[runlog.Run]:
     run.complete()
 
 
+def _inherited_env() -> dict[str, str]:
+    """This process's environment without runlog or OTel settings."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("RUNLOG_", "OTEL_"))}
+
+
 def _child_env(run: runlog.Run, **extra: str) -> dict[str, str]:
-    """This process's environment without runlog/OTel settings, plus the run's OTel env."""
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("RUNLOG_", "OTEL_"))}
-    return {**inherited, **run.otel_environment(), **extra}
+    """The environment of a child process that joins *run*."""
+    return {**_inherited_env(), **run.otel_environment(), **extra}
 
 
 def _unique(prefix: str) -> str:
@@ -96,18 +101,24 @@ def otel_js() -> Path:
     return OTEL_JS
 
 
-@pytest.fixture
-def js_run(otel_js: Path, parent_run: runlog.Run) -> runlog.Run:
-    """The parent run after `node emit.mjs` ran with its OTel environment."""
+def _emit_js(otel_js: Path, env: dict[str, str]) -> str:
+    """Run `node emit.mjs` with *env*; return the trace id (hex) it printed."""
     done = subprocess.run(
         ["node", "emit.mjs"],
         cwd=otel_js,
-        env=_child_env(parent_run),
+        env=env,
         capture_output=True,
         text=True,
         timeout=NODE_TIMEOUT_S,
     )
     assert 0 == done.returncode, f"node emit.mjs failed:\n{done.stdout}\n{done.stderr}"
+    return str(json.loads(done.stdout.splitlines()[-1])["trace_id"])
+
+
+@pytest.fixture
+def js_run(otel_js: Path, parent_run: runlog.Run) -> runlog.Run:
+    """The parent run after `node emit.mjs` ran with its OTel environment."""
+    _emit_js(otel_js, _child_env(parent_run))
     return parent_run
 
 
@@ -129,6 +140,19 @@ def test_js_sdk_joins_the_parent_run_and_sets_a_tag(js_run: runlog.Run, client: 
     run = client.get_run(js_run.id)
     assert ("otel-producers", "Running") == (run["experiment"], run["status"])
     assert "otel-js" == run["tags"].get("producer")
+
+
+def test_js_trace_without_run_id_becomes_a_run_named_by_its_hex_trace_id(
+    otel_js: Path, client: Client
+) -> None:
+    env = {
+        **_inherited_env(),
+        "OTEL_EXPORTER_OTLP_ENDPOINT": client.endpoint,
+        "OTEL_RESOURCE_ATTRIBUTES": "service.name=svc-js",
+    }
+    trace_id = _emit_js(otel_js, env)
+    run = client.get_run(trace_id)  # the JSON body's hex id, decoded as hex
+    assert ("svc-js", "Completed") == (run["experiment"], run["status"])
 
 
 # --- a shell script starting an env-configured child program -----------------------------------

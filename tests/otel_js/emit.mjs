@@ -7,7 +7,8 @@
 //   OTEL_RESOURCE_ATTRIBUTES     runlog.run.id=...,runlog.experiment=...
 //
 // It emits, in this order: runlog.metric events (numeric and string values, explicit steps),
-// a runlog.tag event, plain log lines (several severities), and one span with a child.
+// a runlog.tag event, plain log lines (several severities), and one span with a child; then
+// prints {"trace_id": "<32 hex>"} of that span (without a run id, the trace becomes a run).
 // tests/test_otel_producers.py asserts on exactly these values; change both together.
 import { ExportResultCode } from '@opentelemetry/core';
 import { SeverityNumber } from '@opentelemetry/api-logs';
@@ -91,6 +92,8 @@ const root = tracer.startSpan('js-train', { attributes: { 'js.epochs': 3 } });
   root.setStatus({ code: SpanStatusCode.OK });
   root.end();
 }
+// The trace id (hex), for a caller that looks up the run a trace without run id became.
+console.log(JSON.stringify({ trace_id: root.spanContext().traceId }));
 
 await tracerProvider.shutdown();
 await loggerProvider.shutdown();
