@@ -3,7 +3,8 @@
 Single metric points are buffered per (run, name, column, kind) and turned into one
 `AppendPoints` per group when something that must come after them arrives (a status change,
 a packed chunk of the same metric) or at the end, so that interleaved series (``loss``,
-``acc``, ``loss``, …) still make one operation each.
+``acc``, ``loss``, …) still make one operation each. Log lines and spans are buffered per
+run the same way: one `AppendLogLines` / `AppendSpans` per run and stretch, in order.
 """
 
 from __future__ import annotations
@@ -13,7 +14,16 @@ from typing import Any
 
 import numpy as np
 
-from collectors.ops import AppendPoints, Converted, EnsureRun, Op
+from collectors.ops import (
+    AppendLogLines,
+    AppendPoints,
+    AppendSpans,
+    Converted,
+    EnsureRun,
+    LogLine,
+    Op,
+    SpanRecord,
+)
 from runlog import conventions as c
 
 _NUMPY_DTYPES = {c.DTYPE_FLOAT: np.float64, c.DTYPE_INT: np.int64, c.DTYPE_BOOL: np.bool_}
@@ -60,6 +70,8 @@ class Builder:
         self._ensured: set[Identity] = set()
         self._last_ensured: Identity | None = None
         self._pending: dict[SeriesKey, _Points] = {}
+        self._lines: dict[str, list[LogLine]] = {}
+        self._spans: dict[str, list[SpanRecord]] = {}
         #: Validated (name, column, kind) by raw attribute strings; see `_events._series`.
         self.series_cache: dict[
             tuple[str | None, str | None, str | None], tuple[str, str, str]
@@ -113,11 +125,28 @@ class Builder:
         points.times.append(time_ns)
         points.values.append(value)
 
+    def add_log_line(self, run_id: str, line: LogLine) -> None:
+        """Buffer one log line of *run_id* (lines of a run keep their order)."""
+        lines = self._lines.get(run_id)
+        if lines is None:
+            lines = self._lines[run_id] = []
+        lines.append(line)
+
+    def add_span(self, run_id: str, span: SpanRecord) -> None:
+        """Buffer one span of *run_id*'s timeline."""
+        self._spans.setdefault(run_id, []).append(span)
+
     def flush(self) -> None:
-        """Turn every buffered series into its `AppendPoints`, in first-seen order."""
+        """Turn every buffered series, log lines and spans into operations, in first-seen order."""
         for key, points in self._pending.items():
             self.out.ops.append(points.to_op(key))
         self._pending.clear()
+        for run_id, lines in self._lines.items():
+            self.out.ops.append(AppendLogLines(run_id, tuple(lines)))
+        self._lines.clear()
+        for run_id, spans in self._spans.items():
+            self.out.ops.append(AppendSpans(run_id, tuple(spans)))
+        self._spans.clear()
 
     def finish(self) -> Converted:
         """Flush and return the result."""

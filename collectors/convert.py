@@ -3,7 +3,7 @@
 `convert_logs` carries runlog's wire contract (`runlog.conventions`): log records whose event
 name is one of the ``runlog.*`` events become `collectors.ops` operations; records that
 cannot be used are counted as rejected with a reason, the rest of the request is kept.
-`convert_traces` and `convert_metrics` map spans and OTel metrics (small for now).
+`convert_traces` and `convert_metrics` map spans and OTel metrics.
 
 Rules worth knowing:
 
@@ -19,12 +19,16 @@ Rules worth knowing:
 - Single points are grouped per (run, metric, column, kind) into one `AppendPoints` each,
   keeping their order (a dtype change starts a new group), so the one-record-per-point
   OTel path costs one array append per record rather than one operation.
-- Log records that are not runlog events are ignored (neither kept nor rejected).
+- Log records that are not runlog events are log lines of their run (`collectors._lines`),
+  buffered per run into one `AppendLogLines`; records of no run are ignored (neither kept
+  nor rejected), and so are unknown ``runlog.*`` events (a newer producer's).
+- Spans of a run become its timeline (`AppendSpans`); see `convert_traces`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
@@ -33,18 +37,26 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
-from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric, NumberDataPoint
-from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+from opentelemetry.proto.metrics.v1.metrics_pb2 import (
+    ExponentialHistogramDataPoint,
+    HistogramDataPoint,
+    Metric,
+    NumberDataPoint,
+)
+from opentelemetry.proto.trace.v1.trace_pb2 import ScopeSpans, Span, Status
 
 from collectors import _anyvalue as av
 from collectors._builder import Builder, Identity, Rejected
 from collectors._events import EVENT_HANDLERS, Record
+from collectors._lines import log_line
+from collectors._otel import column_of, histogram_columns, span_record
 from collectors.ops import Converted, MarkBatch, SetStatus
 from runlog import conventions as c
 
 __all__ = ["RunResolver", "convert_logs", "convert_metrics", "convert_traces", "identity_of"]
 
 _IDENTITY_KEYS = frozenset({c.RUN_ID, c.EXPERIMENT, c.PARENT_RUN_ID, c.RUN_NAME})
+_RUNLOG_PREFIX = "runlog."
 
 
 def convert_logs(request: ExportLogsServiceRequest, received_ns: int) -> Converted:
@@ -63,8 +75,9 @@ def convert_logs(request: ExportLogsServiceRequest, received_ns: int) -> Convert
     for resource_logs in request.resource_logs:
         runs = RunResolver(av.attributes(resource_logs.resource.attributes))
         for scope_logs in resource_logs.scope_logs:
+            scope = scope_logs.scope.name
             for record in scope_logs.log_records:
-                _convert_record(builder, record, runs, received_ns)
+                _convert_record(builder, record, runs, received_ns, scope)
     return builder.finish()
 
 
@@ -88,18 +101,41 @@ def _record_time(record: LogRecord, received_ns: int) -> int:
 
 
 def _convert_record(
-    builder: Builder, record: LogRecord, runs: RunResolver, received_ns: int
+    builder: Builder, record: LogRecord, runs: RunResolver, received_ns: int, scope: str
 ) -> None:
     attrs = av.attributes(record.attributes)
     event = _event_name(record, attrs)
     handler = EVENT_HANDLERS.get(event) if event else None
     if handler is None:
-        return  # not a runlog event: log lines are issue 3's business
+        if not (event and event.startswith(_RUNLOG_PREFIX)):
+            _convert_line(builder, record, attrs, runs, received_ns, scope)
+        return
     try:
         identity = runs.resolve(attrs)
         handler(builder, Record(attrs, identity, _record_time(record, received_ns)))
     except Rejected as exc:
         builder.out.reject(f"{event} record: {exc}")
+
+
+def _convert_line(
+    builder: Builder,
+    record: LogRecord,
+    attrs: dict[str, AnyValue],
+    runs: RunResolver,
+    received_ns: int,
+    scope: str,
+) -> None:
+    """A record that is no runlog event: a log line of its run, if it names one."""
+    if not runs.has_run_id and av.get_str(attrs, c.RUN_ID) is None:
+        return  # plain OTel logs of no run: not ours to keep, nothing wrong with them
+    try:
+        identity = runs.resolve(attrs)
+    except Rejected as exc:
+        builder.out.reject(f"log record: {exc}")
+        return
+    time_ns = _record_time(record, received_ns)
+    builder.ensure(identity, time_ns)
+    builder.add_log_line(identity.run_id, log_line(record, attrs, scope, time_ns))
 
 
 class RunResolver:
@@ -111,6 +147,7 @@ class RunResolver:
 
     def __init__(self, resource: dict[str, AnyValue]) -> None:
         self.resource = resource
+        self.has_run_id = av.get_str(resource, c.RUN_ID) is not None
         self.default_experiment = av.service_name(resource) or c.DEFAULT_EXPERIMENT
         self._shared: Identity | str | None = None  # the resource's identity, or why not
 
@@ -156,44 +193,73 @@ def identity_of(
 
 
 def convert_traces(request: ExportTraceServiceRequest, received_ns: int) -> Converted:
-    """Map spans onto runs.
+    """Map spans onto runs' timelines.
 
-    A span naming a run (``runlog.run.id`` on the span or its resource) makes sure the run
-    exists. A root span naming none becomes a run of its own: experiment ``service.name``,
-    run id the trace id in hex, status Completed or Failed from the span status.
-    Other spans are ignored for now (the run timeline comes later).
+    A span naming a run (``runlog.run.id`` on the span or its resource) is kept as part of
+    that run's timeline (`AppendSpans`). A root span naming none becomes a run of its own:
+    experiment ``service.name``, run id the trace id in hex, status Completed or Failed from
+    the span status; it is kept in that run's timeline, with the spans of its trace that come
+    in the same request. Other spans without a run are ignored.
     """
     builder = Builder()
     for resource_spans in request.resource_spans:
         runs = RunResolver(av.attributes(resource_spans.resource.attributes))
+        roots = _orphan_roots(resource_spans.scope_spans, runs, received_ns)
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
-                _convert_span(builder, span, runs, received_ns)
+                _convert_span(builder, span, runs, received_ns, roots)
     return builder.finish()
 
 
-def _convert_span(builder: Builder, span: Span, runs: RunResolver, received_ns: int) -> None:
+def _orphan_roots(
+    scopes: Iterable[ScopeSpans], runs: RunResolver, received_ns: int
+) -> dict[bytes, tuple[Identity, int]]:
+    """The runs (and their start times) made by root spans without a run id, by trace id."""
+    roots: dict[bytes, tuple[Identity, int]] = {}
+    if av.get_str(runs.resource, c.RUN_ID) is not None:
+        return roots
+    for span in (span for scope_spans in scopes for span in scope_spans.spans):
+        if (
+            not span.parent_span_id
+            and len(span.trace_id) == 16
+            and av.get_str(av.attributes(span.attributes), c.RUN_ID) is None
+        ):
+            name = span.name[: c.MAX_NAME_LENGTH]
+            identity = Identity(span.trace_id.hex(), runs.default_experiment, None, name)
+            roots[span.trace_id] = (identity, span.start_time_unix_nano or received_ns)
+    return roots
+
+
+def _convert_span(
+    builder: Builder,
+    span: Span,
+    runs: RunResolver,
+    received_ns: int,
+    roots: dict[bytes, tuple[Identity, int]],
+) -> None:
     attrs = av.attributes(span.attributes)
-    start_ns = span.start_time_unix_nano or received_ns
     try:
         if av.pick_str(c.RUN_ID, attrs, runs.resource) is not None:
-            builder.ensure(runs.resolve(attrs), start_ns)
-        elif not span.parent_span_id and len(span.trace_id) == 16:
-            _span_run(builder, span, runs.default_experiment, start_ns, received_ns)
+            identity = runs.resolve(attrs)
+            start_ns = span.start_time_unix_nano or received_ns
+        elif span.trace_id in roots:
+            identity, start_ns = roots[span.trace_id]
+        else:
+            return
+        record = span_record(span, received_ns)
+        builder.ensure(identity, start_ns)
+        builder.add_span(identity.run_id, record)
+        if span.trace_id in roots and not span.parent_span_id:
+            _end_span_run(builder, span, identity.run_id, record.end_ns)
     except Rejected as exc:
         builder.out.reject(f"span {span.name!r}: {exc}")
 
 
-def _span_run(
-    builder: Builder, span: Span, experiment: str, start_ns: int, received_ns: int
-) -> None:
-    identity = Identity(span.trace_id.hex(), experiment, None, span.name[: c.MAX_NAME_LENGTH])
-    builder.ensure(identity, start_ns)
+def _end_span_run(builder: Builder, span: Span, run_id: str, end_ns: int) -> None:
     failed = span.status.code == Status.STATUS_CODE_ERROR
     status = c.STATUS_FAILED if failed else c.STATUS_COMPLETED
     error = (span.status.message or "span status error") if failed else None
-    end_ns = span.end_time_unix_nano or received_ns
-    builder.add(SetStatus(identity.run_id, status, end_ns, error))
+    builder.add(SetStatus(run_id, status, end_ns, error))
 
 
 # --- metrics ----------------------------------------------------------------------------------
@@ -204,8 +270,9 @@ def convert_metrics(request: ExportMetricsServiceRequest, received_ns: int) -> C
 
     Data points get the "next" step (``INT64_MIN``) and their own time. Points with
     attributes go to a column named after them (``cpu=0,state=idle``), so differently
-    labelled series do not mix. Resources without a run id are skipped; histograms and
-    summaries are ignored for now.
+    labelled series do not mix. Histograms (explicit and exponential) become metrics of kind
+    ``histogram`` (see `collectors._otel`). Resources without a run id are skipped; summaries
+    are ignored.
     """
     builder = Builder()
     for resource_metrics in request.resource_metrics:
@@ -225,21 +292,46 @@ def convert_metrics(request: ExportMetricsServiceRequest, received_ns: int) -> C
 
 def _convert_metric(builder: Builder, identity: Identity, metric: Metric, received_ns: int) -> None:
     field = metric.WhichOneof("data")
-    if field not in ("gauge", "sum"):
-        return
+    points: Iterable[Any]
+    if field in ("gauge", "sum"):
+        points = metric.gauge.data_points if field == "gauge" else metric.sum.data_points
+        convert_point: Any = _convert_data_point
+    elif field in ("histogram", "exponential_histogram"):
+        histogram = metric.histogram if field == "histogram" else metric.exponential_histogram
+        points, convert_point = histogram.data_points, _convert_histogram_point
+    else:
+        return  # summaries: a legacy shape no current SDK produces
     problem = c.check_name("metric name", metric.name)
-    points = metric.gauge.data_points if field == "gauge" else metric.sum.data_points
     for point in points:
         if problem:
             builder.out.reject(f"metric {metric.name[:80]!r}: {problem}")
             continue
-        _convert_data_point(builder, identity, metric.name, point, received_ns)
+        convert_point(builder, identity, metric.name, point, received_ns)
+
+
+def _convert_histogram_point(
+    builder: Builder,
+    identity: Identity,
+    name: str,
+    point: HistogramDataPoint | ExponentialHistogramDataPoint,
+    received_ns: int,
+) -> None:
+    columns = histogram_columns(point)
+    if any(len(column) > c.MAX_NAME_LENGTH for column, _, _ in columns):
+        builder.out.reject(f"metric {name!r}: attribute set too long for a column")
+        return
+    time_ns = point.time_unix_nano or point.start_time_unix_nano or received_ns
+    builder.ensure(identity, time_ns)
+    for column, dtype, value in columns:
+        builder.add_point(
+            identity.run_id, name, column, c.KIND_HISTOGRAM, dtype, c.INT64_MIN, time_ns, value
+        )
 
 
 def _convert_data_point(
     builder: Builder, identity: Identity, name: str, point: NumberDataPoint, received_ns: int
 ) -> None:
-    column = _column_of(point.attributes)
+    column = column_of(point.attributes)
     if len(column) > c.MAX_NAME_LENGTH:
         builder.out.reject(f"metric {name!r}: attribute set too long for a column: {column[:80]}")
         return
@@ -253,8 +345,3 @@ def _convert_data_point(
     builder.add_point(
         identity.run_id, name, column, c.KIND_SCALAR, dtype, c.INT64_MIN, time_ns, value
     )
-
-
-def _column_of(kvs: Iterable[KeyValue]) -> str:
-    pairs = sorted(((kv.key, av.to_python(kv.value)) for kv in kvs), key=lambda kv: kv[0])
-    return ",".join(f"{key}={value}" for key, value in pairs)

@@ -95,13 +95,78 @@ class AppendPoints:
 
 
 @dataclass(frozen=True, slots=True)
+class LogLine:
+    """One log line of a run: an OTel log record that is not a runlog event.
+
+    ``level_number`` is the OTel severity number (1-24, 0 when unset); ``level`` the
+    severity text as the producer wrote it, else derived from the number. ``logger`` is the
+    instrumentation scope name; ``stream`` is ``stdout``/``stderr`` for captured output.
+    """
+
+    time_ns: int
+    level_number: int
+    level: str
+    logger: str
+    message: str
+    exception: str | None = None
+    stream: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AppendLogLines:
+    """Append log lines to a run, in order; the store numbers them (``seq``, from 1)."""
+
+    run_id: str
+    lines: tuple[LogLine, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SpanRecord:
+    """One span of a run's timeline. Ids are lowercase hex; a repeated span replaces its row.
+
+    ``kind`` is the OTel span kind without its prefix (``INTERNAL``, ``SERVER``, …);
+    ``status_code`` is ``UNSET``, ``OK`` or ``ERROR``; ``attributes_json`` a JSON object.
+    """
+
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None
+    name: str
+    kind: str
+    start_ns: int
+    end_ns: int
+    status_code: str
+    status_message: str
+    attributes_json: str
+
+
+@dataclass(frozen=True, slots=True)
+class AppendSpans:
+    """Keep spans as a run's timeline (upsert by trace id and span id)."""
+
+    run_id: str
+    spans: tuple[SpanRecord, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class MarkBatch:
     """Remember a producer's batch id; `Store.apply` skips a list whose batch id it has seen."""
 
     batch_id: str
 
 
-Op = Union[EnsureRun, SetStatus, SetTag, DeleteTag, SetParam, SetProperty, AppendPoints, MarkBatch]  # noqa: UP007  # a runtime alias on Python 3.10
+Op = Union[  # noqa: UP007  # a runtime alias on Python 3.10
+    EnsureRun,
+    SetStatus,
+    SetTag,
+    DeleteTag,
+    SetParam,
+    SetProperty,
+    AppendPoints,
+    AppendLogLines,
+    AppendSpans,
+    MarkBatch,
+]
 
 
 @dataclass(slots=True)

@@ -1,4 +1,4 @@
-"""The read side of the HTTP API: experiments, runs, metric summaries and vectors.
+"""The read side of the HTTP API: experiments, runs, metrics, log lines and spans.
 
 Shapes and parameters are specified in docs/api.md. Handlers are plain functions (FastAPI
 runs them in its thread pool, so blocking store calls do not stall the event loop) and
@@ -7,12 +7,14 @@ answer pre-encoded JSON (`collectors.encoding`).
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import APIRouter, Query, Response
 
 from collectors import encoding as enc
 from collectors import schemas
+from collectors._lines import min_level_number
 from collectors.errors import invalid, not_found
 from collectors.store.base import MetricSummary, MetricVector, Store
 from runlog import conventions as c
@@ -72,6 +74,8 @@ class QueryApi:
             response_model=schemas.MetricVector,
             responses={200: {"content": {enc.BINARY_MEDIA_TYPE: {}}}},
         )
+        add("/runs/{run_id}/logs", self.get_logs, response_model=schemas.LogLines)
+        add("/runs/{run_id}/spans", self.list_spans, response_model=schemas.SpanList)
         return router
 
     def list_experiments(self) -> Response:
@@ -156,6 +160,34 @@ class QueryApi:
                 f"see /api/v1/runs/{run_id}/metrics"
             )
         return vector, downsampled
+
+    def get_logs(
+        self,
+        run_id: str,
+        after_seq: Annotated[int, Query(ge=0, description="last seq already seen")] = 0,
+        limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
+        level: Annotated[
+            str | None, Query(description="TRACE, DEBUG, INFO, WARN, ERROR or FATAL")
+        ] = None,
+    ) -> Response:
+        """A page of the run's log lines after *after_seq*, at *level* or above."""
+        check_run_id(run_id)
+        try:
+            lowest = 0 if level is None else min_level_number(level)
+        except ValueError as exc:
+            raise invalid(str(exc)) from None
+        lines = self.store.read_logs(run_id, after_seq, limit, lowest)
+        if not lines and self.store.get_run(run_id) is None:
+            raise run_not_found(run_id)
+        next_seq = lines[-1].seq if lines else after_seq
+        return json_response({"lines": [asdict(line) for line in lines], "next_seq": next_seq})
+
+    def list_spans(self, run_id: str) -> Response:
+        """The run's timeline: its spans, by start time."""
+        spans = self.store.list_spans(check_run_id(run_id))
+        if not spans and self.store.get_run(run_id) is None:
+            raise run_not_found(run_id)
+        return json_response({"spans": [asdict(span) for span in spans]})
 
     def _count(self, run_id: str, name: str, column: str) -> int | None:
         for summary in self.store.list_metrics(run_id):

@@ -104,6 +104,39 @@ class FileList(BaseModel):
     files: list[File]
 
 
+class LogLine(BaseModel):
+    seq: int = Field(description="the line's number in its run, from 1, in arrival order")
+    time_ns: int
+    level: str = Field(description="severity text, e.g. INFO; '' when unset")
+    level_number: int = Field(description="OTel severity number 1-24; 0 when unset")
+    logger: str = Field(description="instrumentation scope (logger) name")
+    message: str
+    exception: str | None = Field(description="exception type, message and stack trace")
+    stream: str | None = Field(description="stdout or stderr for captured output")
+
+
+class LogLines(BaseModel):
+    lines: list[LogLine]
+    next_seq: int = Field(description="pass as after_seq for the next page")
+
+
+class Span(BaseModel):
+    trace_id: str = Field(description="32 hex digits")
+    span_id: str = Field(description="16 hex digits")
+    parent_span_id: str | None
+    name: str
+    kind: str = Field(description="INTERNAL, SERVER, CLIENT, PRODUCER, CONSUMER or UNSPECIFIED")
+    start_ns: int
+    end_ns: int
+    status_code: str = Field(description="UNSET, OK or ERROR")
+    status_message: str
+    attributes: dict[str, Any]
+
+
+class SpanList(BaseModel):
+    spans: list[Span]
+
+
 class ExportPartialSuccess(BaseModel):
     rejectedLogRecords: str | None = None
     errorMessage: str | None = None

@@ -74,6 +74,10 @@ KIND_ROW: Final = "row"
 KIND_TABLE: Final = "table"
 KIND_IMAGE: Final = "image"
 KINDS: Final = frozenset({KIND_SCALAR, KIND_LIST, KIND_ROW, KIND_TABLE, KIND_IMAGE})
+#: OTel histograms (columns count, sum, min, max, buckets): made by the collector from OTel
+#: metrics only, so not one of the `KINDS` a runlog.metric record may name.
+KIND_HISTOGRAM: Final = "histogram"
+STORED_KINDS: Final = KINDS | {KIND_HISTOGRAM}
 
 DTYPE_FLOAT: Final = "f8"
 DTYPE_INT: Final = "i8"

@@ -4,7 +4,9 @@
 (a param set to a different value, a metric kind conflict, malformed points) become messages
 in `Applied.errors`; anything the database raises propagates so the caller's transaction
 rolls back as a whole. Metric points are buffered per metric and written as chunks by
-`Transaction.finish`, so many small appends in one transaction rewrite a chunk only once.
+`Transaction.finish`, so many small appends in one transaction rewrite a chunk only once;
+log lines and spans are buffered too and written there in one executemany each
+(`collectors.store._logs`).
 Automatic steps (`INT64_MIN`) are resolved as points are buffered, against the column's
 summary, which already counts the points buffered before them (see `collectors.store._points`).
 
@@ -21,7 +23,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from collectors.ops import (
+    AppendLogLines,
     AppendPoints,
+    AppendSpans,
     Applied,
     DeleteTag,
     EnsureRun,
@@ -33,6 +37,7 @@ from collectors.ops import (
     SetTag,
 )
 from collectors.store import chunks, schema
+from collectors.store._logs import LogWriter
 from collectors.store._points import (
     Metric,
     Part,
@@ -107,6 +112,7 @@ class Transaction:
         self._metrics: dict[tuple[str, str, str], Metric] = {}
         self._kinds: dict[tuple[str, str], str | None] = {}
         self._stored: dict[tuple[str, str, str], sa.RowMapping] = {}
+        self._logs = LogWriter(conn)
 
     def apply(self, ops: Sequence[Op]) -> Applied:
         """Apply one list, unless it carries a batch id applied before."""
@@ -124,7 +130,8 @@ class Transaction:
         return applied
 
     def finish(self) -> None:
-        """Write the buffered points as chunks, and the metric summaries."""
+        """Write the buffered points as chunks, the metric summaries, log lines and spans."""
+        self._logs.finish()
         dirty = [metric for metric in self._metrics.values() if metric.pending]
         if not dirty:
             return
@@ -242,6 +249,24 @@ class Transaction:
             )
         return None
 
+    # --- log lines and spans ---------------------------------------------------------------
+
+    def _on_append_log_lines(self, op: AppendLogLines) -> str | None:
+        if not op.lines:
+            return None
+        error = self._require_run(op.run_id, op.lines[0].time_ns)
+        if error is None:
+            self._logs.add_lines(op)
+        return error
+
+    def _on_append_spans(self, op: AppendSpans) -> str | None:
+        if not op.spans:
+            return None
+        error = self._require_run(op.run_id, op.spans[0].start_ns)
+        if error is None:
+            self._logs.add_spans(op)
+        return error
+
     def _on_mark_batch(self, op: MarkBatch) -> str | None:
         return None  # handled in apply()
 
@@ -337,6 +362,8 @@ _HANDLERS: dict[type, Callable[[Transaction, Any], str | None]] = {
     SetParam: Transaction._on_set_param,
     SetProperty: Transaction._on_set_property,
     AppendPoints: Transaction._on_append_points,
+    AppendLogLines: Transaction._on_append_log_lines,
+    AppendSpans: Transaction._on_append_spans,
     MarkBatch: Transaction._on_mark_batch,
 }
 

@@ -53,8 +53,8 @@ class Metric:
 
 def validated_part(op: AppendPoints) -> Part:
     """Check an `AppendPoints` and return its points; raise ValueError saying what is wrong."""
-    if op.kind not in cv.KINDS:
-        raise ValueError(f"unknown kind {op.kind!r}; expected one of {sorted(cv.KINDS)}")
+    if op.kind not in cv.STORED_KINDS:
+        raise ValueError(f"unknown kind {op.kind!r}; expected one of {sorted(cv.STORED_KINDS)}")
     for what, name in (("metric name", op.name), ("column name", op.column or "x")):
         problem = cv.check_name(what, name)
         if problem is not None:

@@ -92,6 +92,36 @@ class FileInfo:
     created_ns: int
 
 
+@dataclass(slots=True)
+class LogLineInfo:
+    """One log line of a run; ``seq`` numbers a run's lines from 1 in arrival order."""
+
+    seq: int
+    time_ns: int
+    level_number: int
+    level: str
+    logger: str
+    message: str
+    exception: str | None
+    stream: str | None
+
+
+@dataclass(slots=True)
+class SpanInfo:
+    """One span of a run's timeline (ids in hex, times in Unix ns)."""
+
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None
+    name: str
+    kind: str
+    start_ns: int
+    end_ns: int
+    status_code: str
+    status_message: str
+    attributes: dict[str, Any]
+
+
 class Store(Protocol):
     """Metadata and metric vectors of experiments and runs."""
 
@@ -125,5 +155,13 @@ class Store(Protocol):
         """Register an uploaded file (creating the run if unknown); overwrites the same path."""
 
     def list_files(self, run_id: str) -> list[FileInfo]: ...
+
+    def read_logs(
+        self, run_id: str, after_seq: int = 0, limit: int = 1000, min_level_number: int = 0
+    ) -> list[LogLineInfo]:
+        """Up to *limit* lines with ``seq > after_seq`` and at least that severity, by seq."""
+
+    def list_spans(self, run_id: str) -> list[SpanInfo]:
+        """The run's spans by start time."""
 
     def close(self) -> None: ...

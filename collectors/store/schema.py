@@ -110,3 +110,37 @@ batches = sa.Table(
     sa.Column("batch_id", sa.Text, primary_key=True),
     sa.Column("applied_ns", sa.BigInteger, nullable=False),
 )
+
+# Log lines of a run, numbered per run in arrival order (seq from 1); the primary key
+# serves paging (`seq > after`) and the level filter scans only the run's rows.
+log_lines = sa.Table(
+    "log_lines",
+    metadata,
+    sa.Column("run_id", sa.Text, sa.ForeignKey("runs.run_id"), primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("time_ns", sa.BigInteger, nullable=False),
+    sa.Column("level_number", sa.Integer, nullable=False),
+    sa.Column("level", sa.Text, nullable=False),
+    sa.Column("logger", sa.Text, nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("exception", sa.Text, nullable=True),
+    sa.Column("stream", sa.Text, nullable=True),
+)
+
+# A run's timeline: OTel spans (ids in hex); a span sent again replaces its row.
+spans = sa.Table(
+    "spans",
+    metadata,
+    sa.Column("run_id", sa.Text, sa.ForeignKey("runs.run_id"), primary_key=True),
+    sa.Column("trace_id", sa.Text, primary_key=True),
+    sa.Column("span_id", sa.Text, primary_key=True),
+    sa.Column("parent_span_id", sa.Text, nullable=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("start_ns", sa.BigInteger, nullable=False),
+    sa.Column("end_ns", sa.BigInteger, nullable=False),
+    sa.Column("status_code", sa.Text, nullable=False),
+    sa.Column("status_message", sa.Text, nullable=False),
+    sa.Column("attributes", sa.Text, nullable=False),
+    sa.Index("ix_spans_run_start", "run_id", "start_ns"),
+)

@@ -19,15 +19,17 @@ from alembic import command
 from alembic.config import Config
 
 from collectors.ops import Applied, Op
-from collectors.store import _search, chunks, schema
+from collectors.store import _logs, _search, chunks, schema
 from collectors.store._apply import Transaction
 from collectors.store.base import (
     ExperimentInfo,
     FileInfo,
+    LogLineInfo,
     MetricSummary,
     MetricVector,
     RunInfo,
     RunPage,
+    SpanInfo,
 )
 from collectors.store.filters import parse_filter
 from runlog import conventions as cv
@@ -290,6 +292,27 @@ class SQLStore:
         query = query.where(f.c.run_id == run_id).order_by(f.c.path)
         with self._engine.connect() as conn:
             return [FileInfo(*row) for row in conn.execute(query)]
+
+    # --- log lines and spans ------------------------------------------------------------
+
+    def read_logs(
+        self, run_id: str, after_seq: int = 0, limit: int = 1000, min_level_number: int = 0
+    ) -> list[LogLineInfo]:
+        """Up to *limit* log lines of the run with ``seq > after_seq``, by seq.
+
+        Args:
+            run_id: The run (an unknown run has no lines).
+            after_seq: The last seq already seen (0: from the start).
+            limit: Most lines returned.
+            min_level_number: Only lines of at least this OTel severity number.
+        """
+        with self._engine.connect() as conn:
+            return _logs.read_logs(conn, run_id, after_seq, limit, min_level_number)
+
+    def list_spans(self, run_id: str) -> list[SpanInfo]:
+        """The run's spans, by start time."""
+        with self._engine.connect() as conn:
+            return _logs.list_spans(conn, run_id)
 
     def close(self) -> None:
         """Close every pooled connection."""

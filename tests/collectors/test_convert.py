@@ -7,10 +7,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric
 from otlp_builders import (
     any_value,
     event,
     gauge,
+    kvs,
     logs_request,
     metric,
     metrics_request,
@@ -20,14 +22,18 @@ from otlp_builders import (
 
 from collectors.convert import convert_logs, convert_metrics, convert_traces
 from collectors.ops import (
+    AppendLogLines,
     AppendPoints,
+    AppendSpans,
     Converted,
     EnsureRun,
+    LogLine,
     MarkBatch,
     SetParam,
     SetProperty,
     SetStatus,
     SetTag,
+    SpanRecord,
 )
 from runlog import conventions as c
 
@@ -240,8 +246,14 @@ def test_event_name_attribute_is_the_fallback() -> None:
     assert ["m"] == [op.name for op in points(convert(record))]
 
 
-def test_log_records_that_are_no_runlog_events_are_ignored() -> None:
+def test_log_records_of_no_run_are_ignored() -> None:
     out = convert(event(None, {"msg": "hello"}), event("other.event"), resource={})
+
+    assert (0, []) == (out.rejected, out.ops)
+
+
+def test_unknown_runlog_events_are_ignored() -> None:
+    out = convert(event("runlog.future", {"x": 1}))
 
     assert (0, []) == (out.rejected, out.ops)
 
@@ -388,6 +400,7 @@ def test_a_root_span_without_a_run_becomes_a_run() -> None:
     run_id = bytes(range(16)).hex()
     assert [
         EnsureRun(run_id, "svc", 10, None, "fit"),
+        AppendSpans(run_id, (span_record("fit"),)),
         SetStatus(run_id, "Completed", 20),
     ] == out.ops
 
@@ -398,10 +411,13 @@ def test_a_failed_root_span_fails_its_run() -> None:
     assert SetStatus(bytes(range(16)).hex(), "Failed", 20, "oops") == out.ops[-1]
 
 
-def test_spans_naming_a_run_only_ensure_it() -> None:
+def test_spans_naming_a_run_become_its_timeline() -> None:
     request = traces_request(span("a"), span("b", parent=b"\x02" * 8), resource={c.RUN_ID: "r9"})
 
-    assert [EnsureRun("r9", c.DEFAULT_EXPERIMENT, 10)] == convert_traces(request, RECEIVED).ops
+    assert [
+        EnsureRun("r9", c.DEFAULT_EXPERIMENT, 10),
+        AppendSpans("r9", (span_record("a"), span_record("b", parent="02" * 8))),
+    ] == convert_traces(request, RECEIVED).ops
 
 
 def test_child_spans_without_a_run_are_ignored() -> None:
@@ -432,3 +448,293 @@ def test_metrics_without_a_run_are_skipped_silently() -> None:
 def test_any_value_helper_round_trip() -> None:
     """Guards the test helper itself: bools must not become ints."""
     assert "bool_value" == any_value(True).WhichOneof("value")
+
+
+def span_record(name: str, parent: str | None = None) -> SpanRecord:
+    """What `otlp_builders.span` makes of *name*."""
+    trace_id, span_id = bytes(range(16)).hex(), "01" * 8
+    return SpanRecord(trace_id, span_id, parent, name, "UNSPECIFIED", 10, 20, "UNSET", "", "{}")
+
+
+# --- log lines -----------------------------------------------------------------------------------
+
+
+def log_record(
+    body: Any = "hello",
+    severity: int = 0,
+    text: str = "",
+    time_ns: int = 0,
+    observed: int = 0,
+    attributes: dict[str, Any] | None = None,
+) -> Any:
+    record = event(None, attributes, time_ns, observed)
+    record.severity_number = severity  # type: ignore[assignment]
+    record.severity_text = text
+    if body is not None:
+        record.body.CopyFrom(any_value(body))
+    return record
+
+
+def log_lines(converted: Converted) -> list[LogLine]:
+    return [line for op in converted.ops if isinstance(op, AppendLogLines) for line in op.lines]
+
+
+def test_a_plain_log_record_of_a_run_is_a_log_line() -> None:
+    request = logs_request(log_record("hello", 9, "INFO", time_ns=42))
+    request.resource_logs[0].scope_logs[0].scope.name = "trainer.loop"
+
+    out = convert_logs(request, RECEIVED)
+
+    assert [
+        EnsureRun("r1", c.DEFAULT_EXPERIMENT, 42),
+        AppendLogLines("r1", (LogLine(42, 9, "INFO", "trainer.loop", "hello", None, None),)),
+    ] == out.ops
+
+
+@pytest.mark.parametrize(
+    ("time_ns", "observed", "expected"),
+    [(5, 7, 5), (0, 7, 7), (0, 0, RECEIVED)],
+    ids=["own-time", "observed", "arrival"],
+)
+def test_a_log_line_time_falls_back(time_ns: int, observed: int, expected: int) -> None:
+    (line,) = log_lines(convert(log_record(time_ns=time_ns, observed=observed)))
+
+    assert expected == line.time_ns
+
+
+@pytest.mark.parametrize(
+    ("number", "text", "expected"),
+    [
+        (0, "", ""),
+        (1, "", "TRACE"),
+        (4, "", "TRACE"),
+        (5, "", "DEBUG"),
+        (9, "", "INFO"),
+        (12, "", "INFO"),
+        (13, "", "WARN"),
+        (17, "", "ERROR"),
+        (20, "", "ERROR"),
+        (21, "", "FATAL"),
+        (24, "", "FATAL"),
+        (13, "WARNING", "WARNING"),  # the producer's own text wins
+        (0, "notice", "notice"),
+    ],
+)
+def test_the_level_is_the_severity_text_else_derived(number: int, text: str, expected: str) -> None:
+    (line,) = log_lines(convert(log_record(severity=number, text=text)))
+
+    assert (number, expected) == (line.level_number, line.level)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("plain text", "plain text"),
+        (None, ""),
+        (3, "3"),
+        (2.5, "2.5"),
+        (True, "true"),
+        (["a", 1], '["a",1]'),
+        (b"\x01\xff", "01ff"),
+    ],
+    ids=["string", "empty", "int", "double", "bool", "array", "bytes"],
+)
+def test_the_body_is_the_message(body: Any, expected: str) -> None:
+    (line,) = log_lines(convert(log_record(body)))
+
+    assert expected == line.message
+
+
+@pytest.mark.parametrize(
+    ("attributes", "expected"),
+    [
+        ({}, None),
+        ({"exception.type": "ValueError"}, "ValueError"),
+        ({"exception.type": "ValueError", "exception.message": "bad"}, "ValueError: bad"),
+        (
+            {"exception.type": "E", "exception.stacktrace": "Traceback…\nE: bad"},
+            "Traceback…\nE: bad",
+        ),
+    ],
+    ids=["none", "type", "type-message", "stacktrace"],
+)
+def test_exception_attributes_make_the_exception_text(
+    attributes: dict[str, Any], expected: str | None
+) -> None:
+    (line,) = log_lines(convert(log_record(attributes=attributes)))
+
+    assert expected == line.exception
+
+
+@pytest.mark.parametrize(
+    ("stream", "expected"), [("stdout", "stdout"), ("stderr", "stderr"), ("other", None)]
+)
+def test_log_iostream_marks_captured_output(stream: str, expected: str | None) -> None:
+    (line,) = log_lines(convert(log_record("out", attributes={"log.iostream": stream})))
+
+    assert expected == line.stream
+
+
+def test_lines_of_a_run_make_one_operation_in_order_around_points() -> None:
+    out = convert(
+        log_record("a", time_ns=1), metric("loss", 0.5, step=0), log_record("b"), log_record("c")
+    )
+
+    assert [EnsureRun, AppendPoints, AppendLogLines] == [type(op) for op in out.ops]
+    assert ["a", "b", "c"] == [line.message for line in log_lines(out)]
+
+
+def test_a_status_change_comes_after_the_lines_before_it() -> None:
+    out = convert(log_record("last words"), event(c.EVENT_RUN_END), log_record("after"))
+
+    assert [EnsureRun, AppendLogLines, SetStatus, AppendLogLines] == [type(op) for op in out.ops]
+
+
+def test_lines_of_several_runs_keep_their_run() -> None:
+    out = convert(
+        log_record("one"),
+        log_record("two", attributes={c.RUN_ID: "r2"}),
+        log_record("three"),
+    )
+
+    assert {"r1": ["one", "three"], "r2": ["two"]} == {
+        op.run_id: [line.message for line in op.lines]
+        for op in out.ops
+        if isinstance(op, AppendLogLines)
+    }
+
+
+def test_a_line_with_an_invalid_run_id_is_rejected() -> None:
+    out = convert(log_record("x"), resource={c.RUN_ID: "bad id"})
+
+    assert (1, []) == (out.rejected, out.ops)
+
+
+# --- spans ---------------------------------------------------------------------------------------
+
+
+def test_a_span_keeps_ids_kind_status_and_attributes() -> None:
+    one = span("fit", parent=b"\x02" * 8, error="diverged", attributes={"epochs": 3, "ok": False})
+    one.kind = 2  # type: ignore[assignment]  # SERVER
+    out = convert_traces(traces_request(one, resource={c.RUN_ID: "r1"}), RECEIVED)
+
+    (record,) = [s for op in out.ops if isinstance(op, AppendSpans) for s in op.spans]
+    assert (
+        SpanRecord(
+            bytes(range(16)).hex(),
+            "01" * 8,
+            "02" * 8,
+            "fit",
+            "SERVER",
+            10,
+            20,
+            "ERROR",
+            "diverged",
+            '{"epochs":3,"ok":false}',
+        )
+        == record
+    )
+
+
+def test_a_root_span_run_keeps_the_child_spans_of_its_request() -> None:
+    child = span("step", parent=b"\x01" * 8)
+    child.span_id = b"\x03" * 8
+    out = convert_traces(traces_request(child, span("fit"), resource={}), RECEIVED)
+
+    run_id = bytes(range(16)).hex()
+    assert EnsureRun(run_id, c.DEFAULT_EXPERIMENT, 10, None, "fit") == out.ops[0]
+    spans = [s.name for op in out.ops if isinstance(op, AppendSpans) for s in op.spans]
+    assert ["step", "fit"] == spans
+    assert SetStatus(run_id, "Completed", 20) == out.ops[-1]
+
+
+def test_a_span_with_malformed_ids_is_rejected() -> None:
+    bad = span("x")
+    bad.span_id = b"\x01"
+    out = convert_traces(traces_request(bad, resource={c.RUN_ID: "r1"}), RECEIVED)
+
+    assert (1, []) == (out.rejected, out.ops)
+
+
+# --- histograms ----------------------------------------------------------------------------------
+
+
+def histogram(name: str, *points: dict[str, Any], exponential: bool = False) -> Metric:
+    out = Metric(name=name)
+    target = out.exponential_histogram if exponential else out.histogram
+    for fields in points:
+        point = target.data_points.add()
+        attributes = fields.pop("attributes", {})
+        for key, value in fields.items():
+            if isinstance(value, list):
+                getattr(point, key).extend(value)
+            else:
+                setattr(point, key, value)
+        point.attributes.extend(kvs(attributes))
+    return out
+
+
+def histogram_points(*metrics: Metric) -> dict[str, tuple[str, list[Any]]]:
+    request = metrics_request(*metrics, resource={c.RUN_ID: "r1"})
+    out = points(convert_metrics(request, RECEIVED))
+    assert {c.KIND_HISTOGRAM} == {op.kind for op in out}
+    return {op.column: (op.dtype, list(op.values)) for op in out}
+
+
+def test_an_explicit_histogram_keeps_count_sum_min_max_and_buckets() -> None:
+    metric_ = histogram(
+        "latency",
+        {
+            "time_unix_nano": 5,
+            "count": 3,
+            "sum": 6.0,
+            "min": 0.5,
+            "max": 5.0,
+            "explicit_bounds": [1.0, 10.0],
+            "bucket_counts": [1, 2, 0],
+        },
+    )
+
+    assert {
+        "count": ("i8", [3]),
+        "sum": ("f8", [6.0]),
+        "min": ("f8", [0.5]),
+        "max": ("f8", [5.0]),
+        "buckets": ("str", ['{"bounds":[1.0,10.0],"counts":[1,2,0]}']),
+    } == histogram_points(metric_)
+
+
+def test_a_histogram_without_min_max_keeps_its_steps_aligned_with_nan() -> None:
+    found = histogram_points(histogram("h", {"time_unix_nano": 5, "count": 0}))
+
+    assert [0] == found["count"][1]
+    assert all(math.isnan(found[k][1][0]) for k in ("sum", "min", "max"))
+
+
+def test_an_exponential_histogram_keeps_count_sum_min_max() -> None:
+    metric_ = histogram(
+        "h", {"time_unix_nano": 5, "count": 2, "sum": 3.0, "min": 1.0, "max": 2.0}, exponential=True
+    )
+
+    assert {
+        "count": ("i8", [2]),
+        "sum": ("f8", [3.0]),
+        "min": ("f8", [1.0]),
+        "max": ("f8", [2.0]),
+    } == histogram_points(metric_)
+
+
+def test_histogram_points_with_attributes_get_their_own_columns() -> None:
+    metric_ = histogram(
+        "h",
+        {"time_unix_nano": 5, "count": 1, "attributes": {"route": "/a"}},
+        {"time_unix_nano": 5, "count": 2, "attributes": {"route": "/b"}},
+    )
+
+    found = histogram_points(metric_)
+
+    assert (["i8"], [1], [2]) == (
+        list({found["count{route=/a}"][0]}),
+        found["count{route=/a}"][1],
+        found["count{route=/b}"][1],
+    )
