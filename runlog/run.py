@@ -388,6 +388,14 @@ class Run:
         """Paths of the run's files."""
         return [f["path"] for f in self._client().list_files(self._id)]
 
+    def get_logs(self, level: str | None = None) -> list[dict[str, Any]]:
+        """The run's log lines so far, oldest first (at *level* or above, e.g. ``"WARN"``)."""
+        return list(self._client().iter_logs(self._id, level=level))
+
+    def get_spans(self) -> list[dict[str, Any]]:
+        """The run's spans (its timeline), by start time."""
+        return self._client().get_spans(self._id)
+
     def download_file(
         self, name: str, output_file_path: str | os.PathLike[str] | None = None
     ) -> str:
