@@ -187,13 +187,13 @@ def shape_metrics(columns: Iterable[Series]) -> dict[str, Any]:
     """Shape metric columns as Azure ML v1's ``Run.get_metrics()`` does.
 
     Scalar and image metrics logged once give the value (an image's file path), several
-    times a list; a list metric gives its list; row and table metrics give
-    ``{column: [values, ...]}`` with columns in the order they come. Names keep the order
+    times a list; a list metric gives its list; row, table and (OTel) histogram metrics
+    give ``{column: [values, ...]}`` with columns in the order they come. Names keep the order
     they come in.
     """
     shaped: dict[str, Any] = {}
     for series in columns:
-        if series.kind in (c.KIND_ROW, c.KIND_TABLE):
+        if series.kind in (c.KIND_ROW, c.KIND_TABLE, c.KIND_HISTOGRAM):
             table = shaped.setdefault(series.name, {})
             if isinstance(table, dict):
                 table[series.column] = list(series.values)

@@ -215,3 +215,49 @@ def points_table(series: Sequence[Series]) -> Table:
     for i, step in enumerate(longest.steps):
         table.add_row(str(step), *(fmt_value(s.values[i]) if i < len(s) else "" for s in series))
     return table
+
+
+def fmt_clock(ns: int) -> str:
+    """Local time of day to the millisecond: ``14:03:27.120``."""
+    return datetime.fromtimestamp(ns / 1e9).strftime("%H:%M:%S.%f")[:-3]
+
+
+def log_line_text(line: Mapping[str, Any]) -> str:
+    """``HH:MM:SS.mmm LEVEL logger: message``, then the exception text indented."""
+    level = line.get("level") or "-"
+    source = line.get("logger") or line.get("stream") or ""
+    text = f"{fmt_clock(int(line['time_ns']))} {level:<5} {source}: {line.get('message', '')}"
+    exception = line.get("exception")
+    if exception:
+        text += "\n" + "\n".join(f"    {row}" for row in str(exception).splitlines())
+    return text
+
+
+def spans_table(spans: Sequence[Mapping[str, Any]]) -> Table:
+    """A run's timeline: name (indented under its parent), start, duration, status."""
+    depth = _span_depths(spans)
+    table = new_table("span", "start", "duration", "status", title="spans")
+    for span in spans:
+        duration = max(0, int(span["end_ns"]) - int(span["start_ns"])) / 1e9
+        status = span.get("status_code", "")
+        if span.get("status_message"):
+            status = f"{status}: {span['status_message']}"
+        table.add_row(
+            "  " * depth.get(span["span_id"], 0) + str(span["name"]),
+            fmt_clock(int(span["start_ns"])),
+            fmt_duration(duration),
+            status,
+        )
+    return table
+
+
+def _span_depths(spans: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    parents = {s["span_id"]: s.get("parent_span_id") for s in spans}
+    depths: dict[str, int] = {}
+    for span_id in parents:
+        depth, parent, seen = 0, parents[span_id], {span_id}
+        while parent in parents and parent not in seen:
+            depth, seen = depth + 1, seen | {parent}
+            parent = parents[parent]
+        depths[span_id] = depth
+    return depths

@@ -1,4 +1,4 @@
-"""The ``runlog`` command: start the collector, list and inspect runs, fetch files.
+"""The ``runlog`` command: start the collector, list and inspect runs, logs, fetch files.
 
 Exit codes: 0 ok, 1 not found or runtime error, 2 usage error, 3 collector unreachable.
 Errors go to stderr as one line; ``--json`` prints machine-readable JSON on stdout.
@@ -434,6 +434,38 @@ def download(opts: Options, run_id: str, name: str, output: str | None) -> None:
     with opts.client() as client:
         written = client.download_file(run_id, name, output)
     click.echo(written)
+
+
+# --- logs and spans -------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("run_id", metavar="RUN")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new lines until the run ends.")
+@click.option("--level", metavar="LEVEL", help="Only lines at LEVEL or above (e.g. WARN).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per line.")
+@pass_options
+def logs(opts: Options, run_id: str, follow: bool, level: str | None, as_json: bool) -> None:
+    """Print a run's log lines (with -f, follow them like tail -f)."""
+    import json
+
+    with opts.client() as client:
+        for line in client.iter_logs(run_id, follow=follow, level=level):
+            click.echo(json.dumps(line) if as_json else _tables.log_line_text(line))
+
+
+@cli.command()
+@click.argument("run_id", metavar="RUN")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_options
+def spans(opts: Options, run_id: str, as_json: bool) -> None:
+    """Show a run's timeline: its spans with start, duration and status."""
+    with opts.client() as client:
+        found = client.get_spans(run_id)
+    if as_json:
+        _tables.print_json(found)
+    else:
+        _tables.console().print(_tables.spans_table(found))
 
 
 if __name__ == "__main__":  # pragma: no cover

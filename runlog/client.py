@@ -1,4 +1,4 @@
-"""Query the collector: experiments, runs, metric vectors and files over its HTTP API.
+"""Query the collector: experiments, runs, metric vectors, log lines, spans and files.
 
 ::
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -284,6 +285,73 @@ class Client:
             None,
             int(summary["count"]) > BINARY_THRESHOLD,
         )
+
+    # --- log lines and spans ----------------------------------------------------------------
+
+    def get_logs(
+        self, run_id: str, after_seq: int = 0, limit: int = 1000, level: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Return one page of the run's log lines, oldest first.
+
+        Each line is ``{seq, time_ns, level, level_number, logger, message, exception,
+        stream}``; ``seq`` numbers the run's lines from 1.
+
+        Args:
+            run_id: The run.
+            after_seq: Only lines after this seq (the last one already seen).
+            limit: At most this many lines (1-10000).
+            level: Only lines at this level or above (``DEBUG``, ``INFO``, ``WARN``, …).
+
+        Raises:
+            NotFoundError: The run does not exist.
+            InvalidArgumentError: The level or limit is refused.
+        """
+        params: dict[str, str | int] = {"after_seq": after_seq, "limit": limit}
+        if level:
+            params["level"] = level
+        return list(self._get_json(f"{_run_path(run_id)}/logs", params)["lines"])
+
+    def iter_logs(
+        self,
+        run_id: str,
+        follow: bool = False,
+        poll_interval: float = 0.5,
+        level: str | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Yield the run's log lines in order, page by page.
+
+        With *follow*, keep polling every *poll_interval* seconds for new lines until the
+        run has ended and every line is read; a KeyboardInterrupt (Ctrl-C) stops quietly.
+
+        Raises:
+            NotFoundError: The run does not exist.
+        """
+        after = 0
+        try:
+            while True:
+                ended = follow and self.get_run(run_id).get("status") in c.TERMINAL_STATUSES
+                page = self.get_logs(run_id, after, self.page_size, level)
+                yield from page
+                if page:
+                    after = int(page[-1]["seq"])
+                if len(page) == self.page_size:
+                    continue
+                if not follow or ended:
+                    return
+                time.sleep(poll_interval)
+        except KeyboardInterrupt:
+            return
+
+    def get_spans(self, run_id: str) -> list[dict[str, Any]]:
+        """Return the run's spans (its timeline) by start time.
+
+        Each span is ``{trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns,
+        status_code, status_message, attributes}``.
+
+        Raises:
+            NotFoundError: The run does not exist.
+        """
+        return list(self._get_json(f"{_run_path(run_id)}/spans")["spans"])
 
     # --- files ------------------------------------------------------------------------------
 
