@@ -142,6 +142,30 @@ def test_js_sdk_joins_the_parent_run_and_sets_a_tag(js_run: runlog.Run, client: 
     assert "otel-js" == run["tags"].get("producer")
 
 
+def test_js_sdk_log_records_become_log_lines_in_order(js_run: runlog.Run, client: Client) -> None:
+    lines = client.get_logs(js_run.id)
+    assert [
+        ("INFO", "js: training started", "otel-js-producer"),
+        ("WARN", "js: learning rate is high", "otel-js-producer"),
+        ("ERROR", "js: batch 7 skipped", "otel-js-producer"),
+    ] == [(line["level"], line["message"], line["logger"]) for line in lines]
+    assert [1, 2, 3] == [line["seq"] for line in lines]
+    assert all(line["time_ns"] > 0 for line in lines)
+
+
+def test_js_sdk_spans_become_the_runs_timeline(js_run: runlog.Run, client: Client) -> None:
+    spans = {span["name"]: span for span in client.get_spans(js_run.id)}
+    assert {"js-train", "js-epoch"} == set(spans)
+    root, child = spans["js-train"], spans["js-epoch"]
+    assert root["trace_id"] == child["trace_id"]
+    assert 32 == len(root["trace_id"])
+    assert root["span_id"] == child["parent_span_id"]
+    assert not root["parent_span_id"]
+    assert {"js.epochs": 3} == _attributes(root)
+    assert "OK" == root["status_code"]
+    assert root["start_ns"] <= child["start_ns"] <= child["end_ns"] <= root["end_ns"]
+
+
 def test_js_trace_without_run_id_becomes_a_run_named_by_its_hex_trace_id(
     otel_js: Path, client: Client
 ) -> None:
@@ -153,6 +177,12 @@ def test_js_trace_without_run_id_becomes_a_run_named_by_its_hex_trace_id(
     trace_id = _emit_js(otel_js, env)
     run = client.get_run(trace_id)  # the JSON body's hex id, decoded as hex
     assert ("svc-js", "Completed") == (run["experiment"], run["status"])
+
+
+def _attributes(span: dict[str, Any]) -> Any:
+    """A span's attributes, whether the API returns them as an object or a JSON string."""
+    attributes = span["attributes"]
+    return json.loads(attributes) if isinstance(attributes, str) else attributes
 
 
 # --- a shell script starting an env-configured child program -----------------------------------
@@ -169,6 +199,9 @@ def test_shell_script_child_logs_into_the_parent_run(
     assert 0 == done.returncode, f"child.sh failed:\n{done.stdout}\n{done.stderr}"
     assert {"child_loss": [0.9, 0.6, 0.3]} == client.get_metrics(parent_run.id)
     assert [0, 1, 2] == client.get_metric(parent_run.id, "child_loss").steps
+    assert [("INFO", "child done", "child-program")] == [
+        (line["level"], line["message"], line["logger"]) for line in client.get_logs(parent_run.id)
+    ]
 
 
 # --- the Python OTel SDK: metrics and traces through both OTLP exporters -----------------------
@@ -247,10 +280,59 @@ def test_otel_counter_and_gauge_become_run_vectors(otel_metrics_run: str, client
     assert 0 < gauge.timestamps[0] <= gauge.timestamps[1]
 
 
+def test_otel_histogram_keeps_count_sum_and_buckets(otel_metrics_run: str, client: Client) -> None:
+    assert {
+        "count": [2, 4],
+        "sum": [5.5, 555.5],
+        "min": [0.5, 0.5],
+        "max": [5, 500],
+        "buckets": [
+            {"bounds": [1, 10, 100], "counts": [1, 1, 0, 0]},
+            {"bounds": [1, 10, 100], "counts": [1, 1, 1, 1]},
+        ],
+    } == _histogram(client, otel_metrics_run, "latency")
+
+
+def _histogram(client: Client, run_id: str, name: str) -> dict[str, list[Any]]:
+    """A histogram metric's columns; the buckets column decoded from its JSON strings."""
+    kinds = {s["column"]: s["kind"] for s in client.list_metrics(run_id) if s["name"] == name}
+    assert dict.fromkeys(["count", "sum", "min", "max", "buckets"], "histogram") == kinds
+    columns = {column: client.get_metric(run_id, name, column).values for column in kinds}
+    columns["buckets"] = [json.loads(value) for value in columns["buckets"]]
+    return columns
+
+
 def _tracer_provider(exporter: SpanExporter, resource: dict[str, str]) -> TracerProvider:
     provider = TracerProvider(resource=Resource.create(resource), shutdown_on_exit=False)
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     return provider
+
+
+@SPAN_EXPORTERS
+def test_spans_with_a_run_id_become_its_timeline(
+    collector: Any, client: Client, span_exporter: Callable[[Any], SpanExporter]
+) -> None:
+    run_id = _unique("otel-spans")
+    provider = _tracer_provider(span_exporter(collector), {c.RUN_ID: run_id})
+    tracer = provider.get_tracer("trainer")
+    with tracer.start_as_current_span("fit", attributes={"model": "ridge"}) as fit:
+        for epoch in range(2):
+            with tracer.start_as_current_span("epoch", attributes={"epoch": epoch}):
+                pass
+    provider.shutdown()
+
+    spans = client.get_spans(run_id)
+    assert ["epoch", "epoch", "fit"] == sorted(span["name"] for span in spans)
+    trace_id = format(fit.get_span_context().trace_id, "032x")
+    fit_id = format(fit.get_span_context().span_id, "016x")
+    by_name = {span["name"]: span for span in spans}
+    assert (trace_id, fit_id) == (by_name["fit"]["trace_id"], by_name["fit"]["span_id"])
+    assert {"model": "ridge"} == _attributes(by_name["fit"])
+    epochs = sorted((s for s in spans if s["name"] == "epoch"), key=lambda s: s["start_ns"])
+    assert [{"epoch": 0}, {"epoch": 1}] == [_attributes(s) for s in epochs]
+    assert [fit_id, fit_id] == [s["parent_span_id"] for s in epochs]
+    for span in spans:
+        assert span["start_ns"] <= span["end_ns"]
 
 
 @SPAN_EXPORTERS
