@@ -2,8 +2,11 @@
 
 Runs in the exporter thread. A metric column's points become one packed record per
 consecutive stretch of one dtype (little-endian arrays, see `runlog.conventions`); events
-become one record each. Each request carries a fresh batch id so that the collector can
-ignore it when a spool replays something it already kept.
+become one record each; log lines become plain OTel log records (severity, string body,
+``exception.*`` attributes) in a scope named after their logger, consecutive records of one
+scope sharing a `ScopeLogs`, so a run's records keep their order. Each request carries a
+fresh batch id so that the collector can ignore it when a spool replays something it already
+kept.
 """
 
 from __future__ import annotations
@@ -25,10 +28,11 @@ from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeL
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 from runlog import conventions as c
-from runlog._records import Event, RunKey, Segment
+from runlog._records import Event, LogLine, RunKey, Segment
 
 _BIG_ENDIAN = sys.byteorder == "big"
-_SCOPE = InstrumentationScope(name="runlog")
+_SCOPE_NAME = "runlog"
+_EXCEPTION_KEYS = ("exception.type", "exception.message", "exception.stacktrace")
 #: Requests are cut at about this many payload bytes (the collector's default limit is 64 MiB).
 MAX_REQUEST_BYTES = 4 * 1024 * 1024
 
@@ -95,6 +99,25 @@ def event_record(event: Event) -> LogRecord:
     )
 
 
+def line_record(line: LogLine) -> LogRecord:
+    """The plain OTel log record of one log line."""
+    attributes = []
+    if line.exception is not None:
+        attributes = [
+            KeyValue(key=k, value=AnyValue(string_value=v))
+            for k, v in zip(_EXCEPTION_KEYS, line.exception, strict=True)
+            if v
+        ]
+    return LogRecord(
+        time_unix_nano=line.time_ns,
+        observed_time_unix_nano=line.time_ns,
+        severity_number=line.severity_number,  # type: ignore[arg-type]  # an int is valid
+        severity_text=line.severity_text,
+        body=AnyValue(string_value=line.message),
+        attributes=attributes,
+    )
+
+
 def _resource(run: RunKey, batch_id: str) -> Resource:
     pairs: list[tuple[str, str | None]] = [
         (c.RUN_ID, run.run_id),
@@ -108,7 +131,12 @@ def _resource(run: RunKey, batch_id: str) -> Resource:
     )
 
 
-def _size(item: Segment | Event) -> int:
+Item = Segment | Event | LogLine
+
+
+def _size(item: Item) -> int:
+    if isinstance(item, LogLine):
+        return 64 + len(item.message) + sum(map(len, item.exception or ()))
     if isinstance(item, Event):
         return 64 + sum(len(str(v)) for _, v in item.attributes)
     if item.dtype == c.DTYPE_STR:
@@ -116,31 +144,45 @@ def _size(item: Segment | Event) -> int:
     return 24 * len(item.steps)
 
 
-def _request(items: list[Segment | Event]) -> bytes:
+def _scoped(item: Item) -> tuple[str, LogRecord]:
+    if isinstance(item, LogLine):
+        return item.scope, line_record(item)
+    if isinstance(item, Event):
+        return _SCOPE_NAME, event_record(item)
+    return _SCOPE_NAME, segment_record(item)
+
+
+def _request(items: list[Item]) -> bytes:
     batch_id = uuid.uuid4().hex
-    by_run: dict[RunKey, list[LogRecord]] = {}
+    by_run: dict[RunKey, list[tuple[str, list[LogRecord]]]] = {}
     for item in items:
-        record = event_record(item) if isinstance(item, Event) else segment_record(item)
-        by_run.setdefault(item.run, []).append(record)
+        scope, record = _scoped(item)
+        groups = by_run.setdefault(item.run, [])
+        if not groups or groups[-1][0] != scope:
+            groups.append((scope, []))
+        groups[-1][1].append(record)
     request = ExportLogsServiceRequest(
         resource_logs=[
             ResourceLogs(
                 resource=_resource(run, batch_id),
-                scope_logs=[ScopeLogs(scope=_SCOPE, log_records=records)],
+                scope_logs=[
+                    ScopeLogs(scope=InstrumentationScope(name=scope), log_records=records)
+                    for scope, records in groups
+                ],
             )
-            for run, records in by_run.items()
+            for run, groups in by_run.items()
         ]
     )
     return bytes(request.SerializeToString())
 
 
-def encode(items: Iterable[Segment | Event], max_bytes: int = MAX_REQUEST_BYTES) -> Iterator[bytes]:
+def encode(items: Iterable[Item], max_bytes: int = MAX_REQUEST_BYTES) -> Iterator[bytes]:
     """Serialised requests carrying *items* in order, each about *max_bytes* at most.
 
     Order across runs is kept per run (records of one run stay in order); a segment larger
     than *max_bytes* travels alone.
     """
-    pending: list[Segment | Event] = []
+    pending: list[Item] = []
     size = 0
     for item in items:
         item_size = _size(item)

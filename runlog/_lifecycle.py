@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 import traceback
+from collections.abc import Callable
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,10 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger("runlog.internal")
 _owned: dict[int, Run] = {}
+_on_finish: dict[int, list[Callable[[], None]]] = {}
 _lock = threading.Lock()
+#: The innermost owned run still open (the last one started), read without a lock.
+_innermost: Run | None = None
 _context: Run | None = None
 _uncaught: str | None = None
 _hooks_installed = False
@@ -35,15 +39,39 @@ _hooks_installed = False
 
 def register(run: Run) -> None:
     """Remember an owned run until it finishes."""
+    global _innermost
     with _lock:
         _owned[id(run)] = run
+        _innermost = run
     _install_hooks()
 
 
 def unregister(run: Run) -> None:
-    """Forget a finished run."""
+    """Forget a finished run and call what was waiting for it to finish."""
+    global _innermost
     with _lock:
         _owned.pop(id(run), None)
+        _innermost = next(reversed(_owned.values()), None)
+        callbacks = _on_finish.pop(id(run), [])
+    for callback in callbacks:
+        try:
+            callback()
+        except Exception:
+            _log.exception("runlog: a finish callback of run %s failed", run.id)
+
+
+def on_finish(run: Run, callback: Callable[[], None]) -> None:
+    """Call *callback* when the owned *run* finishes (or at exit)."""
+    with _lock:
+        _on_finish.setdefault(id(run), []).append(callback)
+
+
+def active_run(cls: type[Run]) -> Run:
+    """The innermost run started in this process and not finished, else the context run."""
+    run = _innermost
+    if run is not None:
+        return run
+    return _context if _context is not None else context_run(cls)
 
 
 def finish_owned(status: str, error: str | None = None) -> None:
@@ -118,8 +146,16 @@ def context_run(cls: type[Run]) -> Run:
         exp = Experiment(os.environ.get(c.ENV_EXPERIMENT) or c.DEFAULT_EXPERIMENT)
         run = cls._start(exp, name=name)
     with _lock:
-        _context = _context or run
-        return _context
+        created = _context is None
+        if _context is None:
+            _context = run
+        chosen = _context
+    if created:
+        from runlog import system_metrics
+
+        if system_metrics.enabled_by_env():
+            system_metrics.start(run)
+    return chosen
 
 
 def _launched_run() -> tuple[str | None, str | None]:

@@ -7,6 +7,8 @@ OP_SERIES      (op, handle, name, deque) — a metric's own deque of (value, ste
                filled by `run.log` and drained by the exporter each cycle
 OP_POINTS      (op, handle, name, kind, {column: [values]}, time_ns) — list, row, table, image
 OP_EVENT       (op, handle, event_name, attributes, time_ns)
+OP_LOG         (op, handle, time_ns, severity_number, severity_text, logger_name, message,
+               exception) — one log line; exception is None or (type, message, stacktrace)
 OP_UPLOAD      (op, Upload)            — sent after the records of the same cycle
 OP_FLUSH       (op, threading.Event)   — set once everything before it was sent or spooled
 =============  =====================================================
@@ -24,12 +26,12 @@ from operator import itemgetter
 from typing import Any
 
 from runlog import conventions as c
-from runlog._records import Event, RunKey, Segment
+from runlog._records import Event, LogLine, RunKey, Segment
 from runlog._values import Invalid, check_step, dtype_of
 
 _log = logging.getLogger("runlog.internal")
 
-OP_SERIES, OP_POINTS, OP_EVENT, OP_UPLOAD, OP_FLUSH = range(5)
+OP_SERIES, OP_POINTS, OP_EVENT, OP_UPLOAD, OP_FLUSH, OP_LOG = range(6)
 #: Longest packed record; longer stretches are split (keeps requests near 4 MiB).
 MAX_SEGMENT = 100_000
 _ROW = "\x00row"
@@ -75,10 +77,11 @@ class Packer:
 
     def pack(
         self, items: list[tuple[Any, ...]]
-    ) -> tuple[list[Segment | Event], list[tuple[Any, ...]]]:
+    ) -> tuple[list[Segment | Event | LogLine], list[tuple[Any, ...]]]:
         """Records, and the side operations (uploads, flush barriers) in order.
 
-        *items* come from the pipeline's queue; scalar points come from the registered
+        *items* come from the pipeline's queue (events and log lines keep its order);
+        scalar points come from the registered
         per-metric deques, drained after the queue so that everything logged before a flush
         barrier is included. Each metric's points are checked and packed in bulk.
         """
@@ -103,7 +106,7 @@ class _Cycle:
     __slots__ = ("open", "out", "side")
 
     def __init__(self) -> None:
-        self.out: list[Segment | Event] = []
+        self.out: list[Segment | Event | LogLine] = []
         self.side: list[tuple[Any, ...]] = []
         self.open: dict[tuple[RunHandle, str, str], Segment] = {}
 
@@ -135,7 +138,9 @@ class _Cycle:
 
     def other(self, item: tuple[Any, ...]) -> None:
         op = item[0]
-        if op == OP_POINTS:
+        if op == OP_LOG:
+            self.out.append(LogLine(item[1].key, *item[2:]))
+        elif op == OP_POINTS:
             self.points(item[1], item[2], item[3], item[4], item[5])
         elif op == OP_EVENT:
             self.out.append(Event(item[1].key, item[2], item[4], item[3]))

@@ -129,6 +129,9 @@ class Pipeline:
 
     # --- the exporter thread ---------------------------------------------------------------
     def _loop(self) -> None:
+        from runlog._guard import mark_thread
+
+        mark_thread()  # what is logged here (httpx, runlog.internal) is no user log line
         while not self._stopping:
             self._wake.wait(self._interval)
             self._wake.clear()

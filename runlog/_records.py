@@ -1,4 +1,4 @@
-"""What the exporter packs: runs, metric segments and events (no protobuf here)."""
+"""What the exporter packs: runs, metric segments, events and log lines (no protobuf here)."""
 
 from __future__ import annotations
 
@@ -38,3 +38,17 @@ class Event:
     event_name: str
     time_ns: int
     attributes: tuple[tuple[str, Any], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    """One log line: a plain OTel log record in the scope named after its logger."""
+
+    run: RunKey
+    time_ns: int
+    severity_number: int
+    severity_text: str
+    scope: str
+    message: str
+    #: ``(type, message, stacktrace)`` of an exception; empty strings are left out.
+    exception: tuple[str, str, str] | None = None

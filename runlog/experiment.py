@@ -52,15 +52,22 @@ class Experiment:
         tags: Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
         run_id: str | None = None,
+        system_metrics: bool | None = None,
         **kwargs: Any,
     ) -> Run:
         """Start an interactive run (status Running) and return it.
 
         Use it as a context manager to complete it (or fail it with the exception) at the end.
+        ``system_metrics=True`` samples CPU, memory and GPU into the run until it finishes
+        (default: ``RUNLOG_SYSTEM_METRICS``; see `runlog.system_metrics`).
         """
+        from runlog import system_metrics as system
         from runlog.run import Run
 
-        return Run._start(self, name=name or display_name, tags=tags, params=params, run_id=run_id)
+        run = Run._start(self, name=name or display_name, tags=tags, params=params, run_id=run_id)
+        if system_metrics or (system_metrics is None and system.enabled_by_env()):
+            system.start(run)
+        return run
 
     def get_runs(
         self,

@@ -8,6 +8,7 @@ limits) and stops them at the end of the test. The helpers live in ``collector_p
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -34,3 +35,29 @@ def start_collector(tmp_path: Path) -> Iterator[Callable[..., Collector]]:
             return stack.enter_context(run_collector(data_dir, args, token))
 
         yield start
+
+
+@pytest.fixture
+def client_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A private spool and no inherited run; the default workspace is resolved afresh."""
+    import runlog.workspace
+    from runlog import conventions as c
+
+    monkeypatch.setenv(c.ENV_SPOOL_DIR, str(tmp_path / "spool"))
+    for name in (c.ENV_RUN_ID, c.ENV_ENDPOINT, c.ENV_EXPERIMENT, "OTEL_RESOURCE_ATTRIBUTES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(runlog.workspace, "_default", None)
+    yield
+
+
+@pytest.fixture
+def root_logger() -> Iterator[logging.Logger]:
+    """The root logger; its handlers and level are restored after the test."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield root
+    import runlog
+
+    runlog.uninstall_logging()
+    root.handlers[:] = handlers
+    root.setLevel(level)

@@ -18,9 +18,15 @@ def test_all_is_locked() -> None:
         "NotFoundError",
         "Run",
         "RunlogError",
+        "RunlogHandler",
+        "RunlogProcessor",
         "Workspace",
         "__version__",
+        "active_run",
+        "configure_otel",
+        "install_logging",
         "start_run",
+        "uninstall_logging",
     ] == runlog.__all__
     assert sorted(runlog.__all__) == runlog.__all__
 
@@ -32,8 +38,8 @@ def test_errors_inherit_the_nearest_builtin() -> None:
 
 
 def test_import_stays_light() -> None:
-    """Importing runlog must not pull in protobuf, httpx or numpy (training imports it)."""
-    heavy = "('httpx', 'numpy', 'google.protobuf')"
+    """Importing runlog must not pull in protobuf, httpx, numpy or optional stacks."""
+    heavy = "('httpx', 'numpy', 'google.protobuf', 'structlog', 'opentelemetry.sdk', 'psutil')"
     code = f"import runlog, sys; print(sorted(m for m in {heavy} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "[]" == out.stdout.strip()

@@ -1,0 +1,201 @@
+"""`RunlogHandler`: the standard library's `logging` into a run.
+
+Every record becomes a log line of the run (time, level, logger name, message, exception);
+numbers passed in ``extra=`` become metric points::
+
+    import logging, runlog
+
+    runlog.install_logging()                       # or addHandler(runlog.RunlogHandler())
+    log = logging.getLogger("train")
+    log.info("epoch done", extra={"loss": 0.31, "acc": 0.9, "step": 3})
+    # → log line "epoch done"; points loss=0.31 and acc=0.9 at step 3
+
+Which keys count:
+
+* ``extra={"metrics": {...}}`` is an explicit dict of points; other numeric extras (int,
+  float, numpy/torch scalars — not bools, not strings) are points too.
+* The first of ``step_keys`` present (``step``, ``global_step``, ``iteration``, ``iter``,
+  ``epoch``) with a whole-number value is the step of the other points and not a point
+  itself; further step keys present are ordinary points (``epoch`` logged at ``step``).
+* Never points: the record's own attributes (``lineno``, ``process`` …), keys starting
+  with ``_``, and ``ignore_keys`` (default: `COMMON_EXTRAS`, e.g. ``status_code``).
+* ``parse_messages=True`` also reads numeric ``key=value`` pairs in the message
+  (``"epoch 3 loss=0.31 acc=0.90"``), for print-style logging; ``extra`` wins on conflicts.
+
+`emit` appends to the run's in-process buffer and returns: no lock, no I/O, and it never
+raises. Records logged while runlog itself is at work (its internal warnings, the exporter
+thread's HTTP client) are dropped, so nothing loops.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from runlog import _lifecycle
+from runlog._guard import INSIDE, already_taken
+from runlog._logfields import (
+    COMMON_EXTRAS,
+    RECORD_ATTRIBUTES,
+    STEP_KEYS,
+    exception_fields,
+    parse_key_values,
+    severity_number,
+    split_points,
+)
+from runlog._packer import OP_LOG
+
+if TYPE_CHECKING:
+    from runlog.run import Run
+
+_log = logging.getLogger("runlog.internal")
+_DEFAULT_FORMATTER = logging.Formatter()
+
+
+class RunlogHandler(logging.Handler):
+    """A `logging.Handler` that records log lines and metric points into a run.
+
+    Args:
+        run: The run to log into; default the active run at each record
+            (`runlog.active_run`: the innermost run started here, else `Run.get_context`).
+        parse_messages: Also take numeric ``key=value`` pairs from messages as points.
+        step_keys: Keys whose value is the step of the other points (first present wins).
+        ignore_keys: Extra keys that are never points, on top of the record's own
+            attributes and ``_``-prefixed keys; default `COMMON_EXTRAS`.
+        level: The handler's level.
+
+    Works with `logging.config.dictConfig`: ``{"class": "runlog.RunlogHandler",
+    "parse_messages": True}``.
+    """
+
+    def __init__(
+        self,
+        run: Run | None = None,
+        parse_messages: bool = False,
+        step_keys: Iterable[str] = STEP_KEYS,
+        ignore_keys: Iterable[str] | None = None,
+        level: int | str = logging.NOTSET,
+    ) -> None:
+        super().__init__(level)
+        self.run = run
+        self.parse_messages = parse_messages
+        self.step_keys = tuple(step_keys)
+        extras = COMMON_EXTRAS if ignore_keys is None else frozenset(ignore_keys)
+        self._ignored = RECORD_ATTRIBUTES | extras
+        self._reported: set[type[BaseException]] = set()
+
+    def handle(self, record: logging.LogRecord) -> logging.LogRecord | bool:  # type: ignore[override]
+        """Filter and emit without the handler lock: `emit` is thread-safe on its own."""
+        result = self.filter(record)
+        if result:
+            self.emit(result if isinstance(result, logging.LogRecord) else record)
+        return result
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Append the record's log line and points to the run's buffer (never raises)."""
+        if INSIDE.get() or already_taken(record):
+            return
+        token = INSIDE.set(True)
+        try:
+            run = self.run or _lifecycle.active_run(_run_class())
+            self._record(run, record)
+        except Exception:
+            self.handleError(record)
+        finally:
+            INSIDE.reset(token)
+
+    def _record(self, run: Run, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        time_ns = int(record.created * 1e9)
+        exception = None
+        if record.exc_info:
+            exception = exception_fields(record.exc_info, self._exception_text(record))
+        run._append(
+            (
+                OP_LOG,
+                run._handle,
+                time_ns,
+                severity_number(record.levelno),
+                record.levelname,
+                record.name,
+                message,
+                exception,
+            )
+        )
+        self._points_of(run, record, message)
+
+    def _points_of(self, run: Run, record: logging.LogRecord, message: str) -> None:
+        attributes = record.__dict__
+        values = {k: attributes[k] for k in attributes.keys() - self._ignored}
+        if self.parse_messages:
+            values = {**parse_key_values(message), **values}
+        explicit = attributes.get("metrics")
+        if isinstance(explicit, dict):
+            values.update(explicit)
+        if values:
+            self._points(run, values)
+
+    def _points(self, run: Run, values: dict[str, Any]) -> None:
+        points, step = split_points(values, self.step_keys)
+        for name, value in points.items():
+            run.log(name, value, step=step)
+
+    def _exception_text(self, record: logging.LogRecord) -> str:
+        if not record.exc_text:  # cached on the record, as logging.Formatter does
+            formatter = self.formatter or _DEFAULT_FORMATTER
+            record.exc_text = formatter.formatException(record.exc_info)  # type: ignore[arg-type]
+        return record.exc_text
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        """Report runlog's own trouble once per error type on ``runlog.internal``."""
+        import sys
+
+        kind = sys.exc_info()[0]
+        if kind is None or kind in self._reported:
+            return
+        self._reported.add(kind)
+        _log.warning(
+            "RunlogHandler could not record a log record of %r", record.name, exc_info=True
+        )
+
+
+def _run_class() -> type[Run]:
+    from runlog.run import Run
+
+    return Run
+
+
+_installed: RunlogHandler | None = None
+
+
+def install_logging(level: int | str = logging.INFO, **handler_kwargs: Any) -> RunlogHandler:
+    """Add a `RunlogHandler` to the root logger and return it (the existing one if installed).
+
+    The root logger's level is lowered to *level* when it is higher, so that records of
+    *level* reach the handler.
+
+    Args:
+        level: The handler's level (default INFO).
+        **handler_kwargs: `RunlogHandler` arguments (``run``, ``parse_messages`` …).
+    """
+    global _installed
+    root = logging.getLogger()
+    if _installed is not None and _installed in root.handlers:
+        return _installed
+    _installed = RunlogHandler(level=level, **handler_kwargs)
+    root.addHandler(_installed)
+    if root.getEffectiveLevel() > _installed.level:
+        root.setLevel(_installed.level)
+    return _installed
+
+
+def uninstall_logging() -> None:
+    """Remove the handler `install_logging` added (nothing happens if there is none)."""
+    global _installed
+    if _installed is not None:
+        logging.getLogger().removeHandler(_installed)
+        _installed = None
+
+
+__all__ = ["RunlogHandler", "install_logging", "uninstall_logging"]
