@@ -28,6 +28,7 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python bench/core.py
+	$(BIN)/python bench/logging_cost.py
 
 clean:
 	rm -rf $(VENV) .runlog-demo .pytest_cache .mypy_cache .ruff_cache
