@@ -127,6 +127,8 @@ class RunlogHandler(logging.Handler):
 
     def _points_of(self, run: Run, record: logging.LogRecord, message: str) -> None:
         attributes = record.__dict__
+        if len(attributes) <= _PLAIN_RECORD_SIZE and not self.parse_messages:
+            return  # no extra= keys: nothing can be a point (most log lines)
         values = {k: attributes[k] for k in attributes.keys() - self._ignored}
         if self.parse_messages:
             values = {**parse_key_values(message), **values}
@@ -160,10 +162,19 @@ class RunlogHandler(logging.Handler):
         )
 
 
-def _run_class() -> type[Run]:
-    from runlog.run import Run
+_RUN_CLASS: list[type[Run]] = []
+#: Attributes of a record made without extra= (message/asctime/exc_text included once set).
+_PLAIN_RECORD_SIZE = len(logging.LogRecord("n", logging.INFO, "p", 1, "m", None, None).__dict__)
 
-    return Run
+
+def _run_class() -> type[Run]:
+    # Imported on first use (runlog.run imports this module's package), then cached: an
+    # import statement costs ~1 µs on every record otherwise.
+    if not _RUN_CLASS:
+        from runlog.run import Run
+
+        _RUN_CLASS.append(Run)
+    return _RUN_CLASS[0]
 
 
 _installed: RunlogHandler | None = None
