@@ -8,6 +8,7 @@ import logging.config
 import threading
 from typing import Any
 
+import numpy as np
 import pytest
 from _run_logs import stored_lines, wire_lines
 
@@ -66,9 +67,6 @@ def test_severity_number_follows_otel(levelno: int, expected: int) -> None:
 )
 def test_level_number_of_names(name: str, expected: int) -> None:
     assert expected == level_number(name)
-
-
-np = pytest.importorskip("numpy")
 
 
 @pytest.mark.parametrize(

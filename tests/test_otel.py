@@ -78,6 +78,7 @@ def test_metrics_spans_and_logs_land_in_the_run(ws: runlog.Workspace) -> None:
 
     assert 192 == run.get_metrics()["samples"]
     assert ["from the OTel logs API"] == [line["message"] for line in stored_lines(run)]
+    assert ["epoch"] == [span["name"] for span in run.get_spans()]
 
 
 @pytest.mark.usefixtures("otel_globals")
