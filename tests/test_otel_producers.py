@@ -42,18 +42,6 @@ pytestmark = pytest.mark.usefixtures("client_env")
 
 
 @pytest.fixture
-def client_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A private spool and no inherited run; the default workspace is resolved afresh."""
-    import runlog.workspace
-
-    monkeypatch.setenv(c.ENV_SPOOL_DIR, str(tmp_path / "spool"))
-    for name in (c.ENV_RUN_ID, c.ENV_ENDPOINT, c.ENV_EXPERIMENT, "OTEL_RESOURCE_ATTRIBUTES"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(runlog.workspace, "_default", None)
-    yield
-
-
-@pytest.fixture
 def client(collector: Any) -> Iterator[Client]:
     with Client(collector.endpoint) as query:
         yield query
