@@ -484,22 +484,18 @@ def check_file_path(path: str) -> str:
     """Return *path* if it is a relative ``/``-separated path inside a run, else raise.
 
     Checked here as well as by the collector because URLs normalise ``.`` and ``..``
-    segments away before the collector could refuse them.
+    segments away before the collector could refuse them. The rule is
+    `runlog.conventions.check_file_path`.
 
     Raises:
         InvalidArgumentError: The path is empty, absolute, too long, or has ``.``, ``..``,
-            empty segments or backslashes.
+            empty segments, backslashes, NUL or a drive letter.
     """
-    segments = path.split("/")
-    if (
-        len(path) > c.MAX_FILE_PATH_LENGTH
-        or "\\" in path
-        or any(s in ("", ".", "..") for s in segments)
-    ):
+    problem = c.check_file_path(path)
+    if problem is not None:
         raise InvalidArgumentError(
-            f"file path {path[:80]!r} must be relative and /-separated (at most "
-            f"{c.MAX_FILE_PATH_LENGTH} characters, no '..', '.', empty segments or "
-            "backslashes), e.g. 'outputs/model.pkl'"
+            f"file path {path[:80]!r} must be relative and /-separated, e.g. "
+            f"'outputs/model.pkl': {problem}"
         )
     return path
 

@@ -102,6 +102,7 @@ TERMINAL_STATUSES: Final = frozenset({STATUS_COMPLETED, STATUS_FAILED, STATUS_CA
 
 # --- limits shared by both sides ---------------------------------------------------------------
 RUN_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+_DRIVE: Final = re.compile(r"[A-Za-z]:")
 MAX_NAME_LENGTH: Final = 255  # metric, column, tag, param and experiment names
 MAX_VALUE_LENGTH: Final = 8192  # string metric values, tag, param and property values
 MAX_FILE_PATH_LENGTH: Final = 1024
@@ -149,18 +150,24 @@ def check_file_path(path: object) -> str | None:
     """Return why *path* is not a valid run file path, or None if it is.
 
     A run file path is relative and ``/``-separated: no leading ``/``, no drive letter, no
-    backslash, no empty, ``.`` or ``..`` segments, no NUL, at most 1024 characters.
+    backslash, no NUL, no empty, ``.`` or ``..`` segments, at most 1024 characters. The one
+    rule for the client, the query client and the collector's file store.
     """
     if not isinstance(path, str):
         return f"file path must be a string, got {type(path).__name__}"
     if not path:
-        return "file path must not be empty"
+        return "it is empty; expected a relative path such as 'outputs/model.pkl'"
     if len(path) > MAX_FILE_PATH_LENGTH:
-        return f"file path is {len(path)} characters long; the limit is {MAX_FILE_PATH_LENGTH}"
-    if "\x00" in path or "\\" in path:
-        return f"file path {path!r} must not contain NUL or backslash characters; use '/'"
-    if path.startswith("/") or re.match(r"[A-Za-z]:(/|$)", path):
-        return f"file path {path!r} must be relative to the run (no leading '/' or drive)"
-    if any(part in ("", ".", "..") for part in path.split("/")):
-        return f"file path {path!r} must not contain empty, '.' or '..' segments"
+        return f"it is {len(path)} characters long; the limit is {MAX_FILE_PATH_LENGTH}"
+    if "\x00" in path:
+        return "it contains a NUL character"
+    if "\\" in path:
+        return "it contains a backslash; separate directories with '/'"
+    if path.startswith("/"):
+        return "it is absolute; expected a path relative to the run, e.g. 'outputs/x.txt'"
+    if _DRIVE.match(path):
+        return "it starts with a drive letter; expected a path relative to the run"
+    for segment in path.split("/"):
+        if segment in ("", ".", ".."):
+            return f"it has an empty, '.' or '..' segment ({segment!r}); '..' is never allowed"
     return None

@@ -11,13 +11,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import re
 import tempfile
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO, Final, Protocol
 
-from runlog.conventions import MAX_FILE_PATH_LENGTH, is_valid_run_id
+from runlog.conventions import check_file_path, is_valid_run_id
 
 __all__ = [
     "FileStore",
@@ -30,7 +29,6 @@ __all__ = [
 ]
 
 MAX_SEGMENT_BYTES: Final = 255  # what common filesystems allow for one name
-_DRIVE = re.compile(r"[A-Za-z]:")
 
 
 class InvalidPathError(ValueError):
@@ -44,36 +42,19 @@ class FileTooLargeError(ValueError):
 def check_path(path: object) -> str:
     """Return *path* if it is a valid file path inside a run, else raise `InvalidPathError`.
 
-    Valid: a relative, ``/``-separated path of at most 1024 characters, with no empty,
-    ``.`` or ``..`` segments, no backslash, no NUL and no drive letter.
+    The rule is `runlog.conventions.check_file_path` (shared with the client); on top of it
+    each segment must fit common filesystems (at most 255 bytes).
     """
-    if not isinstance(path, str):
-        raise InvalidPathError(f"file path must be a string, got {type(path).__name__}")
-    problem = _path_problem(path)
+    problem = check_file_path(path)
+    if problem is not None and not isinstance(path, str):
+        raise InvalidPathError(problem)
+    if problem is None and any(
+        len(segment.encode("utf-8")) > MAX_SEGMENT_BYTES for segment in str(path).split("/")
+    ):
+        problem = f"a segment is longer than {MAX_SEGMENT_BYTES} bytes"
     if problem is not None:
-        raise InvalidPathError(f"invalid file path {path[:80]!r}: {problem}")
-    return path
-
-
-def _path_problem(path: str) -> str | None:
-    if not path:
-        return "it is empty; expected a relative path such as 'outputs/model.pkl'"
-    if len(path) > MAX_FILE_PATH_LENGTH:
-        return f"it is {len(path)} characters long; the limit is {MAX_FILE_PATH_LENGTH}"
-    if "\x00" in path:
-        return "it contains a NUL character"
-    if "\\" in path:
-        return "it contains a backslash; separate directories with '/'"
-    if path.startswith("/"):
-        return "it is absolute; expected a path relative to the run, e.g. 'outputs/x.txt'"
-    if _DRIVE.match(path):
-        return "it starts with a drive letter; expected a path relative to the run"
-    for segment in path.split("/"):
-        if segment in ("", ".", ".."):
-            return f"it has an empty, '.' or '..' segment ({segment!r}); '..' is never allowed"
-        if len(segment.encode("utf-8")) > MAX_SEGMENT_BYTES:
-            return f"a segment is longer than {MAX_SEGMENT_BYTES} bytes"
-    return None
+        raise InvalidPathError(f"invalid file path {str(path)[:80]!r}: {problem}")
+    return str(path)
 
 
 class FileWriter(Protocol):
