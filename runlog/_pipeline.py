@@ -166,23 +166,12 @@ class Pipeline:
             return
         for index, body in enumerate(bodies):
             try:
-                self._post(body)
+                self._sender.deliver_logs(body)
             except SendError as exc:
                 self._go_offline(exc)
                 for rest in bodies[index:]:
                     self._spool_body(rest)
                 return
-
-    def _post(self, body: bytes) -> None:
-        from runlog._transport import RejectedError
-
-        try:
-            rejected, message = self._sender.post_logs(body)
-        except RejectedError as exc:
-            _log.error("collector refused a batch of run data: %s", exc)
-            return
-        if rejected:
-            _log.warning("collector rejected %d record(s): %s", rejected, message)
 
     def _upload(self, upload: Upload) -> None:
         from runlog._transport import SendError
@@ -190,17 +179,9 @@ class Pipeline:
         if self._offline_since is not None:
             return  # stays staged in the spool; replayed with the rest
         try:
-            self.spool.replay_one(upload.data, self._post, self._put)
+            self.spool.replay_one(upload.data, self._sender.deliver_logs, self._sender.deliver_file)
         except SendError as exc:
             self._go_offline(exc)
-
-    def _put(self, upload: Upload) -> None:
-        from runlog._transport import RejectedError
-
-        try:
-            self._sender.put_file(upload.run_id, upload.experiment, upload.path, upload.data)
-        except RejectedError as exc:
-            _log.error("collector refused file %r of run %s: %s", upload.path, upload.run_id, exc)
 
     def _spool_body(self, body: bytes) -> None:
         try:
@@ -225,7 +206,7 @@ class Pipeline:
     def _try_reconnect(self) -> bool:
         if time.monotonic() < self._retry_at:
             return False
-        result = self.spool.replay(self._post_raising, self._put_raising)
+        result = self.spool.replay(self._sender.deliver_logs, self._sender.deliver_file)
         if result.failed:
             self._go_offline(ConnectionError("collector still unreachable"))
             return False
@@ -234,12 +215,6 @@ class Pipeline:
             "collector at %s is back; replayed %d spooled item(s)", self.endpoint, result.sent
         )
         return True
-
-    def _post_raising(self, body: bytes) -> None:
-        self._post(body)
-
-    def _put_raising(self, upload: Upload) -> None:
-        self._put(upload)
 
 
 def _drain(queue: deque[tuple[Any, ...]]) -> list[tuple[Any, ...]]:

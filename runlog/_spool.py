@@ -260,27 +260,11 @@ def sync(
     bad entry cannot block the rest; anything else stops the replay and stays spooled.
     """
     from runlog._config import resolve
-    from runlog._transport import RejectedError, Sender
+    from runlog._transport import Sender
 
     settings = resolve(endpoint, token)
     sender = Sender(settings.endpoint, settings.token)
-
-    def post(body: bytes) -> None:
-        try:
-            rejected, message = sender.post_logs(body)
-        except RejectedError as exc:
-            _log.error("collector refused a spooled batch; removed it: %s", exc)
-            return
-        if rejected:
-            _log.warning("collector rejected %d spooled record(s): %s", rejected, message)
-
-    def put(upload: Upload) -> None:
-        try:
-            sender.put_file(upload.run_id, upload.experiment, upload.path, upload.data)
-        except RejectedError as exc:
-            _log.error("collector refused spooled file %r; removed it: %s", upload.path, exc)
-
     try:
-        return Spool(directory).replay(post, put)
+        return Spool(directory).replay(sender.deliver_logs, sender.deliver_file)
     finally:
         sender.close()

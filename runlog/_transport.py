@@ -7,6 +7,7 @@ HTTP library costs a training process ~0.2 s, and the exporter needs only two re
 from __future__ import annotations
 
 import http.client
+import logging
 import os
 from typing import IO
 from urllib.parse import quote, urlsplit
@@ -14,6 +15,9 @@ from urllib.parse import quote, urlsplit
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 
 from runlog import conventions as c
+from runlog._spool import Upload
+
+_log = logging.getLogger("runlog.internal")
 
 
 class SendError(Exception):
@@ -116,6 +120,37 @@ class Sender:
         with open(data, "rb") as stream:
             status, reply = self._request("PUT", url, stream, headers)
         _check(status, reply, f"file {path!r}")
+
+    # --- delivery: one policy for the exporter and `runlog sync` ------------------------------
+    def deliver_logs(self, body: bytes) -> None:
+        """Post a logs request; what the collector refuses is reported, never retried.
+
+        Raises:
+            SendError: The collector could not be reached; the caller keeps the data.
+        """
+        try:
+            rejected, message = self.post_logs(body)
+        except RejectedError as exc:
+            _log.error("collector refused a batch of run data; dropped, not retried: %s", exc)
+            return
+        if rejected:
+            _log.warning("collector rejected %d record(s): %s", rejected, message)
+
+    def deliver_file(self, upload: Upload) -> None:
+        """Upload a spooled file; a refusal is reported, never retried.
+
+        Raises:
+            SendError: The collector could not be reached; the file stays spooled.
+        """
+        try:
+            self.put_file(upload.run_id, upload.experiment, upload.path, upload.data)
+        except RejectedError as exc:
+            _log.error(
+                "collector refused file %r of run %s; dropped, not retried: %s",
+                upload.path,
+                upload.run_id,
+                exc,
+            )
 
 
 def _check(status: int, reply: bytes, what: str) -> None:
