@@ -99,10 +99,7 @@ class Experiment:
             [self._name], filter_string or None, order_by, max_results
         )
         for info in found:
-            run = Run._start_attached(self, info["run_id"])
-            run._name, run._parent_id = info.get("name"), info.get("parent_id")
-            run._status = info.get("status", c.STATUS_RUNNING)
-            yield run
+            yield Run._from_info(self, info)
 
     def to_pandas(self, filter: str | None = None, order_by: list[str] | None = None) -> Any:
         """The experiment's runs as a pandas DataFrame (needs pandas)."""

@@ -60,8 +60,19 @@ class Run:
     def __init__(
         self, experiment: Experiment, run_id: str, outputs: str | None = None, **kwargs: Any
     ) -> None:
-        info = experiment.workspace.client().get_run(run_id)
-        self._setup(experiment, run_id, info.get("name"), info.get("parent_id"), owned=False)
+        self._adopt(experiment, experiment.workspace.client().get_run(run_id))
+
+    @classmethod
+    def _from_info(cls, experiment: Experiment, info: Mapping[str, Any]) -> Run:
+        """A handle on an existing run from its query-API record (no second request)."""
+        run = cls.__new__(cls)
+        run._adopt(experiment, info)
+        return run
+
+    def _adopt(self, experiment: Experiment, info: Mapping[str, Any]) -> None:
+        self._setup(
+            experiment, info["run_id"], info.get("name"), info.get("parent_id"), owned=False
+        )
         self._status = str(info.get("status", c.STATUS_RUNNING))
 
     # --- construction ------------------------------------------------------------------------

@@ -87,7 +87,7 @@ class Workspace:
         from runlog.run import Run
 
         info = self.client().get_run(run_id)
-        return Run(Experiment(self, info["experiment"]), run_id)
+        return Run._from_info(Experiment(self, info["experiment"]), info)
 
     def get_details(self) -> dict[str, Any]:
         """Endpoint and the config file it came from."""
