@@ -25,7 +25,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,18 @@ class Collector:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(30)
+
+
+@contextmanager
+def running_collector() -> Iterator[tuple[Collector, Path]]:
+    """A collector in a temporary folder, with the client's spool kept there too."""
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["RUNLOG_SPOOL_DIR"] = str(Path(tmp) / "spool")
+        collector = Collector(Path(tmp) / "data")
+        try:
+            yield collector, Path(tmp)
+        finally:
+            collector.stop()
 
 
 def median_of(repeat: int, measure: Callable[[], float]) -> float:
@@ -258,13 +271,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--otel-records", type=int, default=20_000)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        os.environ["RUNLOG_SPOOL_DIR"] = str(Path(tmp) / "spool")
-        collector = Collector(Path(tmp) / "data")
-        try:
-            rows = measure(collector, args, Path(tmp))
-        finally:
-            collector.stop()
+    with running_collector() as (collector, tmp):
+        rows = measure(collector, args, tmp)
     print_table(rows, args.repeat)
 
 

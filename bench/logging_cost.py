@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,7 +27,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core import Collector, print_table
+from core import Collector, print_table, running_collector
 
 import runlog
 
@@ -94,13 +92,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--calls", type=int, default=20_000)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        os.environ["RUNLOG_SPOOL_DIR"] = str(Path(tmp) / "spool")
-        collector = Collector(Path(tmp) / "data")
-        try:
-            results = run_all(collector, args.calls, args.repeat)
-        finally:
-            collector.stop()
+    with running_collector() as (collector, _):
+        results = run_all(collector, args.calls, args.repeat)
     base = results["no handler"]
     rows = [
         (
