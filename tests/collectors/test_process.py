@@ -177,3 +177,31 @@ def test_refuses_a_public_host_without_a_token(tmp_path: Path) -> None:
 
     assert 2 == result.returncode
     assert "without a token" in result.stderr
+
+
+def test_accepted_connections_have_nagle_off() -> None:
+    """asyncio sets TCP_NODELAY only for IPPROTO_TCP sockets; without it every request after
+    the first on a kept-alive connection waits ~40 ms for the client's delayed ACK."""
+    import asyncio
+    import socket
+
+    from collectors.server import bind_http
+
+    async def check() -> int:
+        seen: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        async def accepted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            sock = writer.get_extra_info("socket")
+            seen.set_result(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        server = await asyncio.start_server(accepted, sock=bind_http("127.0.0.1", 0))
+        port = server.sockets[0].getsockname()[1]
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            return await asyncio.wait_for(seen, 10)
+        finally:
+            writer.close()
+            server.close()
+
+    assert 0 != asyncio.run(check())
