@@ -38,6 +38,7 @@ from runlog._decode import (
     shape_metrics,
     summary_as_series,
 )
+from runlog._guard import INSIDE
 from runlog.exceptions import (
     AuthenticationError,
     CollectorUnavailableError,
@@ -99,17 +100,28 @@ class Client:
         self.close()
 
     def close(self) -> None:
-        """Close the connection pool."""
-        self._http.close()
+        """Close the connection pool (httpcore logs it: runlog's own work, as in _send)."""
+        token = INSIDE.set(True)
+        try:
+            self._http.close()
+        finally:
+            INSIDE.reset(token)
 
     # --- plumbing ---------------------------------------------------------------------------
 
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """Send one request and raise the runlog error matching a failed answer."""
+        """Send one request and raise the runlog error matching a failed answer.
+
+        Runs marked as runlog's own work, so a `RunlogHandler` does not turn what httpx
+        logs about the request into log lines of a run.
+        """
+        token = INSIDE.set(True)
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
             raise self._unreachable(exc) from exc
+        finally:
+            INSIDE.reset(token)
         raise_for_status(response, self.endpoint)
         return response
 
@@ -375,12 +387,15 @@ class Client:
         """
         target = _target_path(path, output_file_path)
         target.parent.mkdir(parents=True, exist_ok=True)
+        token = INSIDE.set(True)  # as in _send: httpx's request log is runlog's own
         try:
             with self._http.stream("GET", _file_url(run_id, path)) as response:
                 raise_for_status(response, self.endpoint)
                 _write_atomically(target, response.iter_bytes(_CHUNK))
         except httpx.TransportError as exc:
             raise self._unreachable(exc) from exc
+        finally:
+            INSIDE.reset(token)
         return str(target)
 
     def upload_file(

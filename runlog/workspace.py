@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runlog import _config
-from runlog._guard import INSIDE
 from runlog._pipeline import Pipeline, get_pipeline
 from runlog.exceptions import ConfigError
 
@@ -68,7 +66,6 @@ class Workspace:
             from runlog.client import Client
 
             self._client = Client(self.endpoint, self.token)
-            self._client._send = _inside_runlog(self._client._send)  # type: ignore[method-assign]
         return self._client
 
     def _pipeline(self) -> Pipeline:
@@ -95,19 +92,6 @@ class Workspace:
 
     def __repr__(self) -> str:
         return f"Workspace(endpoint={self.endpoint!r})"
-
-
-def _inside_runlog(send: Callable[..., Any]) -> Callable[..., Any]:
-    """*send* marked as runlog's own work: a `RunlogHandler` skips what httpx logs in it."""
-
-    def send_inside(*args: Any, **kwargs: Any) -> Any:
-        token = INSIDE.set(True)
-        try:
-            return send(*args, **kwargs)
-        finally:
-            INSIDE.reset(token)
-
-    return send_inside
 
 
 def _locate(path: str | os.PathLike[str] | None) -> Path | None:

@@ -268,6 +268,27 @@ def test_records_from_inside_runlog_do_not_loop(
     assert ["bad metric name", "after"] == messages
 
 
+def test_queries_of_a_users_own_client_stay_out_of_the_run(
+    ws: runlog.Workspace, root_logger: logging.Logger, log: logging.Logger, tmp_path: Any
+) -> None:
+    """httpx logs each request at INFO; a root RunlogHandler must not record the requests
+    of any runlog Client, not only the workspace's (downloads included)."""
+    from runlog.client import Client
+
+    root_logger.setLevel(logging.DEBUG)
+    run = runlog.Experiment(ws, "handler").start_logging()
+    run.upload_file("outputs/a.txt", b"hello")
+    run.flush()
+    root_logger.addHandler(runlog.RunlogHandler(run))
+    log.info("before")
+    with Client(ws.endpoint) as own:
+        own.get_run(run.id)
+        own.download_file(run.id, "outputs/a.txt", tmp_path / "a.txt")
+    log.info("after")
+    run.complete()
+    assert ["before", "after"] == [line["message"] for line in stored_lines(run)]
+
+
 def test_dict_config_builds_the_handler(
     ws: runlog.Workspace, root_logger: logging.Logger, log: logging.Logger
 ) -> None:
