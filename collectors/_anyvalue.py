@@ -13,6 +13,7 @@ from typing import Any
 
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
+from collectors.encoding import json_float
 from runlog import conventions as c
 
 #: AnyValue fields that carry a metric value, mapped to the dtype they make.
@@ -74,6 +75,29 @@ def service_name(resource: dict[str, AnyValue]) -> str | None:
     return name
 
 
+def json_text(plain: Any) -> str:
+    """Compact JSON of a plain value from `to_python`, valid even for what JSON lacks:
+    bytes as hex, non-finite floats as the API's ``"NaN"`` / ``"Infinity"`` strings."""
+    return json.dumps(_jsonable(plain), separators=(",", ":"), allow_nan=False)
+
+
+def to_json(value: AnyValue) -> str:
+    """`json_text` of the value an `AnyValue` holds."""
+    return json_text(to_python(value))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float):
+        return json_float(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
 def to_text(value: AnyValue) -> str:
     """Render a tag/param/property value as the string the store keeps.
 
@@ -91,7 +115,7 @@ def to_text(value: AnyValue) -> str:
     if field == "string_value":
         return value.string_value
     if field in ("array_value", "kvlist_value"):
-        return json.dumps(to_python(value), separators=(",", ":"))
+        return to_json(value)
     return str(getattr(value, field))
 
 

@@ -9,7 +9,6 @@ conventions) make the exception text; ``log.iostream`` marks captured stdout/std
 
 from __future__ import annotations
 
-import json
 from typing import Final
 
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
@@ -92,13 +91,7 @@ def _body_text(record: LogRecord) -> str:
         return ""
     if field == "bytes_value":
         return body.bytes_value.hex()
-    return json.dumps(av.to_python(body), separators=(",", ":"), default=_bytes_hex)
-
-
-def _bytes_hex(value: object) -> str:
-    if isinstance(value, bytes):
-        return value.hex()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+    return av.to_json(body)
 
 
 def _exception_text(attrs: dict[str, AnyValue]) -> str | None:

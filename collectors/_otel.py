@@ -63,25 +63,7 @@ def span_record(span: Span, received_ns: int) -> SpanRecord:
 
 def attributes_json(kvs: Iterable[KeyValue]) -> str:
     """Attributes as a JSON object (bytes as hex; a later duplicate key wins)."""
-    plain = {kv.key: _finite(av.to_python(kv.value)) for kv in kvs}
-    return json.dumps(plain, separators=(",", ":"), default=_bytes_hex)
-
-
-def _finite(value: Any) -> Any:
-    """Non-finite floats as the API's strings ('NaN', 'Infinity', '-Infinity'): valid JSON."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    return value
-
-
-def _bytes_hex(value: object) -> str:
-    if isinstance(value, bytes):
-        return value.hex()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+    return av.json_text({kv.key: av.to_python(kv.value) for kv in kvs})
 
 
 def column_of(kvs: Iterable[KeyValue]) -> str:

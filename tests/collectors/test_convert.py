@@ -367,7 +367,15 @@ def test_a_long_error_text_is_truncated() -> None:
 )
 @pytest.mark.parametrize(
     ("value", "text"),
-    [("x", "x"), (0.5, "0.5"), (3, "3"), (True, "True"), ([1, "a"], '[1,"a"]')],
+    [
+        ("x", "x"),
+        (0.5, "0.5"),
+        (3, "3"),
+        (True, "True"),
+        ([1, "a"], '[1,"a"]'),
+        # JSON has no bytes and no NaN: hex and the API's strings, never a crash
+        ([b"\x01", float("nan"), float("-inf")], '["01","NaN","-Infinity"]'),
+    ],
 )
 def test_key_value_events(name: str, op_type: type, value: Any, text: str) -> None:
     out = convert(event(name, {c.KEY: "k", c.VALUE: value}))
@@ -536,8 +544,9 @@ def test_the_level_is_the_severity_text_else_derived(number: int, text: str, exp
         (True, "true"),
         (["a", 1], '["a",1]'),
         (b"\x01\xff", "01ff"),
+        ([b"\x01", float("inf")], '["01","Infinity"]'),
     ],
-    ids=["string", "empty", "int", "double", "bool", "array", "bytes"],
+    ids=["string", "empty", "int", "double", "bool", "array", "bytes", "array-of-json-gaps"],
 )
 def test_the_body_is_the_message(body: Any, expected: str) -> None:
     (line,) = log_lines(convert(log_record(body)))
