@@ -1,0 +1,258 @@
+"""The instrumentor contract every auto-instrumentation of runlog follows.
+
+It is OpenTelemetry's contract (``opentelemetry-instrumentation``'s ``BaseInstrumentor``)
+without depending on that package:
+
+- `Instrumentor.instrument` / `Instrumentor.uninstrument` are idempotent (a second call warns
+  and returns) and both walk **one table of targets** (`Instrumentor._targets`), so they
+  cannot drift apart. `unwrap` restores only real wrapt proxies.
+- Targets in libraries that are not imported yet are wrapped when the library is imported
+  (wrapt's post-import hooks), so ``autolog()`` never imports torch or scikit-learn itself.
+- The safety contract: a wrapper calls the original exactly once; the user's exceptions
+  propagate untouched; runlog's own errors are logged once per site and swallowed (`safely`),
+  except in strict mode (``RUNLOG_INSTRUMENTATION_STRICT=1``, set by the test suite), where
+  they raise so CI catches them.
+- `suppressed` / `suppress`: a context in which instrumented calls are not recorded (a
+  Pipeline's inner fits, ``fit`` calling ``score``, runlog's own use of the library).
+
+The instrumentors also register as ``opentelemetry_instrumentor`` entry points, so
+``opentelemetry-instrument python train.py`` discovers them (it calls ``instrument()``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+import wrapt
+
+from runlog import _guard
+
+if TYPE_CHECKING:
+    from runlog.run import Run
+
+_log = logging.getLogger("runlog.internal")
+
+#: Set to ``1`` to make runlog's own errors inside instrumentation raise (tests, CI).
+ENV_STRICT = "RUNLOG_INSTRUMENTATION_STRICT"
+
+_SUPPRESSED: ContextVar[bool] = ContextVar("runlog_instrumentation_suppressed", default=False)
+_reported: set[str] = set()
+_T = TypeVar("_T")
+
+#: What every wrapt proxy is an instance of (wrapt 2 renamed the C base class).
+_PROXY: type = getattr(wrapt, "BaseObjectProxy", wrapt.ObjectProxy)
+#: A wrapt wrapper: ``wrapper(wrapped, instance, args, kwargs)``.
+Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One thing to wrap: ``owner.attribute`` (a module, or a class for methods).
+
+    ``module`` is the module that must be imported before ``owner`` can be resolved;
+    ``owner`` is a dotted path inside it (``""`` for the module itself); ``wrapper`` is the
+    wrapt wrapper to install.
+    """
+
+    module: str
+    owner: str
+    attribute: str
+    wrapper: Wrapper
+
+
+def strict() -> bool:
+    """Tell whether runlog's own errors in instrumentation raise (test mode)."""
+    return os.environ.get(ENV_STRICT, "") not in ("", "0", "false", "False")
+
+
+def suppressed() -> bool:
+    """Tell whether instrumented calls are not to be recorded in this context."""
+    return _SUPPRESSED.get()
+
+
+@contextmanager
+def suppress() -> Iterator[None]:
+    """Do not record instrumented calls made inside this block (nested fits, own calls)."""
+    token = _SUPPRESSED.set(True)
+    try:
+        yield
+    finally:
+        _SUPPRESSED.reset(token)
+
+
+def safely(site: str, function: Callable[..., _T], *args: Any, **kwargs: Any) -> _T | None:
+    """Run runlog's own *function*; log its error once per *site* and return None.
+
+    The call runs inside runlog's logging guard (so records it logs do not loop back into
+    the run) and inside `suppress` (so its own use of the instrumented library is not
+    recorded). In strict mode the error propagates.
+    """
+    guard = _guard.INSIDE.set(True)
+    token = _SUPPRESSED.set(True)
+    try:
+        return function(*args, **kwargs)
+    except Exception:
+        if strict():
+            raise
+        if site not in _reported:
+            _reported.add(site)
+            _log.warning("runlog instrumentation: %s failed; training goes on", site, exc_info=True)
+        return None
+    finally:
+        _SUPPRESSED.reset(token)
+        _guard.INSIDE.reset(guard)
+
+
+def current_run() -> Run | None:
+    """The run instrumented calls land in, if one is active, else None.
+
+    Active means: the innermost run started in this process and not finished, else the
+    run this process was launched for (``runlog run``, a submitted run: ``RUNLOG_RUN_ID``).
+    """
+    from runlog import _lifecycle
+    from runlog.run import Run as _Run
+
+    run = _lifecycle._innermost
+    if run is not None:
+        return run
+    if _lifecycle._context is not None or _lifecycle._launched_run()[0]:
+        return _lifecycle.context_run(_Run)
+    return None
+
+
+def resolve(module: Any, dotted: str) -> Any:
+    """Follow a dotted attribute path from *module* (``""`` is the module itself)."""
+    owner = module
+    for part in filter(None, dotted.split(".")):
+        owner = getattr(owner, part)
+    return owner
+
+
+def unwrap(owner: Any, attribute: str) -> bool:
+    """Restore ``owner.attribute`` if (and only if) it is a wrapt proxy installed there."""
+    current = (owner.__dict__ if isinstance(owner, type) else vars(owner)).get(attribute)
+    if isinstance(current, _PROXY) and hasattr(current, "__wrapped__"):
+        setattr(owner, attribute, current.__wrapped__)
+        return True
+    return False
+
+
+class Instrumentor:
+    """Base of runlog's instrumentors: one instance per class (a singleton, as in OTel).
+
+    Subclasses set `name` and `libraries` and implement `_targets`; they may extend
+    `_on_instrument` / `_on_uninstrument` for state that is not a wrapped attribute.
+    """
+
+    name: ClassVar[str] = "instrumentor"
+    #: Distribution requirements, for ``opentelemetry-instrument``'s dependency check.
+    libraries: ClassVar[tuple[str, ...]] = ()
+    _instances: ClassVar[dict[type[Instrumentor], Instrumentor]] = {}
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        if cls not in Instrumentor._instances:
+            instance = super().__new__(cls)
+            instance._setup()
+            Instrumentor._instances[cls] = instance
+        return Instrumentor._instances[cls]
+
+    def _setup(self) -> None:
+        self._lock = threading.RLock()
+        self._instrumented = False
+        self._options: dict[str, Any] = {}
+        self._wrapped: list[tuple[Any, str]] = []
+        self._pending: set[str] = set()
+
+    # --- the public contract ---------------------------------------------------------------
+    @property
+    def is_instrumented(self) -> bool:
+        """Whether `instrument` is in effect."""
+        return self._instrumented
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The keyword options `instrument` was called with."""
+        return self._options
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        """The libraries this instruments (OTel's ``BaseInstrumentor`` method)."""
+        return self.libraries
+
+    def instrument(self, **options: Any) -> None:
+        """Wrap every target (now, or when its module is imported). Idempotent."""
+        with self._lock:
+            if self._instrumented:
+                _log.warning("runlog: %s is already instrumented", self.name)
+                return
+            self._instrumented = True
+            self._options = dict(options)
+            safely(f"{self.name}.instrument", self._on_instrument)
+            for module in sorted(self._hooked_modules()):
+                self._pending.add(module)
+                wrapt.register_post_import_hook(self._module_imported, module)
+
+    def uninstrument(self, **options: Any) -> None:
+        """Restore every wrapped target. Idempotent."""
+        with self._lock:
+            if not self._instrumented:
+                _log.warning("runlog: %s is not instrumented", self.name)
+                return
+            self._instrumented = False
+            self._pending.clear()
+            for owner, attribute in reversed(self._wrapped):
+                unwrap(owner, attribute)
+            self._wrapped.clear()
+            safely(f"{self.name}.uninstrument", self._on_uninstrument)
+
+    # --- for subclasses -------------------------------------------------------------------
+    def _targets(self) -> Iterable[Target]:
+        """The one table of targets that both `instrument` and `uninstrument` walk."""
+        return ()
+
+    def _on_instrument(self) -> None:
+        """Extra set-up when instrumenting (optional)."""
+
+    def _on_uninstrument(self) -> None:
+        """Extra tear-down when uninstrumenting (optional)."""
+
+    def _hooked_modules(self) -> set[str]:
+        """Modules whose import triggers wrapping; default: those of the target table."""
+        return {target.module for target in self._targets()}
+
+    def _targets_in(self, module: Any) -> Iterable[Target]:
+        """Targets to wrap once *module* is imported; default: the table's rows for it.
+
+        An instrumentor whose targets are found by scanning (every estimator class of a
+        module) overrides this and `_hooked_modules`; uninstrument still walks what was
+        wrapped, so the two cannot drift.
+        """
+        return (target for target in self._targets() if target.module == module.__name__)
+
+    # --- machinery -----------------------------------------------------------------------
+    def _module_imported(self, module: Any) -> None:
+        with self._lock:
+            if not self._instrumented or module.__name__ not in self._pending:
+                return
+            self._pending.discard(module.__name__)
+            safely(f"{self.name}: wrapping {module.__name__}", self._wrap_module, module)
+
+    def _wrap_module(self, module: Any) -> None:
+        for target in self._targets_in(module):
+            owner = resolve(module, target.owner)
+            if self._wrap(owner, target.attribute, target.wrapper):
+                self._wrapped.append((owner, target.attribute))
+
+    @staticmethod
+    def _wrap(owner: Any, attribute: str, wrapper: Wrapper) -> bool:
+        namespace = owner.__dict__ if isinstance(owner, type) else vars(owner)
+        if attribute not in namespace or isinstance(namespace[attribute], _PROXY):
+            return False  # inherited (wrapped where it is defined) or already ours
+        wrapt.wrap_function_wrapper(owner, attribute, wrapper)
+        return True
