@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 from collector_process import Collector, run_collector
+
+# runlog's own errors inside auto-instrumentation raise in tests (and in the scripts the
+# tests launch, which inherit this), so CI sees them instead of one logged warning.
+os.environ["RUNLOG_INSTRUMENTATION_STRICT"] = "1"
 
 
 @pytest.fixture(scope="session")
