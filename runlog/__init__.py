@@ -95,6 +95,34 @@ def start_run(
     )
 
 
+def autolog(
+    sklearn: bool = True,
+    torch: bool = True,
+    logging: bool = True,
+    log_models: bool = True,
+    max_tuning_runs: int | None = 5,
+    disable: bool = False,
+) -> None:
+    """Record training code you did not change: scikit-learn fits, PyTorch training loops,
+    log lines. Never imports scikit-learn or torch itself; calling it again is harmless.
+
+    Args:
+        sklearn: Record scikit-learn estimators' fits (params, training metrics, model).
+        torch: Record PyTorch training loops, TensorBoard writers and Lightning trainers.
+        logging: Send the standard library's log records to the run (`install_logging`).
+        log_models: Save fitted/trained models as run files.
+        max_tuning_runs: Child runs kept per hyperparameter search (best by rank);
+            ``None`` keeps all.
+        disable: Switch the chosen instrumentations off instead.
+
+    See docs/autolog.md, and ``runlog run -- python train.py`` for no code change at all.
+    """
+    # Imported here: wrapt and the instrumentors stay out of a plain ``import runlog``.
+    from runlog.instrumentation._autolog import autolog as _autolog
+
+    _autolog(sklearn, torch, logging, log_models, max_tuning_runs, disable)
+
+
 def active_run() -> Run:
     """The run that logging goes to: the innermost run started in this process and not
     finished, else `Run.get_context` (the launched process's run, or one per process)."""
@@ -117,6 +145,7 @@ __all__ = [
     "Workspace",
     "__version__",
     "active_run",
+    "autolog",
     "configure_otel",
     "install_logging",
     "start_run",

@@ -171,3 +171,24 @@ def check_file_path(path: object) -> str | None:
         if segment in ("", ".", ".."):
             return f"it has an empty, '.' or '..' segment ({segment!r}); '..' is never allowed"
     return None
+
+
+# --- auto-instrumentation and `runlog run` (docs/autolog.md) ---------------------------------
+#: Which libraries a launched interpreter auto-instruments: ``sklearn,torch,logging``, ``1``
+#: (all) or ``0`` (none). Set by ``runlog run``; read at interpreter start by its bootstrap.
+ENV_AUTOLOG: Final = "RUNLOG_AUTOLOG"
+#: Names `ENV_AUTOLOG` accepts, besides ``1``/``all`` and ``0``/``none``.
+AUTOLOG_NAMES: Final = ("sklearn", "torch", "logging")
+#: OTel log attribute marking a captured stdout/stderr line (OTel semantic conventions).
+LOG_IOSTREAM: Final = "log.iostream"
+#: Run properties ``runlog run`` records (facts about how the run was launched).
+PROPERTY_COMMAND: Final = "runlog.command"
+PROPERTY_CWD: Final = "runlog.cwd"
+PROPERTY_EXIT_CODE: Final = "runlog.exit_code"
+PROPERTY_GIT_COMMIT: Final = "runlog.git.commit"
+PROPERTY_GIT_BRANCH: Final = "runlog.git.branch"
+PROPERTY_GIT_DIRTY: Final = "runlog.git.dirty"
+PROPERTY_PYTHON_VERSION: Final = "runlog.python.version"
+PROPERTY_PYTHON_EXECUTABLE: Final = "runlog.python.executable"
+#: Prefix of the installed-version properties: ``runlog.package.torch = "2.13.0"``.
+PROPERTY_PACKAGE_PREFIX: Final = "runlog.package."

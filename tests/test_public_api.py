@@ -23,6 +23,7 @@ def test_all_is_locked() -> None:
         "Workspace",
         "__version__",
         "active_run",
+        "autolog",
         "configure_otel",
         "install_logging",
         "start_run",
@@ -39,7 +40,10 @@ def test_errors_inherit_the_nearest_builtin() -> None:
 
 def test_import_stays_light() -> None:
     """Importing runlog must not pull in protobuf, httpx, numpy or optional stacks."""
-    heavy = "('httpx', 'numpy', 'google.protobuf', 'structlog', 'opentelemetry.sdk', 'psutil')"
+    heavy = (
+        "('httpx', 'numpy', 'google.protobuf', 'structlog', 'opentelemetry.sdk', 'psutil',"
+        " 'wrapt', 'runlog.instrumentation', 'sklearn', 'torch')"
+    )
     code = f"import runlog, sys; print(sorted(m for m in {heavy} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "[]" == out.stdout.strip()

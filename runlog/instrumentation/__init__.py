@@ -7,6 +7,7 @@ a launched script. Each library has one instrumentor class following the contrac
 
 from __future__ import annotations
 
+from runlog.instrumentation._autolog import autolog
 from runlog.instrumentation._base import Instrumentor, Target, current_run, suppress, suppressed
 
-__all__ = ["Instrumentor", "Target", "current_run", "suppress", "suppressed"]
+__all__ = ["Instrumentor", "Target", "autolog", "current_run", "suppress", "suppressed"]
