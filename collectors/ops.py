@@ -155,6 +155,103 @@ class MarkBatch:
     batch_id: str
 
 
+# --- MLflow REST (collectors.mlflow): experiments, run lifecycle, inputs, logged models ----
+
+
+@dataclass(frozen=True, slots=True)
+class CreateExperiment:
+    """Create an experiment; refused ("already exists") when the name is taken."""
+
+    name: str
+    time_ns: int
+    artifact_location: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateExperiment:
+    """Rename an experiment and/or set its lifecycle stage (``active`` / ``deleted``)."""
+
+    experiment_id: int
+    time_ns: int
+    name: str | None = None
+    lifecycle_stage: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SetExperimentTag:
+    """Set (or overwrite) an experiment tag."""
+
+    experiment_id: int
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteExperimentTag:
+    """Remove an experiment tag; a missing tag is not an error."""
+
+    experiment_id: int
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetRunName:
+    """Rename a run (unlike `EnsureRun`, which only fills in a missing name)."""
+
+    run_id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetRunLifecycle:
+    """Mark a run ``deleted`` or ``active`` again (MLflow's soft delete and restore)."""
+
+    run_id: str
+    lifecycle_stage: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetRunIO:
+    """Record one dataset input or model output of a run (``direction`` input/output).
+
+    ``key`` identifies it within the run (a dataset's name and digest, a model id);
+    ``payload`` is its JSON description. Recording the same key again replaces it.
+    """
+
+    run_id: str
+    direction: str
+    key: str
+    payload: str
+
+
+@dataclass(frozen=True, slots=True)
+class CreateLoggedModel:
+    """Create an MLflow 3 logged model (status ``PENDING``); tags and params are JSON objects."""
+
+    model_id: str
+    experiment_id: int
+    name: str
+    time_ns: int
+    source_run_id: str | None = None
+    model_type: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+    params: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateLoggedModel:
+    """Change a logged model: status, lifecycle stage, tags set or removed, params added."""
+
+    model_id: str
+    time_ns: int
+    status: str | None = None
+    lifecycle_stage: str | None = None
+    set_tags: tuple[tuple[str, str], ...] = ()
+    delete_tags: tuple[str, ...] = ()
+    params: tuple[tuple[str, str], ...] = ()
+
+
 Op = Union[  # noqa: UP007  # a runtime alias on Python 3.10
     EnsureRun,
     SetStatus,
@@ -166,6 +263,15 @@ Op = Union[  # noqa: UP007  # a runtime alias on Python 3.10
     AppendLogLines,
     AppendSpans,
     MarkBatch,
+    CreateExperiment,
+    UpdateExperiment,
+    SetExperimentTag,
+    DeleteExperimentTag,
+    SetRunName,
+    SetRunLifecycle,
+    SetRunIO,
+    CreateLoggedModel,
+    UpdateLoggedModel,
 ]
 
 

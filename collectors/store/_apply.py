@@ -36,7 +36,7 @@ from collectors.ops import (
     SetStatus,
     SetTag,
 )
-from collectors.store import chunks, schema
+from collectors.store import _apply_mlflow, chunks, schema
 from collectors.store._logs import LogWriter
 from collectors.store._points import (
     Metric,
@@ -114,6 +114,11 @@ class Transaction:
         self._stored: dict[tuple[str, str, str], sa.RowMapping] = {}
         self._logs = LogWriter(conn)
 
+    @property
+    def connection(self) -> sa.Connection:
+        """The connection this transaction runs on (for `collectors.store._apply_mlflow`)."""
+        return self._conn
+
     def apply(self, ops: Sequence[Op]) -> Applied:
         """Apply one list, unless it carries a batch id applied before."""
         batch_ids = {op.batch_id for op in ops if isinstance(op, MarkBatch)}
@@ -158,7 +163,7 @@ class Transaction:
             return f"run {run_id!r}: {problem}"
         row = {
             "run_id": run_id,
-            "experiment_id": self._experiment_id(experiment, time_ns),
+            "experiment_id": self.experiment_id(experiment, time_ns),
             "status": cv.STATUS_RUNNING,
             "start_ns": time_ns,
         }
@@ -173,15 +178,20 @@ class Transaction:
             self._runs.add(run_id)
         return True
 
-    def _experiment_id(self, name: str, time_ns: int) -> int:
+    def experiment_id(self, name: str, time_ns: int, row: dict[str, Any] | None = None) -> int:
+        """The id of experiment *name*, created (with *row*'s columns, if given) if unknown."""
         if name not in self._experiments:
             found = self._conn.execute(_EXPERIMENT_ID, {"n": name}).scalar()
             if found is None:
-                row = {"name": name, "created_ns": time_ns}
+                row = row or {"name": name, "created_ns": time_ns}
                 result = self._conn.execute(sa.insert(_experiments), row)
                 found = _primary_key(result)
             self._experiments[name] = int(found)
         return self._experiments[name]
+
+    def forget_experiments(self) -> None:
+        """Drop the cached name-to-id map (after a rename)."""
+        self._experiments.clear()
 
     def _require_run(self, run_id: str, time_ns: int | None = None) -> str | None:
         """Make sure a run exists before an operation on it (unknown ids create the run)."""
@@ -365,6 +375,7 @@ _HANDLERS: dict[type, Callable[[Transaction, Any], str | None]] = {
     AppendLogLines: Transaction._on_append_log_lines,
     AppendSpans: Transaction._on_append_spans,
     MarkBatch: Transaction._on_mark_batch,
+    **_apply_mlflow.HANDLERS,
 }
 
 

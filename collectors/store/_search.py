@@ -29,6 +29,7 @@ _ATTRIBUTE_COLUMNS: dict[str, sa.ColumnElement[Any]] = {
     "start_time": _runs.c.start_ns,
     "end_time": _runs.c.end_ns,
     "experiment": _experiments.c.name,
+    "lifecycle_stage": _runs.c.lifecycle_stage,  # MLflow's soft delete: active | deleted
 }
 _KEY_VALUE_TABLES = {"param": schema.params, "tag": schema.tags, "property": schema.properties}
 _OPERATORS: dict[str, Callable[[sa.ColumnElement[Any], Any], sa.ColumnElement[bool]]] = {

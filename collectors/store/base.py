@@ -93,6 +93,45 @@ class FileInfo:
 
 
 @dataclass(slots=True)
+class MlflowExperiment:
+    """An experiment as the MLflow REST API shows it (lifecycle, artifact location, tags)."""
+
+    experiment_id: int
+    name: str
+    created_ns: int
+    lifecycle_stage: str
+    artifact_location: str | None
+    last_update_ns: int | None
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class RunState:
+    """What MLflow writes check first: the run's experiment and lifecycle stage."""
+
+    run_id: str
+    experiment_id: int
+    lifecycle_stage: str
+
+
+@dataclass(slots=True)
+class LoggedModelInfo:
+    """An MLflow 3 logged model."""
+
+    model_id: str
+    experiment_id: int
+    name: str
+    source_run_id: str | None
+    model_type: str | None
+    status: str
+    lifecycle_stage: str
+    created_ns: int
+    updated_ns: int
+    tags: dict[str, str]
+    params: dict[str, str]
+
+
+@dataclass(slots=True)
 class LogLineInfo:
     """One log line of a run; ``seq`` numbers a run's lines from 1 in arrival order."""
 

@@ -36,7 +36,16 @@ KEY_TYPES: Final = {
     "attribute": "attribute",
 }
 ATTRIBUTES: Final = frozenset(
-    {"status", "name", "run_id", "experiment", "parent_id", "start_time", "end_time"}
+    {
+        "status",
+        "name",
+        "run_id",
+        "experiment",
+        "parent_id",
+        "start_time",
+        "end_time",
+        "lifecycle_stage",
+    }
 )
 _ATTRIBUTE_ALIASES: Final = {"run_name": "name"}  # MLflow's spelling
 NUMERIC_ATTRIBUTES: Final = frozenset({"start_time", "end_time"})

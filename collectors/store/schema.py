@@ -23,6 +23,10 @@ experiments = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("name", sa.Text, nullable=False, unique=True),
     sa.Column("created_ns", sa.BigInteger, nullable=False),
+    # MLflow REST (migration 0003): 'active' or 'deleted', where artifacts go, last change.
+    sa.Column("lifecycle_stage", sa.Text, nullable=False, server_default="active"),
+    sa.Column("artifact_location", sa.Text, nullable=True),
+    sa.Column("last_update_ns", sa.BigInteger, nullable=True),
 )
 
 runs = sa.Table(
@@ -36,6 +40,7 @@ runs = sa.Table(
     sa.Column("start_ns", sa.BigInteger, nullable=False),
     sa.Column("end_ns", sa.BigInteger, nullable=True),
     sa.Column("error", sa.Text, nullable=True),
+    sa.Column("lifecycle_stage", sa.Text, nullable=False, server_default="active"),
     sa.Index("ix_runs_experiment_start", "experiment_id", "start_ns"),
     sa.Index("ix_runs_start", "start_ns"),
     sa.Index("ix_runs_parent", "parent_id"),
@@ -143,4 +148,40 @@ spans = sa.Table(
     sa.Column("status_message", sa.Text, nullable=False),
     sa.Column("attributes", sa.Text, nullable=False),
     sa.Index("ix_spans_run_start", "run_id", "start_ns"),
+)
+
+# MLflow REST (migration 0003): experiment tags, a run's dataset inputs and model outputs
+# (``direction`` 'input' or 'output', ``payload`` JSON), and MLflow 3 logged models.
+experiment_tags = sa.Table(
+    "experiment_tags",
+    metadata,
+    sa.Column("experiment_id", sa.Integer, sa.ForeignKey("experiments.id"), primary_key=True),
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+run_io = sa.Table(
+    "run_io",
+    metadata,
+    sa.Column("run_id", sa.Text, sa.ForeignKey("runs.run_id"), primary_key=True),
+    sa.Column("direction", sa.Text, primary_key=True),
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("payload", sa.Text, nullable=False),
+)
+
+logged_models = sa.Table(
+    "logged_models",
+    metadata,
+    sa.Column("model_id", sa.Text, primary_key=True),
+    sa.Column("experiment_id", sa.Integer, sa.ForeignKey("experiments.id"), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("source_run_id", sa.Text, nullable=True),
+    sa.Column("model_type", sa.Text, nullable=True),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("lifecycle_stage", sa.Text, nullable=False),
+    sa.Column("created_ns", sa.BigInteger, nullable=False),
+    sa.Column("updated_ns", sa.BigInteger, nullable=False),
+    sa.Column("tags", sa.Text, nullable=False),  # JSON object
+    sa.Column("params", sa.Text, nullable=False),  # JSON object
+    sa.Index("ix_logged_models_experiment", "experiment_id"),
 )

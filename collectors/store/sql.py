@@ -19,16 +19,19 @@ from alembic import command
 from alembic.config import Config
 
 from collectors.ops import Applied, Op
-from collectors.store import _logs, _search, chunks, schema
+from collectors.store import _logs, _mlflow, _search, chunks, schema
 from collectors.store._apply import Transaction
 from collectors.store.base import (
     ExperimentInfo,
     FileInfo,
+    LoggedModelInfo,
     LogLineInfo,
     MetricSummary,
     MetricVector,
+    MlflowExperiment,
     RunInfo,
     RunPage,
+    RunState,
     SpanInfo,
 )
 from collectors.store.filters import parse_filter
@@ -313,6 +316,32 @@ class SQLStore:
         """The run's spans, by start time."""
         with self._engine.connect() as conn:
             return _logs.list_spans(conn, run_id)
+
+    # --- MLflow REST ---------------------------------------------------------------------
+
+    def mlflow_experiments(
+        self, ids: Sequence[int] | None = None, names: Sequence[str] | None = None
+    ) -> list[MlflowExperiment]:
+        """Experiments by id or name (all when both are None) with lifecycle and tags."""
+        with self._engine.connect() as conn:
+            return _mlflow.experiments(conn, ids, names)
+
+    def run_states(self, run_ids: Sequence[str]) -> dict[str, RunState]:
+        """Experiment id and lifecycle stage of each run that exists."""
+        with self._engine.connect() as conn:
+            return _mlflow.run_states(conn, run_ids)
+
+    def run_io(self, run_ids: Sequence[str]) -> dict[str, list[tuple[str, Any]]]:
+        """Dataset inputs and model outputs of the runs: (direction, JSON payload) pairs."""
+        with self._engine.connect() as conn:
+            return _mlflow.run_io(conn, run_ids)
+
+    def logged_models(
+        self, model_ids: Sequence[str] | None = None, experiment_ids: Sequence[int] | None = None
+    ) -> list[LoggedModelInfo]:
+        """MLflow 3 logged models by id or experiment, newest first."""
+        with self._engine.connect() as conn:
+            return _mlflow.logged_models(conn, model_ids, experiment_ids)
 
     def close(self) -> None:
         """Close every pooled connection."""

@@ -1,0 +1,84 @@
+"""Reads for the MLflow REST API: experiments with lifecycle and tags, run lifecycle and
+inputs/outputs, logged models. Each function takes an open connection."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from collectors.store import schema
+from collectors.store.base import LoggedModelInfo, MlflowExperiment, RunState
+
+_e, _et, _r = schema.experiments, schema.experiment_tags, schema.runs
+_io, _lm = schema.run_io, schema.logged_models
+
+
+def experiments(
+    conn: sa.Connection, ids: Sequence[int] | None, names: Sequence[str] | None
+) -> list[MlflowExperiment]:
+    """Experiments by id or name (all when both are None), ordered by id, with their tags."""
+    query = sa.select(
+        _e.c.id,
+        _e.c.name,
+        _e.c.created_ns,
+        _e.c.lifecycle_stage,
+        _e.c.artifact_location,
+        _e.c.last_update_ns,
+    ).order_by(_e.c.id)
+    if ids is not None:
+        query = query.where(_e.c.id.in_(list(ids)))
+    if names is not None:
+        query = query.where(_e.c.name.in_(list(names)))
+    found = {row[0]: MlflowExperiment(*row) for row in conn.execute(query)}
+    if found:
+        tags = sa.select(_et).where(_et.c.experiment_id.in_(list(found))).order_by(_et.c.key)
+        for tag in conn.execute(tags):
+            found[tag.experiment_id].tags[tag.key] = tag.value
+    return list(found.values())
+
+
+def run_states(conn: sa.Connection, run_ids: Sequence[str]) -> dict[str, RunState]:
+    """Experiment id and lifecycle stage of each known run."""
+    query = sa.select(_r.c.run_id, _r.c.experiment_id, _r.c.lifecycle_stage)
+    rows = conn.execute(query.where(_r.c.run_id.in_(list(run_ids))))
+    return {row[0]: RunState(*row) for row in rows}
+
+
+def run_io(conn: sa.Connection, run_ids: Sequence[str]) -> dict[str, list[tuple[str, Any]]]:
+    """Each run's (direction, decoded JSON payload) pairs, by key."""
+    query = sa.select(_io).where(_io.c.run_id.in_(list(run_ids))).order_by(_io.c.key)
+    out: dict[str, list[tuple[str, Any]]] = {}
+    for row in conn.execute(query):
+        out.setdefault(row.run_id, []).append((row.direction, json.loads(row.payload)))
+    return out
+
+
+def logged_models(
+    conn: sa.Connection, model_ids: Sequence[str] | None, experiment_ids: Sequence[int] | None
+) -> list[LoggedModelInfo]:
+    """Logged models by id or experiment, newest first."""
+    query = sa.select(_lm).order_by(_lm.c.created_ns.desc(), _lm.c.model_id)
+    if model_ids is not None:
+        query = query.where(_lm.c.model_id.in_(list(model_ids)))
+    if experiment_ids is not None:
+        query = query.where(_lm.c.experiment_id.in_(list(experiment_ids)))
+    return [_logged_model(row) for row in conn.execute(query).mappings()]
+
+
+def _logged_model(row: sa.RowMapping) -> LoggedModelInfo:
+    return LoggedModelInfo(
+        model_id=row["model_id"],
+        experiment_id=row["experiment_id"],
+        name=row["name"],
+        source_run_id=row["source_run_id"],
+        model_type=row["model_type"],
+        status=row["status"],
+        lifecycle_stage=row["lifecycle_stage"],
+        created_ns=row["created_ns"],
+        updated_ns=row["updated_ns"],
+        tags=json.loads(row["tags"]),
+        params=json.loads(row["params"]),
+    )
