@@ -26,6 +26,7 @@ from collectors.errors import (
 )
 from collectors.files_api import FilesApi
 from collectors.ingest import JSON, PROTOBUF, Ingestor
+from collectors.mlflow import MlflowApi
 from collectors.otlp_http import OtlpHttpApi, status_body
 from collectors.query_api import QueryApi, QueryStore, json_response
 from collectors.settings import Settings
@@ -91,6 +92,9 @@ def create_app(store: QueryStore, files: FileStore, writer: Writer, settings: Se
     app.include_router(OtlpHttpApi(ingestor).router(), dependencies=auth)
     app.include_router(QueryApi(store).router(), dependencies=auth)
     app.include_router(FilesApi(store, files, settings.max_file_bytes).router(), dependencies=auth)
+    app.include_router(
+        MlflowApi(store, files, writer, settings.max_file_bytes).router(), dependencies=auth
+    )
     app.add_api_route("/healthz", healthz, response_model=schemas.Health, tags=["health"])
     _add_error_handlers(app)
     return app

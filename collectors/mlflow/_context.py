@@ -1,0 +1,199 @@
+"""What every MLflow handler shares: the store, the writer, request parameters, lookups."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from collectors.mlflow.errors import (
+    INVALID_STATE,
+    MALFORMED_REQUEST,
+    TEMPORARILY_UNAVAILABLE,
+    MlflowError,
+    from_store_error,
+    invalid,
+    missing,
+)
+from collectors.mlflow.mapping import DEFAULT_EXPERIMENT_ID
+from collectors.ops import Op
+from collectors.query_api import QueryStore
+from collectors.store.base import LoggedModelInfo, MlflowExperiment, RunState
+from collectors.store.files import FileStore
+from collectors.writer import Writer, WriterError
+from runlog import conventions as cv
+
+#: Seconds a write waits for its commit before answering 503.
+COMMIT_TIMEOUT_S = 60.0
+
+
+class MlflowStore(QueryStore, Protocol):
+    """The store calls beyond `QueryStore` that the MLflow API uses (`SQLStore` has them)."""
+
+    def mlflow_experiments(
+        self, ids: Sequence[int] | None = None, names: Sequence[str] | None = None
+    ) -> list[MlflowExperiment]: ...
+
+    def run_states(self, run_ids: Sequence[str]) -> dict[str, RunState]: ...
+
+    def run_io(self, run_ids: Sequence[str]) -> dict[str, list[tuple[str, Any]]]: ...
+
+    def logged_models(
+        self, model_ids: Sequence[str] | None = None, experiment_ids: Sequence[int] | None = None
+    ) -> list[LoggedModelInfo]: ...
+
+
+class Params:
+    """A request's parameters (JSON body, or query string for GET) with typed accessors.
+
+    Each accessor raises a 400 ``INVALID_PARAMETER_VALUE`` naming the parameter.
+    """
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.values = values
+
+    @classmethod
+    def from_body(cls, body: bytes) -> Params:
+        """Parse a JSON object body (empty means no parameters)."""
+        if not body.strip():
+            return cls({})
+        try:
+            values = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise MlflowError(MALFORMED_REQUEST, f"request body is not JSON: {exc}") from None
+        if not isinstance(values, dict):
+            raise MlflowError(MALFORMED_REQUEST, "request body must be a JSON object")
+        return cls(values)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        value = self.values.get(name)
+        return default if value is None else value
+
+    def string(self, name: str, default: str | None = None) -> str:
+        value = self.get(name, default)
+        if value is None:
+            raise invalid(f"Missing value for required parameter '{name}'.")
+        if not isinstance(value, str):
+            raise invalid(f"Parameter '{name}' must be a string, got {json.dumps(value)[:80]}.")
+        return value
+
+    def optional_string(self, name: str) -> str | None:
+        return None if self.get(name) is None else self.string(name)
+
+    def integer(self, name: str, default: int | None = None) -> int:
+        value = self.get(name, default)
+        if value is None:
+            raise invalid(f"Missing value for required parameter '{name}'.")
+        return as_int(name, value)
+
+    def optional_integer(self, name: str) -> int | None:
+        return None if self.get(name) is None else self.integer(name)
+
+    def number(self, name: str) -> float:
+        return as_float(name, self.get(name))
+
+    def objects(self, name: str) -> list[dict[str, Any]]:
+        value = self.get(name, [])
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise invalid(f"Parameter '{name}' must be a list of objects.")
+        return value
+
+    def strings(self, name: str) -> list[str]:
+        value = self.get(name, [])
+        value = [value] if isinstance(value, str) else value
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise invalid(f"Parameter '{name}' must be a list of strings.")
+        return value
+
+
+def as_int(name: str, value: Any) -> int:
+    """An int64 from JSON (proto3 JSON may send it as a string)."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise invalid(f"Parameter '{name}' must be an integer, got {json.dumps(value)[:80]}.")
+    try:
+        number = int(value)
+    except ValueError:
+        raise invalid(f"Parameter '{name}' must be an integer, got {str(value)[:80]!r}.") from None
+    if not cv.INT64_MIN <= number <= cv.INT64_MAX:
+        raise invalid(f"Parameter '{name}' is out of the int64 range.")
+    return number
+
+
+_NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def as_float(name: str, value: Any) -> float:
+    """A double from JSON (proto3 JSON sends non-finite values as strings)."""
+    if isinstance(value, str) and value in _NON_FINITE:
+        return _NON_FINITE[value]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        shown = json.dumps(value)[:80]
+        raise invalid(f"Parameter '{name}' must be a number, got {shown}.")
+    return float(value)
+
+
+@dataclass
+class Context:
+    """The collaborators of the MLflow handlers, and the lookups they share."""
+
+    store: MlflowStore
+    writer: Writer
+    files: FileStore
+    max_file_bytes: int
+
+    def submit(self, ops: Sequence[Op]) -> None:
+        """Commit *ops* through the group-commit writer; a refused op is a 400."""
+        try:
+            applied = self.writer.submit(ops).result(COMMIT_TIMEOUT_S)
+        except WriterError as exc:
+            raise MlflowError(TEMPORARILY_UNAVAILABLE, str(exc)) from None
+        if applied.errors:
+            raise from_store_error(applied.errors[0])
+
+    def experiment(self, experiment_id: str) -> MlflowExperiment:
+        """The experiment with MLflow id *experiment_id* (``"0"``: Default, made if missing)."""
+        if experiment_id == DEFAULT_EXPERIMENT_ID:
+            found = self.store.mlflow_experiments(names=[cv.DEFAULT_EXPERIMENT])
+            if not found:
+                from collectors.mlflow.experiments import ensure_default
+
+                return ensure_default(self)
+            return found[0]
+        try:
+            number = int(experiment_id)
+        except ValueError:
+            raise missing(f"No Experiment with id={experiment_id!r} exists") from None
+        found = self.store.mlflow_experiments(ids=[number])
+        if not found:
+            raise missing(f"No Experiment with id={experiment_id} exists")
+        return found[0]
+
+    def active_experiment(self, experiment_id: str) -> MlflowExperiment:
+        experiment = self.experiment(experiment_id)
+        if experiment.lifecycle_stage != "active":
+            raise MlflowError(
+                INVALID_STATE,
+                f"The experiment {experiment_id} must be in the 'active' state. "
+                f"Current state is {experiment.lifecycle_stage}.",
+            )
+        return experiment
+
+    def run_state(self, run_id: str) -> RunState:
+        """The run's state; 404 for an unknown run."""
+        state = self.store.run_states([run_id]).get(run_id) if cv.is_valid_run_id(run_id) else None
+        if state is None:
+            raise missing(f"Run with id={run_id} not found")
+        return state
+
+    def active_run(self, run_id: str) -> RunState:
+        """The run's state; 404 if unknown, 400 ``INVALID_STATE`` if deleted."""
+        state = self.run_state(run_id)
+        if state.lifecycle_stage != "active":
+            raise MlflowError(
+                INVALID_STATE,
+                f"The run {run_id} must be in the 'active' state. "
+                f"Current state is {state.lifecycle_stage}.",
+            )
+        return state

@@ -1,0 +1,114 @@
+"""The MLflow tracking REST API on the collector: ``/api/2.0/mlflow/...`` (and ``/ajax-api``).
+
+Handlers are plain functions ``(Context, Params) -> dict`` listed in each topic module's
+``ROUTES``; one async endpoint per route reads the JSON body (or the query string of a GET),
+runs the handler in the thread pool and answers JSON. Writes become store operations
+committed by the group-commit writer before the answer, like OTLP requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, cast
+
+from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from collectors import encoding as enc
+from collectors.mlflow import artifacts, experiments, history, models, runs
+from collectors.mlflow._context import Context, MlflowStore, Params
+from collectors.mlflow.errors import ENDPOINT_NOT_FOUND, MlflowError, MlflowRoute
+from collectors.query_api import QueryStore
+from collectors.store.files import FileStore
+from collectors.writer import Writer
+
+Handler = Callable[[Context, Params], dict[str, Any]]
+PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
+ROUTES: dict[tuple[str, str], Handler] = {
+    **experiments.ROUTES,
+    **runs.ROUTES,
+    **history.ROUTES,
+    **models.ROUTES,
+    ("GET", "/artifacts/list"): artifacts.list_run,
+}
+
+
+async def request_params(request: Request) -> Params:
+    """The request's parameters: query string for GET (repeated keys become lists), else JSON."""
+    if request.method == "GET":
+        values: dict[str, Any] = {}
+        for key, value in request.query_params.multi_items():
+            if key in values:
+                old = values[key]
+                values[key] = [*old, value] if isinstance(old, list) else [old, value]
+            else:
+                values[key] = [value] if key.endswith("_ids") else value
+    else:
+        values = Params.from_body(await request.body()).values
+    values.update(request.path_params)
+    return Params(values)
+
+
+class MlflowApi:
+    """The MLflow routers.
+
+    Args:
+        store: the store (`SQLStore`).
+        files: the file byte store.
+        writer: the started group-commit writer.
+        max_file_bytes: largest artifact accepted.
+    """
+
+    def __init__(
+        self, store: QueryStore, files: FileStore, writer: Writer, max_file_bytes: int
+    ) -> None:
+        # The collector's store is an SQLStore, which has the MLflow reads too.
+        self.ctx = Context(cast(MlflowStore, store), writer, files, max_file_bytes)
+
+    def router(self) -> APIRouter:
+        """One `APIRouter` with the tracking API, the artifacts proxy and a 404 catch-all."""
+        router = APIRouter(route_class=MlflowRoute, tags=["mlflow"], include_in_schema=False)
+        for (method, path), handler in ROUTES.items():
+            for prefix in PREFIXES:
+                router.add_api_route(prefix + path, self._endpoint(handler), methods=[method])
+        self._add_artifact_routes(router)
+        for prefix in (*PREFIXES, "/api/2.0/mlflow-artifacts"):
+            router.add_api_route(
+                prefix + "/{rest:path}",
+                _not_found,
+                methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            )
+        return router
+
+    def _endpoint(self, handler: Handler) -> Callable[[Request], Any]:
+        ctx = self.ctx
+
+        async def endpoint(request: Request) -> Response:
+            params = await request_params(request)
+            body = await run_in_threadpool(handler, ctx, params)
+            return Response(enc.dumps(body), media_type="application/json")
+
+        endpoint.__name__ = handler.__module__.rsplit(".", 1)[-1] + "_" + handler.__name__
+        return endpoint
+
+    def _add_artifact_routes(self, router: APIRouter) -> None:
+        ctx = self.ctx
+
+        async def upload(path: str, request: Request) -> Response:
+            return await artifacts.upload(ctx, path, request)
+
+        def download(path: str) -> Response:
+            return artifacts.download(ctx, path)
+
+        router.add_api_route(
+            artifacts.PREFIX, self._endpoint(artifacts.list_proxy), methods=["GET"]
+        )
+        router.add_api_route(artifacts.PREFIX + "/{path:path}", upload, methods=["PUT"])
+        router.add_api_route(artifacts.PREFIX + "/{path:path}", download, methods=["GET"])
+
+
+async def _not_found(request: Request) -> Response:
+    raise MlflowError(
+        ENDPOINT_NOT_FOUND,
+        f"{request.method} {request.url.path} is not an MLflow endpoint this server implements",
+    )

@@ -1,0 +1,129 @@
+"""MLflow's error JSON and status codes, and the route class that answers with them.
+
+MLflow clients read ``{"error_code": ..., "message": ...}`` and build their exception
+message from it, so every refusal under the MLflow paths uses that shape — malformed JSON,
+wrong types and unexpected failures included.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
+
+from collectors import encoding as enc
+from collectors.errors import ApiError
+
+logger = logging.getLogger(__name__)
+
+INVALID_PARAMETER_VALUE = "INVALID_PARAMETER_VALUE"
+RESOURCE_DOES_NOT_EXIST = "RESOURCE_DOES_NOT_EXIST"
+RESOURCE_ALREADY_EXISTS = "RESOURCE_ALREADY_EXISTS"
+INVALID_STATE = "INVALID_STATE"
+BAD_REQUEST = "BAD_REQUEST"
+MALFORMED_REQUEST = "MALFORMED_REQUEST"
+ENDPOINT_NOT_FOUND = "ENDPOINT_NOT_FOUND"
+INTERNAL_ERROR = "INTERNAL_ERROR"
+UNAUTHENTICATED = "UNAUTHENTICATED"
+TEMPORARILY_UNAVAILABLE = "TEMPORARILY_UNAVAILABLE"
+
+#: HTTP status per error code, as MLflow's server answers them.
+STATUS = {
+    INVALID_PARAMETER_VALUE: 400,
+    RESOURCE_DOES_NOT_EXIST: 404,
+    RESOURCE_ALREADY_EXISTS: 400,
+    INVALID_STATE: 400,
+    BAD_REQUEST: 400,
+    MALFORMED_REQUEST: 400,
+    ENDPOINT_NOT_FOUND: 404,
+    INTERNAL_ERROR: 500,
+    UNAUTHENTICATED: 401,
+    TEMPORARILY_UNAVAILABLE: 503,
+}
+_FROM_API_ERROR = {
+    "INVALID_ARGUMENT": INVALID_PARAMETER_VALUE,
+    "NOT_FOUND": RESOURCE_DOES_NOT_EXIST,
+    "UNAUTHENTICATED": UNAUTHENTICATED,
+    "TOO_LARGE": INVALID_PARAMETER_VALUE,
+    "UNAVAILABLE": TEMPORARILY_UNAVAILABLE,
+}
+
+
+class MlflowError(Exception):
+    """A refusal answered as MLflow's error JSON.
+
+    Args:
+        code: an MLflow error code (``INVALID_PARAMETER_VALUE``, …).
+        message: what was wrong and what to do.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    @property
+    def status(self) -> int:
+        """The HTTP status MLflow uses for this code."""
+        return STATUS.get(self.code, 500)
+
+    def response(self) -> Response:
+        """The JSON error response."""
+        body = enc.dumps({"error_code": self.code, "message": self.message})
+        headers = {"Retry-After": "1"} if self.code == TEMPORARILY_UNAVAILABLE else None
+        return Response(body, self.status, headers=headers, media_type="application/json")
+
+
+def invalid(message: str) -> MlflowError:
+    """A 400 ``INVALID_PARAMETER_VALUE``."""
+    return MlflowError(INVALID_PARAMETER_VALUE, message)
+
+
+def missing(message: str) -> MlflowError:
+    """A 404 ``RESOURCE_DOES_NOT_EXIST``."""
+    return MlflowError(RESOURCE_DOES_NOT_EXIST, message)
+
+
+def from_store_error(message: str) -> MlflowError:
+    """The MLflow error for an operation the store refused (`Applied.errors`)."""
+    code = RESOURCE_ALREADY_EXISTS if "already exists" in message else INVALID_PARAMETER_VALUE
+    return MlflowError(code, message)
+
+
+def translate(exc: Exception) -> MlflowError:
+    """Any exception raised while handling an MLflow request, as an `MlflowError`."""
+    if isinstance(exc, MlflowError):
+        return exc
+    if isinstance(exc, ApiError):
+        return MlflowError(_FROM_API_ERROR.get(exc.code, INTERNAL_ERROR), exc.message)
+    if isinstance(exc, RequestValidationError):
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', 'invalid')}"
+            for e in exc.errors()
+        )
+        return invalid(f"bad request: {problems}")
+    if isinstance(exc, HTTPException):
+        code = ENDPOINT_NOT_FOUND if exc.status_code in (404, 405) else BAD_REQUEST
+        return MlflowError(code, str(exc.detail))
+    logger.exception("MLflow request failed")
+    return MlflowError(INTERNAL_ERROR, f"internal error ({type(exc).__name__}: {exc})")
+
+
+class MlflowRoute(APIRoute):
+    """An `APIRoute` whose every failure becomes MLflow's error JSON."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except Exception as exc:  # every failure answers MLflow's JSON, never a 500 page
+                return translate(exc).response()
+
+        return handle

@@ -1,0 +1,173 @@
+"""MLflow experiment endpoints: create, get, get-by-name, search, update, delete, restore, tags."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+from typing import Any
+
+from collectors.mlflow._context import Context, Params
+from collectors.mlflow.errors import RESOURCE_ALREADY_EXISTS, MlflowError, invalid, missing
+from collectors.mlflow.mapping import experiment_json, mlflow_experiment_id, tag_pairs
+from collectors.mlflow.search import experiment_filter, experiment_sort_key
+from collectors.mlflow.validation import check_tag
+from collectors.ops import (
+    CreateExperiment,
+    DeleteExperimentTag,
+    SetExperimentTag,
+    UpdateExperiment,
+)
+from collectors.store.base import MlflowExperiment
+from runlog import conventions as cv
+
+MAX_SEARCH_RESULTS = 50_000
+_VIEW_STAGES = {
+    "ACTIVE_ONLY": ("active",),
+    "DELETED_ONLY": ("deleted",),
+    "ALL": ("active", "deleted"),
+    1: ("active",),
+    2: ("deleted",),
+    3: ("active", "deleted"),
+}
+
+
+def ensure_default(ctx: Context) -> MlflowExperiment:
+    """Create the Default experiment (MLflow's ``"0"``) if it does not exist yet."""
+    try:
+        ctx.submit([CreateExperiment(cv.DEFAULT_EXPERIMENT, time.time_ns())])
+    except MlflowError as exc:
+        if exc.code != RESOURCE_ALREADY_EXISTS:  # created by a concurrent request: fine
+            raise
+    return ctx.store.mlflow_experiments(names=[cv.DEFAULT_EXPERIMENT])[0]
+
+
+def _tags(params: Params) -> dict[str, str]:
+    tags = {}
+    for tag in params.objects("tags"):
+        key, value = check_tag(tag.get("key"), tag.get("value", ""))
+        tags[key] = value
+    return tags
+
+
+def create(ctx: Context, params: Params) -> dict[str, Any]:
+    name = params.string("name")
+    if not name.strip():
+        raise invalid("Invalid experiment name: ''. Expected a non-empty string.")
+    location = params.optional_string("artifact_location") or None
+    if ctx.store.mlflow_experiments(names=[name]):
+        raise MlflowError(RESOURCE_ALREADY_EXISTS, f"Experiment(name={name}) already exists.")
+    ctx.submit([CreateExperiment(name, time.time_ns(), location, tag_pairs(_tags(params)))])
+    created = ctx.store.mlflow_experiments(names=[name])[0]
+    return {"experiment_id": mlflow_experiment_id(created.experiment_id, created.name)}
+
+
+def get(ctx: Context, params: Params) -> dict[str, Any]:
+    return {"experiment": experiment_json(ctx.experiment(params.string("experiment_id")))}
+
+
+def get_by_name(ctx: Context, params: Params) -> dict[str, Any]:
+    name = params.string("experiment_name")
+    found = ctx.store.mlflow_experiments(names=[name])
+    if not found and name == cv.DEFAULT_EXPERIMENT:
+        found = [ensure_default(ctx)]
+    if not found:
+        raise missing(f"Could not find experiment with name '{name}'")
+    return {"experiment": experiment_json(found[0])}
+
+
+def search(ctx: Context, params: Params) -> dict[str, Any]:
+    max_results = params.integer("max_results", 1000)
+    if not 1 <= max_results <= MAX_SEARCH_RESULTS:
+        raise invalid(f"max_results must be between 1 and {MAX_SEARCH_RESULTS}, got {max_results}")
+    stages = _VIEW_STAGES.get(params.get("view_type", "ACTIVE_ONLY"))
+    if stages is None:
+        raise invalid("view_type must be ACTIVE_ONLY, DELETED_ONLY or ALL")
+    matches = experiment_filter(params.string("filter", ""))
+    experiments = [
+        e for e in ctx.store.mlflow_experiments() if e.lifecycle_stage in stages and matches(e)
+    ]
+    orders = [experiment_sort_key(c) for c in params.strings("order_by")]
+    experiments.sort(key=lambda e: -e.experiment_id)  # MLflow's tie-break
+    experiments.sort(key=lambda e: e.created_ns, reverse=True)  # default: newest first
+    for key, descending in reversed(orders):
+        experiments.sort(key=key, reverse=descending)
+    offset = _offset(params.optional_string("page_token"))
+    page = experiments[offset : offset + max_results]
+    out: dict[str, Any] = {"experiments": [experiment_json(e) for e in page]}
+    if offset + max_results < len(experiments):
+        out["next_page_token"] = page_token(offset + max_results)
+    return out
+
+
+def page_token(offset: int) -> str:
+    """An opaque paging token for *offset*."""
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def _offset(token: str | None) -> int:
+    if not token:
+        return 0
+    try:
+        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise invalid(f"Invalid page token {token[:40]!r}") from None
+    if not isinstance(offset, int) or offset < 0:
+        raise invalid(f"Invalid page token {token[:40]!r}")
+    return offset
+
+
+def update(ctx: Context, params: Params) -> dict[str, Any]:
+    experiment = ctx.active_experiment(params.string("experiment_id"))
+    new_name = params.optional_string("new_name")
+    if new_name is None or not new_name.strip():
+        raise invalid("The experiment's new name must be a non-empty string")
+    if experiment.name == cv.DEFAULT_EXPERIMENT:
+        raise invalid("The Default experiment (id 0) cannot be renamed")
+    ctx.submit([UpdateExperiment(experiment.experiment_id, time.time_ns(), name=new_name)])
+    return {}
+
+
+def _set_stage(ctx: Context, params: Params, stage: str) -> dict[str, Any]:
+    experiment = ctx.experiment(params.string("experiment_id"))
+    if stage == "deleted" and experiment.name == cv.DEFAULT_EXPERIMENT:
+        raise invalid("Cannot delete the default experiment '0'. This is an internal experiment.")
+    ctx.submit([UpdateExperiment(experiment.experiment_id, time.time_ns(), lifecycle_stage=stage)])
+    return {}
+
+
+def delete(ctx: Context, params: Params) -> dict[str, Any]:
+    return _set_stage(ctx, params, "deleted")
+
+
+def restore(ctx: Context, params: Params) -> dict[str, Any]:
+    return _set_stage(ctx, params, "active")
+
+
+def set_tag(ctx: Context, params: Params) -> dict[str, Any]:
+    experiment = ctx.active_experiment(params.string("experiment_id"))
+    key, value = params.string("key"), params.string("value", "")
+    check_tag(key, value)
+    ctx.submit([SetExperimentTag(experiment.experiment_id, key, value)])
+    return {}
+
+
+def delete_tag(ctx: Context, params: Params) -> dict[str, Any]:
+    experiment = ctx.active_experiment(params.string("experiment_id"))
+    ctx.submit([DeleteExperimentTag(experiment.experiment_id, params.string("key"))])
+    return {}
+
+
+ROUTES = {
+    ("POST", "/experiments/create"): create,
+    ("GET", "/experiments/get"): get,
+    ("GET", "/experiments/get-by-name"): get_by_name,
+    ("POST", "/experiments/search"): search,
+    ("GET", "/experiments/search"): search,
+    ("POST", "/experiments/update"): update,
+    ("POST", "/experiments/delete"): delete,
+    ("POST", "/experiments/restore"): restore,
+    ("POST", "/experiments/set-experiment-tag"): set_tag,
+    ("POST", "/experiments/delete-experiment-tag"): delete_tag,
+}

@@ -1,0 +1,123 @@
+"""Metric history: every point of one metric (paged), and the sampled bulk form for charts.
+
+Points come from the columnar vector (`Store.read_metric`), one read per request, and are
+paged in memory: a 100,000-point history is one chunked read, not 100,000 rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from collectors.encoding import json_float
+from collectors.mlflow._context import Context, Params
+from collectors.mlflow.errors import invalid
+from collectors.mlflow.experiments import _offset, page_token
+from collectors.store.base import MetricVector
+
+MAX_BULK_RUNS = 100
+MAX_BULK_RESULTS = 2500
+DEFAULT_BULK_RESULTS = 320
+_NUMERIC = ("f8", "i8", "bool")
+
+
+def _float_values(vector: MetricVector) -> npt.NDArray[np.float64] | None:
+    if vector.dtype in _NUMERIC:
+        return np.asarray(vector.values, dtype=np.float64)
+    values = list(vector.values)
+    if all(isinstance(v, (int, float)) for v in values):
+        return np.asarray(values, dtype=np.float64)
+    return None  # string metrics have no MLflow form
+
+
+def points_json(
+    key: str, vector: MetricVector, index: slice | npt.NDArray[np.intp], run_id: str | None = None
+) -> list[dict[str, Any]]:
+    """MLflow ``Metric`` objects for the points of *vector* picked by *index*."""
+    values = _float_values(vector)
+    if values is None:
+        return []
+    picked = values[index]
+    if np.isfinite(picked).all():
+        value_list: list[Any] = picked.tolist()
+    else:
+        value_list = [json_float(v) for v in picked.tolist()]
+    stamps = (vector.times[index] // 1_000_000).tolist()
+    steps = vector.steps[index].tolist()
+    if run_id is None:
+        return [
+            {"key": key, "value": v, "timestamp": t, "step": s}
+            for v, t, s in zip(value_list, stamps, steps, strict=True)
+        ]
+    return [
+        {"key": key, "value": v, "timestamp": t, "step": s, "run_id": run_id}
+        for v, t, s in zip(value_list, stamps, steps, strict=True)
+    ]
+
+
+def get_history(ctx: Context, params: Params) -> dict[str, Any]:
+    run_id = params.string("run_id", params.get("run_uuid"))
+    key = params.string("metric_key")
+    max_results = params.optional_integer("max_results")
+    if max_results is not None and max_results < 1:
+        raise invalid(f"max_results must be positive, got {max_results}")
+    ctx.run_state(run_id)
+    vector = ctx.store.read_metric(run_id, key)
+    if vector is None:
+        return {"metrics": []}
+    start = _offset(params.optional_string("page_token"))
+    end = len(vector.steps) if max_results is None else start + max_results
+    out: dict[str, Any] = {"metrics": points_json(key, vector, slice(start, end))}
+    if end < len(vector.steps):
+        out["next_page_token"] = page_token(end)
+    return out
+
+
+def get_history_bulk_interval(ctx: Context, params: Params) -> dict[str, Any]:
+    run_ids = params.strings("run_ids")
+    if not run_ids or len(run_ids) > MAX_BULK_RUNS:
+        raise invalid(f"run_ids must name 1 to {MAX_BULK_RUNS} runs, got {len(run_ids)}")
+    key = params.string("metric_key")
+    max_results = params.integer("max_results", DEFAULT_BULK_RESULTS)
+    if not 1 <= max_results <= MAX_BULK_RESULTS:
+        raise invalid(f"max_results must be between 1 and {MAX_BULK_RESULTS}, got {max_results}")
+    start, end = params.optional_integer("start_step"), params.optional_integer("end_step")
+    if (start is None) != (end is None) or (start is not None and end is not None and start > end):
+        raise invalid("start_step and end_step must be given together, start <= end")
+    vectors = {}
+    for run_id in run_ids:
+        ctx.run_state(run_id)
+        vector = ctx.store.read_metric(run_id, key)
+        if vector is not None:
+            vectors[run_id] = vector
+    steps = _sampled_steps([v.steps for v in vectors.values()], start, end, max_results)
+    metrics: list[dict[str, Any]] = []
+    for run_id in sorted(vectors):
+        vector = vectors[run_id]
+        index = np.flatnonzero(np.isin(vector.steps, steps))
+        metrics += points_json(key, vector, index, run_id)
+    return {"metrics": metrics}
+
+
+def _sampled_steps(
+    all_steps: list[npt.NDArray[np.int64]], start: int | None, end: int | None, max_results: int
+) -> npt.NDArray[np.int64]:
+    """At most *max_results* steps, evenly spread, always keeping the first and last."""
+    if not all_steps:
+        return np.array([], dtype=np.int64)
+    steps = np.unique(np.concatenate(all_steps))
+    if start is not None and end is not None:
+        steps = steps[(steps >= start) & (steps <= end)]
+    if len(steps) <= max_results:
+        return steps
+    picked = np.unique(np.linspace(0, len(steps) - 1, max_results).round().astype(np.intp))
+    sampled: npt.NDArray[np.int64] = steps[picked]
+    return sampled
+
+
+ROUTES = {
+    ("GET", "/metrics/get-history"): get_history,
+    ("GET", "/metrics/get-history-bulk-interval"): get_history_bulk_interval,
+}

@@ -1,0 +1,324 @@
+"""MLflow run endpoints: lifecycle, get, search, and logging metrics, params, tags, inputs."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from collectors.mlflow._context import Context, Params, as_float, as_int
+from collectors.mlflow.errors import invalid
+from collectors.mlflow.mapping import (
+    DERIVED_TAGS,
+    PARENT_RUN_TAG,
+    RUN_NAME_TAG,
+    STATUS_TO_RUNLOG,
+    USER_TAG,
+    run_json,
+)
+from collectors.mlflow.search import run_filter, run_order_by
+from collectors.mlflow.validation import check_batch_sizes, check_key, check_param, check_tag
+from collectors.ops import (
+    AppendPoints,
+    DeleteTag,
+    EnsureRun,
+    Op,
+    SetParam,
+    SetRunIO,
+    SetRunLifecycle,
+    SetRunName,
+    SetStatus,
+    SetTag,
+)
+from collectors.store import _search
+from collectors.store.base import RunInfo
+from runlog import conventions as cv
+
+_NS_PER_MS = 1_000_000
+_ADJECTIVES = ("able", "bold", "calm", "deft", "eager", "fair", "glad", "keen", "neat", "wise")
+_NOUNS = ("ant", "bee", "cod", "doe", "elk", "fox", "gnu", "hen", "owl", "yak")
+LOG_MODEL_HISTORY_TAG = "mlflow.log-model.history"
+
+
+def _random_name() -> str:
+    return f"{random.choice(_ADJECTIVES)}-{random.choice(_NOUNS)}-{random.randint(0, 999)}"
+
+
+def load_json(ctx: Context, runs: Sequence[RunInfo]) -> list[dict[str, Any]]:
+    """MLflow ``Run`` objects for *runs* (state and inputs/outputs loaded in two queries)."""
+    ids = [run.run_id for run in runs]
+    states, io = ctx.store.run_states(ids), ctx.store.run_io(ids)
+    out = []
+    for run in runs:
+        state = states.get(run.run_id)
+        if state is not None:
+            out.append(
+                run_json(run, state.experiment_id, state.lifecycle_stage, io.get(run.run_id, ()))
+            )
+    return out
+
+
+def _run(ctx: Context, run_id: str) -> dict[str, Any]:
+    ctx.run_state(run_id)
+    run = ctx.store.get_run(run_id)
+    if run is None:
+        raise invalid(f"Run with id={run_id} not found")
+    return load_json(ctx, [run])[0]
+
+
+def create(ctx: Context, params: Params) -> dict[str, Any]:
+    experiment = ctx.active_experiment(params.string("experiment_id", "0"))
+    start_ms = params.optional_integer("start_time")
+    start_ns = time.time_ns() if start_ms is None else start_ms * _NS_PER_MS
+    tags = dict(check_tag(t.get("key"), t.get("value", "")) for t in params.objects("tags"))
+    user = params.optional_string("user_id")
+    if user and USER_TAG not in tags:
+        tags[USER_TAG] = user
+    name = params.optional_string("run_name") or tags.get(RUN_NAME_TAG) or _random_name()
+    parent = tags.get(PARENT_RUN_TAG)
+    if parent is not None and not cv.is_valid_run_id(parent):
+        raise invalid(f"Invalid parent run id {parent[:80]!r}")
+    run_id = uuid.uuid4().hex
+    ops: list[Op] = [EnsureRun(run_id, experiment.name, start_ns, parent_id=parent, name=name)]
+    ops += [SetTag(run_id, k, v) for k, v in tags.items() if k not in DERIVED_TAGS]
+    ctx.submit(ops)
+    return {"run": _run(ctx, run_id)}
+
+
+def get(ctx: Context, params: Params) -> dict[str, Any]:
+    return {"run": _run(ctx, _run_id(params))}
+
+
+def _run_id(params: Params) -> str:
+    return params.string("run_id", params.get("run_uuid"))
+
+
+def update(ctx: Context, params: Params) -> dict[str, Any]:
+    run_id = _run_id(params)
+    ctx.active_run(run_id)
+    ops: list[Op] = []
+    name = params.optional_string("run_name")
+    if name:
+        ops.append(SetRunName(run_id, name))
+    status = params.optional_string("status")
+    if status is not None:
+        if status not in STATUS_TO_RUNLOG:
+            raise invalid(
+                f"Invalid run status {status!r}; expected one of {sorted(STATUS_TO_RUNLOG)}"
+            )
+        end_ms = params.optional_integer("end_time")
+        end_ns = time.time_ns() if end_ms is None else end_ms * _NS_PER_MS
+        ops.append(SetStatus(run_id, STATUS_TO_RUNLOG[status], end_ns))
+    ctx.submit(ops)
+    return {"run_info": _run(ctx, run_id)["info"]}
+
+
+def delete(ctx: Context, params: Params) -> dict[str, Any]:
+    run_id = _run_id(params)
+    ctx.run_state(run_id)
+    ctx.submit([SetRunLifecycle(run_id, "deleted")])
+    return {}
+
+
+def restore(ctx: Context, params: Params) -> dict[str, Any]:
+    run_id = _run_id(params)
+    ctx.run_state(run_id)
+    ctx.submit([SetRunLifecycle(run_id, "active")])
+    return {}
+
+
+def search(ctx: Context, params: Params) -> dict[str, Any]:
+    ids = params.strings("experiment_ids")
+    names = [ctx.experiment(experiment_id).name for experiment_id in ids]
+    max_results = params.integer("max_results", 1000)
+    if not 1 <= max_results <= 50_000:
+        raise invalid(f"Invalid value {max_results} for parameter 'max_results' supplied.")
+    filter_text = run_filter(params.string("filter", ""), params.get("run_view_type"))
+    order_by = run_order_by(params.strings("order_by"))
+    page = ctx.store.search_runs(
+        names or None if ids else None,
+        filter_text,
+        order_by,
+        min(max_results, _search.MAX_RESULTS),
+        params.optional_string("page_token") or None,
+    )
+    out: dict[str, Any] = {"runs": load_json(ctx, page.runs)}
+    if page.next_page_token:
+        out["next_page_token"] = page.next_page_token
+    return out
+
+
+# --- logging ---------------------------------------------------------------------------------
+
+
+def metric_ops(run_id: str, metrics: Sequence[dict[str, Any]]) -> list[Op]:
+    """One `AppendPoints` per metric key, points in request order."""
+    grouped: dict[str, list[tuple[int, int, float]]] = defaultdict(list)
+    for metric in metrics:
+        key = check_key("metric", metric.get("key"))
+        value = as_float("value", metric.get("value"))
+        timestamp = as_int("timestamp", metric.get("timestamp", 0))
+        step = as_int("step", metric.get("step", 0) or 0)
+        grouped[key].append((step, timestamp * _NS_PER_MS, value))
+    ops: list[Op] = []
+    for key, points in grouped.items():
+        steps, times, values = zip(*points, strict=True)
+        ops.append(
+            AppendPoints(
+                run_id,
+                key,
+                cv.KIND_SCALAR,
+                cv.DTYPE_FLOAT,
+                np.array(steps, dtype=np.int64),
+                np.array(times, dtype=np.int64),
+                np.array(values, dtype=np.float64),
+            )
+        )
+    return ops
+
+
+def log_metric(ctx: Context, params: Params) -> dict[str, Any]:
+    run_id = _run_id(params)
+    metric = {k: params.get(k) for k in ("key", "value", "timestamp", "step")}
+    if metric["value"] is None:
+        raise invalid("Missing value for required parameter 'value'.")
+    if metric["timestamp"] is None:
+        raise invalid("Missing value for required parameter 'timestamp'.")
+    ops = metric_ops(run_id, [metric])
+    ctx.active_run(run_id)
+    ctx.submit(ops)
+    return {}
+
+
+def _param_ops(run_id: str, params: Sequence[dict[str, Any]]) -> list[Op]:
+    seen: dict[str, str] = {}
+    for param in params:
+        key, value = check_param(param.get("key"), param.get("value", ""))
+        if seen.get(key, value) != value:
+            raise invalid(
+                f"Duplicate parameter keys have been submitted: '{key}' with different values."
+            )
+        seen[key] = value
+    return [SetParam(run_id, key, value) for key, value in seen.items()]
+
+
+def _tag_ops(run_id: str, tags: Sequence[dict[str, Any]]) -> list[Op]:
+    ops: list[Op] = []
+    for tag in tags:
+        key, value = check_tag(tag.get("key"), tag.get("value", ""))
+        if key == RUN_NAME_TAG:
+            ops.append(SetRunName(run_id, value))
+        elif key == PARENT_RUN_TAG:
+            ops.append(EnsureRun(run_id, cv.DEFAULT_EXPERIMENT, 0, parent_id=value))
+        else:
+            ops.append(SetTag(run_id, key, value))
+    return ops
+
+
+def log_param(ctx: Context, params: Params) -> dict[str, Any]:
+    run_id = _run_id(params)
+    ops = _param_ops(run_id, [{"key": params.get("key"), "value": params.get("value")}])
+    ctx.active_run(run_id)
+    ctx.submit(ops)
+    return {}
+
+
+def set_tag(ctx: Context, params: Params) -> dict[str, Any]:
+    run_id = _run_id(params)
+    ops = _tag_ops(run_id, [{"key": params.get("key"), "value": params.get("value")}])
+    ctx.active_run(run_id)
+    ctx.submit(ops)
+    return {}
+
+
+def delete_tag(ctx: Context, params: Params) -> dict[str, Any]:
+    run_id, key = _run_id(params), params.string("key")
+    ctx.active_run(run_id)
+    run = ctx.store.get_run(run_id)
+    if run is None or key not in run.tags:
+        raise invalid(f"No tag with name: {key} in run with id {run_id}")
+    ctx.submit([DeleteTag(run_id, key)])
+    return {}
+
+
+def log_batch(ctx: Context, params: Params) -> dict[str, Any]:
+    run_id = _run_id(params)
+    metrics, param_list, tags = (params.objects(n) for n in ("metrics", "params", "tags"))
+    check_batch_sizes(len(metrics), len(param_list), len(tags))
+    ops = _param_ops(run_id, param_list) + metric_ops(run_id, metrics) + _tag_ops(run_id, tags)
+    ctx.active_run(run_id)
+    ctx.submit(ops)
+    return {}
+
+
+def log_inputs(ctx: Context, params: Params) -> dict[str, Any]:
+    run_id = _run_id(params)
+    ops: list[Op] = []
+    for dataset_input in params.objects("datasets"):
+        dataset = dataset_input.get("dataset")
+        if not isinstance(dataset, dict) or not isinstance(dataset.get("name"), str):
+            raise invalid("Each dataset input needs a 'dataset' object with a 'name'.")
+        key = f"{dataset['name']}:{dataset.get('digest', '')}"
+        ops.append(SetRunIO(run_id, "input", key, json.dumps(dataset_input)))
+    ops += _model_outputs(run_id, params.objects("models"), "input")
+    ctx.active_run(run_id)
+    ctx.submit(ops)
+    return {}
+
+
+def _model_outputs(run_id: str, models: Sequence[dict[str, Any]], direction: str) -> list[Op]:
+    ops: list[Op] = []
+    for model in models:
+        model_id = model.get("model_id")
+        if not isinstance(model_id, str) or not model_id:
+            raise invalid("Each model needs a 'model_id'.")
+        ops.append(SetRunIO(run_id, direction, f"model:{model_id}", json.dumps(model)))
+    return ops
+
+
+def log_outputs(ctx: Context, params: Params) -> dict[str, Any]:
+    run_id = _run_id(params)
+    ops = _model_outputs(run_id, params.objects("models"), "output")
+    ctx.active_run(run_id)
+    ctx.submit(ops)
+    return {}
+
+
+def log_model(ctx: Context, params: Params) -> dict[str, Any]:
+    """MLflow 2's log-model: append the model's JSON to the run's model history tag."""
+    run_id = _run_id(params)
+    try:
+        model = json.loads(params.string("model_json"))
+    except ValueError:
+        raise invalid("model_json must be a JSON object") from None
+    ctx.active_run(run_id)
+    run = ctx.store.get_run(run_id)
+    history = json.loads(run.tags.get(LOG_MODEL_HISTORY_TAG, "[]")) if run else []
+    history.append(model)
+    ctx.submit([SetTag(run_id, LOG_MODEL_HISTORY_TAG, json.dumps(history))])
+    return {}
+
+
+ROUTES = {
+    ("POST", "/runs/create"): create,
+    ("GET", "/runs/get"): get,
+    ("POST", "/runs/update"): update,
+    ("POST", "/runs/delete"): delete,
+    ("POST", "/runs/restore"): restore,
+    ("POST", "/runs/search"): search,
+    ("GET", "/runs/search"): search,
+    ("POST", "/runs/log-metric"): log_metric,
+    ("POST", "/runs/log-parameter"): log_param,
+    ("POST", "/runs/set-tag"): set_tag,
+    ("POST", "/runs/delete-tag"): delete_tag,
+    ("POST", "/runs/log-batch"): log_batch,
+    ("POST", "/runs/log-inputs"): log_inputs,
+    ("POST", "/runs/outputs"): log_outputs,
+    ("POST", "/runs/log-model"): log_model,
+}

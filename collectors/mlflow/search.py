@@ -1,0 +1,283 @@
+"""MLflow's run and experiment search syntax, translated onto runlog's filter language.
+
+MLflow filters look like runlog's (`collectors.store.filters`): ``metrics.rmse < 1 and
+params.alpha = '0.5' and tags.mlflow.source.type = 'LOCAL'``. The differences handled here:
+MLflow writes dotted names bare (``tags.mlflow.runName``), spells types and attributes its
+own way (``parameters.``, ``attr.``, ``attributes.created``, ``attributes.user_id``), uses
+``FINISHED``/``KILLED`` statuses and millisecond times, and derives the system tags
+``mlflow.runName`` / ``mlflow.parentRunId`` from run columns. The text is rewritten token by
+token, parsed by runlog's parser, adjusted, and written back as runlog filter text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Any, Final
+
+from collectors.mlflow.errors import invalid
+from collectors.mlflow.mapping import PARENT_RUN_TAG, RUN_NAME_TAG, STATUS_TO_RUNLOG, USER_TAG
+from collectors.store.base import MlflowExperiment
+from collectors.store.filters import Comparison, FilterError, Key, parse_filter, parse_order_by
+
+_TYPES: Final = {
+    "metric": "metrics",
+    "metrics": "metrics",
+    "param": "params",
+    "params": "params",
+    "parameter": "params",
+    "parameters": "params",
+    "tag": "tags",
+    "tags": "tags",
+    "attr": "attributes",
+    "attribute": "attributes",
+    "attributes": "attributes",
+    "run": "attributes",
+}
+_ATTRIBUTE_NAMES: Final = {"created": "start_time", "Created": "start_time", "run_name": "name"}
+_BARE_ATTRIBUTES: Final = frozenset({"start_time", "end_time", "status", "run_id", "run_name"})
+_IDENTIFIER = re.compile(r"([A-Za-z_]+)\.(`(?:[^`]|``)*`|\"(?:[^\"]|\"\")*\"|[\w\-/:.]+)")
+_WORD = re.compile(r"[A-Za-z_]\w*")
+_MS_TO_NS: Final = 1_000_000
+VIEW_TYPES: Final = {"ACTIVE_ONLY": "active", "DELETED_ONLY": "deleted", "ALL": None}
+_VIEW_NUMBERS: Final = {1: "ACTIVE_ONLY", 2: "DELETED_ONLY", 3: "ALL"}
+
+
+def _unquote(name: str) -> str:
+    if name[:1] in '`"' and name[-1:] == name[:1] and len(name) > 1:
+        quote = name[0]
+        return name[1:-1].replace(quote * 2, quote)
+    return name
+
+
+def _key_text(key_type: str, name: str) -> str:
+    return f"{key_type}.`{name.replace('`', '``')}`"
+
+
+def _identifier(key_type: str, name: str) -> str:
+    """One MLflow identifier as runlog filter text."""
+    plural = _TYPES.get(key_type.lower())
+    if plural is None:
+        raise invalid(
+            f"unsupported key type {key_type!r} in the filter; expected metrics., params., "
+            "tags. or attributes. (dataset filters are not supported by this server)"
+        )
+    if plural == "attributes":
+        if name == "user_id":
+            return _key_text("tags", USER_TAG)
+        return f"attributes.{_ATTRIBUTE_NAMES.get(name, name)}"
+    if plural == "tags" and name == RUN_NAME_TAG:
+        return "attributes.name"
+    if plural == "tags" and name == PARENT_RUN_TAG:
+        return "attributes.parent_id"
+    return _key_text(plural, name)
+
+
+def rewrite(text: str, bare: Callable[[str], str | None] = lambda word: None) -> str:
+    """Rewrite MLflow identifiers in *text* to runlog's, leaving quoted strings alone.
+
+    *bare* maps a lone word (no ``type.`` prefix) to replacement text, or None to keep it.
+    """
+    out: list[str] = []
+    pos = 0
+    while pos < len(text):
+        char = text[pos]
+        if char in "'\"":
+            end = _closing(text, pos)
+            out.append(text[pos:end])
+            pos = end
+            continue
+        found = _IDENTIFIER.match(text, pos) if _starts_word(text, pos) else None
+        if found is not None:
+            out.append(_identifier(found.group(1), _unquote(found.group(2))))
+            pos = found.end()
+            continue
+        word = _WORD.match(text, pos) if _starts_word(text, pos) else None
+        if word is not None:
+            out.append(bare(word.group()) or word.group())
+            pos = word.end()
+            continue
+        out.append(char)
+        pos += 1
+    return "".join(out)
+
+
+def _starts_word(text: str, pos: int) -> bool:
+    return (text[pos].isalpha() or text[pos] == "_") and (pos == 0 or not _is_word(text[pos - 1]))
+
+
+def _is_word(char: str) -> bool:
+    return char.isalnum() or char in "_.`"
+
+
+def _closing(text: str, start: int) -> int:
+    """The index after the string literal opening at *start* (doubled quotes included)."""
+    quote, pos = text[start], start + 1
+    while True:
+        end = text.find(quote, pos)
+        if end < 0:
+            return len(text)  # unterminated: the parser reports it
+        if not text.startswith(quote, end + 1):
+            return end + 1
+        pos = end + 2
+
+
+def _adjusted(comparison: Comparison) -> Comparison:
+    key, value = comparison.key, comparison.value
+    if key.type == "attribute" and key.name in ("start_time", "end_time"):
+        if isinstance(value, (int, float)):
+            value = int(value * _MS_TO_NS)
+    elif key.type == "attribute" and key.name == "status" and isinstance(value, str):
+        value = STATUS_TO_RUNLOG.get(value.upper(), value)
+    return Comparison(key, comparison.op, value)
+
+
+def _comparison_text(comparison: Comparison) -> str:
+    key = comparison.key
+    plural = {"property": "properties"}.get(key.type, key.type + "s")
+    text = f"attributes.{key.name}" if key.type == "attribute" else _key_text(plural, key.name)
+    value = comparison.value
+    if value is None:
+        return f"{text} {comparison.op}"
+    if isinstance(value, str):
+        return f"{text} {comparison.op} '{value.replace(chr(39), chr(39) * 2)}'"
+    return f"{text} {comparison.op} {value!r}"
+
+
+def _parsed(text: str) -> list[Comparison]:
+    if re.search(r"\bNOT\s+IN\b|\bIN\s*\(", text, re.IGNORECASE):
+        raise invalid("the IN operator is not supported by this server; combine = comparisons")
+    try:
+        return parse_filter(rewrite(text))
+    except FilterError as exc:
+        raise invalid(f"invalid filter {text[:200]!r}: {exc}") from None
+
+
+def run_filter(text: str, view_type: Any = None) -> str:
+    """An MLflow ``search_runs`` filter and run view type as runlog filter text."""
+    parts = [_comparison_text(_adjusted(c)) for c in _parsed(text or "")]
+    stage = VIEW_TYPES.get(_view_name(view_type), "active")
+    if stage is not None:
+        parts.append(f"attributes.lifecycle_stage = '{stage}'")
+    return " and ".join(parts)
+
+
+def _view_name(view_type: Any) -> str:
+    if view_type is None or view_type == "":
+        return "ACTIVE_ONLY"
+    if isinstance(view_type, int) and view_type in _VIEW_NUMBERS:
+        return _VIEW_NUMBERS[view_type]
+    if isinstance(view_type, str) and view_type in VIEW_TYPES:
+        return view_type
+    raise invalid(f"run_view_type {view_type!r}: expected ACTIVE_ONLY, DELETED_ONLY or ALL")
+
+
+def _bare_attribute(word: str) -> str | None:
+    return f"attributes.{_ATTRIBUTE_NAMES.get(word, word)}" if word in _BARE_ATTRIBUTES else None
+
+
+def run_order_by(clauses: Sequence[str]) -> list[str]:
+    """MLflow order-by clauses as runlog's (checked: a bad clause is a 400)."""
+    out = []
+    for clause in clauses:
+        text = rewrite(clause, _bare_attribute)
+        try:
+            parse_order_by(text)
+        except FilterError as exc:
+            raise invalid(f"invalid order_by clause {clause[:200]!r}: {exc}") from None
+        out.append(text)
+    return out
+
+
+# --- experiments -----------------------------------------------------------------------------
+
+_EXPERIMENT_WORDS: Final = {
+    "name": "attributes.name",
+    "creation_time": "attributes.start_time",
+    "last_update_time": "attributes.end_time",
+}
+_EXPERIMENT_ATTRIBUTES: Final = {
+    "name": "name",
+    "creation_time": "start_time",
+    "last_update_time": "end_time",
+    "experiment_id": "run_id",
+}
+
+
+def _experiment_identifier(text: str) -> str:
+    def bare(word: str) -> str | None:
+        return _EXPERIMENT_WORDS.get(word)
+
+    for mlflow_name, runlog_name in _EXPERIMENT_ATTRIBUTES.items():
+        text = re.sub(rf"\b(attributes?|attr)\.{mlflow_name}\b", f"attributes.{runlog_name}", text)
+    return rewrite(text, bare)
+
+
+def experiment_filter(text: str) -> Callable[[MlflowExperiment], bool]:
+    """A predicate for an MLflow ``search_experiments`` filter (name, times, tags)."""
+    try:
+        comparisons = parse_filter(_experiment_identifier(text or ""))
+    except FilterError as exc:
+        raise invalid(f"invalid experiment filter {text[:200]!r}: {exc}") from None
+    for comparison in comparisons:
+        if comparison.key.type not in ("attribute", "tag"):
+            raise invalid(
+                f"experiments can be filtered by name, times and tags, not {comparison.key}"
+            )
+
+    def matches(experiment: MlflowExperiment) -> bool:
+        return all(_holds(c, _experiment_value(experiment, c.key)) for c in comparisons)
+
+    return matches
+
+
+def _experiment_value(experiment: MlflowExperiment, key: Key) -> Any:
+    if key.type == "tag":
+        return experiment.tags.get(key.name)
+    if key.name == "name":
+        return experiment.name
+    if key.name == "start_time":
+        return experiment.created_ns // _MS_TO_NS
+    if key.name == "end_time":
+        return (experiment.last_update_ns or experiment.created_ns) // _MS_TO_NS
+    raise invalid(f"experiments have no attribute {key.name!r}; use name, creation_time, tags")
+
+
+def _holds(comparison: Comparison, actual: Any) -> bool:
+    op, expected = comparison.op, comparison.value
+    if op in ("IS NULL", "IS NOT NULL"):
+        return (actual is None) == (op == "IS NULL")
+    if actual is None:
+        return False
+    if op in ("LIKE", "ILIKE"):
+        pattern = "".join(
+            ".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in str(expected)
+        )
+        flags = re.IGNORECASE if op == "ILIKE" else 0
+        return re.fullmatch(pattern, str(actual), flags | re.DOTALL) is not None
+    compare: dict[str, Callable[[Any, Any], bool]] = {
+        "=": lambda a, b: a == b,
+        "!=": lambda a, b: a != b,
+        "<": lambda a, b: a < b,
+        "<=": lambda a, b: a <= b,
+        ">": lambda a, b: a > b,
+        ">=": lambda a, b: a >= b,
+    }
+    return compare[op](actual, expected)
+
+
+def experiment_sort_key(clause: str) -> tuple[Callable[[MlflowExperiment], Any], bool]:
+    """The sort key and descending flag of one MLflow experiment order-by clause."""
+    words = clause.split()
+    if not words or len(words) > 2 or (len(words) == 2 and words[1].upper() not in ("ASC", "DESC")):
+        raise invalid(f"invalid order_by clause {clause!r}; expected e.g. 'name ASC'")
+    field = re.sub(r"^(attributes?|attr)\.", "", words[0])
+    keys: dict[str, Callable[[MlflowExperiment], Any]] = {
+        "name": lambda e: e.name,
+        "creation_time": lambda e: e.created_ns,
+        "last_update_time": lambda e: e.last_update_ns or e.created_ns,
+        "experiment_id": lambda e: e.experiment_id,
+    }
+    if field not in keys:
+        raise invalid(f"experiments can be ordered by {', '.join(keys)}; got {field!r}")
+    return keys[field], len(words) == 2 and words[1].upper() == "DESC"
