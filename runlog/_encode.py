@@ -115,6 +115,8 @@ def add_line(records: Any, line: LogLine) -> None:
         for key, value in zip(_EXCEPTION_KEYS, line.exception, strict=True):
             if value:
                 record.attributes.add(key=key, value=AnyValue(string_value=value))
+    if line.stream is not None:
+        record.attributes.add(key=c.LOG_IOSTREAM, value=AnyValue(string_value=line.stream))
 
 
 def _resource(run: RunKey, batch_id: str) -> Resource:

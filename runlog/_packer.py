@@ -8,7 +8,8 @@ OP_SERIES      (op, handle, name, deque) — a metric's own deque of (value, ste
 OP_POINTS      (op, handle, name, kind, {column: [values]}, time_ns) — list, row, table, image
 OP_EVENT       (op, handle, event_name, attributes, time_ns)
 OP_LOG         (op, handle, time_ns, severity_number, severity_text, logger_name, message,
-               exception) — one log line; exception is None or (type, message, stacktrace)
+               exception[, stream]) — one log line; exception is None or (type, message,
+               stacktrace); the optional stream is "stdout"/"stderr" for captured output
 OP_UPLOAD      (op, Upload)            — sent after the records of the same cycle
 OP_FLUSH       (op, threading.Event)   — set once everything before it was sent or spooled
 =============  =====================================================

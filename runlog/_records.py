@@ -52,3 +52,5 @@ class LogLine:
     message: str
     #: ``(type, message, stacktrace)`` of an exception; empty strings are left out.
     exception: tuple[str, str, str] | None = None
+    #: ``"stdout"`` or ``"stderr"`` for a captured output line (``log.iostream``), else None.
+    stream: str | None = None

@@ -468,5 +468,68 @@ def spans(opts: Options, run_id: str, as_json: bool) -> None:
         _tables.console().print(_tables.spans_table(found))
 
 
+# --- launch a command as a run --------------------------------------------------------------
+
+
+@cli.command(
+    "run",
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+)
+@click.option("-e", "--experiment", metavar="NAME", help="Experiment [env RUNLOG_EXPERIMENT].")
+@click.option("--name", metavar="NAME", help="Display name [default: the program's name].")
+@click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Set a tag (repeatable).")
+@click.option(
+    "--no-autolog", is_flag=True, help="Do not auto-instrument scikit-learn, PyTorch, logging."
+)
+@click.option(
+    "--outputs",
+    default="outputs",
+    show_default=True,
+    metavar="DIR",
+    help="Folder uploaded to the run when the command ends.",
+)
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@pass_options
+def run_command(
+    opts: Options,
+    experiment: str | None,
+    name: str | None,
+    tags: tuple[str, ...],
+    no_autolog: bool,
+    outputs: str,
+    command: tuple[str, ...],
+) -> None:
+    """Run COMMAND as a run: runlog run -e EXP -- python train.py ARGS.
+
+    Auto-instruments the launched Python (no change to the script), records its stdout and
+    stderr while still showing them, the command line, Python and package versions, the git
+    commit; uploads DIR at the end; the run's status follows the exit code, which is also
+    runlog's own (128+N when killed by signal N; 127 when the command is not found).
+    """
+    from runlog._launch import Launch, launch
+    from runlog.workspace import Workspace
+
+    request = Launch(
+        command,
+        experiment=experiment,
+        name=name,
+        tags=_parse_tags(tags),
+        autolog="0" if no_autolog else ",".join(c.AUTOLOG_NAMES),
+        outputs=outputs,
+    )
+    code = launch(request, Workspace(opts.endpoint, opts.token))
+    raise click.exceptions.Exit(code)
+
+
+def _parse_tags(pairs: Sequence[str]) -> dict[str, str]:
+    tags = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE, e.g. --tag team=vision")
+        tags[key.strip()] = value
+    return tags
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
