@@ -124,6 +124,30 @@ def run_view(run: Any) -> dict[str, Any]:
     }
 
 
+def dataset() -> Any:
+    import pandas as pd
+
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [0, 1, 0]})
+    return mlflow.data.from_pandas(frame, name="train", targets="y")
+
+
+def inputs_view(run: Any) -> list[dict[str, Any]]:
+    return sorted(
+        (
+            {
+                "name": d.dataset.name,
+                "digest": d.dataset.digest,
+                "source_type": d.dataset.source_type,
+                "schema": d.dataset.schema,
+                "profile": d.dataset.profile,
+                "tags": {t.key: t.value for t in d.tags},
+            }
+            for d in run.inputs.dataset_inputs
+        ),
+        key=lambda d: d["name"],
+    )
+
+
 def history_view(metrics: list[Any]) -> list[tuple[Any, ...]]:
     # MLflow defines no order for a metric's history: compare it sorted.
     rows = [(m.key, m.step, m.timestamp, m.value) for m in metrics]
@@ -253,6 +277,8 @@ def runs_part(
             mlflow.log_metric("child_loss", 0.125, step=0, timestamp=T0)
             mlflow.log_param("seed", 7)
         rec.step("child.get_run", lambda: run_view(client.get_run(cid)))
+        rec.step("log_input", lambda: mlflow.log_input(dataset(), "training", {"split": "a"}))
+        rec.step("log_input.get_run", lambda: inputs_view(client.get_run(pid)))
         artifacts_part(rec, client, pid, sources, work)
     rec.step("end_run.get_run", lambda: run_view(client.get_run(pid)))
     rec.step(
@@ -546,6 +572,8 @@ STEPS = [
     "delete_tag",
     "delete_tag.missing",
     "child.get_run",
+    "log_input",
+    "log_input.get_run",
     "log_artifact",
     "log_artifact.path",
     "log_artifacts",
