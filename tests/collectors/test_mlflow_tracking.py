@@ -191,9 +191,8 @@ def test_log_batch_and_special_values(ml: Any) -> None:
 
 def test_nested_runs_are_runlog_children(ml: Any, collector: Any) -> None:
     ml.set_experiment(_name("nested"))
-    with ml.start_run() as parent:
-        with ml.start_run(nested=True) as child:
-            ml.log_metric("x", 1.0)
+    with ml.start_run() as parent, ml.start_run(nested=True) as child:
+        ml.log_metric("x", 1.0)
 
     workspace = runlog.Workspace(collector.endpoint)
     children = list(workspace.get_run(parent.info.run_id).get_children())
