@@ -1,0 +1,347 @@
+"""SklearnInstrumentor end to end: real scikit-learn fits, what the real collector stored."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import joblib
+import numpy as np
+import pytest
+
+pytest.importorskip("sklearn")
+
+from sklearn import metrics
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.cluster import KMeans
+from sklearn.datasets import load_diabetes, load_iris, make_blobs, make_regression
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import runlog
+from runlog import conventions as c
+from runlog.instrumentation import _sklearn_metrics
+from runlog.instrumentation.sklearn import SklearnInstrumentor
+
+pytestmark = pytest.mark.usefixtures("client_env")
+_names = itertools.count()
+
+
+@pytest.fixture
+def experiment(collector: Any, monkeypatch: pytest.MonkeyPatch) -> runlog.Experiment:
+    """A fresh experiment that autologged runs land in (``RUNLOG_EXPERIMENT``)."""
+    name = f"sklearn-{next(_names)}-{id(monkeypatch)}"
+    monkeypatch.setenv(c.ENV_ENDPOINT, collector.endpoint)
+    monkeypatch.setenv(c.ENV_EXPERIMENT, name)
+    return runlog.Experiment(runlog.Workspace(collector.endpoint), name)
+
+
+@pytest.fixture
+def instrumented(experiment: runlog.Experiment) -> Iterator[SklearnInstrumentor]:
+    instrumentor = SklearnInstrumentor()
+    instrumentor.instrument()
+    yield instrumentor
+    instrumentor.uninstrument()
+
+
+def runs_of(experiment: runlog.Experiment, instrumentor: SklearnInstrumentor) -> list[runlog.Run]:
+    """The experiment's top-level runs, oldest first, once background work is done."""
+    assert instrumentor.flush(30)
+    return list(experiment.get_runs())[::-1]
+
+
+def only_run(experiment: runlog.Experiment, instrumentor: SklearnInstrumentor) -> runlog.Run:
+    runs = runs_of(experiment, instrumentor)
+    assert 1 == len(runs)
+    return runs[0]
+
+
+def diabetes() -> tuple[np.ndarray, np.ndarray]:
+    X, y = load_diabetes(return_X_y=True)
+    return X, y
+
+
+def test_ridge_fit_records_params_metrics_tags_and_model(
+    instrumented: SklearnInstrumentor, experiment: runlog.Experiment, tmp_path: Any
+) -> None:
+    X, y = diabetes()
+    model = Ridge(alpha=0.5).fit(X, y)
+    run = only_run(experiment, instrumented)
+    expected_params = {
+        "alpha": "0.5", "copy_X": "True", "fit_intercept": "True", "max_iter": "None",
+        "positive": "False", "random_state": "None", "solver": "auto", "tol": "0.0001",
+    }  # fmt: skip
+    assert expected_params == run.get_params()
+    assert "Completed" == run.get_status()
+    assert "Ridge" == run.get_details()["displayName"]
+    got = run.get_metrics()
+    predicted = model.predict(X)
+    assert metrics.r2_score(y, predicted) == pytest.approx(got["training_r2_score"])
+    assert metrics.mean_squared_error(y, predicted) == pytest.approx(
+        got["training_mean_squared_error"]
+    )
+    assert metrics.mean_absolute_error(y, predicted) == pytest.approx(
+        got["training_mean_absolute_error"]
+    )
+    assert 0 < got["training_duration_s"] < 10
+    tags = run.get_tags()
+    assert "Ridge" == tags["estimator_name"]
+    assert "sklearn.linear_model._ridge.Ridge" == tags["estimator_class"]
+    import sklearn
+
+    assert sklearn.__version__ == run.get_properties()["sklearn_version"]
+    assert ["model/model.joblib"] == run.get_file_names()
+    loaded = joblib.load(run.download_file("model/model.joblib", tmp_path / "m.joblib"))
+    np.testing.assert_array_equal(predicted, loaded.predict(X))
+
+
+def test_log_models_false_uploads_no_model(experiment: runlog.Experiment) -> None:
+    instrumentor = SklearnInstrumentor()
+    instrumentor.instrument(log_models=False)
+    try:
+        Ridge().fit(*diabetes())
+        assert [] == only_run(experiment, instrumentor).get_file_names()
+    finally:
+        instrumentor.uninstrument()
+
+
+def test_alpha_sweep_makes_one_run_per_fit(
+    instrumented: SklearnInstrumentor, experiment: runlog.Experiment
+) -> None:
+    X, y = make_regression(n_samples=60, n_features=4, random_state=0)
+    alphas = [0.1, 1.0, 10.0]
+    for alpha in alphas:
+        Ridge(alpha=alpha).fit(X, y)
+    runs = runs_of(experiment, instrumented)
+    assert sorted(str(a) for a in alphas) == sorted(r.get_params()["alpha"] for r in runs)
+    assert ["Completed"] * 3 == [r.get_status() for r in runs]
+
+
+def test_pipeline_makes_one_run_not_three(
+    instrumented: SklearnInstrumentor, experiment: runlog.Experiment
+) -> None:
+    X, y = diabetes()
+    make_pipeline(StandardScaler(), Ridge()).fit(X, y)
+    run = only_run(experiment, instrumented)
+    assert "Pipeline" == run.get_tags()["estimator_name"]
+    assert {"memory": "None", "steps": run.get_params()["steps"], "transform_input": "None",
+            "verbose": "False"} == run.get_params()  # fmt: skip
+    assert "StandardScaler" in run.get_params()["steps"]
+    assert "training_r2_score" in run.get_metrics()
+
+
+def test_fits_land_in_an_active_run_with_prefixes(
+    instrumented: SklearnInstrumentor, experiment: runlog.Experiment
+) -> None:
+    X, y = diabetes()
+    with runlog.start_run(name="sweep") as run:
+        Ridge(alpha=1.0).fit(X, y)
+        Ridge(alpha=2.0).fit(X, y)
+        StandardScaler().fit(X)
+    assert run.id == only_run(experiment, instrumented).id
+    params = run.get_params()
+    assert ("1.0", "2.0") == (params["ridge.alpha"], params["ridge_2.alpha"])
+    assert "True" == params["standardscaler.with_mean"]
+    assert {"ridge.training_r2_score", "ridge_2.training_r2_score"} <= set(run.get_metrics())
+    assert {"model/ridge.joblib", "model/ridge_2.joblib", "model/standardscaler.joblib"} == set(
+        run.get_file_names()
+    )
+    assert "Completed" == run.get_status()
+
+
+def test_grid_search_parent_children_top_k_and_table(experiment: runlog.Experiment) -> None:
+    instrumentor = SklearnInstrumentor()
+    instrumentor.instrument(max_tuning_runs=2)
+    try:
+        X, y = make_regression(n_samples=60, n_features=4, noise=5.0, random_state=0)
+        search = GridSearchCV(Ridge(), {"alpha": [0.01, 1.0, 100.0, 1000.0]}, cv=3).fit(X, y)
+        parent = only_run(experiment, instrumentor)
+    finally:
+        instrumentor.uninstrument()
+    params = parent.get_params()
+    assert str(search.best_params_["alpha"]) == params["best_alpha"]
+    assert "Ridge" == params["estimator"]
+    got = parent.get_metrics()
+    assert search.best_score_ == pytest.approx(got["best_score"])
+    table = got["cv_results"]
+    assert list(search.cv_results_["mean_test_score"]) == pytest.approx(table["mean_test_score"])
+    assert [str(a) for a in search.cv_results_["param_alpha"]] == [
+        str(a) for a in table["param_alpha"]
+    ]
+    children = list(parent.get_children())
+    ranks = search.cv_results_["rank_test_score"]
+    best_two = sorted(
+        str(a) for a, r in zip(search.cv_results_["param_alpha"], ranks, strict=True) if r <= 2
+    )
+    assert best_two == sorted(child.get_params()["alpha"] for child in children)
+    for child in children:
+        child_metrics = child.get_metrics()
+        assert child_metrics["rank_test_score"] in (1, 2)
+        assert "Completed" == child.get_status()
+    assert ["model/model.joblib"] == parent.get_file_names()
+
+
+def test_grid_search_all_candidates_with_none(experiment: runlog.Experiment) -> None:
+    instrumentor = SklearnInstrumentor()
+    instrumentor.instrument(max_tuning_runs=None, log_models=False)
+    try:
+        X, y = make_regression(n_samples=60, n_features=4, random_state=0)
+        GridSearchCV(
+            Ridge(), {"alpha": [0.1, 1.0, 10.0], "fit_intercept": [True, False]}, cv=2
+        ).fit(X, y)
+        parent = only_run(experiment, instrumentor)
+    finally:
+        instrumentor.uninstrument()
+    assert 6 == len(list(parent.get_children()))
+
+
+def test_post_training_metric_named_after_the_data_set(
+    instrumented: SklearnInstrumentor, experiment: runlog.Experiment
+) -> None:
+    X, y = diabetes()
+    X_train, X_test, y_train, y_test = X[:300], X[300:], y[:300], y[300:]
+    model = Ridge().fit(X_train, y_train)
+    predictions = model.predict(X_test)
+    mse = metrics.mean_squared_error(y_test, predictions)
+    from sklearn.metrics import r2_score  # bound after instrumentation: the wrapped one
+
+    r2 = r2_score(y_test, predictions)
+    got = only_run(experiment, instrumented).get_metrics()
+    assert mse == pytest.approx(got["mean_squared_error_X_test"])
+    assert r2 == pytest.approx(got["r2_score_X_test"])
+
+
+def test_classifier_training_metrics(
+    instrumented: SklearnInstrumentor, experiment: runlog.Experiment
+) -> None:
+    X, y = load_iris(return_X_y=True)
+    model = LogisticRegression(max_iter=500).fit(X, y)
+    got = only_run(experiment, instrumented).get_metrics()
+    predicted, proba = model.predict(X), model.predict_proba(X)
+    expected = {
+        "training_accuracy_score": metrics.accuracy_score(y, predicted),
+        "training_precision_score": metrics.precision_score(y, predicted, average="weighted"),
+        "training_recall_score": metrics.recall_score(y, predicted, average="weighted"),
+        "training_f1_score": metrics.f1_score(y, predicted, average="weighted"),
+        "training_log_loss": metrics.log_loss(y, proba),
+        "training_roc_auc_score": metrics.roc_auc_score(
+            y, proba, multi_class="ovr", average="weighted"
+        ),
+    }
+    assert expected == pytest.approx({name: got[name] for name in expected})
+
+
+def test_clusterer_silhouette(
+    instrumented: SklearnInstrumentor, experiment: runlog.Experiment
+) -> None:
+    X, _ = make_blobs(n_samples=60, centers=3, random_state=0)
+    model = KMeans(n_clusters=3, n_init=2, random_state=0).fit(X)
+    got = only_run(experiment, instrumented).get_metrics()
+    assert metrics.silhouette_score(X, model.labels_) == pytest.approx(
+        got["training_silhouette_score"]
+    )
+
+
+# --- the standard instrumentor tests ---------------------------------------------------------
+def test_uninstrumented_records_nothing(experiment: runlog.Experiment) -> None:
+    instrumentor = SklearnInstrumentor()
+    instrumentor.instrument()
+    instrumentor.uninstrument()
+    Ridge().fit(*diabetes())
+    assert instrumentor.flush(30)
+    assert [] == list(experiment.get_runs())
+    assert "function" == type(Ridge.__dict__["fit"]).__name__  # the wrapt proxy is gone
+
+
+def test_double_instrument_warns(
+    instrumented: SklearnInstrumentor, caplog: pytest.LogCaptureFixture
+) -> None:
+    logger = logging.getLogger("runlog.internal")
+    logger.addHandler(caplog.handler)
+    try:
+        instrumented.instrument()
+    finally:
+        logger.removeHandler(caplog.handler)
+    assert ["runlog: sklearn is already instrumented"] == [r.getMessage() for r in caplog.records]
+
+
+def test_bad_options_are_refused() -> None:
+    with pytest.raises(runlog.ConfigError, match="max_tuning_runs"):
+        SklearnInstrumentor().instrument(max_tuning_runs=-1)
+    with pytest.raises(runlog.ConfigError, match="unknown"):
+        SklearnInstrumentor().instrument(log_model=True)
+    assert not SklearnInstrumentor().is_instrumented
+
+
+def test_user_exception_propagates_and_run_fails(
+    instrumented: SklearnInstrumentor, experiment: runlog.Experiment
+) -> None:
+    X, y = diabetes()
+    X_bad = X.copy()
+    X_bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN") as raised:
+        Ridge().fit(X_bad, y)
+    assert raised.traceback[-1].frame.f_globals["__name__"].startswith("sklearn.")
+    run = only_run(experiment, instrumented)
+    assert "Failed" == run.get_status()
+    assert "ValueError" in run.get_details()["error"]
+
+
+def test_internal_error_does_not_break_fit(
+    instrumented: SklearnInstrumentor,
+    experiment: runlog.Experiment,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RUNLOG_INSTRUMENTATION_STRICT", "0")
+
+    def broken(*args: Any, **kwargs: Any) -> dict[str, float]:
+        raise RuntimeError("injected runlog bug")
+
+    monkeypatch.setattr(_sklearn_metrics, "regression_metrics", broken)
+    X, y = diabetes()
+    model = Ridge().fit(X, y)
+    assert (10,) == model.coef_.shape
+    assert ["Ridge"] == [r.get_details()["displayName"] for r in runs_of(experiment, instrumented)]
+
+
+class Doubler(TransformerMixin, BaseEstimator):
+    """A user's transformer: inherits the wrapped TransformerMixin.fit_transform."""
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def fit(self, X: Any, y: Any = None) -> Doubler:
+        self.calls.append(len(X))
+        return self
+
+    def transform(self, X: Any) -> Any:
+        return np.asarray(X) * 2
+
+
+def test_original_called_exactly_once(
+    instrumented: SklearnInstrumentor, experiment: runlog.Experiment
+) -> None:
+    """TransformerMixin.fit_transform is wrapped; the user's fit under it runs once."""
+    X, _ = diabetes()
+    doubler = Doubler()
+    np.testing.assert_array_equal(X * 2, doubler.fit_transform(X))
+    assert [len(X)] == doubler.calls
+    assert ["Doubler"] == [
+        r.get_details()["displayName"] for r in runs_of(experiment, instrumented)
+    ]
+
+
+def test_model_saved_as_fitted_not_as_refitted_later(
+    instrumented: SklearnInstrumentor, experiment: runlog.Experiment, tmp_path: Any
+) -> None:
+    X, y = diabetes()
+    model = Ridge(alpha=1.0).fit(X, y)
+    first = model.predict(X)
+    model.set_params(alpha=100.0).fit(X, y)
+    by_alpha = {r.get_params()["alpha"]: r for r in runs_of(experiment, instrumented)}
+    path = by_alpha["1.0"].download_file("model/model.joblib", tmp_path / "first.joblib")
+    np.testing.assert_array_equal(first, joblib.load(path).predict(X))
