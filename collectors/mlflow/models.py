@@ -3,7 +3,7 @@
 ``mlflow.<flavor>.log_model`` creates a logged model, uploads its files to the model's
 artifact location and finalizes it. The files are kept with the model's source run (under
 ``models/<model_id>/``), so a model logged outside a run is refused with a clear 400.
-Filters on logged-model search are not supported (only experiment ids and paging).
+Logged-model search filters on name, source_run_id, status, model_type and tags.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collectors.mlflow._context import Context, Params
 from collectors.mlflow.errors import invalid, missing
 from collectors.mlflow.experiments import _offset, page_token
 from collectors.mlflow.mapping import logged_model_json, mlflow_experiment_id
+from collectors.mlflow.search import logged_model_filter
 from collectors.mlflow.validation import check_param, check_tag
 from collectors.ops import CreateLoggedModel, UpdateLoggedModel
 from collectors.store.base import LoggedModelInfo
@@ -120,14 +121,15 @@ def delete(ctx: Context, params: Params) -> dict[str, Any]:
 
 
 def search(ctx: Context, params: Params) -> dict[str, Any]:
-    if params.string("filter", "").strip():
-        raise invalid("filters on logged models are not supported by this server")
+    matches = logged_model_filter(params.string("filter", ""))
     ids = [ctx.experiment(e).experiment_id for e in params.strings("experiment_ids")]
     max_results = params.integer("max_results", 100)
     if not 1 <= max_results <= 1000:
         raise invalid(f"max_results must be between 1 and 1000, got {max_results}")
     models = [
-        m for m in ctx.store.logged_models(experiment_ids=ids) if m.lifecycle_stage == "active"
+        m
+        for m in ctx.store.logged_models(experiment_ids=ids)
+        if m.lifecycle_stage == "active" and matches(m)
     ]
     offset = _offset(params.optional_string("page_token"))
     page = models[offset : offset + max_results]

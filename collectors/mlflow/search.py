@@ -281,3 +281,37 @@ def experiment_sort_key(clause: str) -> tuple[Callable[[MlflowExperiment], Any],
     if field not in keys:
         raise invalid(f"experiments can be ordered by {', '.join(keys)}; got {field!r}")
     return keys[field], len(words) == 2 and words[1].upper() == "DESC"
+
+
+_MODEL_WORDS: Final = {
+    "name": ("attributes.name", lambda m: m.name),
+    "source_run_id": ("attributes.run_id", lambda m: m.source_run_id),
+    "status": ("attributes.status", lambda m: m.status),
+    "model_type": ("attributes.parent_id", lambda m: m.model_type),
+}
+_MODEL_FIELDS: Final = {text.split(".")[1]: read for text, read in _MODEL_WORDS.values()}
+
+
+def logged_model_filter(text: str) -> Callable[[Any], bool]:
+    """A predicate for a logged-model filter on name, source_run_id, status, model_type, tags."""
+
+    def bare(word: str) -> str | None:
+        found = _MODEL_WORDS.get(word)
+        return None if found is None else found[0]
+
+    try:
+        comparisons = parse_filter(rewrite(text or "", bare))
+    except FilterError as exc:
+        raise invalid(f"invalid logged-model filter {text[:200]!r}: {exc}") from None
+    for comparison in comparisons:
+        key = comparison.key
+        if not (key.type == "tag" or (key.type == "attribute" and key.name in _MODEL_FIELDS)):
+            raise invalid(
+                "logged models can be filtered by name, source_run_id, status, model_type "
+                f"and tags; not {key}"
+            )
+
+    def value(model: Any, key: Key) -> Any:
+        return model.tags.get(key.name) if key.type == "tag" else _MODEL_FIELDS[key.name](model)
+
+    return lambda model: all(_holds(c, value(model, c.key)) for c in comparisons)
