@@ -84,6 +84,14 @@ def launch(request: Launch, workspace: Any = None) -> int:
 
     name = request.name or os.path.basename(request.command[0])
     run = runlog.start_run(request.experiment, name=name, tags=request.tags, workspace=workspace)
+    try:
+        return _launch(run, request)
+    except BaseException as exc:  # runlog's own failure: the run must not end Completed
+        run.fail(exc)
+        raise
+
+
+def _launch(run: Run, request: Launch) -> int:
     with _Forwarder() as forwarder:
         run.add_properties(launch_properties(request.command))
         try:

@@ -28,6 +28,7 @@ def launch(
     script: str | None = None,
     experiment: str | None = None,
     autolog: bool = False,
+    env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start ``runlog run [-e EXPERIMENT] ARGS``; with *script*, ``-- python script.py``.
 
@@ -43,7 +44,12 @@ def launch(
     if script is not None:
         (cwd / "train.py").write_text(textwrap.dedent(script))
         command += ["--", sys.executable, "train.py"]
-    env = {**os.environ, c.ENV_ENDPOINT: collector.endpoint, c.ENV_SPOOL_DIR: str(cwd / "spool")}
+    env = {
+        **os.environ,
+        c.ENV_ENDPOINT: collector.endpoint,
+        c.ENV_SPOOL_DIR: str(cwd / "spool"),
+        **(env or {}),
+    }
     for name in (c.ENV_RUN_ID, c.ENV_EXPERIMENT, "OTEL_RESOURCE_ATTRIBUTES", c.ENV_TOKEN):
         env.pop(name, None)
     return subprocess.Popen(
@@ -323,6 +329,35 @@ def test_the_script_does_not_inherit_the_bootstrap(
     pythonpath, ran = out.splitlines()
     assert "_bootstrap" not in pythonpath
     assert "True" == ran
+
+
+def test_a_sitecustomize_already_on_the_path_still_runs(
+    collector: Any, tmp_path: Path, experiment: str
+) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text("import builtins\nbuiltins.USER_SITE = 'ran'\n")
+    script = """
+        import builtins, sys
+        print(builtins.USER_SITE, "_bootstrap" in sys.modules["sitecustomize"].__file__)
+    """
+    code, out, err = run_to_end(
+        collector, tmp_path, script=script, experiment=experiment, env={"PYTHONPATH": str(site)}
+    )
+    assert 0 == code, err
+    assert "ran True" == out.strip()
+
+
+def test_a_shell_command_runs_too(collector: Any, tmp_path: Path, experiment: str) -> None:
+    code, out, _ = run_to_end(
+        collector, tmp_path, "--", "sh", "-c", "echo from sh; exit 4", experiment=experiment
+    )
+    assert 4 == code
+    assert "from sh\n" == out
+    run = the_run(collector, experiment)
+    assert c.STATUS_FAILED == run["status"]
+    assert "sh -c 'echo from sh; exit 4'" == run["properties"][c.PROPERTY_COMMAND]
+    assert c.PROPERTY_PYTHON_VERSION not in run["properties"]  # no Python was launched
 
 
 def test_a_fast_exit_records_every_line(collector: Any, tmp_path: Path, experiment: str) -> None:
