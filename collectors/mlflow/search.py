@@ -283,13 +283,15 @@ def experiment_sort_key(clause: str) -> tuple[Callable[[MlflowExperiment], Any],
     return keys[field], len(words) == 2 and words[1].upper() == "DESC"
 
 
-_MODEL_WORDS: Final = {
+_MODEL_WORDS: Final[dict[str, tuple[str, Callable[[Any], Any]]]] = {
     "name": ("attributes.name", lambda m: m.name),
     "source_run_id": ("attributes.run_id", lambda m: m.source_run_id),
     "status": ("attributes.status", lambda m: m.status),
     "model_type": ("attributes.parent_id", lambda m: m.model_type),
 }
-_MODEL_FIELDS: Final = {text.split(".")[1]: read for text, read in _MODEL_WORDS.values()}
+_MODEL_FIELDS: Final[dict[str, Callable[[Any], Any]]] = {
+    text.split(".")[1]: read for text, read in _MODEL_WORDS.values()
+}
 
 
 def logged_model_filter(text: str) -> Callable[[Any], bool]:
