@@ -48,6 +48,10 @@ _T = TypeVar("_T")
 
 #: What every wrapt proxy is an instance of (wrapt 2 renamed the C base class).
 _PROXY: type = getattr(wrapt, "BaseObjectProxy", wrapt.ObjectProxy)
+#: Keywords ``opentelemetry-instrument`` passes to every instrumentor; not ours to check.
+_OTEL_OPTIONS = frozenset(
+    {"skip_dep_check", "tracer_provider", "meter_provider", "logger_provider"}
+)
 #: A wrapt wrapper: ``wrapper(wrapped, instance, args, kwargs)``.
 Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
 
@@ -192,7 +196,7 @@ class Instrumentor:
                 _log.warning("runlog: %s is already instrumented", self.name)
                 return
             self._instrumented = True
-            self._options = dict(options)
+            self._options = {k: v for k, v in options.items() if k not in _OTEL_OPTIONS}
             safely(f"{self.name}.instrument", self._on_instrument)
             for module in sorted(self._hooked_modules()):
                 self._pending.add(module)
