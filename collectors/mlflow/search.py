@@ -124,12 +124,20 @@ def _closing(text: str, start: int) -> int:
 
 def _adjusted(comparison: Comparison) -> Comparison:
     key, value = comparison.key, comparison.value
+    if isinstance(value, tuple):
+        values = tuple(_adjusted_value(key, v) for v in value)
+        return Comparison(key, comparison.op, values)
+    return Comparison(key, comparison.op, None if value is None else _adjusted_value(key, value))
+
+
+def _adjusted_value(key: Key, value: str | int | float) -> str | int | float:
+    """MLflow's milliseconds and status names as runlog's nanoseconds and statuses."""
     if key.type == "attribute" and key.name in ("start_time", "end_time"):
         if isinstance(value, (int, float)):
-            value = int(value * _MS_TO_NS)
+            return int(value * _MS_TO_NS)
     elif key.type == "attribute" and key.name == "status" and isinstance(value, str):
-        value = STATUS_TO_RUNLOG.get(value.upper(), value)
-    return Comparison(key, comparison.op, value)
+        return STATUS_TO_RUNLOG.get(value.upper(), value)
+    return value
 
 
 def _comparison_text(comparison: Comparison) -> str:
@@ -139,14 +147,18 @@ def _comparison_text(comparison: Comparison) -> str:
     value = comparison.value
     if value is None:
         return f"{text} {comparison.op}"
+    if isinstance(value, tuple):
+        return f"{text} {comparison.op} ({', '.join(_literal(v) for v in value)})"
+    return f"{text} {comparison.op} {_literal(value)}"
+
+
+def _literal(value: str | int | float) -> str:
     if isinstance(value, str):
-        return f"{text} {comparison.op} '{value.replace(chr(39), chr(39) * 2)}'"
-    return f"{text} {comparison.op} {value!r}"
+        return "'" + value.replace("'", "''") + "'"
+    return repr(value)
 
 
 def _parsed(text: str) -> list[Comparison]:
-    if re.search(r"\bNOT\s+IN\b|\bIN\s*\(", text, re.IGNORECASE):
-        raise invalid("the IN operator is not supported by this server; combine = comparisons")
     try:
         return parse_filter(rewrite(text))
     except FilterError as exc:
@@ -249,6 +261,8 @@ def _holds(comparison: Comparison, actual: Any) -> bool:
         return (actual is None) == (op == "IS NULL")
     if actual is None:
         return False
+    if isinstance(expected, tuple):  # IN / NOT IN
+        return (actual in expected) == (op == "IN")
     if op in ("LIKE", "ILIKE"):
         pattern = "".join(
             ".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in str(expected)

@@ -41,6 +41,9 @@ _OPERATORS: dict[str, Callable[[sa.ColumnElement[Any], Any], sa.ColumnElement[bo
     ">=": lambda e, v: e >= v,
     "LIKE": lambda e, v: e.like(v),
     "ILIKE": lambda e, v: e.ilike(v),
+    # A run without the key (NULL) matches neither IN nor NOT IN, as with = and !=.
+    "IN": lambda e, v: e.in_(list(v)),
+    "NOT IN": lambda e, v: e.not_in(list(v)),
     "IS NULL": lambda e, v: e.is_(None),
     "IS NOT NULL": lambda e, v: e.is_not(None),
 }

@@ -6,13 +6,16 @@ wrong, where (1-based position) and what was expected::
     metrics.mse < 3000 and params.alpha = '0.5' and tags.`my tag` LIKE 'ye%'
     attributes.end_time IS NOT NULL
 
-Grammar: ``comparison (AND comparison)*``; a comparison is ``key op value`` or
-``key IS [NOT] NULL``. Keys are ``<type>.<name>`` with type ``metrics``, ``params``,
-``tags``, ``properties`` or ``attributes`` (singular forms are accepted too); names with
-spaces, dots or other punctuation go in backticks (or double quotes). Metrics and the
+Grammar: ``comparison (AND comparison)*``; a comparison is ``key op value``,
+``key IS [NOT] NULL`` or ``key [NOT] IN (value, ...)``. Keys are ``<type>.<name>`` with
+type ``metrics``, ``params``, ``tags``, ``properties`` or ``attributes`` (singular forms
+are accepted too); names with spaces, dots or other punctuation go in backticks (or double
+quotes). Metrics and the
 attributes ``start_time`` / ``end_time`` compare with numbers, everything else with quoted
 strings (single or double quotes; double the quote to include it). ``LIKE`` / ``ILIKE``
-(``%`` wildcard) work on strings. Keywords are case-insensitive.
+(``%`` wildcard) work on strings. ``IN`` / ``NOT IN`` take a parenthesised, non-empty
+list of values of the key's type: ``attributes.run_id IN ('a1', 'b2')``. Keywords are
+case-insensitive.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ ATTRIBUTES: Final = frozenset(
 _ATTRIBUTE_ALIASES: Final = {"run_name": "name"}  # MLflow's spelling
 NUMERIC_ATTRIBUTES: Final = frozenset({"start_time", "end_time"})
 COMPARISONS: Final = ("=", "!=", "<", "<=", ">", ">=")
+LIST_OPERATORS: Final = ("IN", "NOT IN")
 MAX_FILTER_LENGTH: Final = 10_000
 
 _WORD = re.compile(r"[A-Za-z_]+")
@@ -57,7 +61,8 @@ _BARE_NAME = re.compile(r"[A-Za-z0-9_\-/:]+")
 _SYMBOL_OP = re.compile(r"<=|>=|!=|=|<|>")
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _KEY_EXPECTED = "a key such as metrics.mse, params.alpha, tags.team or attributes.status"
-_OP_EXPECTED = "an operator: =, !=, <, <=, >, >=, LIKE, ILIKE, IS NULL or IS NOT NULL"
+_OP_EXPECTED = "an operator: =, !=, <, <=, >, >=, LIKE, ILIKE, IN, NOT IN, IS NULL or IS NOT NULL"
+_LIST_EXPECTED = "a list in parentheses, e.g. ('a', 'b') or (1, 2)"
 
 
 class FilterError(ValueError):
@@ -84,11 +89,12 @@ class Key:
 
 @dataclass(frozen=True, slots=True)
 class Comparison:
-    """``op`` is one of `COMPARISONS`, ``LIKE``, ``ILIKE``, ``IS NULL`` or ``IS NOT NULL``."""
+    """``op`` is one of `COMPARISONS`, ``LIKE``, ``ILIKE``, ``IN``, ``NOT IN``, ``IS NULL``
+    or ``IS NOT NULL``; ``value`` is a tuple for ``IN`` / ``NOT IN`` and None for ``IS``."""
 
     key: Key
     op: str
-    value: str | int | float | None
+    value: str | int | float | tuple[str | int | float, ...] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +186,8 @@ class _Parser:
         op = self.operator()
         if op in ("IS NULL", "IS NOT NULL"):
             return Comparison(key, op, None)
+        if op in LIST_OPERATORS:
+            return Comparison(key, op, self.value_list(key, op))
         self.skip_space()
         start = self.pos
         value = self.value()
@@ -241,8 +249,11 @@ class _Parser:
         if symbol is not None:
             return symbol
         word = (self.match(_WORD) or "").upper()
-        if word in ("LIKE", "ILIKE"):
+        if word in ("LIKE", "ILIKE", "IN"):
             return word
+        if word == "NOT":
+            self.keyword("IN", "IN after NOT")
+            return "NOT IN"
         if word == "IS":
             negated = (self.match(_WORD) or "").upper()
             if negated == "NOT":
@@ -262,6 +273,30 @@ class _Parser:
         if number is None:
             self.fail("missing value", "a quoted string ('text') or a number")
         return int(number) if re.fullmatch(r"[+-]?\d+", number) else float(number)
+
+    def value_list(self, key: Key, op: str) -> tuple[str | int | float, ...]:
+        """``( value [, value]* )`` after IN / NOT IN, each value checked against *key*."""
+        self.skip_space()
+        if not self.text.startswith("(", self.pos):
+            self.fail(f"missing '(' after {op}", _LIST_EXPECTED)
+        self.pos += 1
+        values: list[str | int | float] = []
+        while True:
+            self.skip_space()
+            if self.text.startswith(")", self.pos) and not values:
+                self.fail(f"empty list after {op}", "at least one value")
+            start = self.pos
+            value = self.value()
+            _check_types(key, op, value, self.text, start)
+            values.append(value)
+            self.skip_space()
+            if self.text.startswith(",", self.pos):
+                self.pos += 1
+            elif self.text.startswith(")", self.pos):
+                self.pos += 1
+                return tuple(values)
+            else:
+                self.fail(f"unterminated list after {op}", "',' or ')'")
 
 
 def _check_types(key: Key, op: str, value: str | int | float, text: str, pos: int) -> None:

@@ -56,6 +56,10 @@ def five_runs(ml: Any) -> tuple[str, list[str]]:
         ("attributes.run_name LIKE 'r%' and metrics.m < 2", ["start_time ASC"], [0, 1]),
         ("attributes.start_time > 1002", ["attributes.start_time DESC"], [4, 3]),
         ("params.`parity` != '0'", ["params.parity ASC", "metrics.m DESC"], [3, 1]),
+        ("params.parity IN ('1', 'x')", ["metrics.m ASC"], [1, 3]),
+        ("tags.group NOT IN ('a')", ["metrics.m ASC"], [3, 4]),
+        ("attributes.status IN ('FINISHED', 'KILLED')", ["metrics.m DESC"], [3, 2, 1, 0]),
+        ("tags.mlflow.runName in ('r0','r4') and metrics.m > 0", [], [4]),
     ],
 )
 def test_search_filters_and_orders(
@@ -66,6 +70,37 @@ def test_search_filters_and_orders(
     runs = MlflowClient().search_runs([experiment_id], filter_string, order_by=order_by)
 
     assert [ids[i] for i in expected] == [r.info.run_id for r in runs]
+
+
+def test_search_by_run_id_in_list(five_runs: tuple[str, list[str]]) -> None:
+    """The MLflow web UI compares runs with ``attributes.run_id IN (...)``."""
+    experiment_id, ids = five_runs
+    wanted = f"attributes.run_id IN ('{ids[1]}', '{ids[3]}', '{'0' * 32}')"
+
+    runs = MlflowClient().search_runs([experiment_id], wanted, order_by=["metrics.m"])
+    others = MlflowClient().search_runs([experiment_id], wanted.replace("IN", "NOT IN"))
+
+    assert [ids[1], ids[3]] == [r.info.run_id for r in runs]
+    assert {ids[0], ids[2], ids[4]} == {r.info.run_id for r in others}
+
+
+@pytest.mark.parametrize(
+    ("filter_string", "problem"),
+    [
+        ("params.parity IN ()", "empty list after IN"),
+        ("params.parity IN '0'", "missing '(' after IN"),
+        ("params.parity NOT IN ('0'", "unterminated list after NOT IN"),
+        ("params.parity IN ('0', 1)", "params.parity compared with a number"),
+    ],
+)
+def test_malformed_in_list_is_invalid_parameter(
+    five_runs: tuple[str, list[str]], filter_string: str, problem: str
+) -> None:
+    with pytest.raises(mlflow.exceptions.MlflowException) as caught:
+        MlflowClient().search_runs([five_runs[0]], filter_string)
+
+    assert "INVALID_PARAMETER_VALUE" == caught.value.error_code
+    assert problem in caught.value.message
 
 
 def test_search_pages(five_runs: tuple[str, list[str]]) -> None:

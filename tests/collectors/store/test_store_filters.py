@@ -46,6 +46,17 @@ M, P, T = Key("metric", "mse"), Key("param", "alpha"), Key("tag", "team")
         ),
         ("attributes.run_name = 'a'", [Comparison(Key("attribute", "name"), "=", "a")]),
         ("attributes.start_time > 5", [Comparison(Key("attribute", "start_time"), ">", 5)]),
+        ("params.alpha IN ('0.5')", [Comparison(P, "IN", ("0.5",))]),
+        ("params.alpha in('a','b' , \"c\")", [Comparison(P, "IN", ("a", "b", "c"))]),
+        ("tags.team NOT IN ('x', 'y')", [Comparison(T, "NOT IN", ("x", "y"))]),
+        ("metrics.mse not in (1, 2.5)", [Comparison(M, "NOT IN", (1, 2.5))]),
+        (
+            "attributes.run_id IN ('a1', 'b2') and metrics.mse < 1",
+            [
+                Comparison(Key("attribute", "run_id"), "IN", ("a1", "b2")),
+                Comparison(M, "<", 1),
+            ],
+        ),
         (
             "metrics.mse < 3000 and params.alpha = '0.5' AND tags.team = 'x'",
             [Comparison(M, "<", 3000), Comparison(P, "=", "0.5"), Comparison(T, "=", "x")],
@@ -77,6 +88,14 @@ def test_parse_filter(text: str, expected: list[Comparison]) -> None:
         ("tags.a IS nothing", "unexpected text at position 11", "NULL or NOT NULL after IS"),
         ("tags.a IS NOT 'x'", "unexpected text at position 15", "NULL after IS NOT"),
         ("tags.a = ", "missing value at position 10", "a quoted string"),
+        ("tags.a IN 'x'", "missing '(' after IN at position 11", "a list in parentheses"),
+        ("tags.a IN ()", "empty list after IN at position 12", "at least one value"),
+        ("tags.a IN ('x' 'y')", "unterminated list after IN at position 16", "',' or ')'"),
+        ("tags.a IN ('x',", "missing value at position 16 (near the end)", "a quoted string"),
+        ("tags.a NOT IN ('x'", "unterminated list after NOT IN at position 19", "',' or ')'"),
+        ("tags.a NOT LIKE 'x'", "unexpected text at position 12", "IN after NOT"),
+        ("tags.a IN ('x', 2)", "tags.a compared with a number at position 17", "a quoted"),
+        ("metrics.m IN (1, 'x')", "metrics.m compared with a string at position 18", "a number"),
     ],
 )
 def test_parse_filter_errors(text: str, problem: str, expected: str) -> None:
@@ -94,7 +113,7 @@ def test_filter_error_says_what_is_expected() -> None:
 
     assert str(caught.value) == (
         "missing operator at position 11 (near '~ 3'); expected an operator: =, !=, <, <=, >, "
-        ">=, LIKE, ILIKE, IS NULL or IS NOT NULL"
+        ">=, LIKE, ILIKE, IN, NOT IN, IS NULL or IS NOT NULL"
     )
 
 

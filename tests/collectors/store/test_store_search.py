@@ -77,6 +77,14 @@ def ids(store: SQLStore, filter_string: str = "", *order_by: str, **kwargs: obje
         ("attributes.end_time < 200", ["a"]),
         ("attributes.end_time IS NULL", ["d", "c"]),
         ("metrics.mse < 100 and params.alpha = '0.7' and tags.team = 'ML-edge'", ["b"]),
+        ("attributes.run_id IN ('a', 'c', 'zz')", ["c", "a"]),
+        ("attributes.run_id NOT IN ('a', 'c')", ["d", "b"]),
+        ("params.alpha IN ('0.5', '0.7')", ["b", "a"]),
+        ("params.alpha NOT IN ('0.5')", ["b"]),  # a run without the param matches neither
+        ("tags.team NOT IN ('ml-core', 'x')", ["b"]),
+        ("attributes.status IN ('Completed', 'Failed')", ["b", "a"]),
+        ("metrics.mse IN (1.5, 20)", ["b", "a"]),
+        ("metrics.mse NOT IN (20)", ["a"]),
     ],
 )
 def test_filter(runs: SQLStore, filter_string: str, expected: list[str]) -> None:
