@@ -26,10 +26,20 @@ def training_metrics(
     classes, else weighted), log loss and ROC AUC where ``predict_proba`` exists.
     Clusterers: silhouette. Transformers and anything else: none.
     """
-    from sklearn.base import is_classifier, is_clusterer, is_regressor
+    import sklearn
 
     if method == "fit_transform" or X is None:
         return {}
+    # The fit just validated X: do not pay for sklearn's finiteness checks a second time.
+    with sklearn.config_context(assume_finite=True):
+        return _by_type(estimator, method, X, y, sample_weight, result)
+
+
+def _by_type(
+    estimator: Any, method: str, X: Any, y: Any, sample_weight: Any, result: Any
+) -> dict[str, float]:
+    from sklearn.base import is_classifier, is_clusterer, is_regressor
+
     if y is not None and is_regressor(estimator):
         return regression_metrics(y, estimator.predict(X), sample_weight)
     if y is not None and is_classifier(estimator):
@@ -46,10 +56,14 @@ def regression_metrics(y_true: Any, y_pred: Any, sample_weight: Any = None) -> d
     predicted = np.asarray(y_pred, dtype=float).reshape(truth.shape)
     weights = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
     errors = truth - predicted
-    mse = np.average(errors**2, axis=0, weights=weights)
-    mae = np.average(np.abs(errors), axis=0, weights=weights)
-    mean = np.average(truth, axis=0, weights=weights)
-    variance = np.average((truth - mean) ** 2, axis=0, weights=weights)
+    if weights is None:  # np.average is ~3x slower than these on small arrays
+        mse, mae = np.mean(errors * errors, axis=0), np.mean(np.abs(errors), axis=0)
+        variance = np.var(truth, axis=0)
+    else:
+        mse = np.average(errors**2, axis=0, weights=weights)
+        mae = np.average(np.abs(errors), axis=0, weights=weights)
+        mean = np.average(truth, axis=0, weights=weights)
+        variance = np.average((truth - mean) ** 2, axis=0, weights=weights)
     # sklearn's force_finite: a constant target scores 1 when predicted exactly, else 0.
     ratio = np.divide(mse, variance, out=np.where(mse == 0, 0.0, 1.0), where=variance > 0)
     return {

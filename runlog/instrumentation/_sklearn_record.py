@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runlog import _lifecycle
+from runlog import conventions as c
 from runlog.instrumentation._base import current_run, safely, strict
 from runlog.instrumentation._sklearn_metrics import training_metrics
 from runlog.instrumentation._sklearn_predictions import Predictions
@@ -115,8 +116,15 @@ class Recorder:
     closed: bool = False
     predictions: Predictions = field(default_factory=Predictions)
     background: Background = field(default_factory=Background)
+    last_run: Run | None = None
     _counts: dict[str, Counter[str]] = field(default_factory=dict)
     _sklearn_version: str = ""
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait for the background work, then for the collector to have the runs' data."""
+        if not self.background.flush(timeout):
+            return False
+        return self.last_run is None or self.last_run.flush(timeout)
 
     def begin(self, estimator: Any, method: str) -> FitRecord:
         """Open the record of a top-level fit: choose its run and prefix, log its params."""
@@ -128,6 +136,7 @@ class Recorder:
         else:
             record = self._shared(run, estimator, method)
         self._describe(record, estimator)
+        self.last_run = record.run
         return record
 
     def _shared(self, run: Run, estimator: Any, method: str) -> FitRecord:
@@ -167,12 +176,13 @@ class Recorder:
             self._log_results(record, estimator, call)
         finally:  # whatever failed above, an own run must not stay open (and active)
             self.predictions.models[estimator] = record
+            if record.owns_run:
+                finish(record.run, None)
             if self.log_models:
                 # A shallow copy is enough: a later fit or set_params rebinds attributes.
+                # Submitted last: the woken worker then competes less with this thread.
                 snapshot = copy.copy(estimator)
                 self.background.submit("sklearn: saving the model", save_model, record, snapshot)
-            if record.owns_run:
-                finish(record.run, self.background, None)
 
     def _log_results(self, record: FitRecord, estimator: Any, call: FitCall) -> None:
         record.log_metric("training_duration_s", call.seconds)
@@ -184,24 +194,30 @@ class Recorder:
         if is_search(estimator):
             from runlog.instrumentation._sklearn_search import log_search
 
-            log_search(record, estimator, self.max_tuning_runs, self.background)
+            log_search(record, estimator, self.max_tuning_runs)
 
     def failed(self, record: FitRecord, error: BaseException) -> None:
         """The fit raised: fail an own run with the traceback; tag a shared one."""
-        text = "".join(traceback.format_exception(error))
+        text = "".join(traceback.format_exception(error))[-c.MAX_VALUE_LENGTH :]
         if record.owns_run:
-            finish(record.run, self.background, text)
+            finish(record.run, text)
         else:
             record.run.tag(record.prefix + "error", f"{type(error).__name__}: {error}"[:1000])
 
 
-def finish(run: Run, background: Background, error: str | None) -> None:
-    """Finish *run*: no longer the active run now; its end (which flushes) in the background."""
+def finish(run: Run, error: str | None) -> None:
+    """Complete (or fail) *run* now, without waiting for the collector.
+
+    This is ``Run.complete`` / ``Run.fail`` minus their flush: a sweep of fits would
+    otherwise pay one collector round trip per fit, where the exporter sends the end
+    events with everything else within its interval (and at exit).
+    """
+    run._status = c.STATUS_COMPLETED if error is None else c.STATUS_FAILED
+    attributes: tuple[tuple[str, Any], ...] = ((c.STATUS, run._status),)
+    if error is not None:
+        attributes += ((c.ERROR, error[-c.MAX_VALUE_LENGTH :]),)
+    run._event(c.EVENT_RUN_END, attributes)
     _lifecycle.unregister(run)
-    if error is None:
-        background.submit("sklearn: completing the run", run.complete)
-    else:
-        background.submit("sklearn: failing the run", run.fail, error)
 
 
 def save_model(record: FitRecord, estimator: Any) -> None:

@@ -13,15 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from runlog.instrumentation._sklearn_record import Background, FitRecord, finish, loggable
+from runlog.instrumentation._sklearn_record import FitRecord, finish, loggable
 
 if TYPE_CHECKING:
     from runlog.run import Run
 
 
-def log_search(
-    record: FitRecord, search: Any, max_runs: int | None, background: Background
-) -> None:
+def log_search(record: FitRecord, search: Any, max_runs: int | None) -> None:
     """Log *search*'s best candidate, results table and candidate child runs."""
     results: Mapping[str, Any] = search.cv_results_
     prefix, run = record.prefix, record.run
@@ -31,7 +29,7 @@ def log_search(
         record.log_metric("best_score", float(search.best_score_))
     run.log_table(f"{prefix}cv_results", results_table(results))
     for index in top_candidates(results, _rank_column(search, results), max_runs):
-        _candidate_run(run, f"{prefix}candidate_{index}", results, index, background)
+        _candidate_run(run, f"{prefix}candidate_{index}", results, index)
 
 
 def results_table(results: Mapping[str, Any]) -> dict[str, list[Any]]:
@@ -64,15 +62,13 @@ def _rank_column(search: Any, results: Mapping[str, Any]) -> str:
     return next(name for name in results if name.startswith("rank_test_"))
 
 
-def _candidate_run(
-    parent: Run, name: str, results: Mapping[str, Any], index: int, background: Background
-) -> None:
+def _candidate_run(parent: Run, name: str, results: Mapping[str, Any], index: int) -> None:
     child = parent.child_run(name=name)
     child.log_params({k: loggable(v) for k, v in results["params"][index].items()})
     for column, values in results.items():
         if _numeric(values) and not np.ma.is_masked(values[index]):
             child.log(column, values[index].item())
-    finish(child, background, None)
+    finish(child, None)
 
 
 def _numeric(column: Any) -> bool:

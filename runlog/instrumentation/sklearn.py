@@ -86,7 +86,7 @@ class SklearnInstrumentor(Instrumentor):
         Returns:
             False if *timeout* seconds passed first.
         """
-        return self._recorder.background.flush(timeout)
+        return self._recorder.flush(timeout)
 
     def _on_instrument(self) -> None:
         self._recorder = Recorder(
