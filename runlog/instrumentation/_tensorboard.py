@@ -1,0 +1,107 @@
+"""``torch.utils.tensorboard.SummaryWriter`` calls mirrored into the run.
+
+Many scripts already log through TensorBoard; with instrumentation on, each call also
+lands in the run (the active one, else one started for the script):
+
+- ``add_scalar(tag, value, global_step)`` → ``run.log(tag, value, step=global_step)``;
+- ``add_scalars(main, {tag: value}, global_step)`` → ``run.log("main/tag", …)``;
+- ``add_image(tag, img, …)`` → ``run.log_image(tag, …)`` (the PNG TensorBoard encodes);
+- ``add_hparams(hparams, metrics)`` → ``run.log_params(hparams)`` and one value per metric.
+
+The original runs first and exactly once; ``add_hparams`` runs suppressed, because it
+writes its metrics through ``add_scalar`` of a second writer.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from typing import Any
+
+from runlog.instrumentation._base import Target, safely, suppress, suppressed
+from runlog.instrumentation._torch_run import acquire_run, flatten
+
+_WRITER = "torch.utils.tensorboard.writer"
+_Original = Callable[..., Any]
+
+
+def targets() -> list[Target]:
+    """The SummaryWriter methods to wrap (part of `TorchInstrumentor`'s table)."""
+    return [
+        Target(_WRITER, "SummaryWriter", "add_scalar", _wrap_add_scalar),
+        Target(_WRITER, "SummaryWriter", "add_scalars", _wrap_add_scalars),
+        Target(_WRITER, "SummaryWriter", "add_image", _wrap_add_image),
+        Target(_WRITER, "SummaryWriter", "add_hparams", _wrap_add_hparams),
+    ]
+
+
+def _arg(args: tuple[Any, ...], kwargs: dict[str, Any], index: int, name: str) -> Any:
+    """Argument *name* of a call, given by position *index* or by keyword."""
+    return args[index] if len(args) > index else kwargs.get(name)
+
+
+def _wrap_add_scalar(wrapped: _Original, instance: Any, args: Any, kwargs: Any) -> Any:
+    result = wrapped(*args, **kwargs)
+    if not suppressed():
+        tag, value = _arg(args, kwargs, 0, "tag"), _arg(args, kwargs, 1, "scalar_value")
+        step = _arg(args, kwargs, 2, "global_step")
+        safely("tensorboard: add_scalar", _log_scalars, {tag: value}, step)
+    return result
+
+
+def _wrap_add_scalars(wrapped: _Original, instance: Any, args: Any, kwargs: Any) -> Any:
+    result = wrapped(*args, **kwargs)
+    if not suppressed():
+        main = _arg(args, kwargs, 0, "main_tag")
+        values = _arg(args, kwargs, 1, "tag_scalar_dict") or {}
+        step = _arg(args, kwargs, 2, "global_step")
+        scalars = {f"{main}/{tag}": value for tag, value in values.items()}
+        safely("tensorboard: add_scalars", _log_scalars, scalars, step)
+    return result
+
+
+def _log_scalars(values: dict[str, Any], step: Any) -> None:
+    run = acquire_run()
+    for tag, value in values.items():
+        run.log(tag, value, step=None if step is None else int(step))
+
+
+def _wrap_add_image(wrapped: _Original, instance: Any, args: Any, kwargs: Any) -> Any:
+    result = wrapped(*args, **kwargs)
+    if not suppressed():
+        tag, image = _arg(args, kwargs, 0, "tag"), _arg(args, kwargs, 1, "img_tensor")
+        formats = _arg(args, kwargs, 4, "dataformats") or "CHW"
+        safely("tensorboard: add_image", _log_image, tag, image, formats)
+    return result
+
+
+def _log_image(tag: str, image: Any, dataformats: str) -> None:
+    from torch.utils.tensorboard.summary import image as encode
+
+    summary = encode(tag, image, dataformats=dataformats)  # type: ignore[no-untyped-call]
+    png = summary.value[0].image.encoded_image_string
+    handle, path = tempfile.mkstemp(suffix=".png", prefix="runlog-tb-")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(png)
+        acquire_run().log_image(tag, path=path)  # copied into the spool at once
+    finally:
+        os.unlink(path)
+
+
+def _wrap_add_hparams(wrapped: _Original, instance: Any, args: Any, kwargs: Any) -> Any:
+    with suppress():  # it logs its metrics through another writer's add_scalar
+        result = wrapped(*args, **kwargs)
+    if not suppressed():
+        hparams = _arg(args, kwargs, 0, "hparam_dict") or {}
+        metrics = _arg(args, kwargs, 1, "metric_dict") or {}
+        safely("tensorboard: add_hparams", _log_hparams, hparams, metrics)
+    return result
+
+
+def _log_hparams(hparams: dict[str, Any], metrics: dict[str, Any]) -> None:
+    run = acquire_run()
+    run.log_params(flatten(hparams))
+    for name, value in metrics.items():
+        run.log(name, value)

@@ -1,0 +1,221 @@
+"""The state of a plain PyTorch training loop, as the wrappers in `torch` see it.
+
+`StepTracker` is fed by the wrappers (backward, loss modules, optimizer steps, DataLoader
+exhaustion, ``torch.save``) and writes into the run:
+
+- params at the first optimizer step: ``model_class``, ``model_parameters``,
+  ``model_trainable_parameters``, ``optimizer`` (+ ``optimizer.<default>``), ``loss_function``;
+- ``loss``: one value per optimizer step (step = the step's number), the loss of the last
+  scalar ``backward()`` before the step, else the last ``torch.nn`` loss module output;
+  read back in batches by `LossBuffer` (no per-step device sync);
+- ``lr`` (``lr_group1``…, ``lr_opt1``… for further optimizers): logged when it changes;
+- ``epoch`` and ``epoch_loss`` when a DataLoader that fed optimizer steps is exhausted;
+- ``optimizer_steps``: the count, once, when the run ends (or the process exits).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+from typing import TYPE_CHECKING, Any
+
+from runlog.instrumentation._base import _SUPPRESSED, safely
+from runlog.instrumentation._torch_losses import DEFAULT_EVERY, LossBuffer
+from runlog.instrumentation._torch_run import acquire_run, output_name, script_name
+
+if TYPE_CHECKING:
+    from runlog.run import Run
+
+#: Modules remembered (in call order) before the first step, to find the trained model.
+MAX_CANDIDATES = 64
+_STAMP = "_runlog_steps_at_iter"
+
+
+class StepTracker:
+    """Optimizer steps, losses, learning rates and epochs of the current run."""
+
+    def __init__(self) -> None:
+        self.log_models = True
+        self.loss_every = DEFAULT_EVERY
+        self.total_steps = 0  # never reset: DataLoader iterators are stamped with it
+        self.last_backward: Any = None
+        self.last_loss: Any = None
+        self.loss_module: Any = None
+        self._candidates: dict[int, Any] = {}
+        self._module_hook: Any = None
+        self._reset()
+
+    def _reset(self) -> None:
+        self.run: Run | None = None
+        self.steps = 0
+        self.epochs = 0
+        self.losses: LossBuffer | None = None
+        self._lrs: dict[int, list[Any]] = {}  # id(optimizer) -> its groups' lr objects
+        self._optimizers: dict[int, int] = {}
+
+    # --- model discovery (a global forward pre-hook until the first step) -----------------
+    def watch_modules(self) -> None:
+        """Remember the modules called before the first step (the model is among them)."""
+        from torch.nn.modules.module import register_module_forward_pre_hook
+
+        if self._module_hook is None:
+            self._candidates.clear()
+            self._module_hook = register_module_forward_pre_hook(self.note_module)
+
+    def unwatch_modules(self) -> None:
+        """Remove the global forward pre-hook (module calls take torch's fast path again)."""
+        if self._module_hook is not None:
+            self._module_hook.remove()
+            self._module_hook = None
+
+    def note_module(self, module: Any, args: Any) -> None:
+        """Forward pre-hook: remember *module* (outermost modules are called first)."""
+        if len(self._candidates) < MAX_CANDIDATES:
+            self._candidates.setdefault(id(module), module)
+
+    def _model(self, optimizer: Any) -> Any:
+        """The remembered module holding most of the optimizer's parameters (outermost wins)."""
+        ids = {id(p) for group in optimizer.param_groups for p in group["params"]}
+        best, best_count = None, 0
+        for module in self._candidates.values():
+            count = sum(1 for p in module.parameters() if id(p) in ids)
+            if count > best_count:
+                best, best_count = module, count
+        return best
+
+    # --- events from the wrappers --------------------------------------------------------
+    def step_hook(self, optimizer: Any, args: Any, kwargs: Any) -> None:
+        """torch's global optimizer step post-hook (registered by `TorchInstrumentor`)."""
+        if not _SUPPRESSED.get():
+            safely("torch: optimizer step", self.on_step, optimizer)
+
+    def on_step(self, optimizer: Any) -> None:
+        """An optimizer step finished: count it, take its loss, log changed learning rates.
+
+        The hot path of the instrumentation, so it is one flat method: the loss is the last
+        scalar ``backward()`` since the previous step, else the last loss module output.
+        """
+        if self.run is None:
+            self._begin(optimizer)
+        self.steps = step = self.steps + 1
+        self.total_steps += 1
+        loss, output = self.last_backward, self.last_loss
+        self.last_backward = self.last_loss = None
+        if loss is None or loss.ndim != 0:
+            loss = output if output is not None and getattr(output, "ndim", None) == 0 else None
+        if loss is not None and self.losses is not None:
+            self.losses.add(step, loss)
+        seen = self._lrs.get(id(optimizer))
+        groups = optimizer.param_groups
+        if seen is None or len(seen) != len(groups) or seen[0] is not groups[0]["lr"]:
+            self._log_lrs(optimizer, seen or [])
+        elif len(groups) > 1:
+            self._check_lrs(optimizer, seen)
+
+    def on_loader_iter(self, iterator: Any) -> None:
+        """A DataLoader iteration began: stamp its iterator with the step count."""
+        # An iterator without attributes: its epochs are not counted.
+        with contextlib.suppress(AttributeError, TypeError):
+            setattr(iterator, _STAMP, self.total_steps)
+
+    def on_loader_exhausted(self, iterator: Any) -> None:
+        """A DataLoader was exhausted: an epoch ended if optimizer steps ran during it."""
+        start = vars(iterator).pop(_STAMP, None) if hasattr(iterator, "__dict__") else None
+        if start is None or self.total_steps == start or self.run is None:
+            return
+        self.epochs += 1
+        self.run.log("epoch", self.epochs, step=self.epochs)
+        if self.losses is not None:
+            self.losses.end_epoch(self.epochs, self.steps)
+
+    def on_save(self, target: Any) -> None:
+        """``torch.save(obj, target)`` returned: upload the file to the active run."""
+        from runlog.instrumentation._base import current_run
+
+        run = current_run()
+        if run is None or not self.log_models or not isinstance(target, (str, os.PathLike)):
+            return  # file objects: their content is not on disk yet
+        run.upload_file(output_name(target), target)
+
+    # --- the run --------------------------------------------------------------------------
+    def _begin(self, optimizer: Any) -> None:
+        from runlog import _lifecycle
+
+        model = self._model(optimizer)
+        self.unwatch_modules()
+        run = acquire_run(type(model).__name__ if model is not None else script_name())
+        self.run = run
+        self.losses = LossBuffer(run.log, self.loss_every)
+        run.log_params(self._summary(optimizer, model))
+        _lifecycle.on_finish(run, functools.partial(self.finish, run))
+
+    def _summary(self, optimizer: Any, model: Any) -> dict[str, Any]:
+        if model is not None:
+            params = list(model.parameters())
+        else:
+            params = [p for group in optimizer.param_groups for p in group["params"]]
+        summary: dict[str, Any] = {
+            "model_class": type(model).__name__ if model is not None else "unknown",
+            "model_parameters": sum(p.numel() for p in params),
+            "model_trainable_parameters": sum(p.numel() for p in params if p.requires_grad),
+            "optimizer": type(optimizer).__name__,
+        }
+        for key, value in optimizer.defaults.items():
+            if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+                summary[f"optimizer.{key}"] = value
+        if self.loss_module is not None:
+            summary["loss_function"] = type(self.loss_module).__name__
+        return summary
+
+    def _check_lrs(self, optimizer: Any, seen: list[Any]) -> None:
+        """Several param groups: log if any lr is not the object seen at the last step."""
+        for group, last in zip(optimizer.param_groups, seen, strict=True):
+            if group["lr"] is not last:
+                self._log_lrs(optimizer, seen)
+                return
+
+    def _log_lrs(self, optimizer: Any, seen: list[Any]) -> None:
+        """Log the learning rates that differ from *seen* (those of the last step)."""
+        index = self._optimizers.setdefault(id(optimizer), len(self._optimizers))
+        current = [group["lr"] for group in optimizer.param_groups]
+        self._lrs[id(optimizer)] = current
+        for group_index, lr in enumerate(current):
+            if group_index < len(seen) and _same(lr, seen[group_index]):
+                continue
+            value = lr if isinstance(lr, (int, float)) else _host_scalar(lr)
+            if value is not None and self.run is not None:
+                self.run.log(_lr_name(index, group_index), value, step=self.steps)
+
+    def finish(self, run: Run | None = None) -> None:
+        """Read back the last losses and log the step count; then follow the next run.
+
+        Called when *run* finishes, at exit, and on uninstrument (``run=None``: any run).
+        """
+        if self.run is None or (run is not None and run is not self.run):
+            return
+        if self.losses is not None:
+            self.losses.drain()
+        self.run.log("optimizer_steps", self.steps)
+        self._reset()
+        self.watch_modules()
+
+
+def _lr_name(optimizer_index: int, group_index: int) -> str:
+    name = "lr" if group_index == 0 else f"lr_group{group_index}"
+    return name if optimizer_index == 0 else f"{name}_opt{optimizer_index}"
+
+
+def _same(lr: Any, last: Any) -> bool:
+    """Equal learning rates; tensors count as equal only if they are one object (no sync)."""
+    if isinstance(lr, (int, float)) and isinstance(last, (int, float)):
+        return lr == last
+    return lr is last
+
+
+def _host_scalar(value: Any) -> float | None:
+    """A learning rate held in a CPU tensor, as a float; None for device tensors (no sync)."""
+    device = getattr(value, "device", None)
+    if device is None or device.type != "cpu":
+        return None
+    return float(value)

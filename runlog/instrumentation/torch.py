@@ -1,0 +1,160 @@
+"""PyTorch auto-instrumentation: plain training loops become runs with no code change.
+
+>>> from runlog.instrumentation.torch import TorchInstrumentor
+>>> TorchInstrumentor().instrument()   # or runlog.autolog() / runlog run -- python train.py
+
+What is recorded (see `runlog.instrumentation._torch_steps` for the names):
+
+- optimizer steps, through torch's global optimizer step post-hook: their count, the
+  learning rate of each param group (when it changes), and at the first step a model
+  summary (class, total and trainable parameter counts, optimizer and its defaults);
+- one ``loss`` per optimizer step, from ``Tensor.backward()`` on a scalar and the outputs
+  of ``torch.nn`` loss modules, kept on the device and read back in batches every
+  ``loss_every`` steps (default 100) and at each epoch end: **no per-step sync**; on CUDA
+  the read-back is an asynchronous copy polled with an event, so never a sync at all
+  until the run ends;
+- ``epoch`` / ``epoch_loss`` when a DataLoader that fed optimizer steps is exhausted;
+- ``torch.save(obj, path)`` files uploaded as run outputs (``log_models=False``: not);
+- ``SummaryWriter`` scalars, images and hparams mirrored (`runlog.instrumentation._tensorboard`);
+- Lightning's ``Trainer.fit`` (`runlog.instrumentation.lightning`); the plain-torch
+  wrappers are suppressed inside it, so nothing is recorded twice.
+
+With no active run, the first optimizer step starts one named after the model class; the
+process owns it and runlog completes it at exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar
+
+from runlog import _lifecycle  # noqa: F401  (imported first: its atexit runs after ours)
+from runlog.instrumentation import _tensorboard, lightning
+from runlog.instrumentation._base import Instrumentor, Target, safely, suppressed
+from runlog.instrumentation._torch_steps import StepTracker
+
+_LOSSES = "torch.nn.modules.loss"
+_LOADER = "torch.utils.data.dataloader"
+_ORIGINAL = Callable[..., Any]
+
+
+# --- wrappers: module-level, the tracker injected by `functools.partial` --------------------
+def _wrap_backward(
+    tracker: StepTracker, wrapped: _ORIGINAL, instance: Any, args: Any, kwargs: Any
+) -> Any:
+    result = wrapped(*args, **kwargs)
+    if not suppressed():
+        tracker.last_backward = instance  # one reference: nothing here can fail
+    return result
+
+
+def _wrap_loss_forward(
+    tracker: StepTracker, wrapped: _ORIGINAL, instance: Any, args: Any, kwargs: Any
+) -> Any:
+    result = wrapped(*args, **kwargs)
+    if not suppressed():
+        tracker.last_loss, tracker.loss_module = result, instance
+    return result
+
+
+def _wrap_loader_iter(
+    tracker: StepTracker, wrapped: _ORIGINAL, instance: Any, args: Any, kwargs: Any
+) -> Any:
+    iterator = wrapped(*args, **kwargs)
+    if not suppressed():
+        safely("torch: DataLoader.__iter__", tracker.on_loader_iter, iterator)
+    return iterator
+
+
+def _wrap_loader_next(
+    tracker: StepTracker, wrapped: _ORIGINAL, instance: Any, args: Any, kwargs: Any
+) -> Any:
+    try:
+        return wrapped(*args, **kwargs)
+    except StopIteration:
+        if not suppressed():
+            safely("torch: DataLoader exhausted", tracker.on_loader_exhausted, instance)
+        raise
+
+
+def _wrap_save(
+    tracker: StepTracker, wrapped: _ORIGINAL, instance: Any, args: Any, kwargs: Any
+) -> Any:
+    result = wrapped(*args, **kwargs)
+    if not suppressed():
+        target = args[1] if len(args) > 1 else kwargs.get("f")
+        safely("torch: torch.save", tracker.on_save, target)
+    return result
+
+
+# --- the instrumentor -----------------------------------------------------------------------
+class TorchInstrumentor(Instrumentor):
+    """Records plain PyTorch training loops, TensorBoard writes and Lightning fits.
+
+    Options of `instrument`:
+        log_models: Upload files written by ``torch.save`` and Lightning's final model
+            (default True).
+        loss_every: Read the device-side losses back every this many steps (default 100).
+    """
+
+    name: ClassVar[str] = "torch"
+    libraries: ClassVar[tuple[str, ...]] = ("torch >= 2.2",)
+
+    def _setup(self) -> None:
+        super()._setup()
+        self.tracker = StepTracker()
+        self._step_hook: Any = None
+
+    def _targets(self) -> Iterable[Target]:
+        tracker = self.tracker
+
+        def bind(wrapper: Callable[..., Any]) -> Any:
+            return functools.partial(wrapper, tracker)
+
+        return [
+            Target("torch", "Tensor", "backward", bind(_wrap_backward)),
+            Target("torch", "", "save", bind(_wrap_save)),
+            Target(_LOADER, "DataLoader", "__iter__", bind(_wrap_loader_iter)),
+            Target(_LOADER, "_BaseDataLoaderIter", "__next__", bind(_wrap_loader_next)),
+            *_tensorboard.targets(),
+            *lightning.targets(tracker),
+        ]
+
+    def _hooked_modules(self) -> set[str]:
+        return super()._hooked_modules() | {_LOSSES}
+
+    def _targets_in(self, module: Any) -> Iterable[Target]:
+        if module.__name__ != _LOSSES:
+            return super()._targets_in(module)
+        wrapper = functools.partial(_wrap_loss_forward, self.tracker)
+        return [
+            Target(_LOSSES, name, "forward", wrapper)
+            for name, cls in vars(module).items()
+            if isinstance(cls, type) and issubclass(cls, module._Loss) and "forward" in vars(cls)
+        ]
+
+    def _wrap_module(self, module: Any) -> None:
+        super()._wrap_module(module)
+        if module.__name__ == "torch" and self._step_hook is None:
+            from torch.optim.optimizer import register_optimizer_step_post_hook
+
+            self._step_hook = register_optimizer_step_post_hook(self.tracker.step_hook)
+            self.tracker.watch_modules()
+
+    def _on_instrument(self) -> None:
+        self.tracker.log_models = bool(self.options.get("log_models", True))
+        self.tracker.loss_every = int(self.options.get("loss_every", self.tracker.loss_every))
+        atexit.register(self._at_exit)
+
+    def _on_uninstrument(self) -> None:
+        atexit.unregister(self._at_exit)
+        self.tracker.finish()
+        self.tracker.unwatch_modules()
+        if self._step_hook is not None:
+            self._step_hook.remove()
+            self._step_hook = None
+
+    def _at_exit(self) -> None:
+        safely("torch: reading back the last losses", self.tracker.finish)

@@ -1,0 +1,389 @@
+"""TorchInstrumentor end to end: real PyTorch training loops, what the real collector stored."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
+
+import runlog  # noqa: E402
+from runlog import conventions as c  # noqa: E402
+from runlog.client import Client  # noqa: E402
+from runlog.instrumentation import _torch_losses, current_run  # noqa: E402
+from runlog.instrumentation.torch import TorchInstrumentor  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("client_env")
+_names = itertools.count()
+
+SAMPLES, BATCH, EPOCHS = 40, 16, 3  # 3 batches an epoch (16, 16, 8)
+STEPS = 3 * EPOCHS
+
+
+@pytest.fixture
+def experiment(collector: Any, monkeypatch: pytest.MonkeyPatch) -> runlog.Experiment:
+    """A fresh experiment that auto-started runs land in (``RUNLOG_EXPERIMENT``)."""
+    name = f"torch-{next(_names)}-{id(monkeypatch)}"
+    monkeypatch.setenv(c.ENV_ENDPOINT, collector.endpoint)
+    monkeypatch.setenv(c.ENV_EXPERIMENT, name)
+    return runlog.Experiment(runlog.Workspace(collector.endpoint), name)
+
+
+@pytest.fixture
+def instrumented(experiment: runlog.Experiment) -> Iterator[TorchInstrumentor]:
+    instrumentor = TorchInstrumentor()
+    instrumentor.instrument()
+    yield instrumentor
+    run = instrumentor.tracker.run
+    instrumentor.uninstrument()
+    if run is not None:
+        run.complete()
+
+
+@pytest.fixture
+def internal_log(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    """Records of ``runlog.internal`` (it does not propagate to the root logger)."""
+    logger = logging.getLogger("runlog.internal")
+    logger.addHandler(caplog.handler)
+    caplog.set_level(logging.DEBUG, logger="runlog.internal")
+    yield caplog
+    logger.removeHandler(caplog.handler)
+
+
+def make_model() -> Any:
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
+
+
+def make_loader() -> DataLoader[Any]:
+    generator = torch.Generator().manual_seed(1)
+    x = torch.randn(SAMPLES, 4, generator=generator)
+    y = x.sum(dim=1, keepdim=True)
+    return DataLoader(TensorDataset(x, y), batch_size=BATCH)
+
+
+def train(model: Any, optimizer: Any, epochs: int = EPOCHS, scheduler: Any = None) -> list[float]:
+    """A plain loop; returns the losses it computed itself, one per optimizer step."""
+    criterion = torch.nn.MSELoss()
+    losses = []
+    for _ in range(epochs):
+        for x, y in make_loader():
+            optimizer.zero_grad()
+            loss = criterion(model(x), y)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        if scheduler is not None:
+            scheduler.step()
+    return losses
+
+
+def runs_of(experiment: runlog.Experiment) -> list[runlog.Run]:
+    return list(experiment.get_runs())
+
+
+def series(collector: Any, run: runlog.Run, name: str) -> tuple[list[int], list[Any]]:
+    run.flush()
+    got = Client(collector.endpoint).get_metric(run.id, name)
+    return got.steps, got.values
+
+
+def mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+# --- what a plain loop records -----------------------------------------------------------
+def test_plain_loop_starts_a_run_with_loss_per_step_epochs_lr_and_summary(
+    instrumented: TorchInstrumentor, experiment: runlog.Experiment, collector: Any
+) -> None:
+    model = make_model()
+    model[0].bias.requires_grad_(False)  # frozen: counted, not trainable
+    optimizer = torch.optim.SGD(
+        [{"params": [model[0].weight], "lr": 0.1}, {"params": model[2].parameters()}],
+        lr=0.01,
+        momentum=0.5,
+    )
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
+    losses = train(model, optimizer, scheduler=scheduler)
+    run = current_run()
+    assert run is not None
+    run.complete()
+
+    assert [run.id] == [r.id for r in runs_of(experiment)]
+    assert "Sequential" == run.get_details()["displayName"]
+    assert {
+        "model_class": "Sequential",
+        "model_parameters": "49",
+        "model_trainable_parameters": "41",
+        "optimizer": "SGD",
+        "optimizer.lr": "0.01",
+        "optimizer.momentum": "0.5",
+        "optimizer.dampening": "0",
+        "optimizer.weight_decay": "0",
+        "loss_function": "MSELoss",
+    } == run.get_params()
+    assert (list(range(1, STEPS + 1)), losses) == series(collector, run, "loss")
+    assert ([1, 2, 3], [1, 2, 3]) == series(collector, run, "epoch")
+    epoch_means = [mean(losses[i : i + 3]) for i in range(0, STEPS, 3)]
+    assert [1, 2, 3] == series(collector, run, "epoch_loss")[0]
+    assert epoch_means == pytest.approx(series(collector, run, "epoch_loss")[1], rel=1e-12)
+    assert ([1, 4, 7], [0.1, 0.05, 0.025]) == series(collector, run, "lr")
+    assert ([1, 4, 7], [0.01, 0.005, 0.0025]) == series(collector, run, "lr_group1")
+    assert STEPS == run.get_metrics()["optimizer_steps"]
+    assert "Completed" == run.get_status()
+
+
+def test_an_active_run_gets_the_records_and_no_run_is_started(
+    instrumented: TorchInstrumentor, experiment: runlog.Experiment, collector: Any
+) -> None:
+    with experiment.start_logging(name="mine") as run:
+        model = make_model()
+        losses = train(model, torch.optim.Adam(model.parameters(), lr=1e-3), epochs=2)
+    assert [run.id] == [r.id for r in runs_of(experiment)]
+    assert (list(range(1, 7)), losses) == series(collector, run, "loss")
+    assert {"Adam", "Sequential"} <= set(run.get_params().values())
+
+
+def test_each_run_counts_its_own_steps(
+    instrumented: TorchInstrumentor, experiment: runlog.Experiment, collector: Any
+) -> None:
+    model = make_model()
+    first = experiment.start_logging()
+    train(model, torch.optim.SGD(model.parameters(), lr=0.01), epochs=1)
+    first.complete()
+    with experiment.start_logging() as second:
+        losses = train(model, torch.optim.SGD(model.parameters(), lr=0.02), epochs=2)
+    assert 3 == len(series(collector, first, "loss")[1])
+    assert (list(range(1, 7)), losses) == series(collector, second, "loss")
+    assert ([1, 2], [1, 2]) == series(collector, second, "epoch")
+
+
+def test_loss_module_output_is_the_loss_when_backward_is_not_called_on_it(
+    instrumented: TorchInstrumentor, experiment: runlog.Experiment, collector: Any
+) -> None:
+    model = make_model()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    criterion = torch.nn.L1Loss()
+    losses = []
+    with experiment.start_logging() as run:
+        for x, y in make_loader():
+            optimizer.zero_grad()
+            loss = criterion(model(x), y)
+            torch.autograd.backward([loss])  # not Tensor.backward
+            optimizer.step()
+            losses.append(loss.item())
+    assert ([1, 2, 3], losses) == series(collector, run, "loss")
+    assert "L1Loss" == run.get_params()["loss_function"]
+
+
+def test_a_loader_left_early_or_without_steps_is_no_epoch(
+    instrumented: TorchInstrumentor, experiment: runlog.Experiment, collector: Any
+) -> None:
+    model = make_model()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    with experiment.start_logging() as run:
+        train(model, optimizer, epochs=1)
+        with torch.no_grad():
+            assert 3 == sum(1 for _ in make_loader())  # validation: exhausted, no steps
+        for x, y in make_loader():  # left after one step
+            optimizer.zero_grad()
+            torch.nn.functional.mse_loss(model(x), y).backward()
+            optimizer.step()
+            break
+    assert ([1], [1]) == series(collector, run, "epoch")
+    assert 4 == run.get_metrics()["optimizer_steps"]
+
+
+def test_device_losses_are_read_back_in_batches(
+    instrumented: TorchInstrumentor, experiment: runlog.Experiment, collector: Any
+) -> None:
+    """Losses not on the CPU are kept as tensors and read every ``loss_every`` steps.
+
+    A tensor that says it is not on the CPU stands in for a CUDA loss (this test runs on
+    the CPU build): it takes the batched path; the batch is then read from the host copy.
+    """
+    values: list[Any] = []
+    buffer = _torch_losses.LossBuffer(lambda name, value, step: values.append((name, step, value)))
+    buffer.every = 3
+    losses = [torch.tensor(float(i)) for i in range(1, 6)]
+    for step, loss in enumerate(losses, 1):
+        buffer.add(step, _NotOnCpu(loss))
+    assert [("loss", 1, 1.0), ("loss", 2, 2.0), ("loss", 3, 3.0)] == values
+    buffer.end_epoch(1, 5)
+    assert ("epoch_loss", 1, 3.0) == values[-1]
+    assert [(s, float(s)) for s in range(1, 6)] == [(s, v) for n, s, v in values if n == "loss"]
+
+
+class _NotOnCpu:
+    """A tensor that says it is not on the CPU (what a CUDA loss looks like to the buffer)."""
+
+    is_cpu = False
+
+    def __init__(self, tensor: Any) -> None:
+        self.tensor = tensor
+
+    def detach(self) -> Any:
+        return self.tensor.detach()
+
+
+# --- torch.save ------------------------------------------------------------------------------
+def test_torch_save_to_a_path_is_uploaded_byte_exactly(
+    instrumented: TorchInstrumentor,
+    experiment: runlog.Experiment,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    model = make_model()
+    with experiment.start_logging() as run:
+        train(model, torch.optim.SGD(model.parameters(), lr=0.01), epochs=1)
+        Path("outputs").mkdir()
+        torch.save(model.state_dict(), "outputs/model.pt")
+        torch.save(model.state_dict(), tmp_path / "checkpoint.pt")
+        torch.save(model.state_dict(), io.BytesIO())  # a file object: not uploaded
+    assert ["outputs/checkpoint.pt", "outputs/model.pt"] == sorted(run.get_file_names())
+    for name, local in (("model.pt", "outputs/model.pt"), ("checkpoint.pt", "checkpoint.pt")):
+        downloaded = run.download_file(f"outputs/{name}", str(tmp_path / "download.pt"))
+        assert Path(local).read_bytes() == Path(downloaded).read_bytes()
+
+
+# --- the instrumentor contract -------------------------------------------------------------
+def test_uninstrumented_nothing_is_recorded(experiment: runlog.Experiment) -> None:
+    instrumentor = TorchInstrumentor()
+    instrumentor.instrument()
+    instrumentor.uninstrument()
+    model = make_model()
+    train(model, torch.optim.SGD(model.parameters(), lr=0.01), epochs=1)
+    assert current_run() is None
+    assert [] == runs_of(experiment)
+    assert not isinstance(torch.Tensor.__dict__["backward"], _proxy_type())
+
+
+def _proxy_type() -> type:
+    import wrapt
+
+    return getattr(wrapt, "BaseObjectProxy", wrapt.ObjectProxy)  # type: ignore[no-any-return]
+
+
+def test_instrumenting_twice_warns_and_changes_nothing(
+    instrumented: TorchInstrumentor,
+    experiment: runlog.Experiment,
+    internal_log: pytest.LogCaptureFixture,
+    collector: Any,
+) -> None:
+    instrumented.instrument()
+    assert ["runlog: torch is already instrumented"] == internal_log.messages
+    with experiment.start_logging() as run:
+        model = make_model()
+        losses = train(model, torch.optim.SGD(model.parameters(), lr=0.01), epochs=1)
+    assert (list(range(1, 4)), losses) == series(collector, run, "loss")
+
+
+class Boom(Exception):
+    """The user's own error."""
+
+
+def test_user_exceptions_propagate_untouched(
+    instrumented: TorchInstrumentor, experiment: runlog.Experiment, tmp_path: Path
+) -> None:
+    error = Boom("from the user's backward")
+
+    class Raising(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, x: Any) -> Any:
+            return x.clone()
+
+        @staticmethod
+        def backward(ctx: Any, grad: Any) -> Any:
+            raise error
+
+    model = make_model()
+    x = torch.randn(3, 4)
+    with pytest.raises(Boom) as raised:
+        Raising.apply(model(x)).sum().backward()
+    assert error is raised.value
+    with pytest.raises(RuntimeError, match="grad can be implicitly created only for scalar"):
+        model(x).backward()
+    with pytest.raises(IndexError, match="out of bounds"):
+        torch.nn.CrossEntropyLoss()(torch.randn(2, 3), torch.tensor([0, 7]))
+    with pytest.raises(RuntimeError, match="open file failed"):
+        torch.save({}, tmp_path)  # a directory
+    assert [] == runs_of(experiment)
+
+
+def test_own_error_is_logged_once_and_training_goes_on(
+    instrumented: TorchInstrumentor,
+    experiment: runlog.Experiment,
+    internal_log: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RUNLOG_INSTRUMENTATION_STRICT", "0")
+
+    def broken(self: Any, step: int, loss: Any) -> None:
+        raise ValueError("runlog bug")
+
+    monkeypatch.setattr(_torch_losses.LossBuffer, "add", broken)
+    model = make_model()
+    with experiment.start_logging() as run:
+        losses = train(model, torch.optim.SGD(model.parameters(), lr=0.01), epochs=2)
+    assert 6 == len(losses)
+    assert ["runlog instrumentation: torch: optimizer step failed; training goes on"] == [
+        r.getMessage() for r in internal_log.records if "failed" in r.getMessage()
+    ]
+    assert 6 == run.get_metrics()["optimizer_steps"]
+
+
+def test_own_error_raises_in_strict_mode(
+    instrumented: TorchInstrumentor, experiment: runlog.Experiment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(self: Any, step: int, loss: Any) -> None:
+        raise ValueError("runlog bug")
+
+    monkeypatch.setattr(_torch_losses.LossBuffer, "add", broken)
+    model = make_model()
+    with experiment.start_logging(), pytest.raises(ValueError, match="runlog bug"):
+        train(model, torch.optim.SGD(model.parameters(), lr=0.01), epochs=1)
+
+
+def test_originals_run_exactly_once(
+    instrumented: TorchInstrumentor,
+    experiment: runlog.Experiment,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    calls = {"mse_loss": 0, "backward": 0, "step": 0, "batches": 0}
+    mse_loss = torch.nn.functional.mse_loss
+
+    def counting_mse_loss(*args: Any, **kwargs: Any) -> Any:
+        calls["mse_loss"] += 1
+        return mse_loss(*args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.functional, "mse_loss", counting_mse_loss)
+
+    class CountingSGD(torch.optim.SGD):  # type: ignore[misc]
+        def step(self, closure: Any = None) -> Any:
+            calls["step"] += 1
+            return super().step(closure)
+
+    model = make_model()
+    optimizer = CountingSGD(model.parameters(), lr=0.01)
+    criterion = torch.nn.MSELoss()
+    with experiment.start_logging():
+        for x, y in make_loader():
+            calls["batches"] += 1
+            optimizer.zero_grad()
+            loss = criterion(model(x), y)
+            loss.register_hook(lambda grad: calls.__setitem__("backward", calls["backward"] + 1))
+            loss.backward()
+            optimizer.step()
+        torch.save({"a": 1}, tmp_path / "once.pt")
+    assert {"mse_loss": 3, "backward": 3, "step": 3, "batches": 3} == calls
+    assert {"a": 1} == torch.load(tmp_path / "once.pt")
