@@ -17,6 +17,7 @@ from collectors import schemas
 from collectors._lines import min_level_number
 from collectors.errors import invalid, not_found
 from collectors.store.base import MetricSummary, MetricVector, Store
+from collectors.store.filters import Key, parse_filter
 from runlog import conventions as c
 
 
@@ -53,6 +54,22 @@ def run_not_found(run_id: str) -> Exception:
     return not_found(f"run {run_id!r} does not exist; list runs with `runlog runs`")
 
 
+_INCLUDE_DELETED = "also list what was deleted through MLflow (their `deleted` is true)"
+_LIFECYCLE = Key("attribute", "lifecycle_stage")
+
+
+def _without_deleted(filter_text: str) -> str:
+    """*filter_text* restricted to runs not deleted, unless it names the lifecycle stage.
+
+    Raises:
+        FilterError: the filter is malformed (checked first, so the message points into it).
+    """
+    if any(comparison.key == _LIFECYCLE for comparison in parse_filter(filter_text)):
+        return filter_text
+    active = "attributes.lifecycle_stage = 'active'"
+    return f"{filter_text} and {active}" if filter_text.strip() else active
+
+
 class QueryApi:
     """Routes of ``/api/v1`` that read the store."""
 
@@ -78,9 +95,13 @@ class QueryApi:
         add("/runs/{run_id}/spans", self.list_spans, response_model=schemas.SpanList)
         return router
 
-    def list_experiments(self) -> Response:
-        """All experiments, with run counts."""
-        experiments = [enc.experiment_json(e) for e in self.store.list_experiments()]
+    def list_experiments(
+        self,
+        include_deleted: Annotated[bool, Query(description=_INCLUDE_DELETED)] = False,
+    ) -> Response:
+        """All experiments, with counts of their runs that are not deleted."""
+        found = self.store.list_experiments()
+        experiments = [enc.experiment_json(e) for e in found if include_deleted or not e.deleted]
         return json_response({"experiments": experiments})
 
     def get_experiment(self, name: str) -> Response:
@@ -97,9 +118,11 @@ class QueryApi:
         order_by: Annotated[list[str] | None, Query(description="e.g. metrics.mse ASC")] = None,
         max_results: Annotated[int, Query(ge=1, le=10000)] = 100,
         page_token: str | None = None,
+        include_deleted: Annotated[bool, Query(description=_INCLUDE_DELETED)] = False,
     ) -> Response:
         """Search runs with an MLflow-style filter, ordering and paging."""
         try:
+            filter = filter if include_deleted else _without_deleted(filter)
             page = self.store.search_runs(
                 experiment or None, filter, order_by or (), max_results, page_token
             )

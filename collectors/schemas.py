@@ -35,6 +35,7 @@ class Experiment(BaseModel):
     created_ns: int = Field(description="Unix nanoseconds")
     run_count: int
     last_run_ns: int | None = Field(description="start of the newest run, Unix ns")
+    deleted: bool = Field(description="deleted through MLflow (restorable); listed on request")
 
 
 class ExperimentList(BaseModel):
@@ -71,6 +72,7 @@ class Run(BaseModel):
     params: dict[str, str]
     properties: dict[str, str]
     metrics: list[MetricSummary]
+    deleted: bool = Field(description="deleted through MLflow (restorable); listed on request")
 
 
 class RunList(BaseModel):

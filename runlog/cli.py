@@ -247,13 +247,17 @@ def _plural(count: int, one: str, many: str) -> str:
 # --- experiments and runs -----------------------------------------------------------------
 
 
+_INCLUDE_DELETED = "Also list what was deleted through MLflow."
+
+
 @cli.command()
+@click.option("--include-deleted", is_flag=True, help=_INCLUDE_DELETED)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_options
-def experiments(opts: Options, as_json: bool) -> None:
+def experiments(opts: Options, include_deleted: bool, as_json: bool) -> None:
     """List experiments."""
     with opts.client() as client:
-        found = client.list_experiments()
+        found = client.list_experiments(include_deleted)
     if as_json:
         _tables.print_json(found)
         return
@@ -289,6 +293,7 @@ def experiments(opts: Options, as_json: bool) -> None:
     metavar="KEYS",
     help="Comma-separated extra columns, e.g. metrics.mse,params.alpha.",
 )
+@click.option("--include-deleted", is_flag=True, help=_INCLUDE_DELETED)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_options
 def runs(
@@ -298,11 +303,14 @@ def runs(
     order_by: tuple[str, ...],
     max_results: int | None,
     columns: str | None,
+    include_deleted: bool,
     as_json: bool,
 ) -> None:
     """List runs, newest first unless --order-by says otherwise."""
     with opts.client() as client:
-        found = client.search_runs(list(experiments_), filter_, list(order_by), max_results)
+        found = client.search_runs(
+            list(experiments_), filter_, list(order_by), max_results, include_deleted
+        )
     if as_json:
         _tables.print_json(found)
         return

@@ -140,9 +140,11 @@ class Client:
         """Return the collector's ``{"status": "ok", "version": ...}``."""
         return dict(self._get_json("/healthz"))
 
-    def list_experiments(self) -> list[dict[str, Any]]:
-        """Return every experiment (``experiment_id, name, created_ns, run_count, last_run_ns``)."""
-        return list(self._get_json(f"{c.API_PREFIX}/experiments")["experiments"])
+    def list_experiments(self, include_deleted: bool = False) -> list[dict[str, Any]]:
+        """Return every experiment (``experiment_id, name, created_ns, run_count, last_run_ns,
+        deleted``); experiments deleted through MLflow only with *include_deleted*."""
+        params = [("include_deleted", "true")] if include_deleted else []
+        return list(self._get_json(f"{c.API_PREFIX}/experiments", params)["experiments"])
 
     def get_experiment(self, name: str) -> dict[str, Any]:
         """Return one experiment; raise `NotFoundError` if there is none of that name."""
@@ -154,6 +156,7 @@ class Client:
         filter: str | None = None,
         order_by: str | Sequence[str] | None = None,
         max_results: int | None = None,
+        include_deleted: bool = False,
     ) -> Iterator[dict[str, Any]]:
         """Yield runs matching *filter*, following page tokens.
 
@@ -162,6 +165,8 @@ class Client:
             filter: MLflow-style filter, e.g. ``"metrics.mse < 3000 and params.alpha = '0.5'"``.
             order_by: Keys with ``ASC``/``DESC``, e.g. ``"metrics.mse ASC"``.
             max_results: Stop after this many runs (default: all).
+            include_deleted: Also yield runs deleted through MLflow (their ``deleted`` is
+                true); a filter on ``attributes.lifecycle_stage`` decides by itself.
 
         Raises:
             InvalidArgumentError: The filter or order is malformed.
@@ -177,6 +182,7 @@ class Client:
                 order_by,
                 min(remaining or self.page_size, self.page_size),
                 token,
+                include_deleted,
             )
             for run in page["runs"][:remaining]:
                 yield decode_run(run)
@@ -192,6 +198,7 @@ class Client:
         order_by: str | Sequence[str] | None,
         size: int,
         token: str | None,
+        include_deleted: bool = False,
     ) -> dict[str, Any]:
         params: list[tuple[str, str | int]] = [("experiment", e) for e in _many(experiments)]
         params += [("order_by", o) for o in _many(order_by)]
@@ -200,6 +207,8 @@ class Client:
             params.append(("filter", filter))
         if token:
             params.append(("page_token", token))
+        if include_deleted:
+            params.append(("include_deleted", "true"))
         return dict(self._get_json(f"{c.API_PREFIX}/runs", params))
 
     def search_runs(
@@ -208,12 +217,14 @@ class Client:
         filter: str | None = None,
         order_by: str | Sequence[str] | None = None,
         max_results: int | None = None,
+        include_deleted: bool = False,
     ) -> list[dict[str, Any]]:
         """Return the runs matching *filter* as a list of ``Run`` dicts (see `iter_runs`)."""
-        return list(self.iter_runs(experiments, filter, order_by, max_results))
+        return list(self.iter_runs(experiments, filter, order_by, max_results, include_deleted))
 
     def get_run(self, run_id: str) -> dict[str, Any]:
-        """Return one run with its tags, params, properties and metric summaries."""
+        """Return one run with its tags, params, properties and metric summaries (also a
+        run deleted through MLflow: its ``deleted`` is true)."""
         return decode_run(self._get_json(_run_path(run_id)))
 
     # --- metrics ----------------------------------------------------------------------------

@@ -76,6 +76,9 @@ def on_update_experiment(tx: Transaction, op: UpdateExperiment) -> str | None:
         if op.lifecycle_stage not in LIFECYCLE_STAGES:
             return f"unknown lifecycle stage {op.lifecycle_stage!r}; expected active or deleted"
         values["lifecycle_stage"] = op.lifecycle_stage
+        # As MLflow does: deleting or restoring an experiment deletes or restores its runs.
+        runs = sa.update(_r).where(_r.c.experiment_id == op.experiment_id)
+        conn.execute(runs.values(lifecycle_stage=op.lifecycle_stage))
     conn.execute(sa.update(_e).where(_e.c.id == op.experiment_id).values(values))
     return None
 

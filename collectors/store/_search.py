@@ -155,6 +155,7 @@ def _run_info(row: sa.RowMapping) -> RunInfo:
         start_ns=row["start_ns"],
         end_ns=row["end_ns"],
         error=row["error"],
+        deleted=row["lifecycle_stage"] == "deleted",
     )
 
 

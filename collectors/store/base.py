@@ -23,6 +23,7 @@ class ExperimentInfo:
     created_ns: int
     run_count: int
     last_run_ns: int | None
+    deleted: bool = False  # deleted through MLflow's delete-experiment (restorable)
 
 
 @dataclass(slots=True)
@@ -59,6 +60,7 @@ class RunInfo:
     params: dict[str, str] = field(default_factory=dict)
     properties: dict[str, str] = field(default_factory=dict)
     metrics: list[MetricSummary] = field(default_factory=list)
+    deleted: bool = False  # deleted through MLflow's delete-run (restorable)
 
 
 @dataclass(slots=True)

@@ -360,18 +360,25 @@ def _join_values(dtype: str, rows: Sequence[Any]) -> Any:
 
 def _experiment_query() -> sa.Select[Any]:
     e, r = schema.experiments, schema.runs
+    # Deleted runs are left out of the count, as they are out of run listings.
+    active_runs = sa.and_(r.c.experiment_id == e.c.id, r.c.lifecycle_stage == "active")
     return (
         sa.select(
-            e.c.id, e.c.name, e.c.created_ns, sa.func.count(r.c.run_id), sa.func.max(r.c.start_ns)
+            e.c.id,
+            e.c.name,
+            e.c.created_ns,
+            sa.func.count(r.c.run_id),
+            sa.func.max(r.c.start_ns),
+            e.c.lifecycle_stage,
         )
-        .select_from(e.outerjoin(r, r.c.experiment_id == e.c.id))
-        .group_by(e.c.id, e.c.name, e.c.created_ns)
+        .select_from(e.outerjoin(r, active_runs))
+        .group_by(e.c.id, e.c.name, e.c.created_ns, e.c.lifecycle_stage)
         .order_by(e.c.name)
     )
 
 
 def _experiment(row: Any) -> ExperimentInfo:
-    return ExperimentInfo(row[0], row[1], row[2], row[3], row[4])
+    return ExperimentInfo(row[0], row[1], row[2], row[3], row[4], row[5] == "deleted")
 
 
 def _create_engine(url: str) -> sa.Engine:
