@@ -1,0 +1,121 @@
+"""SummaryWriter calls mirrored into the run by TorchInstrumentor (real TensorBoard writer)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("tensorboard")
+
+from tensorboard.backend.event_processing.event_accumulator import (  # noqa: E402
+    EventAccumulator,
+)
+from torch.utils.tensorboard import SummaryWriter  # noqa: E402
+
+import runlog  # noqa: E402
+from runlog import conventions as c  # noqa: E402
+from runlog.client import Client  # noqa: E402
+from runlog.instrumentation import current_run  # noqa: E402
+from runlog.instrumentation.torch import TorchInstrumentor  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("client_env")
+_names = itertools.count()
+
+
+@pytest.fixture
+def experiment(collector: Any, monkeypatch: pytest.MonkeyPatch) -> runlog.Experiment:
+    name = f"tensorboard-{next(_names)}-{id(monkeypatch)}"
+    monkeypatch.setenv(c.ENV_ENDPOINT, collector.endpoint)
+    monkeypatch.setenv(c.ENV_EXPERIMENT, name)
+    return runlog.Experiment(runlog.Workspace(collector.endpoint), name)
+
+
+@pytest.fixture
+def instrumented(experiment: runlog.Experiment) -> Iterator[TorchInstrumentor]:
+    instrumentor = TorchInstrumentor()
+    instrumentor.instrument()
+    yield instrumentor
+    instrumentor.uninstrument()
+
+
+def steps_and_values(collector: Any, run: runlog.Run, name: str) -> tuple[list[int], list[Any]]:
+    run.flush()
+    got = Client(collector.endpoint).get_metric(run.id, name)
+    return got.steps, got.values
+
+
+def test_scalars_are_mirrored_with_their_steps(
+    instrumented: TorchInstrumentor, experiment: runlog.Experiment, collector: Any, tmp_path: Path
+) -> None:
+    with experiment.start_logging() as run, SummaryWriter(log_dir=str(tmp_path)) as writer:
+        for step in (0, 10, 20):
+            writer.add_scalar("train/loss", 1.0 / (step + 1), global_step=step)
+        writer.add_scalar("lr", torch.tensor(0.5), 3)
+        writer.add_scalars("acc", {"train": 0.9, "val": 0.8}, 7)
+    assert ([0, 10, 20], [1.0, 1 / 11, 1 / 21]) == steps_and_values(collector, run, "train/loss")
+    assert ([3], [0.5]) == steps_and_values(collector, run, "lr")
+    assert ([7], [0.9]) == steps_and_values(collector, run, "acc/train")
+    assert ([7], [0.8]) == steps_and_values(collector, run, "acc/val")
+    events = EventAccumulator(str(tmp_path))
+    events.Reload()  # the original wrote each scalar once
+    assert [0, 10, 20] == [e.step for e in events.Scalars("train/loss")]
+
+
+def test_image_is_uploaded_as_png(
+    instrumented: TorchInstrumentor, experiment: runlog.Experiment, tmp_path: Path
+) -> None:
+    image = torch.zeros(3, 4, 5)
+    image[0] = 1.0  # red
+    with experiment.start_logging() as run, SummaryWriter(log_dir=str(tmp_path)) as writer:
+        writer.add_image("sample", image, 0)
+        writer.add_image("gray", torch.ones(4, 5, 1), 1, dataformats="HWC")
+    assert {"sample": "images/sample.png", "gray": "images/gray.png"} == run.get_metrics()
+    downloaded = Path(run.download_file("images/sample.png", str(tmp_path / "sample.png")))
+    from PIL import Image
+
+    with Image.open(downloaded) as png:
+        assert ((5, 4), (255, 0, 0)) == (png.size, png.convert("RGB").getpixel((0, 0)))
+
+
+def test_hparams_become_params_and_metrics_are_logged_once(
+    instrumented: TorchInstrumentor, experiment: runlog.Experiment, tmp_path: Path
+) -> None:
+    with experiment.start_logging() as run, SummaryWriter(log_dir=str(tmp_path)) as writer:
+        writer.add_hparams({"lr": 0.1, "optimizer": "sgd", "layers": 2}, {"hparam/acc": 0.75})
+    assert {"lr": "0.1", "optimizer": "sgd", "layers": "2"} == run.get_params()
+    assert {"hparam/acc": 0.75} == run.get_metrics()
+
+
+def test_without_an_active_run_one_is_started(
+    instrumented: TorchInstrumentor, experiment: runlog.Experiment, tmp_path: Path
+) -> None:
+    with SummaryWriter(log_dir=str(tmp_path)) as writer:
+        writer.add_scalar("loss", 0.5, 1)
+    run = current_run()
+    assert run is not None
+    run.complete()
+    assert [run.id] == [r.id for r in experiment.get_runs()]
+    assert {"loss": 0.5} == run.get_metrics()
+
+
+def test_uninstrumented_writer_logs_nothing(experiment: runlog.Experiment, tmp_path: Path) -> None:
+    instrumentor = TorchInstrumentor()
+    instrumentor.instrument()
+    instrumentor.uninstrument()
+    with SummaryWriter(log_dir=str(tmp_path)) as writer:
+        writer.add_scalar("loss", 0.5, 1)
+    assert current_run() is None
+    assert [] == list(experiment.get_runs())
+
+
+def test_user_errors_from_the_writer_propagate(
+    instrumented: TorchInstrumentor, experiment: runlog.Experiment, tmp_path: Path
+) -> None:
+    with SummaryWriter(log_dir=str(tmp_path)) as writer, pytest.raises(AssertionError):
+        writer.add_image("bad", torch.zeros(2, 3), 0)  # CHW needs three dimensions
+    assert [] == list(experiment.get_runs())
