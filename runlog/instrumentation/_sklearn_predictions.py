@@ -97,7 +97,9 @@ def dataset_name(X: Any, frame: FrameType | None) -> str | None:
 
 
 def user_frame(frame: FrameType | None) -> FrameType | None:
-    """*frame* if it is user code; None for sklearn's own calls (``score``, CV loops)."""
+    """The calling user frame; None for sklearn's own calls (``score``, CV loops)."""
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("wrapt"):
+        frame = frame.f_back  # wrapt's pure-Python fallback adds frames of its own
     if frame is None:
         return None
     module = frame.f_globals.get("__name__", "")

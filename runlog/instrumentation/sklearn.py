@@ -33,7 +33,15 @@ from pathlib import Path
 from typing import Any
 
 from runlog.exceptions import ConfigError
-from runlog.instrumentation._base import Instrumentor, Target, Wrapper, safely, suppress, suppressed
+from runlog.instrumentation._base import (
+    _OTEL_OPTIONS,
+    Instrumentor,
+    Target,
+    Wrapper,
+    safely,
+    suppress,
+    suppressed,
+)
 from runlog.instrumentation._sklearn_predictions import log_metric, user_frame
 from runlog.instrumentation._sklearn_record import FitCall, Recorder
 
@@ -109,7 +117,7 @@ class SklearnInstrumentor(Instrumentor):
 
 
 def _check_options(options: dict[str, Any]) -> None:
-    unknown = sorted(set(options) - _OPTIONS)
+    unknown = sorted(set(options) - _OPTIONS - _OTEL_OPTIONS)
     if unknown:
         raise ConfigError(
             f"unknown sklearn autolog option(s) {unknown}; expected {sorted(_OPTIONS)}"

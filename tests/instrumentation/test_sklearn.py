@@ -17,8 +17,8 @@ from sklearn import metrics
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.cluster import KMeans
 from sklearn.datasets import load_diabetes, load_iris, make_blobs, make_regression
-from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.model_selection import GridSearchCV
+from sklearn.linear_model import LogisticRegression, Ridge, SGDRegressor
+from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -134,6 +134,28 @@ def test_pipeline_makes_one_run_not_three(
     assert "training_r2_score" in run.get_metrics()
 
 
+def test_pipeline_predictions_give_post_training_metrics(
+    instrumented: SklearnInstrumentor, experiment: runlog.Experiment
+) -> None:
+    X, y = diabetes()
+    X_holdout, y_holdout = X[400:], y[400:]
+    pipeline = make_pipeline(StandardScaler(), Ridge()).fit(X[:400], y[:400])
+    mae = metrics.mean_absolute_error(y_holdout, pipeline.predict(X_holdout))
+    got = only_run(experiment, instrumented).get_metrics()
+    assert mae == pytest.approx(got["mean_absolute_error_X_holdout"])
+
+
+def test_metrics_on_other_arrays_are_not_logged(
+    instrumented: SklearnInstrumentor, experiment: runlog.Experiment
+) -> None:
+    X, y = diabetes()
+    model = Ridge().fit(X, y)
+    model.predict(X)
+    metrics.mean_squared_error(y, y * 0.9)  # not a prediction of a tracked model
+    names = set(only_run(experiment, instrumented).get_metrics())
+    assert not any(name.startswith("mean_squared_error") for name in names)
+
+
 def test_fits_land_in_an_active_run_with_prefixes(
     instrumented: SklearnInstrumentor, experiment: runlog.Experiment
 ) -> None:
@@ -151,6 +173,36 @@ def test_fits_land_in_an_active_run_with_prefixes(
         run.get_file_names()
     )
     assert "Completed" == run.get_status()
+
+
+def test_partial_fit_calls_in_an_active_run_make_series(
+    instrumented: SklearnInstrumentor, experiment: runlog.Experiment
+) -> None:
+    X, y = make_regression(n_samples=60, n_features=4, random_state=0)
+    model = SGDRegressor(random_state=0)
+    with runlog.start_run(name="stream") as run:
+        for batch in range(3):
+            model.partial_fit(X[batch * 20 : batch * 20 + 20], y[batch * 20 : batch * 20 + 20])
+    assert instrumented.flush(30)
+    got = run.get_metrics()
+    assert 3 == len(got["sgdregressor.training_r2_score"])
+    assert "sgdregressor_2.alpha" not in run.get_params()
+
+
+def test_randomized_search_in_an_active_run_has_prefixed_children(
+    instrumented: SklearnInstrumentor, experiment: runlog.Experiment
+) -> None:
+    X, y = make_regression(n_samples=60, n_features=4, random_state=0)
+    search = RandomizedSearchCV(
+        Ridge(), {"alpha": [0.01, 0.1, 1.0, 10.0]}, n_iter=3, cv=2, random_state=0
+    )
+    with runlog.start_run(name="tuning") as run:
+        search.fit(X, y)
+    assert instrumented.flush(30)
+    assert str(search.best_params_["alpha"]) == run.get_params()["randomizedsearchcv.best_alpha"]
+    children = sorted(child.get_details()["displayName"] for child in run.get_children())
+    best = np.argsort(search.cv_results_["rank_test_score"], kind="stable")[:3]
+    assert sorted(f"randomizedsearchcv.candidate_{i}" for i in best) == children
 
 
 def test_grid_search_parent_children_top_k_and_table(experiment: runlog.Experiment) -> None:
@@ -275,6 +327,16 @@ def test_bad_options_are_refused() -> None:
     with pytest.raises(runlog.ConfigError, match="unknown"):
         SklearnInstrumentor().instrument(log_model=True)
     assert not SklearnInstrumentor().is_instrumented
+
+
+def test_opentelemetry_instrument_keywords_are_accepted() -> None:
+    """``opentelemetry-instrument`` passes these to every instrumentor."""
+    instrumentor = SklearnInstrumentor()
+    instrumentor.instrument(skip_dep_check=True, tracer_provider=None, max_tuning_runs=1)
+    try:
+        assert {"max_tuning_runs": 1} == instrumentor.options
+    finally:
+        instrumentor.uninstrument()
 
 
 def test_user_exception_propagates_and_run_fails(
