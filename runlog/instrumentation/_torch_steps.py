@@ -20,7 +20,7 @@ import functools
 import os
 from typing import TYPE_CHECKING, Any
 
-from runlog.instrumentation._base import _SUPPRESSED, safely
+from runlog.instrumentation._base import safely, suppressed
 from runlog.instrumentation._torch_losses import DEFAULT_EVERY, LossBuffer
 from runlog.instrumentation._torch_run import acquire_run, output_name, script_name
 
@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 
 #: Modules remembered (in call order) before the first step, to find the trained model.
 MAX_CANDIDATES = 64
+#: Module calls after which the hook goes even without an optimizer step (inference-only
+#: code keeps torch's fast path for module calls after these).
+MAX_WATCHED_CALLS = 10_000
 _STAMP = "_runlog_steps_at_iter"
 
 
@@ -44,6 +47,7 @@ class StepTracker:
         self.loss_module: Any = None
         self._candidates: dict[int, Any] = {}
         self._module_hook: Any = None
+        self._watched_calls = 0
         self._reset()
 
     def _reset(self) -> None:
@@ -61,6 +65,7 @@ class StepTracker:
 
         if self._module_hook is None:
             self._candidates.clear()
+            self._watched_calls = 0
             self._module_hook = register_module_forward_pre_hook(self.note_module)
 
     def unwatch_modules(self) -> None:
@@ -71,7 +76,10 @@ class StepTracker:
 
     def note_module(self, module: Any, args: Any) -> None:
         """Forward pre-hook: remember *module* (outermost modules are called first)."""
-        if len(self._candidates) < MAX_CANDIDATES:
+        self._watched_calls += 1
+        if self._watched_calls > MAX_WATCHED_CALLS:
+            self.unwatch_modules()  # torch copies its hooks before calling them: safe here
+        elif len(self._candidates) < MAX_CANDIDATES:
             self._candidates.setdefault(id(module), module)
 
     def _model(self, optimizer: Any) -> Any:
@@ -87,7 +95,7 @@ class StepTracker:
     # --- events from the wrappers --------------------------------------------------------
     def step_hook(self, optimizer: Any, args: Any, kwargs: Any) -> None:
         """torch's global optimizer step post-hook (registered by `TorchInstrumentor`)."""
-        if not _SUPPRESSED.get():
+        if not suppressed():
             safely("torch: optimizer step", self.on_step, optimizer)
 
     def on_step(self, optimizer: Any) -> None:

@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 import runlog  # noqa: E402
 from runlog import conventions as c  # noqa: E402
 from runlog.client import Client  # noqa: E402
-from runlog.instrumentation import _torch_losses, current_run  # noqa: E402
+from runlog.instrumentation import _torch_losses, _torch_steps, current_run  # noqa: E402
 from runlog.instrumentation.torch import TorchInstrumentor  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("client_env")
@@ -232,6 +232,49 @@ class _NotOnCpu:
 
     def detach(self) -> Any:
         return self.tensor.detach()
+
+
+def test_module_calls_take_the_fast_path_again_without_training(
+    instrumented: TorchInstrumentor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Model discovery hooks module calls only until the first step or a bounded count."""
+    from torch.nn.modules import module as torch_module
+
+    monkeypatch.setattr(_torch_steps, "MAX_WATCHED_CALLS", 10)
+    model = make_model()
+    with torch.no_grad():
+        model(torch.randn(2, 4))  # 4 module calls: still watched
+        assert 1 == len(torch_module._global_forward_pre_hooks)
+        for _ in range(3):
+            model(torch.randn(2, 4))
+    assert 0 == len(torch_module._global_forward_pre_hooks)
+    assert current_run() is None
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_no_device_sync_is_added_on_cuda(
+    instrumented: TorchInstrumentor, experiment: runlog.Experiment, collector: Any
+) -> None:
+    """With synchronising calls made errors, an instrumented CUDA loop runs to the end."""
+    model = make_model().cuda()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    criterion = torch.nn.MSELoss()
+    batches = [(x.cuda(), y.cuda()) for x, y in make_loader()]
+    losses = []
+    with experiment.start_logging() as run:
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            for _ in range(EPOCHS):
+                for x, y in DataLoader(batches, batch_size=None):
+                    optimizer.zero_grad()
+                    loss = criterion(model(x), y)
+                    loss.backward()
+                    optimizer.step()
+                    losses.append(loss.detach())
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    assert [v.item() for v in losses] == series(collector, run, "loss")[1]
+    assert ([1, 2, 3], [1, 2, 3]) == series(collector, run, "epoch")
 
 
 # --- torch.save ------------------------------------------------------------------------------
