@@ -76,46 +76,84 @@ def regression_metrics(y_true: Any, y_pred: Any, sample_weight: Any = None) -> d
 def classification_metrics(
     estimator: Any, X: Any, y: Any, sample_weight: Any = None
 ) -> dict[str, float]:
-    """Accuracy, precision/recall/f1, log loss and ROC AUC (where there are probabilities)."""
-    from sklearn.metrics import accuracy_score, precision_recall_fscore_support
+    """Accuracy, precision/recall/f1, log loss and ROC AUC (where there are probabilities).
 
-    if np.ndim(y) != 1:
-        return {}  # multilabel / multioutput: no single meaningful summary
-    predicted = estimator.predict(X)
+    Computed from one confusion matrix in numpy, with sklearn's definitions (``binary``
+    average on ``classes_[1]`` for two classes, ``weighted`` otherwise; ``zero_division=0``;
+    one-vs-rest weighted ROC AUC): sklearn's own functions validate their input each time
+    and together cost ~5 ms on iris, half of a LogisticRegression fit there.
+    """
     classes = getattr(estimator, "classes_", None)
-    binary = classes is not None and np.ndim(classes) == 1 and len(classes) == 2
-    average, positive = ("binary", classes[1]) if binary else ("weighted", 1)  # type: ignore[index]
-    precision, recall, f1, _ = precision_recall_fscore_support(
-        y, predicted, average=average, pos_label=positive, sample_weight=sample_weight,
-        zero_division=0,
-    )  # fmt: skip
-    metrics = {
-        "accuracy_score": float(accuracy_score(y, predicted, sample_weight=sample_weight)),
-        "precision_score": float(precision),
-        "recall_score": float(recall),
-        "f1_score": float(f1),
+    if np.ndim(y) != 1 or classes is None or np.ndim(classes) != 1 or len(classes) < 2:
+        return {}  # multilabel / multioutput: no single meaningful summary
+    truth = _class_indexes(classes, y)
+    predicted = _class_indexes(classes, estimator.predict(X))
+    if truth is None or predicted is None:
+        return {}
+    weights = np.ones(len(truth)) if sample_weight is None else np.asarray(sample_weight, float)
+    metrics = label_metrics(truth, predicted, weights, len(classes))
+    if hasattr(estimator, "predict_proba"):
+        proba = np.asarray(estimator.predict_proba(X), dtype=float)
+        metrics.update(probability_metrics(proba, truth, weights))
+    return metrics
+
+
+def _class_indexes(classes: Any, labels: Any) -> Any:
+    """Each label's index in the sorted *classes*, or None if some label is not there."""
+    labels = np.asarray(labels)
+    index = np.clip(np.searchsorted(classes, labels), 0, len(classes) - 1)
+    return index if np.array_equal(np.asarray(classes)[index], labels) else None
+
+
+def label_metrics(truth: Any, predicted: Any, weights: Any, count: int) -> dict[str, float]:
+    """Accuracy and precision/recall/f1 from class indexes."""
+    matrix = np.bincount(truth * count + predicted, weights=weights, minlength=count * count)
+    matrix = matrix.reshape(count, count)
+    hits, predicted_sum, true_sum = np.diag(matrix), matrix.sum(axis=0), matrix.sum(axis=1)
+    scores = {
+        "precision_score": _ratio(hits, predicted_sum),
+        "recall_score": _ratio(hits, true_sum),
+        "f1_score": _ratio(2 * hits, predicted_sum + true_sum),
     }
-    if classes is not None and hasattr(estimator, "predict_proba"):
-        metrics.update(_probability_metrics(estimator.predict_proba(X), y, classes, sample_weight))
+    if count == 2:
+        summary = {name: float(values[1]) for name, values in scores.items()}
+    else:
+        support = true_sum.sum()
+        summary = {name: float(values @ true_sum / support) for name, values in scores.items()}
+    return {"accuracy_score": float(hits.sum() / matrix.sum()), **summary}
+
+
+def probability_metrics(proba: Any, truth: Any, weights: Any) -> dict[str, float]:
+    """Log loss, and ROC AUC (one-vs-rest, weighted by support, for several classes)."""
+    eps = np.finfo(proba.dtype).eps
+    chosen = np.clip(proba[np.arange(len(truth)), truth], eps, 1 - eps)
+    metrics = {"log_loss": float(-np.average(np.log(chosen), weights=weights))}
+    count = proba.shape[1]
+    columns = [1] if count == 2 else range(count)
+    aucs = [_auc(proba[:, c], truth == c, weights) for c in columns]
+    if all(auc is not None for auc in aucs):  # else undefined (a class absent from y)
+        support = [weights[truth == c].sum() for c in columns]
+        metrics["roc_auc_score"] = float(np.average(np.asarray(aucs, float), weights=support))
     return metrics
 
 
-def _probability_metrics(proba: Any, y: Any, classes: Any, sample_weight: Any) -> dict[str, float]:
-    from sklearn.metrics import log_loss, roc_auc_score
+def _auc(scores: Any, positive: Any, weights: Any) -> float | None:
+    """Weighted ROC AUC: the chance a positive outscores a negative, ties counting half."""
+    order = np.argsort(scores, kind="stable")
+    ordered = scores[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(ordered)) + 1]  # groups of tied scores
+    positives = np.add.reduceat(np.where(positive[order], weights[order], 0.0), starts)
+    negatives = np.add.reduceat(np.where(positive[order], 0.0, weights[order]), starts)
+    total = positives.sum() * negatives.sum()
+    if total == 0:
+        return None
+    below = np.cumsum(negatives) - negatives
+    return float((positives * (below + 0.5 * negatives)).sum() / total)
 
-    metrics = {"log_loss": float(log_loss(y, proba, labels=classes, sample_weight=sample_weight))}
-    try:
-        if len(classes) == 2:
-            auc = roc_auc_score(y == classes[1], proba[:, 1], sample_weight=sample_weight)
-        else:
-            auc = roc_auc_score(
-                y, proba, multi_class="ovr", average="weighted", labels=classes,
-                sample_weight=sample_weight,
-            )  # fmt: skip
-    except ValueError:  # undefined here (a class absent from y): leave it out
-        return metrics
-    metrics["roc_auc_score"] = float(auc)
-    return metrics
+
+def _ratio(numerator: Any, denominator: Any) -> Any:
+    """numerator / denominator, 0 where the denominator is 0 (sklearn's zero_division=0)."""
+    return np.divide(numerator, denominator, out=np.zeros(len(numerator)), where=denominator > 0)
 
 
 def clustering_metrics(X: Any, labels: Any) -> dict[str, float]:
