@@ -54,6 +54,11 @@ print(json.dumps(losses))
 
 def run_python(args: list[str], collector: Any, experiment: str, cwd: Path) -> list[float]:
     """Run a Python command in *cwd*; returns the losses the script printed last."""
+    return json.loads(run_output(args, collector, experiment, cwd)[-1])  # type: ignore[no-any-return]
+
+
+def run_output(args: list[str], collector: Any, experiment: str, cwd: Path) -> list[str]:
+    """Run a Python command in *cwd*; returns the lines it printed."""
     env = {
         **os.environ,
         c.ENV_ENDPOINT: collector.endpoint,
@@ -67,7 +72,7 @@ def run_python(args: list[str], collector: Any, experiment: str, cwd: Path) -> l
         [sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
     )
     assert 0 == done.returncode, f"{args} failed:\n{done.stdout}\n{done.stderr}"
-    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    return done.stdout.strip().splitlines()
 
 
 def the_run(collector: Any, experiment: str) -> runlog.Run:
@@ -105,3 +110,27 @@ def test_unchanged_script_under_runlog_run(collector: Any, tmp_path: Path) -> No
     command = ["-m", "runlog.cli", "run", "-e", experiment, "--", sys.executable, "train.py"]
     losses = run_python(command, collector, experiment, tmp_path)
     assert_recorded(collector, the_run(collector, experiment), losses, tmp_path)
+
+
+def test_example_torch_mlp_under_runlog_run(collector: Any, tmp_path: Path) -> None:
+    experiment = f"torch-example-{os.getpid()}-{next(_numbers)}"
+    script = str(REPO / "examples" / "autolog" / "torch_mlp.py")
+    command = ["-m", "runlog.cli", "run", "-e", experiment, "--", sys.executable, script]
+    printed = run_output(command, collector, experiment, tmp_path)
+    val_mse = [float(line.rsplit(" ", 1)[1]) for line in printed if line.startswith("epoch")]
+    run = the_run(collector, experiment)
+    client = Client(collector.endpoint)
+    assert 40 == len(client.get_metric(run.id, "loss"))  # 5 epochs x 8 batches
+    lr = client.get_metric(run.id, "lr")
+    assert ([1, 17, 33], [0.01, 0.005, 0.0025]) == (lr.steps, lr.values)
+    mse = client.get_metric(run.id, "val/mse")
+    assert [0, 1, 2, 3, 4] == mse.steps
+    assert val_mse == pytest.approx(mse.values, abs=5e-5)  # printed with 4 decimals
+    metrics = run.get_metrics()
+    assert ([1, 2, 3, 4, 5], 40) == (metrics["epoch"], metrics["optimizer_steps"])
+    params = run.get_params()
+    assert ("Sequential", "321", "Adam", "MSELoss") == tuple(
+        params[k] for k in ("model_class", "model_parameters", "optimizer", "loss_function")
+    )
+    assert "outputs/model.pt" in run.get_file_names()
+    assert "Completed" == run.get_status()
