@@ -40,6 +40,10 @@ class MlflowStore(QueryStore, Protocol):
 
     def run_io(self, run_ids: Sequence[str]) -> dict[str, list[tuple[str, Any]]]: ...
 
+    def batch_state(
+        self, run_id: str, param_keys: Sequence[str], metric_names: Sequence[str]
+    ) -> tuple[dict[str, str], dict[str, str]]: ...
+
     def logged_models(
         self, model_ids: Sequence[str] | None = None, experiment_ids: Sequence[int] | None = None
     ) -> list[LoggedModelInfo]: ...

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from collectors.mlflow._context import Context, Params, as_float, as_int
+from collectors.mlflow.batches import checked_params, param_ops, submit_batch
 from collectors.mlflow.errors import invalid
 from collectors.mlflow.mapping import (
     DERIVED_TAGS,
@@ -23,13 +24,12 @@ from collectors.mlflow.mapping import (
     run_json,
 )
 from collectors.mlflow.search import run_filter, run_order_by
-from collectors.mlflow.validation import check_batch_sizes, check_key, check_param, check_tag
+from collectors.mlflow.validation import check_batch_sizes, check_key, check_tag
 from collectors.ops import (
     AppendPoints,
     DeleteTag,
     EnsureRun,
     Op,
-    SetParam,
     SetRunIO,
     SetRunLifecycle,
     SetRunName,
@@ -196,18 +196,6 @@ def log_metric(ctx: Context, params: Params) -> dict[str, Any]:
     return {}
 
 
-def _param_ops(run_id: str, params: Sequence[dict[str, Any]]) -> list[Op]:
-    seen: dict[str, str] = {}
-    for param in params:
-        key, value = check_param(param.get("key"), param.get("value", ""))
-        if seen.get(key, value) != value:
-            raise invalid(
-                f"Duplicate parameter keys have been submitted: '{key}' with different values."
-            )
-        seen[key] = value
-    return [SetParam(run_id, key, value) for key, value in seen.items()]
-
-
 def _tag_ops(run_id: str, tags: Sequence[dict[str, Any]]) -> list[Op]:
     ops: list[Op] = []
     for tag in tags:
@@ -223,9 +211,9 @@ def _tag_ops(run_id: str, tags: Sequence[dict[str, Any]]) -> list[Op]:
 
 def log_param(ctx: Context, params: Params) -> dict[str, Any]:
     run_id = _run_id(params)
-    ops = _param_ops(run_id, [{"key": params.get("key"), "value": params.get("value")}])
+    checked = checked_params([{"key": params.get("key"), "value": params.get("value")}])
     ctx.active_run(run_id)
-    ctx.submit(ops)
+    submit_batch(ctx, run_id, checked, param_ops(run_id, checked))
     return {}
 
 
@@ -251,9 +239,10 @@ def log_batch(ctx: Context, params: Params) -> dict[str, Any]:
     run_id = _run_id(params)
     metrics, param_list, tags = (params.objects(n) for n in ("metrics", "params", "tags"))
     check_batch_sizes(len(metrics), len(param_list), len(tags))
-    ops = _param_ops(run_id, param_list) + metric_ops(run_id, metrics) + _tag_ops(run_id, tags)
+    checked = checked_params(param_list)  # everything is checked before anything is stored
+    ops = param_ops(run_id, checked) + metric_ops(run_id, metrics) + _tag_ops(run_id, tags)
     ctx.active_run(run_id)
-    ctx.submit(ops)
+    submit_batch(ctx, run_id, checked, ops)
     return {}
 
 

@@ -22,6 +22,8 @@ def check_key(what: str, key: Any) -> str:
     """Return *key* if MLflow accepts it as a metric, param or tag name; else raise a 400."""
     if not isinstance(key, str) or not key:
         raise invalid(f"Missing value for required parameter 'key' of a {what}.")
+    if not key.strip():  # MLflow's pattern allows it; runlog's store does not
+        raise invalid(f"Invalid {what} name: '{key}'. Names must not be blank.")
     if len(key) > MAX_KEY_LENGTH:
         raise invalid(
             f"{what.capitalize()} '{key[:80]}...' had length {len(key)}, which exceeded "

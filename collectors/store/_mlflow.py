@@ -82,3 +82,19 @@ def _logged_model(row: sa.RowMapping) -> LoggedModelInfo:
         tags=json.loads(row["tags"]),
         params=json.loads(row["params"]),
     )
+
+
+def batch_state(
+    conn: sa.Connection, run_id: str, param_keys: Sequence[str], metric_names: Sequence[str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The run's stored values of *param_keys* and kinds of *metric_names* (those that exist)."""
+    p, m = schema.params, schema.metrics
+    params: dict[str, str] = {}
+    kinds: dict[str, str] = {}
+    if param_keys:
+        query = sa.select(p.c.key, p.c.value).where(p.c.run_id == run_id)
+        params = dict(conn.execute(query.where(p.c.key.in_(list(param_keys)))).tuples().all())
+    if metric_names:
+        query = sa.select(m.c.name, m.c.kind).where(m.c.run_id == run_id).distinct()
+        kinds = dict(conn.execute(query.where(m.c.name.in_(list(metric_names)))).tuples().all())
+    return params, kinds

@@ -331,6 +331,13 @@ class SQLStore:
         with self._engine.connect() as conn:
             return _mlflow.run_states(conn, run_ids)
 
+    def batch_state(
+        self, run_id: str, param_keys: Sequence[str], metric_names: Sequence[str]
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """Stored values of the run's *param_keys* and kinds of its *metric_names*."""
+        with self._engine.connect() as conn:
+            return _mlflow.batch_state(conn, run_id, param_keys, metric_names)
+
     def run_io(self, run_ids: Sequence[str]) -> dict[str, list[tuple[str, Any]]]:
         """Dataset inputs and model outputs of the runs: (direction, JSON payload) pairs."""
         with self._engine.connect() as conn:

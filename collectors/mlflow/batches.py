@@ -1,0 +1,84 @@
+"""All-or-nothing writes of params, metrics and tags, as MLflow's log-batch promises.
+
+The store applies an operation list op by op and keeps what it accepts, so everything it
+could refuse is checked here first: keys and values (`collectors.mlflow.validation`), a
+param given twice with different values, a param already stored with another value, and a
+metric key that runlog's own API logged as a non-scalar (row, table) metric. Only then is
+the batch submitted. The check of stored params and the commit run under a per-run lock, so
+two MLflow requests cannot both pass the check with different values for one param.
+"""
+
+from __future__ import annotations
+
+import threading
+import zlib
+from collections.abc import Sequence
+from contextlib import nullcontext
+from typing import Any, Final
+
+from collectors.mlflow._context import Context
+from collectors.mlflow.errors import invalid
+from collectors.mlflow.validation import check_param
+from collectors.ops import AppendPoints, Op, SetParam
+from runlog import conventions as cv
+
+_LOCKS: Final = tuple(threading.Lock() for _ in range(64))
+
+
+def checked_params(params: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """The batch's params by key; a key given twice with different values is a 400."""
+    seen: dict[str, str] = {}
+    for param in params:
+        key, value = check_param(param.get("key"), param.get("value", ""))
+        if seen.get(key, value) != value:
+            raise invalid(
+                f"Duplicate parameter keys have been submitted: '{key}' with different values."
+            )
+        seen[key] = value
+    return seen
+
+
+def param_ops(run_id: str, params: dict[str, str]) -> list[Op]:
+    return [SetParam(run_id, key, value) for key, value in params.items()]
+
+
+def submit_batch(ctx: Context, run_id: str, params: dict[str, str], ops: Sequence[Op]) -> None:
+    """Submit *ops* (which set *params*) if nothing in them conflicts with the stored run.
+
+    Raises:
+        MlflowError: ``INVALID_PARAMETER_VALUE`` for a param stored with another value or a
+            metric key of another kind; nothing of the batch is stored then.
+    """
+    metric_names = sorted({op.name for op in ops if isinstance(op, AppendPoints)})
+    if not params and not metric_names:
+        ctx.submit(ops)
+        return
+    # Only params need the lock: metric kinds are set by runlog's own API, not by MLflow's.
+    lock = _LOCKS[zlib.crc32(run_id.encode()) % len(_LOCKS)] if params else nullcontext()
+    with lock:
+        stored, kinds = ctx.store.batch_state(run_id, sorted(params), metric_names)
+        _check_params(run_id, params, stored)
+        _check_kinds(run_id, kinds)
+        ctx.submit(ops)
+
+
+def _check_params(run_id: str, params: dict[str, str], stored: dict[str, str]) -> None:
+    conflicts = [
+        {"key": key, "old_value": stored[key], "new_value": value}
+        for key, value in params.items()
+        if key in stored and stored[key] != value
+    ]
+    if conflicts:  # MLflow's message, so clients and users recognise it
+        raise invalid(
+            f"Changing param values is not allowed. Params were already logged='{conflicts}' "
+            f"for run ID='{run_id}'."
+        )
+
+
+def _check_kinds(run_id: str, kinds: dict[str, str]) -> None:
+    for name, kind in kinds.items():
+        if kind != cv.KIND_SCALAR:
+            raise invalid(
+                f"Metric '{name}' of run {run_id} was logged by runlog as a {kind} metric; "
+                "MLflow metrics are numbers. Log them under another key."
+            )

@@ -1,0 +1,137 @@
+"""log-batch is all or nothing, as in MLflow; runlog metrics without an MLflow form answer
+an empty history."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from mlflow_env import mlflow_at
+
+import runlog
+from runlog.client import Client
+
+mlflow = pytest.importorskip("mlflow")
+from mlflow import MlflowClient  # noqa: E402
+from mlflow.entities import Metric, Param, RunTag  # noqa: E402
+from mlflow.exceptions import MlflowException  # noqa: E402
+
+
+@pytest.fixture
+def ml(collector: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    with mlflow_at(collector.endpoint, monkeypatch) as module:
+        yield module
+
+
+def stored(collector: Any, run_id: str) -> tuple[dict[str, str], list[str], list[str]]:
+    """The run's params, metric names and tag keys (system tags left out), as runlog has them."""
+    run = Client(collector.endpoint).get_run(run_id)
+    tags = [k for k in run["tags"] if not k.startswith("mlflow.")]
+    return run["params"], [m["name"] for m in run["metrics"]], tags
+
+
+def test_param_conflicting_with_stored_value_stores_nothing(ml: Any, collector: Any) -> None:
+    client = MlflowClient()
+    run_id = client.create_run("0").info.run_id
+    client.log_param(run_id, "lr", "0.1")
+
+    with pytest.raises(MlflowException) as caught:
+        client.log_batch(
+            run_id,
+            metrics=[Metric("loss", 0.5, 0, 0)],
+            params=[Param("batch", "32"), Param("lr", "0.2")],
+            tags=[RunTag("note", "x")],
+        )
+
+    assert "INVALID_PARAMETER_VALUE" == caught.value.error_code
+    assert "Changing param values is not allowed" in caught.value.message
+    assert "'old_value': '0.1', 'new_value': '0.2'" in caught.value.message
+    assert ({"lr": "0.1"}, [], []) == stored(collector, run_id)
+
+
+def test_same_stored_value_again_is_accepted(ml: Any, collector: Any) -> None:
+    client = MlflowClient()
+    run_id = client.create_run("0").info.run_id
+    client.log_param(run_id, "lr", "0.1")
+
+    client.log_batch(run_id, metrics=[Metric("loss", 0.5, 0, 0)], params=[Param("lr", "0.1")])
+
+    assert ({"lr": "0.1"}, ["loss"], []) == stored(collector, run_id)
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (
+            {"params": [{"key": "a", "value": "1"}, {"key": "a", "value": "2"}]},
+            "Duplicate parameter keys",
+        ),
+        ({"tags": [{"key": "t", "value": "x" * 8001}]}, "exceeded length limit of 8000"),
+        ({"metrics": [{"key": "m", "value": "high", "timestamp": 0}]}, "value"),
+        ({"tags": [{"key": "  ", "value": "x"}]}, "must not be blank"),
+    ],
+)
+def test_any_bad_entry_stores_nothing(
+    ml: Any, collector: Any, body: dict[str, Any], problem: str
+) -> None:
+    run_id = MlflowClient().create_run("0").info.run_id
+    good = {
+        "metrics": [{"key": "loss", "value": 1.0, "timestamp": 0, "step": 0}],
+        "params": [{"key": "p", "value": "1"}],
+        "tags": [{"key": "ok", "value": "1"}],
+    }
+    merged = {k: good[k] + body.get(k, []) for k in good}
+
+    answer = httpx.post(
+        collector.endpoint + "/api/2.0/mlflow/runs/log-batch", json={"run_id": run_id, **merged}
+    )
+
+    assert (400, "INVALID_PARAMETER_VALUE") == (answer.status_code, answer.json()["error_code"])
+    assert problem in answer.json()["message"]
+    assert ({}, [], []) == stored(collector, run_id)
+
+
+@pytest.fixture
+def runlog_run(collector: Any, client_env: None) -> str:
+    """A run logged by runlog's API with a row, a table and a string metric, and a number."""
+    run = runlog.Experiment(runlog.Workspace(collector.endpoint), "mlflow-kinds").start_logging()
+    run.log_row("row", a=1.0, b=2.0)
+    run.log_table("table", {"x": [1, 2], "y": [3.0, 4.0]})
+    run.log("note", "text")
+    run.log("loss", 0.5)
+    run.complete()
+    assert run.flush(30)
+    return run.id
+
+
+def test_metric_of_another_kind_in_a_batch_stores_nothing(ml: Any, runlog_run: str) -> None:
+    client = MlflowClient()
+
+    with pytest.raises(MlflowException) as caught:
+        client.log_batch(
+            runlog_run, metrics=[Metric("row", 1.0, 0, 0)], params=[Param("after", "1")]
+        )
+
+    assert "INVALID_PARAMETER_VALUE" == caught.value.error_code
+    assert "logged by runlog as a row metric" in caught.value.message
+    assert "after" not in client.get_run(runlog_run).data.params
+
+
+def test_history_of_metrics_without_mlflow_form_is_empty(
+    ml: Any, collector: Any, runlog_run: str
+) -> None:
+    client = MlflowClient()
+    bulk = httpx.get(
+        collector.endpoint + "/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval",
+        params={"run_ids": [runlog_run], "metric_key": "note"},
+    )
+
+    histories = {key: client.get_metric_history(runlog_run, key) for key in ("row", "table")}
+    histories["note"] = client.get_metric_history(runlog_run, "note")
+
+    assert {"row": [], "table": [], "note": []} == histories
+    assert (200, []) == (bulk.status_code, bulk.json()["metrics"])
+    assert [0.5] == [m.value for m in client.get_metric_history(runlog_run, "loss")]
+    assert {"loss": 0.5} == client.get_run(runlog_run).data.metrics
