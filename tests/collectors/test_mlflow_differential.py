@@ -175,11 +175,6 @@ def tree_digest(root: Path) -> dict[str, str]:
     }
 
 
-def rest_error(response: httpx.Response) -> dict[str, Any]:
-    body = response.json() if response.content else {}
-    return {"status": response.status_code, "error_code": body.get("error_code")}
-
-
 # --- the sequence ---------------------------------------------------------------------------
 def reset_mlflow(uri: str) -> None:
     """Forget the fluent API's global state (active runs, experiment) and point it at ``uri``."""
@@ -468,27 +463,69 @@ def errors_part(rec: Recorder, client: MlflowClient, runs: dict[str, str]) -> No
 
 
 def rest_part(rec: Recorder, uri: str, runs: dict[str, str]) -> None:
-    """Raw REST: status codes and error JSON, and the charts' bulk-interval history."""
+    """Raw REST: limits, status codes and error JSON, and the charts' bulk-interval history."""
     api = httpx.Client(base_url=uri, timeout=30)
-    rec.step(
-        "rest.get_run.unknown",
-        lambda: rest_error(api.get("/api/2.0/mlflow/runs/get", params={"run_id": MISSING_RUN})),
-    )
-    rec.step(
-        "rest.log_parameter.changed",
-        lambda: rest_error(
-            api.post(
-                "/api/2.0/mlflow/runs/log-parameter",
-                json={"run_id": runs["parent"], "key": "alpha", "value": "1"},
-            )
-        ),
-    )
-    rec.step(
-        "rest.create_experiment.no_name",
-        lambda: rest_error(api.post("/api/2.0/mlflow/experiments/create", json={})),
-    )
+    rec.step("rest.get_run.unknown", lambda: rest_call(api, "runs/get", {"run_id": MISSING_RUN}))
+    for name, (path, payload) in rest_posts(runs["parent"], runs["manual"]).items():
+        rec.step(name, lambda u=path, p=payload: rest_call(api, u, p, post=True))
+    rec.step("rest.too_long.stored", lambda: stored_lengths(uri, runs["manual"]))
     rec.step("rest.get_history.paged", lambda: history_pages(api, runs["parent"]))
     rec.step("rest.bulk_interval", lambda: bulk_interval(api, runs["parent"]))
+
+
+def rest_posts(parent: str, run: str) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Step name -> (endpoint, JSON body) of raw POSTs that test limits and errors."""
+    metric = {"key": "m", "value": 1.0, "timestamp": T0, "step": 0}
+    many_params = [{"key": f"k{i}", "value": "v"} for i in range(101)]
+    return {
+        "rest.log_parameter.changed": (
+            "runs/log-parameter",
+            {"run_id": parent, "key": "alpha", "value": "1"},
+        ),
+        "rest.log_parameter.too_long": (
+            "runs/log-parameter",
+            {"run_id": run, "key": "long", "value": "x" * 6001},
+        ),
+        "rest.set_tag.too_long": (
+            "runs/set-tag",
+            {"run_id": run, "key": "long", "value": "y" * 8001},
+        ),
+        "rest.create_experiment.no_name": ("experiments/create", {}),
+        "rest.log_batch.too_many_metrics": (
+            "runs/log-batch",
+            {"run_id": run, "metrics": [metric] * 1001},
+        ),
+        "rest.log_batch.too_many_params": (
+            "runs/log-batch",
+            {"run_id": run, "params": many_params},
+        ),
+        "rest.log_metric.no_value": (
+            "runs/log-metric",
+            {"run_id": run, "key": "m", "timestamp": T0},
+        ),
+        "rest.search_runs.bad_token": (
+            "runs/search",
+            {"experiment_ids": ["0"], "page_token": "nope"},
+        ),
+        "rest.search_runs.too_many_results": (
+            "runs/search",
+            {"experiment_ids": ["0"], "max_results": 50001},
+        ),
+    }
+
+
+def stored_lengths(uri: str, run_id: str) -> dict[str, int]:
+    """How much of the over-long param and tag values the server kept."""
+    data = MlflowClient(tracking_uri=uri).get_run(run_id).data
+    return {"param": len(data.params.get("long", "")), "tag": len(data.tags.get("long", ""))}
+
+
+def rest_call(api: httpx.Client, path: str, payload: dict[str, Any], post: bool = False) -> Any:
+    """Status and MLflow error code of one raw call (GET: query string, POST: JSON body)."""
+    url = f"/api/2.0/mlflow/{path}"
+    response = api.post(url, json=payload) if post else api.get(url, params=payload)
+    body = response.json() if response.content else {}
+    return {"status": response.status_code, "error_code": body.get("error_code")}
 
 
 def history_pages(api: httpx.Client, run_id: str) -> list[int]:
@@ -607,6 +644,22 @@ KNOWN_BUGS: dict[str, str] = {
         "client.set_tag on a deleted run: mlflow server answers INVALID_PARAMETER_VALUE, "
         "the collector INVALID_STATE"
     ),
+    "rest.log_parameter.too_long": (
+        "POST runs/log-parameter with a 6,001-character value: mlflow 3.17 truncates it to "
+        "6,000 (MLFLOW_TRUNCATE_LONG_VALUES, default on) and answers 200; the collector "
+        "answers 400 INVALID_PARAMETER_VALUE"
+    ),
+    "rest.set_tag.too_long": (
+        "POST runs/set-tag with an 8,001-character value: mlflow truncates to 8,000 and "
+        "answers 200; the collector answers 400 INVALID_PARAMETER_VALUE"
+    ),
+    "rest.too_long.stored": (
+        "same cause: mlflow keeps the first 6,000 / 8,000 characters, the collector nothing"
+    ),
+    "rest.search_runs.bad_token": (
+        "POST runs/search with page_token 'nope': mlflow answers 400 "
+        "INVALID_PARAMETER_VALUE, the collector 500 INTERNAL_ERROR (which the client retries)"
+    ),
     "create_run.deleted_experiment": (
         "client.create_run in a deleted experiment: mlflow server answers "
         "INVALID_PARAMETER_VALUE, the collector INVALID_STATE"
@@ -700,7 +753,15 @@ STEPS = [
     "log_param.changed_value.client",
     "rest.get_run.unknown",
     "rest.log_parameter.changed",
+    "rest.log_parameter.too_long",
+    "rest.set_tag.too_long",
+    "rest.too_long.stored",
     "rest.create_experiment.no_name",
+    "rest.log_batch.too_many_metrics",
+    "rest.log_batch.too_many_params",
+    "rest.log_metric.no_value",
+    "rest.search_runs.bad_token",
+    "rest.search_runs.too_many_results",
     "rest.get_history.paged",
     "rest.bulk_interval",
 ]
