@@ -135,8 +135,13 @@ class Recorder:
             record = FitRecord(runlog.start_run(name=type(estimator).__name__), "", True, method)
         else:
             record = self._shared(run, estimator, method)
-        self._describe(record, estimator)
         self.last_run = record.run
+        try:
+            self._describe(record, estimator)
+        except BaseException as error:  # an own run left open would catch every later fit
+            if record.owns_run:
+                finish(record.run, "".join(traceback.format_exception(error)), c.STATUS_FAILED)
+            raise
         return record
 
     def _shared(self, run: Run, estimator: Any, method: str) -> FitRecord:
@@ -177,7 +182,7 @@ class Recorder:
         finally:  # whatever failed above, an own run must not stay open (and active)
             self.predictions.models[estimator] = record
             if record.owns_run:
-                finish(record.run, None)
+                finish(record.run)
             if self.log_models:
                 # A shallow copy is enough: a later fit or set_params rebinds attributes.
                 # Submitted last: the woken worker then competes less with this thread.
@@ -197,23 +202,26 @@ class Recorder:
             log_search(record, estimator, self.max_tuning_runs)
 
     def failed(self, record: FitRecord, error: BaseException) -> None:
-        """The fit raised: fail an own run with the traceback; tag a shared one."""
-        text = "".join(traceback.format_exception(error))[-c.MAX_VALUE_LENGTH :]
-        if record.owns_run:
-            finish(record.run, text)
+        """The fit raised: fail an own run with the traceback (cancel it on Ctrl-C); tag a
+        shared one."""
+        if record.owns_run and isinstance(error, KeyboardInterrupt):
+            finish(record.run, None, c.STATUS_CANCELED)
+        elif record.owns_run:
+            text = "".join(traceback.format_exception(error))
+            finish(record.run, text, c.STATUS_FAILED)
         else:
             record.run.tag(record.prefix + "error", f"{type(error).__name__}: {error}"[:1000])
 
 
-def finish(run: Run, error: str | None) -> None:
-    """Complete (or fail) *run* now, without waiting for the collector.
+def finish(run: Run, error: str | None = None, status: str = c.STATUS_COMPLETED) -> None:
+    """End *run* with *status* now, without waiting for the collector.
 
-    This is ``Run.complete`` / ``Run.fail`` minus their flush: a sweep of fits would
-    otherwise pay one collector round trip per fit, where the exporter sends the end
+    This is ``Run.complete`` / ``fail`` / ``cancel`` minus their flush: a sweep of fits
+    would otherwise pay one collector round trip per fit, where the exporter sends the end
     events with everything else within its interval (and at exit).
     """
-    run._status = c.STATUS_COMPLETED if error is None else c.STATUS_FAILED
-    attributes: tuple[tuple[str, Any], ...] = ((c.STATUS, run._status),)
+    run._status = status
+    attributes: tuple[tuple[str, Any], ...] = ((c.STATUS, status),)
     if error is not None:
         attributes += ((c.ERROR, error[-c.MAX_VALUE_LENGTH :]),)
     run._event(c.EVENT_RUN_END, attributes)

@@ -68,7 +68,7 @@ def _candidate_run(parent: Run, name: str, results: Mapping[str, Any], index: in
     for column, values in results.items():
         if _numeric(values) and not np.ma.is_masked(values[index]):
             child.log(column, values[index].item())
-    finish(child, None)
+    finish(child)
 
 
 def _numeric(column: Any) -> bool:

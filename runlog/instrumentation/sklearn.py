@@ -20,6 +20,13 @@ A top-level fit (one not inside another recorded fit) logs its params, duration,
 metrics, estimator class and scikit-learn version and saves the fitted model (see
 `runlog.instrumentation._sklearn_record` for which run it lands in); fits inside it (a
 Pipeline's steps, a search's candidates, ``fit`` calling ``score``) are not recorded.
+
+Limits: a metric function imported by name (``from sklearn.metrics import r2_score``)
+*before* instrumenting is the unwrapped one (call ``autolog()`` first; ``runlog run``
+always does). Suppression is per thread/context: fits that a meta-estimator runs on other
+threads (joblib's threading backend) would be recorded into the active run; the default
+process-based backend is not instrumented. Estimator classes defined outside scikit-learn
+are recorded only through methods they inherit from it (``TransformerMixin.fit_transform``).
 """
 
 from __future__ import annotations

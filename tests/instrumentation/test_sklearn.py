@@ -24,7 +24,7 @@ from sklearn.preprocessing import StandardScaler
 
 import runlog
 from runlog import conventions as c
-from runlog.instrumentation import _sklearn_metrics
+from runlog.instrumentation import _sklearn_metrics, _sklearn_record
 from runlog.instrumentation.sklearn import SklearnInstrumentor
 
 pytestmark = pytest.mark.usefixtures("client_env")
@@ -128,8 +128,7 @@ def test_pipeline_makes_one_run_not_three(
     make_pipeline(StandardScaler(), Ridge()).fit(X, y)
     run = only_run(experiment, instrumented)
     assert "Pipeline" == run.get_tags()["estimator_name"]
-    assert {"memory": "None", "steps": run.get_params()["steps"], "transform_input": "None",
-            "verbose": "False"} == run.get_params()  # fmt: skip
+    assert set(make_pipeline(Ridge()).get_params(deep=False)) == set(run.get_params())
     assert "StandardScaler" in run.get_params()["steps"]
     assert "training_r2_score" in run.get_metrics()
 
@@ -368,6 +367,44 @@ def test_internal_error_does_not_break_fit(
     model = Ridge().fit(X, y)
     assert (10,) == model.coef_.shape
     assert ["Ridge"] == [r.get_details()["displayName"] for r in runs_of(experiment, instrumented)]
+
+
+def test_internal_error_at_fit_start_leaves_no_open_run(
+    instrumented: SklearnInstrumentor,
+    experiment: runlog.Experiment,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The own run is ended at once: an open one would swallow every later fit."""
+    monkeypatch.setenv("RUNLOG_INSTRUMENTATION_STRICT", "0")
+    with monkeypatch.context() as patch:
+        patch.setattr(_sklearn_record, "loggable", _raise_injected)
+        Ridge(alpha=1.0).fit(*diabetes())
+    Ridge(alpha=2.0).fit(*diabetes())
+    first, second = runs_of(experiment, instrumented)
+    assert ("Failed", "Completed") == (first.get_status(), second.get_status())
+    assert {"alpha": "2.0"}.items() <= second.get_params().items()
+
+
+def _raise_injected(*args: Any, **kwargs: Any) -> Any:
+    raise RuntimeError("injected runlog bug")
+
+
+class Interrupted(TransformerMixin, BaseEstimator):
+    """A user's transformer whose fit is interrupted (Ctrl-C)."""
+
+    def fit(self, X: Any, y: Any = None) -> Interrupted:
+        raise KeyboardInterrupt
+
+    def transform(self, X: Any) -> Any:
+        return X
+
+
+def test_interrupted_fit_cancels_its_run(
+    instrumented: SklearnInstrumentor, experiment: runlog.Experiment
+) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        Interrupted().fit_transform(diabetes()[0])
+    assert "Canceled" == only_run(experiment, instrumented).get_status()
 
 
 class Doubler(TransformerMixin, BaseEstimator):
