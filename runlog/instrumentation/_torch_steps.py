@@ -45,6 +45,8 @@ class StepTracker:
         self.last_backward: Any = None
         self.last_loss: Any = None
         self.loss_module: Any = None
+        self.scaled: Any = None  # GradScaler.scale's output, and its input (the real loss)
+        self.unscaled: Any = None
         self._candidates: dict[int, Any] = {}
         self._module_hook: Any = None
         self._watched_calls = 0
@@ -105,6 +107,8 @@ class StepTracker:
         scalar ``backward()`` since the previous step, else the last loss module output.
         """
         if self.run is None:
+            if other_rank():
+                return  # distributed training: rank 0 records
             self._begin(optimizer)
         self.steps = step = self.steps + 1
         self.total_steps += 1
@@ -112,6 +116,9 @@ class StepTracker:
         self.last_backward = self.last_loss = None
         if loss is None or loss.ndim != 0:
             loss = output if output is not None and getattr(output, "ndim", None) == 0 else None
+        if loss is not None and loss is self.scaled:  # mixed precision: not the scaled value
+            loss = self.unscaled
+        self.scaled = self.unscaled = None
         if loss is not None and self.losses is not None:
             self.losses.add(step, loss)
         seen = self._lrs.get(id(optimizer))
@@ -141,10 +148,11 @@ class StepTracker:
         """``torch.save(obj, target)`` returned: upload the file to the active run."""
         from runlog.instrumentation._base import current_run
 
-        run = current_run()
-        if run is None or not self.log_models or not isinstance(target, (str, os.PathLike)):
+        if not self.log_models or not isinstance(target, (str, os.PathLike)):
             return  # file objects: their content is not on disk yet
-        run.upload_file(output_name(target), target)
+        run = current_run()
+        if run is not None and not other_rank():
+            run.upload_file(output_name(target), target)
 
     # --- the run --------------------------------------------------------------------------
     def _begin(self, optimizer: Any) -> None:
@@ -207,6 +215,13 @@ class StepTracker:
         self.run.log("optimizer_steps", self.steps)
         self._reset()
         self.watch_modules()
+
+
+def other_rank() -> bool:
+    """Whether this process is a rank other than 0 of distributed training (it records nothing)."""
+    import torch.distributed as dist
+
+    return bool(dist.is_available() and dist.is_initialized() and dist.get_rank() != 0)
 
 
 def _lr_name(optimizer_index: int, group_index: int) -> str:

@@ -12,7 +12,8 @@ The wrapper adds a runlog logger to the trainer (once), so that:
   ``outputs/model.pt`` (unless ``log_models=False``).
 
 Inside ``fit`` the plain-torch wrappers are suppressed, so optimizer steps, losses and
-TensorBoard writes Lightning makes are not recorded a second time. The logger does not
+TensorBoard writes Lightning makes are not recorded a second time. In distributed training
+only rank 0 records. The logger does not
 move Lightning's checkpoint directory: its ``save_dir`` is the trainer's
 ``default_root_dir`` and its name and version are empty.
 """
@@ -20,13 +21,15 @@ move Lightning's checkpoint directory: its ``save_dir`` is the trainer's
 from __future__ import annotations
 
 import functools
+import importlib
 import io
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from runlog.instrumentation._base import Target, safely, suppress, suppressed
+from runlog.instrumentation._base import Target, current_run, safely, suppress, suppressed
 from runlog.instrumentation._torch_run import acquire_run, flatten
+from runlog.instrumentation._torch_steps import other_rank
 
 if TYPE_CHECKING:
     from runlog.run import Run
@@ -65,6 +68,8 @@ def attach_logger(trainer: Any, model: Any) -> Any:
     existing = [logger for logger in trainer.loggers if isinstance(logger, _RunlogLogger)]
     if existing:
         return existing[0]
+    if other_rank():
+        return None  # distributed training: rank 0 records
     run = acquire_run(type(model).__name__ if model is not None else None)
     logger = logger_class(base)(run, trainer.default_root_dir)
     trainer.loggers = [*trainer.loggers, logger]
@@ -81,17 +86,39 @@ def logger_class(base: type) -> type:
     """The runlog logger as a subclass of *base* (Lightning's ``Logger`` of one package)."""
     name = f"{base.__module__}.{base.__qualname__}"
     if name not in _classes:
-        _classes[name] = type("RunlogLogger", (_RunlogLogger, base), {})
+        _classes[name] = type("RunlogLogger", (_RunlogLogger, base), {"_base_path": name})
     return _classes[name]
+
+
+def _unpickle_logger(base_path: str, root_dir: str) -> Any:
+    """Rebuild a pickled runlog logger (without its run) in another process."""
+    module, _, name = base_path.rpartition(".")
+    base = getattr(importlib.import_module(module), name)
+    return logger_class(base)(None, root_dir)
 
 
 class _RunlogLogger:
     """A Lightning logger writing into a runlog run (mixed into Lightning's ``Logger``)."""
 
-    def __init__(self, run: Run, root_dir: str) -> None:
+    _base_path: ClassVar[str] = ""  # the Lightning ``Logger`` this class is mixed into
+
+    def __init__(self, run: Run | None, root_dir: str) -> None:
         super().__init__()
         self._run = run
         self._root_dir = root_dir
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A spawned process (ddp_spawn) gets the logger pickled, never the run: there it
+        # logs into the run it was launched for (``runlog run``), if any.
+        return (_unpickle_logger, (self._base_path, self._root_dir))
+
+    def _target(self) -> Run | None:
+        """The run to write to: none on ranks other than 0."""
+        if other_rank():
+            return None
+        if self._run is None:
+            self._run = current_run()
+        return self._run
 
     @property
     def name(self) -> str:
@@ -106,47 +133,53 @@ class _RunlogLogger:
         return self._root_dir
 
     @property
-    def experiment(self) -> Run:
+    def experiment(self) -> Run | None:
         """The run (``self.logger.experiment`` in a LightningModule)."""
-        return self._run
+        return self._target()
 
     def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
-        safely("lightning: log_metrics", _log_metrics, self._run, metrics, step)
+        safely("lightning: log_metrics", _log_metrics, self._target(), metrics, step)
 
     def log_hyperparams(self, params: Any, *args: Any, **kwargs: Any) -> None:
-        safely("lightning: log_hyperparams", _log_hyperparams, self._run, params)
+        safely("lightning: log_hyperparams", _log_hyperparams, self._target(), params)
 
     def after_save_checkpoint(self, checkpoint_callback: Any) -> None:
-        safely("lightning: after_save_checkpoint", _log_checkpoint, self._run, checkpoint_callback)
+        run = self._target()
+        safely("lightning: after_save_checkpoint", _log_checkpoint, run, checkpoint_callback)
 
     def fit_ended(self, trainer: Any, log_models: bool) -> None:
         """Tag the best checkpoint; upload the final model's ``state_dict``."""
+        run = self._target()
+        if run is None:
+            return
         callback = getattr(trainer, "checkpoint_callback", None)
         best = getattr(callback, "best_model_path", "") if callback is not None else ""
         if best:
-            self._run.tag("best_checkpoint", str(best))
+            run.tag("best_checkpoint", str(best))
         module = trainer.lightning_module
         if log_models and module is not None:
             import torch
 
             buffer = io.BytesIO()
             torch.save(module.state_dict(), buffer)
-            self._run.upload_file("outputs/model.pt", buffer.getvalue())
+            run.upload_file("outputs/model.pt", buffer.getvalue())
 
 
-def _log_metrics(run: Run, metrics: dict[str, Any], step: int | None) -> None:
+def _log_metrics(run: Run | None, metrics: dict[str, Any], step: int | None) -> None:
+    if run is None:
+        return
     for name, value in metrics.items():
         run.log(name, value, step=step)
 
 
-def _log_hyperparams(run: Run, params: Any) -> None:
-    if params:
+def _log_hyperparams(run: Run | None, params: Any) -> None:
+    if params and run is not None:
         run.log_params(flatten(params))
 
 
-def _log_checkpoint(run: Run, callback: Any) -> None:
+def _log_checkpoint(run: Run | None, callback: Any) -> None:
     path = getattr(callback, "_last_checkpoint_saved", "") or getattr(
         callback, "best_model_path", ""
     )
-    if path:
+    if path and run is not None:
         run.log("checkpoint", str(path))

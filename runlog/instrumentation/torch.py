@@ -9,10 +9,11 @@ What is recorded (see `runlog.instrumentation._torch_steps` for the names):
   learning rate of each param group (when it changes), and at the first step a model
   summary (class, total and trainable parameter counts, optimizer and its defaults);
 - one ``loss`` per optimizer step, from ``Tensor.backward()`` on a scalar and the outputs
-  of ``torch.nn`` loss modules, kept on the device and read back in batches every
-  ``loss_every`` steps (default 100) and at each epoch end: **no per-step sync**; on CUDA
-  the read-back is an asynchronous copy polled with an event, so never a sync at all
-  until the run ends;
+  of ``torch.nn`` loss modules (with ``GradScaler``: the loss before scaling). **No
+  per-step sync**: a CPU loss is read at once (there is no device to wait for); a device
+  loss stays on the device and is read back in batches every ``loss_every`` steps
+  (default 100) and at each epoch end; on CUDA the read-back is an asynchronous copy
+  polled with an event, so the training thread never waits until the run ends;
 - ``epoch`` / ``epoch_loss`` when a DataLoader that fed optimizer steps is exhausted;
 - ``torch.save(obj, path)`` files uploaded as run outputs (``log_models=False``: not);
 - ``SummaryWriter`` scalars, images and hparams mirrored (`runlog.instrumentation._tensorboard`);
@@ -20,7 +21,8 @@ What is recorded (see `runlog.instrumentation._torch_steps` for the names):
   wrappers are suppressed inside it, so nothing is recorded twice.
 
 With no active run, the first optimizer step starts one named after the model class; the
-process owns it and runlog completes it at exit.
+process owns it and runlog completes it at exit. In distributed training only rank 0
+records.
 """
 
 from __future__ import annotations
@@ -56,6 +58,15 @@ def _wrap_loss_forward(
     result = wrapped(*args, **kwargs)
     if not suppressed():
         tracker.last_loss, tracker.loss_module = result, instance
+    return result
+
+
+def _wrap_scale(
+    tracker: StepTracker, wrapped: _ORIGINAL, instance: Any, args: Any, kwargs: Any
+) -> Any:
+    result = wrapped(*args, **kwargs)
+    if not suppressed():  # remember the unscaled loss behind ``scaler.scale(loss).backward()``
+        tracker.scaled, tracker.unscaled = result, args[0] if args else kwargs.get("outputs")
     return result
 
 
@@ -116,6 +127,7 @@ class TorchInstrumentor(Instrumentor):
         return [
             Target("torch", "Tensor", "backward", bind(_wrap_backward)),
             Target("torch", "", "save", bind(_wrap_save)),
+            Target("torch.amp.grad_scaler", "GradScaler", "scale", bind(_wrap_scale)),
             Target(_LOADER, "DataLoader", "__iter__", bind(_wrap_loader_iter)),
             Target(_LOADER, "_BaseDataLoaderIter", "__next__", bind(_wrap_loader_next)),
             *_tensorboard.targets(),

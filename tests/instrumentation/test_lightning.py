@@ -144,3 +144,19 @@ def test_user_errors_in_fit_propagate(
     run = current_run()
     assert run is not None
     run.fail("test")
+
+
+@pytest.mark.slow
+def test_the_logger_pickles_without_its_run(
+    instrumented: TorchInstrumentor, experiment: runlog.Experiment, tmp_path: Path
+) -> None:
+    """ddp_spawn pickles the trainer's loggers: the run stays behind."""
+    import pickle
+
+    from runlog.instrumentation.lightning import attach_logger
+
+    with experiment.start_logging() as run:
+        logger = attach_logger(trainer(tmp_path, logger=False), Regressor())
+        assert run is logger.experiment
+        copy = pickle.loads(pickle.dumps(logger))
+        assert run is copy.experiment  # resolved again: the active run

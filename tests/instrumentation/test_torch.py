@@ -184,6 +184,25 @@ def test_loss_module_output_is_the_loss_when_backward_is_not_called_on_it(
     assert "L1Loss" == run.get_params()["loss_function"]
 
 
+def test_with_a_grad_scaler_the_loss_is_the_one_before_scaling(
+    instrumented: TorchInstrumentor, experiment: runlog.Experiment, collector: Any
+) -> None:
+    model = make_model()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)
+    criterion = torch.nn.MSELoss()
+    losses = []
+    with experiment.start_logging() as run:
+        for x, y in make_loader():
+            optimizer.zero_grad()
+            loss = criterion(model(x), y)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            losses.append(loss.item())
+    assert ([1, 2, 3], losses) == series(collector, run, "loss")
+
+
 def test_a_loader_left_early_or_without_steps_is_no_epoch(
     instrumented: TorchInstrumentor, experiment: runlog.Experiment, collector: Any
 ) -> None:
@@ -296,6 +315,22 @@ def test_torch_save_to_a_path_is_uploaded_byte_exactly(
     for name, local in (("model.pt", "outputs/model.pt"), ("checkpoint.pt", "checkpoint.pt")):
         downloaded = run.download_file(f"outputs/{name}", str(tmp_path / "download.pt"))
         assert Path(local).read_bytes() == Path(downloaded).read_bytes()
+
+
+def test_log_models_false_uploads_nothing(
+    experiment: runlog.Experiment, tmp_path: Path, collector: Any
+) -> None:
+    instrumentor = TorchInstrumentor()
+    instrumentor.instrument(log_models=False)
+    try:
+        model = make_model()
+        with experiment.start_logging() as run:
+            losses = train(model, torch.optim.SGD(model.parameters(), lr=0.01), epochs=1)
+            torch.save(model.state_dict(), tmp_path / "model.pt")
+    finally:
+        instrumentor.uninstrument()
+    assert [] == run.get_file_names()
+    assert losses == series(collector, run, "loss")[1]
 
 
 # --- the instrumentor contract -------------------------------------------------------------
