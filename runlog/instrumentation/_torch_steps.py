@@ -121,12 +121,7 @@ class StepTracker:
         self.scaled = self.unscaled = None
         if loss is not None and self.losses is not None:
             self.losses.add(step, loss)
-        seen = self._lrs.get(id(optimizer))
-        groups = optimizer.param_groups
-        if seen is None or len(seen) != len(groups) or seen[0] is not groups[0]["lr"]:
-            self._log_lrs(optimizer, seen or [])
-        elif len(groups) > 1:
-            self._check_lrs(optimizer, seen)
+        self._track_lrs(optimizer)
 
     def on_loader_iter(self, iterator: Any) -> None:
         """A DataLoader iteration began: stamp its iterator with the step count."""
@@ -184,10 +179,15 @@ class StepTracker:
             summary["loss_function"] = type(self.loss_module).__name__
         return summary
 
-    def _check_lrs(self, optimizer: Any, seen: list[Any]) -> None:
-        """Several param groups: log if any lr is not the object seen at the last step."""
-        for group, last in zip(optimizer.param_groups, seen, strict=True):
-            if group["lr"] is not last:
+    def _track_lrs(self, optimizer: Any) -> None:
+        """Log the learning rates if any is not the object seen at the last step."""
+        seen = self._lrs.get(id(optimizer))
+        groups = optimizer.param_groups
+        if seen is None or len(seen) != len(groups):
+            self._log_lrs(optimizer, seen or [])
+            return
+        for group, last in zip(groups, seen, strict=True):
+            if group["lr"] is not last:  # identity: no value comparison on the usual step
                 self._log_lrs(optimizer, seen)
                 return
 
@@ -203,10 +203,11 @@ class StepTracker:
             if value is not None and self.run is not None:
                 self.run.log(_lr_name(index, group_index), value, step=self.steps)
 
-    def finish(self, run: Run | None = None) -> None:
+    def finish(self, run: Run | None = None, follow: bool = True) -> None:
         """Read back the last losses and log the step count; then follow the next run.
 
-        Called when *run* finishes, at exit, and on uninstrument (``run=None``: any run).
+        Called when *run* finishes, and (``run=None``: any run; ``follow=False``: no
+        next run to watch for) at exit and on uninstrument.
         """
         if self.run is None or (run is not None and run is not self.run):
             return
@@ -214,7 +215,8 @@ class StepTracker:
             self.losses.drain()
         self.run.log("optimizer_steps", self.steps)
         self._reset()
-        self.watch_modules()
+        if follow:
+            self.watch_modules()
 
 
 def other_rank() -> bool:

@@ -35,6 +35,7 @@ from typing import Any, ClassVar
 from runlog import _lifecycle  # noqa: F401  (imported first: its atexit runs after ours)
 from runlog.instrumentation import _tensorboard, lightning
 from runlog.instrumentation._base import Instrumentor, Target, safely, suppressed
+from runlog.instrumentation._torch_losses import DEFAULT_EVERY
 from runlog.instrumentation._torch_steps import StepTracker
 
 _LOSSES = "torch.nn.modules.loss"
@@ -157,16 +158,16 @@ class TorchInstrumentor(Instrumentor):
 
     def _on_instrument(self) -> None:
         self.tracker.log_models = bool(self.options.get("log_models", True))
-        self.tracker.loss_every = int(self.options.get("loss_every", self.tracker.loss_every))
+        self.tracker.loss_every = max(1, int(self.options.get("loss_every", DEFAULT_EVERY)))
         atexit.register(self._at_exit)
 
     def _on_uninstrument(self) -> None:
         atexit.unregister(self._at_exit)
-        self.tracker.finish()
+        self.tracker.finish(follow=False)
         self.tracker.unwatch_modules()
         if self._step_hook is not None:
             self._step_hook.remove()
             self._step_hook = None
 
     def _at_exit(self) -> None:
-        safely("torch: reading back the last losses", self.tracker.finish)
+        safely("torch: reading back the last losses", self.tracker.finish, follow=False)
