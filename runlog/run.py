@@ -515,14 +515,17 @@ class Run:
         """Mark the run Canceled."""
         self._finish(c.STATUS_CANCELED, None)
 
-    def _finish(self, status: str, error: str | None) -> None:
+    def _finish(self, status: str, error: str | None, wait: bool = True) -> None:
+        """End the run with *status*; *wait* flushes (autolog passes False: its end event
+        goes with the exporter's next cycle instead of a round trip per fit)."""
         self._status = status
         attributes: tuple[tuple[str, Any], ...] = ((c.STATUS, status),)
         if error:
             attributes += ((c.ERROR, error),)
         self._event(c.EVENT_RUN_END, attributes)
         _lifecycle.unregister(self)
-        self.flush()
+        if wait:
+            self.flush()
 
     def __enter__(self) -> Run:
         return self

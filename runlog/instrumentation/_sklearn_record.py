@@ -23,7 +23,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from runlog import _lifecycle
 from runlog import conventions as c
 from runlog.instrumentation._base import current_run, safely, strict
 from runlog.instrumentation._sklearn_metrics import training_metrics
@@ -220,12 +219,7 @@ def finish(run: Run, error: str | None = None, status: str = c.STATUS_COMPLETED)
     would otherwise pay one collector round trip per fit, where the exporter sends the end
     events with everything else within its interval (and at exit).
     """
-    run._status = status
-    attributes: tuple[tuple[str, Any], ...] = ((c.STATUS, status),)
-    if error is not None:
-        attributes += ((c.ERROR, error[-c.MAX_VALUE_LENGTH :]),)
-    run._event(c.EVENT_RUN_END, attributes)
-    _lifecycle.unregister(run)
+    run._finish(status, None if error is None else error[-c.MAX_VALUE_LENGTH :], wait=False)
 
 
 def save_model(record: FitRecord, estimator: Any) -> None:
