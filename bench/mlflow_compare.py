@@ -11,9 +11,9 @@ both with the unchanged ``mlflow`` client (``MlflowClient``, synchronous calls):
   query and all runs (paged by 1,000), s. The runs are made the same way on both servers,
   through the client (``create_run`` + ``log_batch``, 8 threads); that is timed too.
 
-Each row is the median of ``--repeat`` rounds; the last column is how many times faster the
-collector is (mlflow time / collector time, so > 1 means the collector is ahead). Results
-are cross-checked (same history length, same search hits) so a fast wrong answer cannot win.
+Each row is the median of ``--repeat`` rounds; the last column, mlflow/collector, is how many
+times faster the collector is (mlflow time / collector time: > 1 means the collector is ahead).
+Results are cross-checked (history length, search hits) so a fast wrong answer cannot win.
 """
 
 from __future__ import annotations
@@ -201,7 +201,7 @@ def print_table(table: list[tuple[str, ...]], repeat: int, workers: int) -> None
         "measure (MLflow client, same calls)",
         f"mlflow server, SQLite, {workers} workers (median of {repeat})",
         f"collector (median of {repeat})",
-        "collector faster by",
+        "ratio mlflow/collector (time)",
     )
     widths = [max(len(r[i]) for r in [header, *table]) for i in range(4)]
     print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |")
