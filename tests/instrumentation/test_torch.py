@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 import runlog  # noqa: E402
 from runlog import conventions as c  # noqa: E402
 from runlog.client import Client  # noqa: E402
-from runlog.instrumentation import _torch_losses, _torch_steps, current_run  # noqa: E402
+from runlog.instrumentation import _base, _torch_losses, _torch_steps, current_run  # noqa: E402
 from runlog.instrumentation.torch import TorchInstrumentor  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("client_env")
@@ -404,6 +404,7 @@ def test_own_error_is_logged_once_and_training_goes_on(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("RUNLOG_INSTRUMENTATION_STRICT", "0")
+    monkeypatch.setattr(_base, "_reported", set())  # "once per site": this test's site
 
     def broken(self: Any, step: int, loss: Any) -> None:
         raise ValueError("runlog bug")
