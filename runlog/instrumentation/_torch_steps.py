@@ -20,7 +20,7 @@ import functools
 import os
 from typing import TYPE_CHECKING, Any
 
-from runlog.instrumentation._base import safely, suppressed
+from runlog.instrumentation._base import _SUPPRESSED, safely
 from runlog.instrumentation._torch_losses import DEFAULT_EVERY, LossBuffer
 from runlog.instrumentation._torch_run import acquire_run, output_name, script_name
 
@@ -97,8 +97,12 @@ class StepTracker:
     # --- events from the wrappers --------------------------------------------------------
     def step_hook(self, optimizer: Any, args: Any, kwargs: Any) -> None:
         """torch's global optimizer step post-hook (registered by `TorchInstrumentor`)."""
-        if not suppressed():
-            safely("torch: optimizer step", self.on_step, optimizer)
+        if _SUPPRESSED.get():
+            return
+        try:  # not `safely` on the fast path: it costs two ContextVar round trips a step
+            self.on_step(optimizer)
+        except Exception as exc:
+            safely("torch: optimizer step", _reraise, exc)  # logged once, or raised (strict)
 
     def on_step(self, optimizer: Any) -> None:
         """An optimizer step finished: count it, take its loss, log changed learning rates.
@@ -217,6 +221,10 @@ class StepTracker:
         self._reset()
         if follow:
             self.watch_modules()
+
+
+def _reraise(exc: Exception) -> None:
+    raise exc
 
 
 def other_rank() -> bool:

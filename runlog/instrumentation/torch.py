@@ -34,7 +34,7 @@ from typing import Any, ClassVar
 
 from runlog import _lifecycle  # noqa: F401  (imported first: its atexit runs after ours)
 from runlog.instrumentation import _tensorboard, lightning
-from runlog.instrumentation._base import Instrumentor, Target, safely, suppressed
+from runlog.instrumentation._base import _SUPPRESSED, Instrumentor, Target, safely, suppressed
 from runlog.instrumentation._torch_losses import DEFAULT_EVERY
 from runlog.instrumentation._torch_steps import StepTracker
 
@@ -48,7 +48,7 @@ def _wrap_backward(
     tracker: StepTracker, wrapped: _ORIGINAL, instance: Any, args: Any, kwargs: Any
 ) -> Any:
     result = wrapped(*args, **kwargs)
-    if not suppressed():
+    if not _SUPPRESSED.get():  # (the ContextVar itself: this runs every step)
         tracker.last_backward = instance  # one reference: nothing here can fail
     return result
 
@@ -57,7 +57,7 @@ def _wrap_loss_forward(
     tracker: StepTracker, wrapped: _ORIGINAL, instance: Any, args: Any, kwargs: Any
 ) -> Any:
     result = wrapped(*args, **kwargs)
-    if not suppressed():
+    if not _SUPPRESSED.get():
         tracker.last_loss, tracker.loss_module = result, instance
     return result
 
