@@ -64,7 +64,7 @@ def _wrap_fit(options: _Options, wrapped: _Original, trainer: Any, args: Any, kw
 
 def attach_logger(trainer: Any, model: Any) -> Any:
     """The trainer's runlog logger, added now if it has none (one per trainer)."""
-    base = _logger_base(type(trainer).__module__)
+    base = _logger_base(trainer)
     existing = [logger for logger in trainer.loggers if isinstance(logger, _RunlogLogger)]
     if existing:
         return existing[0]
@@ -76,10 +76,13 @@ def attach_logger(trainer: Any, model: Any) -> Any:
     return logger
 
 
-def _logger_base(trainer_module: str) -> type:
-    """Lightning's ``Logger`` class of the package *trainer_module* belongs to."""
-    package = trainer_module.removesuffix(".trainer.trainer")
-    return sys.modules[f"{package}.loggers.logger"].Logger  # type: ignore[no-any-return]
+def _logger_base(trainer: Any) -> type:
+    """Lightning's ``Logger`` class of the package *trainer* comes from (subclasses too)."""
+    for cls in type(trainer).__mro__:
+        if cls.__module__ in TRAINER_MODULES:
+            package = cls.__module__.removesuffix(".trainer.trainer")
+            return sys.modules[f"{package}.loggers.logger"].Logger  # type: ignore[no-any-return]
+    raise TypeError(f"{type(trainer).__qualname__} is not a Lightning Trainer")
 
 
 def logger_class(base: type) -> type:

@@ -132,6 +132,27 @@ def test_checkpoint_directory_is_unchanged_without_other_loggers(
 
 
 @pytest.mark.slow
+def test_a_trainer_subclass_gets_the_logger_too(
+    instrumented: TorchInstrumentor, experiment: runlog.Experiment, tmp_path: Path
+) -> None:
+    class MyTrainer(pl.Trainer):  # type: ignore[misc]
+        pass
+
+    fit = MyTrainer(
+        max_epochs=1,
+        log_every_n_steps=1,
+        default_root_dir=str(tmp_path),
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        logger=False,
+    )
+    model = Regressor()
+    fit.fit(model, loader())
+    run = finished_run(experiment)
+    assert model.logged == run.get_metrics()["train_loss"]
+
+
+@pytest.mark.slow
 def test_user_errors_in_fit_propagate(
     instrumented: TorchInstrumentor, experiment: runlog.Experiment, tmp_path: Path
 ) -> None:
