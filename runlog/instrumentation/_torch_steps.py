@@ -191,14 +191,14 @@ class StepTracker:
             self._log_lrs(optimizer, seen or [])
             return
         for group, last in zip(groups, seen, strict=True):
-            if group["lr"] is not last:  # identity: no value comparison on the usual step
+            if group.get("lr") is not last:  # identity: no value comparison on the usual step
                 self._log_lrs(optimizer, seen)
                 return
 
     def _log_lrs(self, optimizer: Any, seen: list[Any]) -> None:
         """Log the learning rates that differ from *seen* (those of the last step)."""
         index = self._optimizers.setdefault(id(optimizer), len(self._optimizers))
-        current = [group["lr"] for group in optimizer.param_groups]
+        current = [group.get("lr") for group in optimizer.param_groups]
         self._lrs[id(optimizer)] = current
         for group_index, lr in enumerate(current):
             if group_index < len(seen) and _same(lr, seen[group_index]):
