@@ -166,6 +166,28 @@ def test_each_run_counts_its_own_steps(
     assert ([1, 2], [1, 2]) == series(collector, second, "epoch")
 
 
+def test_two_optimizers_each_step_gets_its_own_loss_and_lr(
+    instrumented: TorchInstrumentor, experiment: runlog.Experiment, collector: Any
+) -> None:
+    """A GAN-style loop: two models, two optimizers, two backward/step pairs a batch."""
+    first, second = make_model(), make_model()
+    opt_first = torch.optim.SGD(first.parameters(), lr=0.1)
+    opt_second = torch.optim.Adam(second.parameters(), lr=0.002)
+    losses = []
+    with experiment.start_logging() as run:
+        for x, y in make_loader():
+            for model, optimizer in ((first, opt_first), (second, opt_second)):
+                optimizer.zero_grad()
+                loss = torch.nn.functional.l1_loss(model(x), y)
+                loss.backward()
+                optimizer.step()
+                losses.append(loss.item())
+    assert (list(range(1, 7)), losses) == series(collector, run, "loss")
+    assert ([1], [0.1]) == series(collector, run, "lr")
+    assert ([2], [0.002]) == series(collector, run, "lr_opt1")
+    assert "SGD" == run.get_params()["optimizer"]  # the summary is the first step's
+
+
 def test_loss_module_output_is_the_loss_when_backward_is_not_called_on_it(
     instrumented: TorchInstrumentor, experiment: runlog.Experiment, collector: Any
 ) -> None:
