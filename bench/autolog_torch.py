@@ -111,21 +111,36 @@ def interleaved(repeat: int, plain: Callable[[], Times], wrapped: Callable[[], T
 
 
 def check_sync(ws: runlog.Workspace, loader: DataLoader[Any]) -> list[str]:
-    """The plain and the instrumented CUDA loop under ``set_sync_debug_mode("error")``."""
-    global _checking_sync
-    verdicts = []
-    for measure in (lambda: train(loader, 2, "cuda"), lambda: instrumented(ws, loader, 2, "cuda")):
-        _checking_sync = True
-        torch.cuda.set_sync_debug_mode("error")
-        try:
-            measure()
-            verdicts.append("no sync")
-        except RuntimeError as exc:
-            verdicts.append(f"SYNC: {str(exc).splitlines()[0][:80]}")
-        finally:
-            torch.cuda.set_sync_debug_mode("default")
-            _checking_sync = False
+    """The plain and the instrumented CUDA loop under ``set_sync_debug_mode("error")``.
+
+    Only the loop runs in that mode: the run's end (which waits for the last losses on
+    purpose) comes after it.
+    """
+    verdicts = [synchronisations(lambda: train(loader, 2, "cuda"))]
+    instrumentor = TorchInstrumentor()
+    instrumentor.instrument()
+    run = runlog.Experiment(ws, "bench-autolog-torch-sync").start_logging()
+    try:
+        verdicts.append(synchronisations(lambda: train(loader, 2, "cuda")))
+    finally:
+        run.complete()
+        instrumentor.uninstrument()
     return verdicts
+
+
+def synchronisations(loop: Callable[[], Any]) -> str:
+    """Run *loop* with synchronising CUDA calls made errors; say whether one happened."""
+    global _checking_sync
+    _checking_sync = True
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        loop()
+        return "no sync"
+    except RuntimeError as exc:
+        return f"SYNC: {str(exc).splitlines()[0][:80]}"
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+        _checking_sync = False
 
 
 def rows_for(kind: str, device: str, steps: int, times: dict[str, list[Times]]) -> list[Any]:

@@ -263,6 +263,38 @@ def test_device_losses_are_read_back_in_batches(
     assert [(s, float(s)) for s in range(1, 6)] == [(s, v) for n, s, v in values if n == "loss"]
 
 
+def test_an_asynchronous_copy_is_logged_once_done_and_waited_for_only_at_drain() -> None:
+    """The CUDA path's polling, with a stand-in for the CUDA event of the copy."""
+    values: list[Any] = []
+    buffer = _torch_losses.LossBuffer(lambda name, value, step: values.append((name, step, value)))
+    event = _Event()
+    buffer._in_flight.append(_torch_losses._InFlight([1, 2], torch.tensor([0.5, 0.25]), event))
+    buffer.end_epoch(1, 2)
+    assert ([], 0) == (values, event.waits)  # the copy is not done: nothing read, no wait
+    event.done = True
+    buffer.flush()
+    assert [("loss", 1, 0.5), ("loss", 2, 0.25), ("epoch_loss", 1, 0.375)] == values
+    values.clear()
+    buffer._in_flight.append(_torch_losses._InFlight([3], torch.tensor([2.0]), late := _Event()))
+    buffer.drain()  # the run ends: now it waits
+    assert ([("loss", 3, 2.0)], 1) == (values, late.waits)
+
+
+class _Event:
+    """Stands in for ``torch.cuda.Event`` (this test runs on the CPU build)."""
+
+    def __init__(self) -> None:
+        self.done = False
+        self.waits = 0
+
+    def query(self) -> bool:
+        return self.done
+
+    def synchronize(self) -> None:
+        self.waits += 1
+        self.done = True
+
+
 class _NotOnCpu:
     """A tensor that says it is not on the CPU (what a CUDA loss looks like to the buffer)."""
 
