@@ -286,7 +286,16 @@ def runs_part(
     rec.label(manual, "run:manual")
     rec.step("set_terminated", lambda: client.set_terminated(manual, "FAILED"))
     rec.step("set_terminated.get_run", lambda: run_view(client.get_run(manual)))
+    rec.step("resume_run", lambda: resume(manual))
+    rec.step("resume_run.get_run", lambda: run_view(client.get_run(manual)))
     return {"parent": pid, "child": cid, "manual": manual}
+
+
+def resume(run_id: str) -> str:
+    """``start_run(run_id=...)`` reopens a finished run; leaving the block finishes it again."""
+    with mlflow.start_run(run_id=run_id) as run:
+        mlflow.log_metric("resumed", 1.0, step=0, timestamp=T0)
+        return str(mlflow.get_run(run.info.run_id).info.status)
 
 
 def artifacts_part(
@@ -447,6 +456,7 @@ def lifecycle_part(
     rec.step(
         "search_experiments.tag", lambda: search_exps(filter_string="and tags.team = 'vision'")
     )
+    rec.step("search_experiments.paging", lambda: experiment_pages(client, p))
     rec.step("delete_experiment", lambda: client.delete_experiment(ids["other"]))
     rec.step("delete_experiment.get", lambda: experiment_view(client.get_experiment(ids["other"])))
     rec.step("search_experiments.active_only", lambda: search_exps())
@@ -455,6 +465,22 @@ def lifecycle_part(
     rec.step("create_run.deleted_experiment", lambda: client.create_run(ids["other"]))
     rec.step("restore_experiment", lambda: client.restore_experiment(ids["other"]))
     rec.step("restore_experiment.get", lambda: experiment_view(client.get_experiment(ids["other"])))
+
+
+def experiment_pages(client: MlflowClient, prefix: str) -> list[list[str]]:
+    out, token = [], None
+    while len(out) < 10:
+        page = client.search_experiments(
+            max_results=2,
+            filter_string=f"name LIKE '{prefix}%'",
+            order_by=["name DESC"],
+            page_token=token,
+        )
+        out.append([e.name for e in page])
+        token = page.token
+        if not token:
+            break
+    return out
 
 
 def errors_part(rec: Recorder, client: MlflowClient, runs: dict[str, str]) -> None:

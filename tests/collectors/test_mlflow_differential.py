@@ -119,6 +119,7 @@ KNOWN_BUGS: dict[str, str] = {
         "client.create_run(exp) without an mlflow.user tag: mlflow server keeps user_id "
         "'unknown' in the run info only, the collector also adds the tag mlflow.user='unknown'"
     ),
+    "resume_run.get_run": "same cause: the resumed run made by MlflowClient.create_run",
     "search_runs.fluent": (
         "same cause: mlflow.search_runs() frames get an extra tags.mlflow.user column "
         "(runs made by MlflowClient.create_run, which sends user_id but no mlflow.user tag)"
@@ -192,6 +193,8 @@ STEPS = [
     "update_run.get_run",
     "set_terminated",
     "set_terminated.get_run",
+    "resume_run",
+    "resume_run.get_run",
     "search_runs.all",
     "search_runs.metric_lt",
     "search_runs.param_eq",
@@ -232,6 +235,7 @@ STEPS = [
     "rename_experiment.old_name",
     "search_experiments",
     "search_experiments.tag",
+    "search_experiments.paging",
     "delete_experiment",
     "delete_experiment.get",
     "search_experiments.active_only",
