@@ -166,7 +166,7 @@ def tree_digest(root: Path) -> dict[str, str]:
 
 
 # --- the sequence ---------------------------------------------------------------------------
-def reset_mlflow(uri: str) -> None:
+def reset_mlflow(uri: str | None) -> None:
     """Forget the fluent API's global state (active runs, experiment) and point it at ``uri``."""
     while mlflow.active_run() is not None:
         mlflow.end_run()

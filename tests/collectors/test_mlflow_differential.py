@@ -20,7 +20,7 @@ from collector_process import Collector
 from mlflow_server import run_mlflow_server
 
 pytest.importorskip("mlflow")
-from mlflow_sequence import ABORTED, make_sources, mlflow_sequence, tree_digest
+from mlflow_sequence import ABORTED, make_sources, mlflow_sequence, reset_mlflow, tree_digest
 
 pytestmark = [
     pytest.mark.slow,
@@ -40,6 +40,7 @@ def quiet_mlflow_client() -> Iterator[None]:
         mp.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
         mp.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
         yield
+    reset_mlflow(None)  # later tests start from mlflow's defaults, not our last server
 
 
 @pytest.fixture(scope="module")
