@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from runlog.instrumentation._base import _SUPPRESSED, safely
@@ -47,6 +48,9 @@ class StepTracker:
         self.loss_module: Any = None
         self.scaled: Any = None  # GradScaler.scale's output, and its input (the real loss)
         self.unscaled: Any = None
+        #: Set by `TorchInstrumentor`: stop / start intercepting loss modules' ``forward``.
+        self.park_loss_modules: Callable[[], None] = _nothing
+        self.resume_loss_modules: Callable[[], None] = _nothing
         self._candidates: dict[int, Any] = {}
         self._module_hook: Any = None
         self._watched_calls = 0
@@ -114,6 +118,10 @@ class StepTracker:
             if other_rank():
                 return  # distributed training: rank 0 records
             self._begin(optimizer)
+            if self.last_backward is not None and self.last_backward.ndim == 0:
+                # ``backward()`` gives this run's losses: the loss modules' outputs are not
+                # needed any more (their name is in the summary), so they cost nothing now.
+                self.park_loss_modules()
         self.steps = step = self.steps + 1
         self.total_steps += 1
         loss, output = self.last_backward, self.last_loss
@@ -221,6 +229,11 @@ class StepTracker:
         self._reset()
         if follow:
             self.watch_modules()
+            self.resume_loss_modules()
+
+
+def _nothing() -> None:
+    pass
 
 
 def _reraise(exc: Exception) -> None:

@@ -33,8 +33,8 @@ from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 from runlog import _lifecycle  # noqa: F401  (imported first: its atexit runs after ours)
-from runlog.instrumentation import _tensorboard, lightning
-from runlog.instrumentation._base import _SUPPRESSED, Instrumentor, Target, safely, suppressed
+from runlog.instrumentation import _tensorboard, _torch_hot, lightning
+from runlog.instrumentation._base import Instrumentor, Target, safely, suppressed
 from runlog.instrumentation._torch_losses import DEFAULT_EVERY
 from runlog.instrumentation._torch_steps import StepTracker
 
@@ -44,24 +44,6 @@ _ORIGINAL = Callable[..., Any]
 
 
 # --- wrappers: module-level, the tracker injected by `functools.partial` --------------------
-def _wrap_backward(
-    tracker: StepTracker, wrapped: _ORIGINAL, instance: Any, args: Any, kwargs: Any
-) -> Any:
-    result = wrapped(*args, **kwargs)
-    if not _SUPPRESSED.get():  # (the ContextVar itself: this runs every step)
-        tracker.last_backward = instance  # one reference: nothing here can fail
-    return result
-
-
-def _wrap_loss_forward(
-    tracker: StepTracker, wrapped: _ORIGINAL, instance: Any, args: Any, kwargs: Any
-) -> Any:
-    result = wrapped(*args, **kwargs)
-    if not _SUPPRESSED.get():
-        tracker.last_loss, tracker.loss_module = result, instance
-    return result
-
-
 def _wrap_scale(
     tracker: StepTracker, wrapped: _ORIGINAL, instance: Any, args: Any, kwargs: Any
 ) -> Any:
@@ -78,17 +60,6 @@ def _wrap_loader_iter(
     if not suppressed():
         safely("torch: DataLoader.__iter__", tracker.on_loader_iter, iterator)
     return iterator
-
-
-def _wrap_loader_next(
-    tracker: StepTracker, wrapped: _ORIGINAL, instance: Any, args: Any, kwargs: Any
-) -> Any:
-    try:
-        return wrapped(*args, **kwargs)
-    except StopIteration:
-        if not suppressed():
-            safely("torch: DataLoader exhausted", tracker.on_loader_exhausted, instance)
-        raise
 
 
 def _wrap_save(
@@ -118,6 +89,9 @@ class TorchInstrumentor(Instrumentor):
         super()._setup()
         self.tracker = StepTracker()
         self._step_hook: Any = None
+        self._hot = _torch_hot.HotPatches()
+        self.tracker.park_loss_modules = functools.partial(self._hot.park, _LOSSES)
+        self.tracker.resume_loss_modules = functools.partial(self._hot.resume, _LOSSES)
 
     def _targets(self) -> Iterable[Target]:
         tracker = self.tracker
@@ -126,11 +100,9 @@ class TorchInstrumentor(Instrumentor):
             return functools.partial(wrapper, tracker)
 
         return [
-            Target("torch", "Tensor", "backward", bind(_wrap_backward)),
             Target("torch", "", "save", bind(_wrap_save)),
             Target("torch.amp.grad_scaler", "GradScaler", "scale", bind(_wrap_scale)),
             Target(_LOADER, "DataLoader", "__iter__", bind(_wrap_loader_iter)),
-            Target(_LOADER, "_BaseDataLoaderIter", "__next__", bind(_wrap_loader_next)),
             *_tensorboard.targets(),
             *lightning.targets(tracker),
         ]
@@ -138,18 +110,31 @@ class TorchInstrumentor(Instrumentor):
     def _hooked_modules(self) -> set[str]:
         return super()._hooked_modules() | {_LOSSES}
 
-    def _targets_in(self, module: Any) -> Iterable[Target]:
-        if module.__name__ != _LOSSES:
-            return super()._targets_in(module)
-        wrapper = functools.partial(_wrap_loss_forward, self.tracker)
-        return [
-            Target(_LOSSES, name, "forward", wrapper)
-            for name, cls in vars(module).items()
-            if isinstance(cls, type) and issubclass(cls, module._Loss) and "forward" in vars(cls)
-        ]
+    def _hot_targets(self, module: Any) -> list[tuple[str, Any, str, _torch_hot.Factory]]:
+        """The per-batch targets of *module*: (group, owner, attribute, factory).
+
+        Patched with plain functions (`runlog.instrumentation._torch_hot` says why), by
+        `_wrap_module`; `_on_uninstrument` restores them all.
+        """
+        tracker, name = self.tracker, module.__name__
+        if name == "torch":
+            return [("backward", module.Tensor, "backward", _torch_hot.backward(tracker))]
+        if name == _LOADER:
+            make = _torch_hot.loader_next(tracker)
+            return [("loader", module._BaseDataLoaderIter, "__next__", make)]
+        if name == _LOSSES:
+            make = _torch_hot.loss_forward(tracker)
+            return [
+                (_LOSSES, cls, "forward", make)
+                for cls in vars(module).values()
+                if isinstance(cls, type) and issubclass(cls, module._Loss)
+            ]
+        return []
 
     def _wrap_module(self, module: Any) -> None:
         super()._wrap_module(module)
+        for group, owner, attribute, make in self._hot_targets(module):
+            self._hot.install(group, owner, attribute, make)
         if module.__name__ == "torch" and self._step_hook is None:
             from torch.optim.optimizer import register_optimizer_step_post_hook
 
@@ -163,6 +148,7 @@ class TorchInstrumentor(Instrumentor):
 
     def _on_uninstrument(self) -> None:
         atexit.unregister(self._at_exit)
+        self._hot.restore_all()
         self.tracker.finish(follow=False)
         self.tracker.unwatch_modules()
         if self._step_hook is not None:
