@@ -6,7 +6,8 @@ both with the unchanged ``mlflow`` client (``MlflowClient``, synchronous calls):
 
 * ``log_metric`` loop: ``--calls`` synchronous calls, ms per call;
 * ``log_batch`` ingest: ``--batches`` batches of 1,000 points of one metric, points/s;
-* ``get_metric_history`` of that metric (100,000 points by default), s;
+* ``get_metric_history`` of that metric (100,000 points by default), s; and the same pages
+  fetched over plain REST (httpx + json), which leaves out the client's own parsing;
 * ``search_runs`` over ``--runs`` runs (5 params, 5 metrics, 2 tags each), one filtered
   query and all runs (paged by 1,000), s. The runs are made the same way on both servers,
   through the client (``create_run`` + ``log_batch``, 8 threads); that is timed too.
@@ -32,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "bench"), str(ROOT / "tests"), str(ROOT)]
 
+import httpx  # noqa: E402
 from core import running_collector  # noqa: E402
 from mlflow_server import run_mlflow_server  # noqa: E402
 
@@ -43,6 +45,7 @@ from mlflow import MlflowClient  # noqa: E402
 from mlflow.entities import Metric, Param, RunTag  # noqa: E402
 
 BATCH = 1000  # MLflow's limit of metrics per log-batch request
+HISTORY = "/api/2.0/mlflow/metrics/get-history"
 FILTER = "metrics.acc > 0.9 and params.optimizer = 'adam'"
 
 
@@ -55,6 +58,7 @@ class Workload:
 
     def __init__(self, uri: str, args: argparse.Namespace) -> None:
         self.client = MlflowClient(tracking_uri=uri)
+        self.uri = uri
         self.args = args
         self.experiment = self.client.create_experiment(f"bench-{time.time_ns()}")
         self.history_run = ""
@@ -91,6 +95,22 @@ class Workload:
         expected = self.args.batches * BATCH
         if len(points) != expected:
             raise RuntimeError(f"history has {len(points)} points, expected {expected}")
+        return elapsed
+
+    def history_raw_s(self) -> float:
+        """The same history over plain REST (httpx + json, pages of 25,000): no client objects."""
+        start, count, token = time.perf_counter(), 0, None
+        with httpx.Client(base_url=self.uri, timeout=600) as http:
+            while True:
+                query = {"run_id": self.history_run, "metric_key": "loss", "max_results": 25_000}
+                query |= {"page_token": token} if token else {}
+                body = http.get(HISTORY, params=query).raise_for_status().json()
+                count, token = count + len(body.get("metrics", [])), body.get("next_page_token")
+                if not token:
+                    break
+        elapsed = time.perf_counter() - start
+        if count != self.args.batches * BATCH:
+            raise RuntimeError(f"raw history has {count} points")
         return elapsed
 
     def create_search_runs(self) -> float:
@@ -151,6 +171,7 @@ def measure(uri: str, args: argparse.Namespace) -> dict[str, float]:
     out = {"log_metric_ms": median_of(args.repeat, work.log_metric_ms)}
     out["log_batch_pts_s"] = args.batches * BATCH / median_of(args.repeat, work.log_batch_s)
     out["history_s"] = median_of(args.repeat, work.history_s)
+    out["history_raw_s"] = median_of(args.repeat, work.history_raw_s)
     out["create_runs_s"] = work.create_search_runs()
     out["search_filtered_s"] = median_of(
         args.repeat, lambda: checked(work.search_filtered, expected_hits(args.runs))
@@ -185,6 +206,7 @@ def rows(
             rate=True,
         ),
         row(f"get_metric_history, {points:,} pts", "history_s", "s", ",.3f"),
+        row("  same over raw REST, no client objects", "history_raw_s", "s", ",.3f"),
         row(
             f"create {runs:,} runs (create_run + log_batch, 8 threads)",
             "create_runs_s",
