@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from runlog.instrumentation._base import _SUPPRESSED, safely
@@ -42,7 +42,7 @@ class StepTracker:
     def __init__(self) -> None:
         self.log_models = True
         self.loss_every = DEFAULT_EVERY
-        self.total_steps = 0  # never reset: DataLoader iterators are stamped with it
+        self._earlier_steps = 0  # steps of finished runs: see `total_steps`
         self.last_backward: Any = None
         self.last_loss: Any = None
         self.loss_module: Any = None
@@ -63,6 +63,8 @@ class StepTracker:
         self.losses: LossBuffer | None = None
         self._lrs: dict[int, list[Any]] = {}  # id(optimizer) -> its groups' lr objects
         self._optimizers: dict[int, int] = {}
+        self._single: Any = None  # see `_check_lrs`
+        self._lr: Any = None
 
     # --- model discovery (a global forward pre-hook until the first step) -----------------
     def watch_modules(self) -> None:
@@ -100,40 +102,40 @@ class StepTracker:
 
     # --- events from the wrappers --------------------------------------------------------
     def step_hook(self, optimizer: Any, args: Any, kwargs: Any) -> None:
-        """torch's global optimizer step post-hook (registered by `TorchInstrumentor`)."""
+        """torch's global optimizer step post-hook: count the step, log its loss and lr.
+
+        The hot path of the instrumentation, hence one flat method with no call that is not
+        needed (each costs about a microsecond in a real loop, where this code runs cold):
+        the loss is the last scalar ``backward()`` since the previous step, else the last
+        loss module output; learning rates are compared by identity (no value read).
+        Not `safely` either: that costs two ContextVar round trips a step.
+        """
         if _SUPPRESSED.get():
             return
-        try:  # not `safely` on the fast path: it costs two ContextVar round trips a step
-            self.on_step(optimizer)
+        try:
+            if self.run is None and not self._begin(optimizer):
+                return  # distributed training: rank 0 records
+            self.steps = step = self.steps + 1
+            loss, output = self.last_backward, self.last_loss
+            self.last_backward = self.last_loss = None
+            if loss is None or loss.ndim:
+                loss = output if output is not None and getattr(output, "ndim", 1) == 0 else None
+            if self.scaled is not None:  # mixed precision: the loss before scaling
+                loss = self.unscaled if loss is self.scaled else loss
+                self.scaled = self.unscaled = None
+            if loss is not None and self.losses is not None:
+                self.losses.add(step, loss)
+            groups = optimizer.param_groups
+            if optimizer is self._single and len(groups) == 1 and groups[0].get("lr") is self._lr:
+                return  # the usual step: one optimizer, one group, its lr object unchanged
+            self._check_lrs(optimizer)
         except Exception as exc:
             safely("torch: optimizer step", _reraise, exc)  # logged once, or raised (strict)
 
-    def on_step(self, optimizer: Any) -> None:
-        """An optimizer step finished: count it, take its loss, log changed learning rates.
-
-        The hot path of the instrumentation, so it is one flat method: the loss is the last
-        scalar ``backward()`` since the previous step, else the last loss module output.
-        """
-        if self.run is None:
-            if other_rank():
-                return  # distributed training: rank 0 records
-            self._begin(optimizer)
-            if self.last_backward is not None and self.last_backward.ndim == 0:
-                # ``backward()`` gives this run's losses: the loss modules' outputs are not
-                # needed any more (their name is in the summary), so they cost nothing now.
-                self.park_loss_modules()
-        self.steps = step = self.steps + 1
-        self.total_steps += 1
-        loss, output = self.last_backward, self.last_loss
-        self.last_backward = self.last_loss = None
-        if loss is None or loss.ndim != 0:
-            loss = output if output is not None and getattr(output, "ndim", None) == 0 else None
-        if loss is not None and loss is self.scaled:  # mixed precision: not the scaled value
-            loss = self.unscaled
-        self.scaled = self.unscaled = None
-        if loss is not None and self.losses is not None:
-            self.losses.add(step, loss)
-        self._track_lrs(optimizer)
+    @property
+    def total_steps(self) -> int:
+        """Optimizer steps of every run so far (DataLoader iterators are stamped with it)."""
+        return self._earlier_steps + self.steps
 
     def on_loader_iter(self, iterator: Any) -> None:
         """A DataLoader iteration began: stamp its iterator with the step count."""
@@ -162,9 +164,12 @@ class StepTracker:
             run.upload_file(output_name(target), target)
 
     # --- the run --------------------------------------------------------------------------
-    def _begin(self, optimizer: Any) -> None:
+    def _begin(self, optimizer: Any) -> bool:
+        """The first step of a run: acquire it, log the summary; False on ranks but 0."""
         from runlog import _lifecycle
 
+        if other_rank():
+            return False
         model = self._model(optimizer)
         self.unwatch_modules()
         run = acquire_run(type(model).__name__ if model is not None else script_name())
@@ -172,6 +177,11 @@ class StepTracker:
         self.losses = LossBuffer(run.log, self.loss_every)
         run.log_params(self._summary(optimizer, model))
         _lifecycle.on_finish(run, functools.partial(self.finish, run))
+        if self.last_backward is not None and self.last_backward.ndim == 0:
+            # ``backward()`` gives this run's losses: the loss modules' outputs are not
+            # needed any more (their name is in the summary), so stop intercepting them.
+            self.park_loss_modules()
+        return True
 
     def _summary(self, optimizer: Any, model: Any) -> dict[str, Any]:
         if model is not None:
@@ -191,19 +201,23 @@ class StepTracker:
             summary["loss_function"] = type(self.loss_module).__name__
         return summary
 
-    def _track_lrs(self, optimizer: Any) -> None:
-        """Log the learning rates if any is not the object seen at the last step."""
-        seen = self._lrs.get(id(optimizer))
-        groups = optimizer.param_groups
-        if seen is None or len(seen) != len(groups):
-            self._log_lrs(optimizer, seen or [])
-            return
-        for group, last in zip(groups, seen, strict=True):
-            if group.get("lr") is not last:  # identity: no value comparison on the usual step
-                self._log_lrs(optimizer, seen)
-                return
+    def _check_lrs(self, optimizer: Any) -> None:
+        """Log the learning rates that are not the objects seen at the optimizer's last step.
 
-    def _log_lrs(self, optimizer: Any, seen: list[Any]) -> None:
+        Identity, not equality: no value is read on the usual step (an lr may be a tensor).
+        """
+        groups = optimizer.param_groups
+        seen = self._lrs.get(id(optimizer), ())
+        if len(seen) != len(groups) or any(
+            group.get("lr") is not last for group, last in zip(groups, seen, strict=True)
+        ):
+            self._log_lrs(optimizer, seen)
+        # The fast path of `step_hook` covers the one optimizer with one param group.
+        single = len(self._lrs) == 1 and len(groups) == 1
+        self._single = optimizer if single else None
+        self._lr = groups[0].get("lr") if single else None
+
+    def _log_lrs(self, optimizer: Any, seen: Sequence[Any]) -> None:
         """Log the learning rates that differ from *seen* (those of the last step)."""
         index = self._optimizers.setdefault(id(optimizer), len(self._optimizers))
         current = [group.get("lr") for group in optimizer.param_groups]
@@ -226,6 +240,7 @@ class StepTracker:
         if self.losses is not None:
             self.losses.drain()
         self.run.log("optimizer_steps", self.steps)
+        self._earlier_steps += self.steps
         self._reset()
         if follow:
             self.watch_modules()
