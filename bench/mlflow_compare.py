@@ -5,7 +5,8 @@ proxied artifacts, MLflow's default 4 workers, loopback) and a real collector, t
 both with the unchanged ``mlflow`` client (``MlflowClient``, synchronous calls):
 
 * ``log_metric`` loop: ``--calls`` synchronous calls, ms per call;
-* ``log_batch`` ingest: ``--batches`` batches of 1,000 points of one metric, points/s;
+* ``log_batch`` ingest: ``--batches`` batches of 1,000 points of one metric, points/s; and
+  the same JSON bodies POSTed with httpx, which leaves out the client's serialization;
 * ``get_metric_history`` of that metric (100,000 points by default), s; and the same pages
   fetched over plain REST (httpx + json), which leaves out the client's own parsing;
 * ``search_runs`` over ``--runs`` runs (5 params, 5 metrics, 2 tags each), one filtered
@@ -20,6 +21,7 @@ Results are cross-checked (history length, search hits) so a fast wrong answer c
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import statistics
@@ -46,6 +48,7 @@ from mlflow.entities import Metric, Param, RunTag  # noqa: E402
 
 BATCH = 1000  # MLflow's limit of metrics per log-batch request
 HISTORY = "/api/2.0/mlflow/metrics/get-history"
+LOG_BATCH = "/api/2.0/mlflow/runs/log-batch"
 FILTER = "metrics.acc > 0.9 and params.optimizer = 'adam'"
 
 
@@ -87,6 +90,28 @@ class Workload:
         for batch in batches:
             self.client.log_batch(run, metrics=batch, synchronous=True)
         return time.perf_counter() - start
+
+    def log_batch_raw_s(self) -> float:
+        """The same batches as JSON bodies POSTed with httpx: no client serialization."""
+        run, now = self.new_run("log-batch-raw"), int(time.time() * 1000)
+        bodies = [
+            json.dumps(
+                {
+                    "run_id": run,
+                    "metrics": [
+                        {"key": "loss", "value": 1.0 / (s + 1), "timestamp": now + s, "step": s}
+                        for s in range(b * BATCH, (b + 1) * BATCH)
+                    ],
+                }
+            )
+            for b in range(self.args.batches)
+        ]
+        headers = {"Content-Type": "application/json"}
+        with httpx.Client(base_url=self.uri, timeout=600) as http:
+            start = time.perf_counter()
+            for body in bodies:
+                http.post(LOG_BATCH, content=body, headers=headers).raise_for_status()
+            return time.perf_counter() - start
 
     def history_s(self) -> float:
         start = time.perf_counter()
@@ -170,6 +195,7 @@ def measure(uri: str, args: argparse.Namespace) -> dict[str, float]:
     work = Workload(uri, args)
     out = {"log_metric_ms": median_of(args.repeat, work.log_metric_ms)}
     out["log_batch_pts_s"] = args.batches * BATCH / median_of(args.repeat, work.log_batch_s)
+    out["log_batch_raw_pts_s"] = args.batches * BATCH / median_of(args.repeat, work.log_batch_raw_s)
     out["history_s"] = median_of(args.repeat, work.history_s)
     out["history_raw_s"] = median_of(args.repeat, work.history_raw_s)
     out["create_runs_s"] = work.create_search_runs()
@@ -201,6 +227,13 @@ def rows(
         row(
             f"log_batch ingest ({args.batches} x {BATCH:,} pts)",
             "log_batch_pts_s",
+            "pts/s",
+            ",.0f",
+            rate=True,
+        ),
+        row(
+            "  same over raw REST, no client objects",
+            "log_batch_raw_pts_s",
             "pts/s",
             ",.0f",
             rate=True,
