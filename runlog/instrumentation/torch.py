@@ -11,14 +11,20 @@ What is recorded (see `runlog.instrumentation._torch_steps` for the names):
 - one ``loss`` per optimizer step, from ``Tensor.backward()`` on a scalar and the outputs
   of ``torch.nn`` loss modules (with ``GradScaler``: the loss before scaling). **No
   per-step sync**: a CPU loss is read at once (there is no device to wait for); a device
-  loss stays on the device and is read back in batches every ``loss_every`` steps
-  (default 100) and at each epoch end; on CUDA the read-back is an asynchronous copy
-  polled with an event, so the training thread never waits until the run ends;
+  loss stays on the device; both are logged in batches every ``loss_every`` steps
+  (default 100), at each epoch end and at the run's end (`_torch_losses`); on CUDA the
+  read-back is an asynchronous copy polled with an event, so the training thread never
+  waits until the run ends;
 - ``epoch`` / ``epoch_loss`` when a DataLoader that fed optimizer steps is exhausted;
 - ``torch.save(obj, path)`` files uploaded as run outputs (``log_models=False``: not);
 - ``SummaryWriter`` scalars, images and hparams mirrored (`runlog.instrumentation._tensorboard`);
 - Lightning's ``Trainer.fit`` (`runlog.instrumentation.lightning`); the plain-torch
   wrappers are suppressed inside it, so nothing is recorded twice.
+
+The three calls made on every batch (``Tensor.backward``, loss modules' ``forward``,
+the DataLoader iterator's ``__next__``) are patched with plain functions rather than
+wrapt proxies, for speed (`runlog.instrumentation._torch_hot`); the loss modules'
+patches are lifted for the rest of a run once ``backward()`` gives its losses.
 
 With no active run, the first optimizer step starts one named after the model class; the
 process owns it and runlog completes it at exit. In distributed training only rank 0

@@ -164,6 +164,32 @@ def test_each_run_counts_its_own_steps(
     assert 3 == len(series(collector, first, "loss")[1])
     assert (list(range(1, 7)), losses) == series(collector, second, "loss")
     assert ([1, 2], [1, 2]) == series(collector, second, "epoch")
+    # Loss modules are not intercepted once backward() gives the losses; each run is
+    # watched again from its first step, so each names its loss function.
+    assert "MSELoss" == first.get_params()["loss_function"]
+    assert "MSELoss" == second.get_params()["loss_function"]
+
+
+def test_losses_batched_every_n_steps_keep_their_steps_and_epoch_means(
+    experiment: runlog.Experiment, collector: Any
+) -> None:
+    """CPU losses are read at each step and logged in batches that never span an epoch."""
+    instrumentor = TorchInstrumentor()
+    instrumentor.instrument(loss_every=2)  # 3 steps an epoch: batches of 2 and 1
+    try:
+        model = make_model()
+        with experiment.start_logging() as run:
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+            losses = train(model, optimizer, epochs=3)
+            last = model(torch.randn(2, 4)).sum()  # a step with no epoch end after it
+            last.backward()
+            optimizer.step()
+            losses.append(last.item())
+    finally:
+        instrumentor.uninstrument()
+    assert (list(range(1, STEPS + 2)), losses) == series(collector, run, "loss")
+    epoch_means = [mean(losses[i : i + 3]) for i in range(0, STEPS, 3)]
+    assert epoch_means == pytest.approx(series(collector, run, "epoch_loss")[1], rel=1e-12)
 
 
 def test_two_optimizers_each_step_gets_its_own_loss_and_lr(
@@ -397,6 +423,53 @@ def test_uninstrumented_nothing_is_recorded(experiment: runlog.Experiment) -> No
     assert current_run() is None
     assert [] == runs_of(experiment)
     assert not isinstance(torch.Tensor.__dict__["backward"], _proxy_type())
+
+
+def test_uninstrument_restores_the_exact_originals_of_the_per_batch_targets(
+    experiment: runlog.Experiment,
+) -> None:
+    """backward, DataLoader ``__next__`` and loss ``forward`` are plain-function patches."""
+    from torch.utils.data import dataloader
+
+    targets = [
+        (torch.Tensor, "backward"),
+        (dataloader._BaseDataLoaderIter, "__next__"),
+        (torch.nn.MSELoss, "forward"),
+        (torch.nn.CrossEntropyLoss, "forward"),
+    ]
+    originals = [vars(owner)[name] for owner, name in targets]
+    instrumentor = TorchInstrumentor()
+    instrumentor.instrument()
+    try:
+        patched = [vars(owner)[name] for owner, name in targets]
+        assert originals == [function.__wrapped__ for function in patched]
+        assert not set(map(id, originals)) & set(map(id, patched))
+        with experiment.start_logging():
+            train(make_model(), torch.optim.SGD(make_model().parameters(), lr=0.01), epochs=1)
+            # backward() gave this run's losses: loss modules are back to their originals
+            assert originals[2] is vars(torch.nn.MSELoss)["forward"]
+        # watched again for the next run
+        assert originals[2] is vars(torch.nn.MSELoss)["forward"].__wrapped__
+    finally:
+        instrumentor.uninstrument()
+    assert originals == [vars(owner)[name] for owner, name in targets]
+
+
+def test_a_patch_made_on_top_of_ours_is_left_in_place(experiment: runlog.Experiment) -> None:
+    original = vars(torch.Tensor)["backward"]
+    instrumentor = TorchInstrumentor()
+    instrumentor.instrument()
+    ours = vars(torch.Tensor)["backward"]
+
+    def theirs(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return ours(self, *args, **kwargs)
+
+    torch.Tensor.backward = theirs
+    try:
+        instrumentor.uninstrument()
+        assert theirs is vars(torch.Tensor)["backward"]
+    finally:
+        torch.Tensor.backward = original
 
 
 def _proxy_type() -> type:
