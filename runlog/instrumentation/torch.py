@@ -96,8 +96,8 @@ class TorchInstrumentor(Instrumentor):
         self.tracker = StepTracker()
         self._step_hook: Any = None
         self._hot = _torch_hot.HotPatches()
-        self.tracker.park_loss_modules = functools.partial(self._hot.park, _LOSSES)
-        self.tracker.resume_loss_modules = functools.partial(self._hot.resume, _LOSSES)
+        self.tracker.park_loss_modules = self._park_loss_modules
+        self.tracker.resume_loss_modules = self._resume_loss_modules
 
     def _targets(self) -> Iterable[Target]:
         tracker = self.tracker
@@ -160,6 +160,15 @@ class TorchInstrumentor(Instrumentor):
         if self._step_hook is not None:
             self._step_hook.remove()
             self._step_hook = None
+
+    def _park_loss_modules(self) -> None:
+        with self._lock:  # (the training thread; uninstrument may run in another)
+            self._hot.park(_LOSSES)
+
+    def _resume_loss_modules(self) -> None:
+        with self._lock:
+            if self._instrumented:
+                self._hot.resume(_LOSSES)
 
     def _at_exit(self) -> None:
         safely("torch: reading back the last losses", self.tracker.finish, follow=False)
