@@ -20,6 +20,7 @@ wrapt (`runlog.instrumentation._base`), but here its cost shows: measured in
 from __future__ import annotations
 
 import functools
+import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -89,19 +90,37 @@ def _restore(patch: _Patch) -> None:
         setattr(patch.owner, patch.attribute, patch.original)
 
 
+def _like(original: Callable[..., Any], replacement: Callable[..., Any]) -> Callable[..., Any]:
+    """*replacement* dressed as *original*: its metadata, and its module's globals.
+
+    TorchScript compiles a loss module's ``forward`` from the original's source (found
+    through ``__wrapped__``) but resolves the names in it (``F``…) through the globals of
+    the function it was given, so the replacement must carry the original's. Hence the
+    replacements below use closure variables and builtins only, never a global.
+    """
+    globals_ = getattr(original, "__globals__", None)
+    if isinstance(globals_, dict):
+        code = replacement.__code__
+        closure = replacement.__closure__
+        replacement = types.FunctionType(code, globals_, code.co_name, None, closure)
+    return functools.wraps(original)(replacement)
+
+
 # --- the replacements: the tracker injected, the original closed over ---------------------
+# (no globals inside them: see `_like`)
 def backward(tracker: StepTracker) -> Factory:
     """``Tensor.backward``: remember the tensor (one reference; nothing here can fail)."""
 
     def make(original: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(original)
+        suppressed = _SUPPRESSED
+
         def backward(self: Any, *args: Any, **kwargs: Any) -> Any:
             result = original(self, *args, **kwargs)
-            if not _SUPPRESSED.get():
+            if not suppressed.get():
                 tracker.last_backward = self
             return result
 
-        return backward
+        return _like(original, backward)
 
     return make
 
@@ -110,15 +129,16 @@ def loss_forward(tracker: StepTracker) -> Factory:
     """A ``torch.nn`` loss module's ``forward``: remember its output and the module."""
 
     def make(original: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(original)
+        suppressed = _SUPPRESSED
+
         def forward(self: Any, *args: Any, **kwargs: Any) -> Any:
             result = original(self, *args, **kwargs)
-            if not _SUPPRESSED.get():
+            if not suppressed.get():
                 tracker.last_loss = result
                 tracker.loss_module = self
             return result
 
-        return forward
+        return _like(original, forward)
 
     return make
 
@@ -127,15 +147,16 @@ def loader_next(tracker: StepTracker) -> Factory:
     """A DataLoader iterator's ``__next__``: only its ``StopIteration`` does anything."""
 
     def make(original: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(original)
+        suppressed, safe = _SUPPRESSED, safely
+
         def __next__(self: Any) -> Any:
             try:
                 return original(self)
             except StopIteration:
-                if not _SUPPRESSED.get():
-                    safely("torch: DataLoader exhausted", tracker.on_loader_exhausted, self)
+                if not suppressed.get():
+                    safe("torch: DataLoader exhausted", tracker.on_loader_exhausted, self)
                 raise
 
-        return __next__
+        return _like(original, __next__)
 
     return make

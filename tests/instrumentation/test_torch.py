@@ -455,6 +455,15 @@ def test_uninstrument_restores_the_exact_originals_of_the_per_batch_targets(
     assert originals == [vars(owner)[name] for owner, name in targets]
 
 
+def test_patched_loss_modules_still_compile_with_torchscript(
+    instrumented: TorchInstrumentor,
+) -> None:
+    """TorchScript reads the original's source and resolves its names (``F``) in the
+    patch's globals: the patch carries the original's, so scripting works as without us."""
+    scripted = torch.jit.script(torch.nn.MSELoss())
+    assert 1.0 == scripted(torch.ones(2), torch.zeros(2)).item()
+
+
 def test_a_patch_made_on_top_of_ours_is_left_in_place(experiment: runlog.Experiment) -> None:
     original = vars(torch.Tensor)["backward"]
     instrumentor = TorchInstrumentor()
