@@ -29,6 +29,9 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python bench/core.py
 	$(BIN)/python bench/logging_cost.py
+	$(BIN)/python bench/autolog_sklearn.py
+	$(BIN)/python bench/autolog_torch.py
+	$(BIN)/python bench/mlflow_compare.py
 
 clean:
 	rm -rf $(VENV) .runlog-demo .pytest_cache .mypy_cache .ruff_cache
