@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import colorsys
 import importlib
-import logging
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -68,16 +67,6 @@ class ColorInstrumentor(Instrumentor):
             Target("tinylib", "", "double", _wrap_call(self.seen, "double")),
             Target("tinylib", "", "quadruple", _wrap_call(self.seen, "quadruple")),
         )
-
-
-@pytest.fixture
-def internal_log(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
-    """Records of ``runlog.internal`` (it does not propagate to the root logger)."""
-    logger = logging.getLogger("runlog.internal")
-    logger.addHandler(caplog.handler)
-    caplog.set_level(logging.DEBUG, logger="runlog.internal")
-    yield caplog
-    logger.removeHandler(caplog.handler)
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,13 +14,11 @@ pl = pytest.importorskip("lightning.pytorch")
 from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
 import runlog  # noqa: E402
-from runlog import conventions as c  # noqa: E402
 from runlog.client import Client  # noqa: E402
 from runlog.instrumentation import current_run  # noqa: E402
 from runlog.instrumentation.torch import TorchInstrumentor  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("client_env")
-_names = itertools.count()
 EPOCHS, BATCHES = 2, 3
 CHECKPOINTS = [f"epoch={e}-step={(e + 1) * BATCHES}.ckpt" for e in range(EPOCHS)]
 
@@ -68,14 +65,6 @@ def trainer(root: Path, **options: Any) -> Any:
         accelerator="cpu",
         **options,
     )
-
-
-@pytest.fixture
-def experiment(collector: Any, monkeypatch: pytest.MonkeyPatch) -> runlog.Experiment:
-    name = f"lightning-{next(_names)}-{id(monkeypatch)}"
-    monkeypatch.setenv(c.ENV_ENDPOINT, collector.endpoint)
-    monkeypatch.setenv(c.ENV_EXPERIMENT, name)
-    return runlog.Experiment(runlog.Workspace(collector.endpoint), name)
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -23,21 +22,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import runlog
-from runlog import conventions as c
 from runlog.instrumentation import _sklearn_metrics, _sklearn_record
 from runlog.instrumentation.sklearn import SklearnInstrumentor
 
 pytestmark = pytest.mark.usefixtures("client_env")
-_names = itertools.count()
-
-
-@pytest.fixture
-def experiment(collector: Any, monkeypatch: pytest.MonkeyPatch) -> runlog.Experiment:
-    """A fresh experiment that autologged runs land in (``RUNLOG_EXPERIMENT``)."""
-    name = f"sklearn-{next(_names)}-{id(monkeypatch)}"
-    monkeypatch.setenv(c.ENV_ENDPOINT, collector.endpoint)
-    monkeypatch.setenv(c.ENV_EXPERIMENT, name)
-    return runlog.Experiment(runlog.Workspace(collector.endpoint), name)
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,21 +17,11 @@ from tensorboard.backend.event_processing.event_accumulator import (  # noqa: E4
 from torch.utils.tensorboard import SummaryWriter  # noqa: E402
 
 import runlog  # noqa: E402
-from runlog import conventions as c  # noqa: E402
 from runlog.client import Client  # noqa: E402
 from runlog.instrumentation import current_run  # noqa: E402
 from runlog.instrumentation.torch import TorchInstrumentor  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("client_env")
-_names = itertools.count()
-
-
-@pytest.fixture
-def experiment(collector: Any, monkeypatch: pytest.MonkeyPatch) -> runlog.Experiment:
-    name = f"tensorboard-{next(_names)}-{id(monkeypatch)}"
-    monkeypatch.setenv(c.ENV_ENDPOINT, collector.endpoint)
-    monkeypatch.setenv(c.ENV_EXPERIMENT, name)
-    return runlog.Experiment(runlog.Workspace(collector.endpoint), name)
 
 
 @pytest.fixture

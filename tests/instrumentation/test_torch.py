@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import io
-import itertools
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,25 +14,14 @@ torch = pytest.importorskip("torch")
 from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
 import runlog  # noqa: E402
-from runlog import conventions as c  # noqa: E402
 from runlog.client import Client  # noqa: E402
 from runlog.instrumentation import _base, _torch_losses, _torch_steps, current_run  # noqa: E402
 from runlog.instrumentation.torch import TorchInstrumentor  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("client_env")
-_names = itertools.count()
 
 SAMPLES, BATCH, EPOCHS = 40, 16, 3  # 3 batches an epoch (16, 16, 8)
 STEPS = 3 * EPOCHS
-
-
-@pytest.fixture
-def experiment(collector: Any, monkeypatch: pytest.MonkeyPatch) -> runlog.Experiment:
-    """A fresh experiment that auto-started runs land in (``RUNLOG_EXPERIMENT``)."""
-    name = f"torch-{next(_names)}-{id(monkeypatch)}"
-    monkeypatch.setenv(c.ENV_ENDPOINT, collector.endpoint)
-    monkeypatch.setenv(c.ENV_EXPERIMENT, name)
-    return runlog.Experiment(runlog.Workspace(collector.endpoint), name)
 
 
 @pytest.fixture
@@ -46,16 +33,6 @@ def instrumented(experiment: runlog.Experiment) -> Iterator[TorchInstrumentor]:
     instrumentor.uninstrument()
     if run is not None:
         run.complete()
-
-
-@pytest.fixture
-def internal_log(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
-    """Records of ``runlog.internal`` (it does not propagate to the root logger)."""
-    logger = logging.getLogger("runlog.internal")
-    logger.addHandler(caplog.handler)
-    caplog.set_level(logging.DEBUG, logger="runlog.internal")
-    yield caplog
-    logger.removeHandler(caplog.handler)
 
 
 def make_model() -> Any:
