@@ -170,3 +170,44 @@ def test_the_logger_pickles_without_its_run(
         assert run is logger.experiment
         copy = pickle.loads(pickle.dumps(logger))
         assert run is copy.experiment  # resolved again: the active run
+
+
+@pytest.mark.slow
+def test_the_pytorch_lightning_package_is_recorded_too(
+    instrumented: TorchInstrumentor, experiment: runlog.Experiment, collector: Any, tmp_path: Path
+) -> None:
+    legacy = pytest.importorskip("pytorch_lightning")
+
+    class LegacyRegressor(legacy.LightningModule):  # type: ignore[misc,name-defined]
+        def __init__(self, lr: float = 0.05) -> None:
+            super().__init__()
+            self.save_hyperparameters()
+            self.net = torch.nn.Linear(4, 1)
+            self.logged: list[float] = []
+
+        def training_step(self, batch: Any, batch_idx: int) -> Any:
+            x, y = batch
+            loss = torch.nn.functional.mse_loss(self.net(x), y)
+            self.log("train_loss", loss)
+            self.logged.append(loss.item())
+            return loss
+
+        def configure_optimizers(self) -> Any:
+            return torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
+
+    model = LegacyRegressor()
+    fit = legacy.Trainer(
+        max_epochs=1,
+        log_every_n_steps=1,
+        default_root_dir=str(tmp_path),
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+        logger=False,
+    )
+    fit.fit(model, loader())
+    run = finished_run(experiment)
+
+    assert {"lr": "0.05"} == run.get_params()
+    assert model.logged == Client(collector.endpoint).get_metric(run.id, "train_loss").values
+    assert ["outputs/model.pt"] == run.get_file_names()
