@@ -95,12 +95,17 @@ def fmt_size(size: int) -> str:
     return f"{size} B"
 
 
+def marked_deleted(text: str, record: Mapping[str, Any]) -> str:
+    """*text*, followed by ``(deleted)`` for a run or experiment deleted through MLflow."""
+    return f"{text} (deleted)" if record.get("deleted") else text
+
+
 def experiments_table(found: Sequence[Mapping[str, Any]]) -> Table:
     """A table of experiments: name, run count, created, last run."""
     table = new_table("experiment", "runs", "created", "last run")
     for exp in found:
         table.add_row(
-            exp["name"],
+            marked_deleted(exp["name"], exp),
             str(exp.get("run_count", "")),
             fmt_time(exp.get("created_ns")),
             fmt_time(exp.get("last_run_ns")),
@@ -134,7 +139,7 @@ def runs_table(found: Sequence[Mapping[str, Any]], extra: Sequence[str]) -> Tabl
             run["run_id"],
             run.get("experiment", ""),
             run.get("name") or "",
-            run.get("status", ""),
+            marked_deleted(run.get("status", ""), run),
             fmt_time(run.get("start_ns")),
             fmt_duration(run_duration(run)),
             *(fmt_value(row.get(k)) for k in extra),
@@ -151,7 +156,7 @@ def details_grid(run: Mapping[str, Any]) -> Table:
         ("experiment", run.get("experiment")),
         ("name", run.get("name")),
         ("parent", run.get("parent_id")),
-        ("status", run.get("status")),
+        ("status", marked_deleted(run.get("status") or "", run)),
         ("started", fmt_time(run.get("start_ns"))),
         ("ended", fmt_time(run.get("end_ns"))),
         ("duration", fmt_duration(run_duration(run))),

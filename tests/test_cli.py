@@ -477,3 +477,23 @@ def test_collector_command_serves_with_a_token(token_collector: str) -> None:
     assert_one_line_error(invoke("runs", endpoint=token_collector), 1, "token")
     result = invoke("--token", "s3cret", "runs", "--json", endpoint=token_collector)
     assert ["tok-run"] == [r["run_id"] for r in json.loads(result.output)]
+
+
+def test_deleted_runs_and_experiments_are_marked_in_tables(collector: Any) -> None:
+    name = f"cli-deleted-{uuid.uuid4().hex[:8]}"
+    mlflow_api = f"{collector.endpoint}/api/2.0/mlflow"
+    experiment_id = httpx.post(f"{mlflow_api}/experiments/create", json={"name": name}).json()[
+        "experiment_id"
+    ]
+    created = httpx.post(f"{mlflow_api}/runs/create", json={"experiment_id": experiment_id})
+    run_id = created.json()["run"]["info"]["run_id"]
+    httpx.post(f"{mlflow_api}/runs/delete", json={"run_id": run_id}).raise_for_status()
+    httpx.post(f"{mlflow_api}/experiments/delete", json={"experiment_id": experiment_id})
+
+    shown = invoke("show", run_id, endpoint=collector.endpoint)
+    listed = invoke("runs", "-e", name, "--include-deleted", endpoint=collector.endpoint)
+    experiments = invoke("experiments", "--include-deleted", endpoint=collector.endpoint)
+
+    assert "Running (deleted)" in shown.stdout
+    assert "Running (deleted)" in listed.stdout
+    assert f"{name} (deleted)" in experiments.stdout
