@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import math
 from collections.abc import Sequence
@@ -138,6 +140,25 @@ def as_float(name: str, value: Any) -> float:
     return float(value)
 
 
+def page_token(offset: int) -> str:
+    """An opaque paging token for *offset* (the same form the store's run search issues)."""
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def page_offset(token: str | None) -> int:
+    """The offset in a token from `page_token` (0 for none); anything else is a 400."""
+    if not token:
+        return 0
+    try:
+        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise invalid(f"Invalid page token {token[:40]!r}") from None
+    # bool is an int; an offset past int64 cannot be a page this server handed out.
+    if type(offset) is not int or not 0 <= offset <= cv.INT64_MAX:
+        raise invalid(f"Invalid page token {token[:40]!r}")
+    return offset
+
+
 @dataclass
 class Context:
     """The collaborators of the MLflow handlers, and the lookups they share."""
@@ -169,7 +190,12 @@ class Context:
             number = int(experiment_id)
         except ValueError:
             raise missing(f"No Experiment with id={experiment_id!r} exists") from None
-        found = self.store.mlflow_experiments(ids=[number])
+        # Out of the store's integer range (SQL would overflow): no such experiment either.
+        found = (
+            self.store.mlflow_experiments(ids=[number])
+            if cv.INT64_MIN <= number <= cv.INT64_MAX
+            else []
+        )
         if not found:
             raise missing(f"No Experiment with id={experiment_id} exists")
         return found[0]

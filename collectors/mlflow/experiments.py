@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import time
 from typing import Any
 
-from collectors.mlflow._context import Context, Params
+from collectors.mlflow._context import Context, Params, page_offset, page_token
 from collectors.mlflow.errors import RESOURCE_ALREADY_EXISTS, MlflowError, invalid, missing
 from collectors.mlflow.mapping import experiment_json, mlflow_experiment_id, tag_pairs
 from collectors.mlflow.search import experiment_filter, experiment_sort_key
@@ -81,7 +78,8 @@ def search(ctx: Context, params: Params) -> dict[str, Any]:
     max_results = params.integer("max_results", 1000)
     if not 1 <= max_results <= MAX_SEARCH_RESULTS:
         raise invalid(f"max_results must be between 1 and {MAX_SEARCH_RESULTS}, got {max_results}")
-    stages = _VIEW_STAGES.get(params.get("view_type", "ACTIVE_ONLY"))
+    view_type = params.get("view_type", "ACTIVE_ONLY")
+    stages = _VIEW_STAGES.get(view_type) if isinstance(view_type, str | int) else None
     if stages is None:
         raise invalid("view_type must be ACTIVE_ONLY, DELETED_ONLY or ALL")
     matches = experiment_filter(params.string("filter", ""))
@@ -93,29 +91,12 @@ def search(ctx: Context, params: Params) -> dict[str, Any]:
     experiments.sort(key=lambda e: e.created_ns, reverse=True)  # default: newest first
     for key, descending in reversed(orders):
         experiments.sort(key=key, reverse=descending)
-    offset = _offset(params.optional_string("page_token"))
+    offset = page_offset(params.optional_string("page_token"))
     page = experiments[offset : offset + max_results]
     out: dict[str, Any] = {"experiments": [experiment_json(e) for e in page]}
     if offset + max_results < len(experiments):
         out["next_page_token"] = page_token(offset + max_results)
     return out
-
-
-def page_token(offset: int) -> str:
-    """An opaque paging token for *offset*."""
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
-
-
-def _offset(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
-    except (ValueError, KeyError, TypeError, binascii.Error):
-        raise invalid(f"Invalid page token {token[:40]!r}") from None
-    if not isinstance(offset, int) or offset < 0:
-        raise invalid(f"Invalid page token {token[:40]!r}")
-    return offset
 
 
 def update(ctx: Context, params: Params) -> dict[str, Any]:

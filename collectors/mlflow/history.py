@@ -12,9 +12,8 @@ import numpy as np
 import numpy.typing as npt
 
 from collectors.encoding import json_float
-from collectors.mlflow._context import Context, Params
+from collectors.mlflow._context import Context, Params, page_offset, page_token
 from collectors.mlflow.errors import invalid
-from collectors.mlflow.experiments import _offset, page_token
 from collectors.store.base import MetricVector
 
 MAX_BULK_RUNS = 100
@@ -67,7 +66,7 @@ def get_history(ctx: Context, params: Params) -> dict[str, Any]:
     vector = ctx.store.read_metric(run_id, key)
     if vector is None:
         return {"metrics": []}
-    start = _offset(params.optional_string("page_token"))
+    start = page_offset(params.optional_string("page_token"))
     end = len(vector.steps) if max_results is None else start + max_results
     out: dict[str, Any] = {"metrics": points_json(key, vector, slice(start, end))}
     if end < len(vector.steps):

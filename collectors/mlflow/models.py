@@ -12,9 +12,8 @@ import time
 import uuid
 from typing import Any
 
-from collectors.mlflow._context import Context, Params
+from collectors.mlflow._context import Context, Params, page_offset, page_token
 from collectors.mlflow.errors import invalid, missing
-from collectors.mlflow.experiments import _offset, page_token
 from collectors.mlflow.mapping import logged_model_json, mlflow_experiment_id
 from collectors.mlflow.search import logged_model_filter
 from collectors.mlflow.validation import check_param, check_tag
@@ -131,7 +130,7 @@ def search(ctx: Context, params: Params) -> dict[str, Any]:
         for m in ctx.store.logged_models(experiment_ids=ids)
         if m.lifecycle_stage == "active" and matches(m)
     ]
-    offset = _offset(params.optional_string("page_token"))
+    offset = page_offset(params.optional_string("page_token"))
     page = models[offset : offset + max_results]
     out: dict[str, Any] = {"models": [_json(ctx, m) for m in page]}
     if offset + max_results < len(models):

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from collectors.mlflow._context import Context, Params, as_float, as_int
+from collectors.mlflow._context import Context, Params, as_float, as_int, page_offset
 from collectors.mlflow.batches import checked_params, param_ops, submit_batch
 from collectors.mlflow.errors import invalid
 from collectors.mlflow.mapping import (
@@ -38,6 +38,7 @@ from collectors.ops import (
 )
 from collectors.store import _search
 from collectors.store.base import RunInfo
+from collectors.store.filters import FilterError
 from runlog import conventions as cv
 
 _NS_PER_MS = 1_000_000
@@ -141,13 +142,18 @@ def search(ctx: Context, params: Params) -> dict[str, Any]:
         raise invalid(f"Invalid value {max_results} for parameter 'max_results' supplied.")
     filter_text = run_filter(params.string("filter", ""), params.get("run_view_type"))
     order_by = run_order_by(params.strings("order_by"))
-    page = ctx.store.search_runs(
-        names or None if ids else None,
-        filter_text,
-        order_by,
-        min(max_results, _search.MAX_RESULTS),
-        params.optional_string("page_token") or None,
-    )
+    token = params.optional_string("page_token") or None
+    page_offset(token)  # a token the store would not take is the client's error, a 400
+    try:
+        page = ctx.store.search_runs(
+            names or None if ids else None,
+            filter_text,
+            order_by,
+            min(max_results, _search.MAX_RESULTS),
+            token,
+        )
+    except FilterError as exc:
+        raise invalid(str(exc)) from None
     out: dict[str, Any] = {"runs": load_json(ctx, page.runs)}
     if page.next_page_token:
         out["next_page_token"] = page.next_page_token

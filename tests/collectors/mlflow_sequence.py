@@ -215,10 +215,13 @@ def mlflow_sequence(uri: str, work: Path) -> dict[str, Any]:
 
 def experiments_part(rec: Recorder, client: MlflowClient) -> dict[str, str]:
     p = rec.prefix
+    # Labeled inside the step, so the recorded id is the label whatever ids the server has.
     main = rec.step(
-        "create_experiment", lambda: client.create_experiment(f"{p}-main", tags={"team": "vision"})
+        "create_experiment",
+        lambda: rec.label(
+            client.create_experiment(f"{p}-main", tags={"team": "vision"}), "exp:main"
+        ),
     )
-    rec.label(main, "exp:main")
     rec.step("get_experiment", lambda: experiment_view(client.get_experiment(main)))
     rec.step(
         "get_experiment_by_name",

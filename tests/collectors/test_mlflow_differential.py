@@ -141,10 +141,6 @@ KNOWN_BUGS: dict[str, str] = {
     "rest.too_long.stored": (
         "same cause: mlflow keeps the first 6,000 / 8,000 characters, the collector nothing"
     ),
-    "rest.search_runs.bad_token": (
-        "POST runs/search with page_token 'nope': mlflow answers 400 "
-        "INVALID_PARAMETER_VALUE, the collector 500 INTERNAL_ERROR (which the client retries)"
-    ),
     "create_run.deleted_experiment": (
         "client.create_run in a deleted experiment: mlflow server answers "
         "INVALID_PARAMETER_VALUE, the collector INVALID_STATE"
