@@ -135,8 +135,11 @@ def set_tag(ctx: Context, params: Params) -> dict[str, Any]:
 
 
 def delete_tag(ctx: Context, params: Params) -> dict[str, Any]:
-    experiment = ctx.active_experiment(params.string("experiment_id"))
-    ctx.submit([DeleteExperimentTag(experiment.experiment_id, params.string("key"))])
+    experiment_id, key = params.string("experiment_id"), params.string("key")
+    experiment = ctx.active_experiment(experiment_id)
+    if key not in experiment.tags:  # MLflow's code and message
+        raise missing(f"No tag with name: {key} in experiment with id {experiment_id}")
+    ctx.submit([DeleteExperimentTag(experiment.experiment_id, key)])
     return {}
 
 

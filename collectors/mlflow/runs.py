@@ -14,7 +14,7 @@ import numpy as np
 
 from collectors.mlflow._context import Context, Params, as_float, as_int, page_offset
 from collectors.mlflow.batches import checked_params, param_ops, submit_batch
-from collectors.mlflow.errors import invalid
+from collectors.mlflow.errors import invalid, missing
 from collectors.mlflow.mapping import (
     DERIVED_TAGS,
     PARENT_RUN_TAG,
@@ -235,8 +235,8 @@ def delete_tag(ctx: Context, params: Params) -> dict[str, Any]:
     run_id, key = _run_id(params), params.string("key")
     ctx.active_run(run_id)
     run = ctx.store.get_run(run_id)
-    if run is None or key not in run.tags:
-        raise invalid(f"No tag with name: {key} in run with id {run_id}")
+    if run is None or key not in run.tags:  # MLflow's code and message
+        raise missing(f"No tag with name: {key} in run with id {run_id}")
     ctx.submit([DeleteTag(run_id, key)])
     return {}
 

@@ -231,6 +231,9 @@ def experiments_part(rec: Recorder, client: MlflowClient) -> dict[str, str]:
     rec.step("get_experiment.tags", lambda: dict(client.get_experiment(main).tags))
     rec.step("delete_experiment_tag", lambda: client.delete_experiment_tag(main, "phase"))
     rec.step("delete_experiment_tag.get", lambda: dict(client.get_experiment(main).tags))
+    rec.step(
+        "delete_experiment_tag.missing", lambda: client.delete_experiment_tag(main, "never-set")
+    )
     rec.step("set_experiment_tag.back", lambda: client.set_experiment_tag(main, "phase", "tuning"))
     other = rec.label(client.create_experiment(f"{p}-other"), "exp:other")
     search = rec.label(client.create_experiment(f"{p}-search", tags={"team": "nlp"}), "exp:search")

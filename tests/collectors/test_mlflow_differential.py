@@ -108,10 +108,6 @@ DELIBERATE: dict[str, tuple[Callable[[Any, dict[str, Any]], Any], str]] = {
 }
 # Collector bugs found by this check: step -> reason (strict xfail: fixing one fails loudly).
 KNOWN_BUGS: dict[str, str] = {
-    "delete_tag.missing": (
-        "client.delete_tag(run, 'never-set'): mlflow server answers RESOURCE_DOES_NOT_EXIST "
-        "(404), the collector INVALID_PARAMETER_VALUE (400)"
-    ),
     "list_artifacts.outputs": (
         "list_artifacts(run, 'outputs') on an empty file: mlflow server omits file_size "
         "(client FileInfo.file_size None), the collector sends file_size 0"
@@ -155,6 +151,7 @@ STEPS = [
     "get_experiment.tags",
     "delete_experiment_tag",
     "delete_experiment_tag.get",
+    "delete_experiment_tag.missing",
     "set_experiment_tag.back",
     "set_experiment",
     "start_run",
