@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from collectors.mlflow.errors import (
-    INVALID_STATE,
     MALFORMED_REQUEST,
     TEMPORARILY_UNAVAILABLE,
     MlflowError,
@@ -201,10 +200,14 @@ class Context:
         return found[0]
 
     def active_experiment(self, experiment_id: str) -> MlflowExperiment:
+        """The experiment; 404 if unknown, 400 ``INVALID_PARAMETER_VALUE`` if deleted.
+
+        MLflow answers writes into a deleted experiment (create-run, tags, logged models)
+        with ``INVALID_PARAMETER_VALUE``; only a rename is ``INVALID_STATE``.
+        """
         experiment = self.experiment(experiment_id)
         if experiment.lifecycle_stage != "active":
-            raise MlflowError(
-                INVALID_STATE,
+            raise invalid(
                 f"The experiment {experiment_id} must be in the 'active' state. "
                 f"Current state is {experiment.lifecycle_stage}.",
             )
@@ -218,11 +221,10 @@ class Context:
         return state
 
     def active_run(self, run_id: str) -> RunState:
-        """The run's state; 404 if unknown, 400 ``INVALID_STATE`` if deleted."""
+        """The run's state; 404 if unknown, 400 ``INVALID_PARAMETER_VALUE`` if deleted."""
         state = self.run_state(run_id)
         if state.lifecycle_stage != "active":
-            raise MlflowError(
-                INVALID_STATE,
+            raise invalid(
                 f"The run {run_id} must be in the 'active' state. "
                 f"Current state is {state.lifecycle_stage}.",
             )

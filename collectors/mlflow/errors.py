@@ -32,7 +32,8 @@ INTERNAL_ERROR = "INTERNAL_ERROR"
 UNAUTHENTICATED = "UNAUTHENTICATED"
 TEMPORARILY_UNAVAILABLE = "TEMPORARILY_UNAVAILABLE"
 
-#: HTTP status per error code, as MLflow's server answers them.
+#: HTTP status per error code, as MLflow's server answers them; except INVALID_STATE,
+#: a 500 in MLflow (which its client retries), here a 400: bad input is never a 5xx.
 STATUS = {
     INVALID_PARAMETER_VALUE: 400,
     RESOURCE_DOES_NOT_EXIST: 404,

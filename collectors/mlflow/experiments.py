@@ -6,7 +6,13 @@ import time
 from typing import Any
 
 from collectors.mlflow._context import Context, Params, page_offset, page_token
-from collectors.mlflow.errors import RESOURCE_ALREADY_EXISTS, MlflowError, invalid, missing
+from collectors.mlflow.errors import (
+    INVALID_STATE,
+    RESOURCE_ALREADY_EXISTS,
+    MlflowError,
+    invalid,
+    missing,
+)
 from collectors.mlflow.mapping import experiment_json, mlflow_experiment_id, tag_pairs
 from collectors.mlflow.search import experiment_filter, experiment_sort_key
 from collectors.mlflow.validation import check_tag
@@ -100,7 +106,9 @@ def search(ctx: Context, params: Params) -> dict[str, Any]:
 
 
 def update(ctx: Context, params: Params) -> dict[str, Any]:
-    experiment = ctx.active_experiment(params.string("experiment_id"))
+    experiment = ctx.experiment(params.string("experiment_id"))
+    if experiment.lifecycle_stage != "active":  # MLflow's code and message for a rename
+        raise MlflowError(INVALID_STATE, "Cannot rename a non-active experiment.")
     new_name = params.optional_string("new_name")
     if new_name is None or not new_name.strip():
         raise invalid("The experiment's new name must be a non-empty string")

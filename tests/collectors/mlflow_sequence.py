@@ -441,6 +441,8 @@ def lifecycle_part(
     rec.step("delete_run", lambda: client.delete_run(r0))
     rec.step("delete_run.get_run", lambda: client.get_run(r0).info.lifecycle_stage)
     rec.step("set_tag.deleted_run", lambda: client.set_tag(r0, "late", "1"))
+    rec.step("log_metric.deleted_run", lambda: client.log_metric(r0, "late", 1.0))
+    rec.step("update_run.deleted_run", lambda: client.update_run(r0, status="KILLED"))
     rec.step(
         "search_runs.deleted_only",
         lambda: names(client.search_runs(search_exp, run_view_type=ViewType.DELETED_ONLY)),
@@ -469,6 +471,14 @@ def lifecycle_part(
     rec.step("search_experiments.deleted_only", lambda: search_exps(ViewType.DELETED_ONLY))
     rec.step("search_experiments.all", lambda: search_exps(ViewType.ALL))
     rec.step("create_run.deleted_experiment", lambda: client.create_run(ids["other"]))
+    rec.step(
+        "set_experiment_tag.deleted_experiment",
+        lambda: client.set_experiment_tag(ids["other"], "late", "1"),
+    )
+    rec.step(
+        "rename_experiment.deleted_experiment",
+        lambda: client.rename_experiment(ids["other"], f"{p}-late"),
+    )
     rec.step("restore_experiment", lambda: client.restore_experiment(ids["other"]))
     rec.step("restore_experiment.get", lambda: experiment_view(client.get_experiment(ids["other"])))
 
