@@ -15,7 +15,7 @@ from collectors.mlflow.errors import (
 )
 from collectors.mlflow.mapping import experiment_json, mlflow_experiment_id, tag_pairs
 from collectors.mlflow.search import experiment_filter, experiment_sort_key
-from collectors.mlflow.validation import check_tag
+from collectors.mlflow.validation import check_experiment_tag
 from collectors.ops import (
     CreateExperiment,
     DeleteExperimentTag,
@@ -49,7 +49,7 @@ def ensure_default(ctx: Context) -> MlflowExperiment:
 def _tags(params: Params) -> dict[str, str]:
     tags = {}
     for tag in params.objects("tags"):
-        key, value = check_tag(tag.get("key"), tag.get("value", ""))
+        key, value = check_experiment_tag(tag.get("key"), tag.get("value", ""))
         tags[key] = value
     return tags
 
@@ -136,8 +136,7 @@ def restore(ctx: Context, params: Params) -> dict[str, Any]:
 
 def set_tag(ctx: Context, params: Params) -> dict[str, Any]:
     experiment = ctx.active_experiment(params.string("experiment_id"))
-    key, value = params.string("key"), params.string("value", "")
-    check_tag(key, value)
+    key, value = check_experiment_tag(params.string("key"), params.string("value", ""))
     ctx.submit([SetExperimentTag(experiment.experiment_id, key, value)])
     return {}
 

@@ -14,6 +14,7 @@ MAX_TAGS_PER_BATCH: Final = 100
 MAX_ENTITIES_PER_BATCH: Final = 1000
 MAX_PARAM_VALUE_LENGTH: Final = 6000
 MAX_TAG_VALUE_LENGTH: Final = 8000
+MAX_EXPERIMENT_TAG_VALUE_LENGTH: Final = 20_000
 MAX_KEY_LENGTH: Final = 250
 _KEY = re.compile(r"^[/\w.\- :]*$")
 
@@ -38,11 +39,18 @@ def check_key(what: str, key: Any) -> str:
     return key
 
 
-def check_value(what: str, key: str, value: Any, limit: int) -> str:
-    """Return *value* if it is a string within *limit* characters; else raise a 400."""
+def check_value(what: str, key: str, value: Any, limit: int, truncate: bool = False) -> str:
+    """Return *value* if it is a string within *limit* characters; else raise a 400.
+
+    With *truncate*, a longer value is cut to its first *limit* characters instead, as
+    mlflow server 3.x does for run params and tags (``MLFLOW_TRUNCATE_LONG_VALUES``, on by
+    default): the MLflow client logs long values without an error.
+    """
     if not isinstance(value, str):
         raise invalid(f"{what.capitalize()} '{key}' must have a string value.")
     if len(value) > limit:
+        if truncate:
+            return value[:limit]
         raise invalid(
             f"{what.capitalize()} '{key}' had value length {len(value)}, which exceeded "
             f"length limit of {limit}"
@@ -51,13 +59,21 @@ def check_value(what: str, key: str, value: Any, limit: int) -> str:
 
 
 def check_param(key: Any, value: Any) -> tuple[str, str]:
+    """A run or logged-model param; values past 6000 characters are truncated (MLflow's)."""
     key = check_key("param", key)
-    return key, check_value("param", key, value, MAX_PARAM_VALUE_LENGTH)
+    return key, check_value("param", key, value, MAX_PARAM_VALUE_LENGTH, truncate=True)
 
 
 def check_tag(key: Any, value: Any) -> tuple[str, str]:
+    """A run or logged-model tag; values past 8000 characters are truncated (MLflow's)."""
     key = check_key("tag", key)
-    return key, check_value("tag", key, value, MAX_TAG_VALUE_LENGTH)
+    return key, check_value("tag", key, value, MAX_TAG_VALUE_LENGTH, truncate=True)
+
+
+def check_experiment_tag(key: Any, value: Any) -> tuple[str, str]:
+    """An experiment tag: MLflow allows 20,000 characters and refuses longer values."""
+    key = check_key("tag", key)
+    return key, check_value("tag", key, value, MAX_EXPERIMENT_TAG_VALUE_LENGTH)
 
 
 def check_batch_sizes(metrics: int, params: int, tags: int) -> None:

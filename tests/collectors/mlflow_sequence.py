@@ -544,6 +544,14 @@ def rest_posts(parent: str, run: str) -> dict[str, tuple[str, dict[str, Any]]]:
             "runs/set-tag",
             {"run_id": run, "key": "long", "value": "y" * 8001},
         ),
+        "rest.log_batch.too_long": (
+            "runs/log-batch",
+            {
+                "run_id": run,
+                "params": [{"key": "long_batch", "value": "p" * 6500}],
+                "tags": [{"key": "long_batch", "value": "t" * 9000}],
+            },
+        ),
         "rest.create_experiment.no_name": ("experiments/create", {}),
         "rest.log_batch.too_many_metrics": (
             "runs/log-batch",
@@ -571,7 +579,11 @@ def rest_posts(parent: str, run: str) -> dict[str, tuple[str, dict[str, Any]]]:
 def stored_lengths(uri: str, run_id: str) -> dict[str, int]:
     """How much of the over-long param and tag values the server kept."""
     data = MlflowClient(tracking_uri=uri).get_run(run_id).data
-    return {"param": len(data.params.get("long", "")), "tag": len(data.tags.get("long", ""))}
+    return {
+        f"{kind}.{key}": len(values.get(key, ""))
+        for kind, values in (("param", data.params), ("tag", data.tags))
+        for key in ("long", "long_batch")
+    }
 
 
 def rest_call(api: httpx.Client, path: str, payload: dict[str, Any], post: bool = False) -> Any:

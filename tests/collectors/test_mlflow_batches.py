@@ -3,6 +3,7 @@ an empty history."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -68,7 +69,7 @@ def test_same_stored_value_again_is_accepted(ml: Any, collector: Any) -> None:
             {"params": [{"key": "a", "value": "1"}, {"key": "a", "value": "2"}]},
             "Duplicate parameter keys",
         ),
-        ({"tags": [{"key": "t", "value": "x" * 8001}]}, "exceeded length limit of 8000"),
+        ({"tags": [{"key": "t", "value": 8001}]}, "must have a string value"),
         ({"metrics": [{"key": "m", "value": "high", "timestamp": 0}]}, "value"),
         ({"tags": [{"key": "  ", "value": "x"}]}, "must not be blank"),
     ],
@@ -135,3 +136,32 @@ def test_history_of_metrics_without_mlflow_form_is_empty(
     assert (200, []) == (bulk.status_code, bulk.json()["metrics"])
     assert [0.5] == [m.value for m in client.get_metric_history(runlog_run, "loss")]
     assert {"loss": 0.5} == client.get_run(runlog_run).data.metrics
+
+
+def test_long_values_are_truncated_like_mlflow(ml: Any, collector: Any) -> None:
+    """mlflow 3.x keeps the first 6000 / 8000 characters of a long param / tag and answers 200
+    (the differential check covers log-parameter, set-tag and log-batch; this the rest)."""
+    client = MlflowClient()
+    run_id = client.create_run("0", tags={"at_create": "c" * 8500}).info.run_id
+    client.log_param(run_id, "p", "p" * 7000)
+    client.log_param(run_id, "p", "p" * 6500)  # the same value once truncated: accepted
+    client.set_tag(run_id, "t", "t" * 9000)
+
+    run = Client(collector.endpoint).get_run(run_id)
+    assert {"p": "p" * 6000} == run["params"]
+    assert ("c" * 8000, "t" * 8000) == (run["tags"]["at_create"], run["tags"]["t"])
+
+
+def test_experiment_tag_limit_is_mlflows_20000(ml: Any) -> None:
+    """Experiment tags are not truncated: up to 20,000 characters, longer is a 400."""
+    client = MlflowClient()
+    experiment_id = client.create_experiment(f"long-tags-{uuid.uuid4().hex[:8]}")
+    client.set_experiment_tag(experiment_id, "ok", "x" * 20_000)
+
+    with pytest.raises(MlflowException) as caught:
+        client.set_experiment_tag(experiment_id, "long", "x" * 20_001)
+
+    assert "INVALID_PARAMETER_VALUE" == caught.value.error_code
+    assert {"ok": 20_000} == {
+        k: len(v) for k, v in client.get_experiment(experiment_id).tags.items()
+    }

@@ -127,18 +127,6 @@ KNOWN_BUGS: dict[str, str] = {
         "same cause: mlflow.search_runs() frames get an extra tags.mlflow.user column "
         "(runs made by MlflowClient.create_run, which sends user_id but no mlflow.user tag)"
     ),
-    "rest.log_parameter.too_long": (
-        "POST runs/log-parameter with a 6,001-character value: mlflow 3.17 truncates it to "
-        "6,000 (MLFLOW_TRUNCATE_LONG_VALUES, default on) and answers 200; the collector "
-        "answers 400 INVALID_PARAMETER_VALUE"
-    ),
-    "rest.set_tag.too_long": (
-        "POST runs/set-tag with an 8,001-character value: mlflow truncates to 8,000 and "
-        "answers 200; the collector answers 400 INVALID_PARAMETER_VALUE"
-    ),
-    "rest.too_long.stored": (
-        "same cause: mlflow keeps the first 6,000 / 8,000 characters, the collector nothing"
-    ),
 }
 
 STEPS = [
@@ -252,6 +240,7 @@ STEPS = [
     "rest.log_parameter.changed",
     "rest.log_parameter.too_long",
     "rest.set_tag.too_long",
+    "rest.log_batch.too_long",
     "rest.too_long.stored",
     "rest.create_experiment.no_name",
     "rest.log_batch.too_many_metrics",
