@@ -4,7 +4,8 @@ Ids: an MLflow experiment id is the store's integer experiment id as a string, e
 runlog's ``Default`` experiment is MLflow's ``"0"`` (where MLflow clients log without an
 experiment). Run ids are the same string on both sides. Times: MLflow milliseconds,
 runlog nanoseconds. System tags: ``mlflow.runName`` and ``mlflow.parentRunId`` are the run's
-name and parent (not stored as tags); other ``mlflow.*`` tags (user, source) are tags.
+name and parent (not stored as tags); other ``mlflow.*`` tags (user, source) are tags. A run's
+``user_id`` is the run property ``mlflow.user_id``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ DEFAULT_EXPERIMENT_ID: Final = "0"
 RUN_NAME_TAG: Final = "mlflow.runName"
 PARENT_RUN_TAG: Final = "mlflow.parentRunId"
 USER_TAG: Final = "mlflow.user"
+#: The run property that keeps create-run's ``user_id`` (MLflow's run-info column), so
+#: the user is not added as an ``mlflow.user`` tag MLflow never set. Not shown as a tag.
+USER_PROPERTY: Final = "mlflow.user_id"
 #: Tags MLflow derives from run columns: never stored, always answered.
 DERIVED_TAGS: Final = frozenset({RUN_NAME_TAG, PARENT_RUN_TAG})
 
@@ -93,7 +97,7 @@ def latest_metrics(summaries: Iterable[MetricSummary]) -> list[dict[str, Any]]:
 
 def run_tags(run: RunInfo) -> list[dict[str, str]]:
     """The run's tags as MLflow shows them: properties, tags, then the derived system tags."""
-    tags: dict[str, str] = dict(run.properties)
+    tags: dict[str, str] = {k: v for k, v in run.properties.items() if k != USER_PROPERTY}
     tags.update(run.tags)
     if run.name is not None:
         tags[RUN_NAME_TAG] = run.name
@@ -115,7 +119,7 @@ def run_json(
         "run_uuid": run.run_id,
         "run_name": run.name or "",
         "experiment_id": mlflow_id,
-        "user_id": run.tags.get(USER_TAG, ""),
+        "user_id": run.properties.get(USER_PROPERTY, run.tags.get(USER_TAG, "")),
         "status": STATUS_TO_MLFLOW.get(run.status, "RUNNING"),
         "start_time": ms(run.start_ns),
         "artifact_uri": f"{artifact_root(mlflow_id)}/{run.run_id}/artifacts",

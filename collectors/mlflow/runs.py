@@ -20,7 +20,7 @@ from collectors.mlflow.mapping import (
     PARENT_RUN_TAG,
     RUN_NAME_TAG,
     STATUS_TO_RUNLOG,
-    USER_TAG,
+    USER_PROPERTY,
     run_json,
 )
 from collectors.mlflow.search import run_filter, run_order_by
@@ -30,6 +30,7 @@ from collectors.ops import (
     DeleteTag,
     EnsureRun,
     Op,
+    SetProperty,
     SetRunIO,
     SetRunLifecycle,
     SetRunName,
@@ -79,8 +80,6 @@ def create(ctx: Context, params: Params) -> dict[str, Any]:
     start_ns = time.time_ns() if start_ms is None else start_ms * _NS_PER_MS
     tags = dict(check_tag(t.get("key"), t.get("value", "")) for t in params.objects("tags"))
     user = params.optional_string("user_id")
-    if user and USER_TAG not in tags:
-        tags[USER_TAG] = user
     name = params.optional_string("run_name") or tags.get(RUN_NAME_TAG) or _random_name()
     parent = tags.get(PARENT_RUN_TAG)
     if parent is not None and not cv.is_valid_run_id(parent):
@@ -88,6 +87,8 @@ def create(ctx: Context, params: Params) -> dict[str, Any]:
     run_id = uuid.uuid4().hex
     ops: list[Op] = [EnsureRun(run_id, experiment.name, start_ns, parent_id=parent, name=name)]
     ops += [SetTag(run_id, k, v) for k, v in tags.items() if k not in DERIVED_TAGS]
+    if user:  # MLflow keeps user_id in the run info only, not as an mlflow.user tag
+        ops.append(SetProperty(run_id, USER_PROPERTY, user))
     ctx.submit(ops)
     return {"run": _run(ctx, run_id)}
 

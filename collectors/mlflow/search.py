@@ -16,7 +16,12 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from collectors.mlflow.errors import invalid
-from collectors.mlflow.mapping import PARENT_RUN_TAG, RUN_NAME_TAG, STATUS_TO_RUNLOG, USER_TAG
+from collectors.mlflow.mapping import (
+    PARENT_RUN_TAG,
+    RUN_NAME_TAG,
+    STATUS_TO_RUNLOG,
+    USER_PROPERTY,
+)
 from collectors.store.base import MlflowExperiment
 from collectors.store.filters import Comparison, FilterError, Key, parse_filter, parse_order_by
 
@@ -64,7 +69,7 @@ def _identifier(key_type: str, name: str) -> str:
         )
     if plural == "attributes":
         if name == "user_id":
-            return _key_text("tags", USER_TAG)
+            return _key_text("properties", USER_PROPERTY)
         return f"attributes.{_ATTRIBUTE_NAMES.get(name, name)}"
     if plural == "tags" and name == RUN_NAME_TAG:
         return "attributes.name"

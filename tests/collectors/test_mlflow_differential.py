@@ -118,15 +118,6 @@ KNOWN_BUGS: dict[str, str] = {
         "list_artifacts(run, 'outputs') on an empty file: mlflow server omits file_size "
         "(client FileInfo.file_size None), the collector sends file_size 0"
     ),
-    "set_terminated.get_run": (
-        "client.create_run(exp) without an mlflow.user tag: mlflow server keeps user_id "
-        "'unknown' in the run info only, the collector also adds the tag mlflow.user='unknown'"
-    ),
-    "resume_run.get_run": "same cause: the resumed run made by MlflowClient.create_run",
-    "search_runs.fluent": (
-        "same cause: mlflow.search_runs() frames get an extra tags.mlflow.user column "
-        "(runs made by MlflowClient.create_run, which sends user_id but no mlflow.user tag)"
-    ),
 }
 
 STEPS = [

@@ -292,3 +292,24 @@ def test_log_metric_with_wrong_types_is_400(ml: Any, collector: Any) -> None:
         response.status_code,
         response.json()["error_code"],
     )
+
+
+def test_user_id_is_run_info_not_a_tag(ml: Any, collector: Any) -> None:
+    """create-run's user_id stays in the run info (as in MLflow), kept as a run property."""
+    client = MlflowClient()
+    experiment_id = client.create_experiment(_name("users"))
+    plain = client.create_run(experiment_id, run_name="plain").info.run_id
+    with ml.start_run(experiment_id=experiment_id, run_name="fluent"):
+        pass  # the fluent API also sends the mlflow.user tag
+
+    runs = {r.info.run_name: r for r in client.search_runs([experiment_id])}
+    by_user = client.search_runs([experiment_id], "attributes.user_id = 'unknown'")
+
+    assert ("unknown", {"mlflow.runName": "plain"}) == (
+        runs["plain"].info.user_id,
+        runs["plain"].data.tags,
+    )
+    assert runs["fluent"].info.user_id == runs["fluent"].data.tags["mlflow.user"]
+    assert ["plain"] == [r.info.run_name for r in by_user]
+    stored = Client(collector.endpoint).get_run(plain)
+    assert ({"mlflow.user_id": "unknown"}, {}) == (stored["properties"], stored["tags"])
