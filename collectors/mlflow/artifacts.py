@@ -50,6 +50,14 @@ def _checked(path: str) -> str:
         raise invalid(str(exc)) from None
 
 
+def _file_entry(name: str, size: int) -> dict[str, Any]:
+    """An MLflow ``FileInfo`` of a file; like mlflow server, no ``file_size`` when it is 0."""
+    entry: dict[str, Any] = {"path": name, "is_dir": False}
+    if size:  # mlflow's FileInfo.to_proto sets file_size only when truthy
+        entry["file_size"] = size
+    return entry
+
+
 def _children(
     ctx: Context, run_id: str, prefix: str
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
@@ -59,13 +67,13 @@ def _children(
     base = f"{prefix}/" if prefix else ""
     for info in ctx.store.list_files(run_id):
         if info.path == prefix:
-            itself = {"path": info.path.rsplit("/", 1)[-1], "is_dir": False, "file_size": info.size}
+            itself = _file_entry(info.path.rsplit("/", 1)[-1], info.size)
         elif info.path.startswith(base):
             name, _, rest = info.path[len(base) :].partition("/")
             if rest:
                 entries.setdefault(name, {"path": name, "is_dir": True})
             else:
-                entries[name] = {"path": name, "is_dir": False, "file_size": info.size}
+                entries[name] = _file_entry(name, info.size)
     return [entries[name] for name in sorted(entries)], itself
 
 

@@ -113,12 +113,7 @@ DELIBERATE: dict[str, tuple[Callable[[Any, dict[str, Any]], Any], str]] = {
     ),
 }
 # Collector bugs found by this check: step -> reason (strict xfail: fixing one fails loudly).
-KNOWN_BUGS: dict[str, str] = {
-    "list_artifacts.outputs": (
-        "list_artifacts(run, 'outputs') on an empty file: mlflow server omits file_size "
-        "(client FileInfo.file_size None), the collector sends file_size 0"
-    ),
-}
+KNOWN_BUGS: dict[str, str] = {}
 
 STEPS = [
     "create_experiment",
