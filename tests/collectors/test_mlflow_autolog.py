@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
-from mlflow_env import mlflow_at
 
 from runlog.client import Client
 
 mlflow = pytest.importorskip("mlflow")
 from mlflow import MlflowClient  # noqa: E402
-
-
-@pytest.fixture
-def ml(collector: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    with mlflow_at(collector.endpoint, monkeypatch) as module:
-        yield module
 
 
 @pytest.mark.slow

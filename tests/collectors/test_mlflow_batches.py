@@ -4,12 +4,10 @@ an empty history."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from mlflow_env import mlflow_at
 
 import runlog
 from runlog.client import Client
@@ -18,12 +16,6 @@ mlflow = pytest.importorskip("mlflow")
 from mlflow import MlflowClient  # noqa: E402
 from mlflow.entities import Metric, Param, RunTag  # noqa: E402
 from mlflow.exceptions import MlflowException  # noqa: E402
-
-
-@pytest.fixture
-def ml(collector: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    with mlflow_at(collector.endpoint, monkeypatch) as module:
-        yield module
 
 
 def stored(collector: Any, run_id: str) -> tuple[dict[str, str], list[str], list[str]]:

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from mlflow_env import mlflow_at
 
 from runlog import conventions as c
 from runlog.cli import cli
@@ -19,12 +17,6 @@ from runlog.exceptions import InvalidArgumentError
 
 mlflow = pytest.importorskip("mlflow")
 from mlflow import MlflowClient  # noqa: E402
-
-
-@pytest.fixture
-def ml(collector: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    with mlflow_at(collector.endpoint, monkeypatch) as module:
-        yield module
 
 
 @pytest.fixture

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import numpy as np
 import pytest
-from mlflow_env import mlflow_at
 
 import runlog
 
@@ -17,12 +15,6 @@ mlflow = pytest.importorskip("mlflow")
 from mlflow import MlflowClient  # noqa: E402
 from mlflow.entities import Metric, Param, RunTag  # noqa: E402
 from mlflow.tracking._tracking_service.utils import _get_store  # noqa: E402
-
-
-@pytest.fixture
-def ml(collector: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    with mlflow_at(collector.endpoint, monkeypatch) as module:
-        yield module
 
 
 @pytest.fixture

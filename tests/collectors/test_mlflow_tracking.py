@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from mlflow_env import mlflow_at
 
 import runlog
 from runlog.client import Client
@@ -18,12 +16,6 @@ from runlog.client import Client
 mlflow = pytest.importorskip("mlflow")
 from mlflow import MlflowClient  # noqa: E402
 from mlflow.exceptions import MlflowException  # noqa: E402
-
-
-@pytest.fixture
-def ml(collector: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    with mlflow_at(collector.endpoint, monkeypatch) as module:
-        yield module
 
 
 def _name(prefix: str) -> str:

@@ -1,0 +1,19 @@
+"""Fixtures shared by the collector tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from mlflow_env import mlflow_at
+
+
+@pytest.fixture
+def ml(collector: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The `mlflow` module pointed at the session's collector (skips if mlflow is missing).
+
+    Its global state (active runs, experiment, tracking URI) is put back afterwards.
+    """
+    with mlflow_at(collector.endpoint, monkeypatch) as module:
+        yield module
