@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The main job: start the collector on its embedded store, run the alpha sweep, query it.
+# The main job: start the collector on its embedded store, run the alpha sweep, query it;
+# then an unchanged PyTorch script under `runlog run` and an MLflow client script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,7 +9,7 @@ PORT="${RUNLOG_DEMO_PORT:-4318}"
 GRPC_PORT="${RUNLOG_DEMO_GRPC_PORT:-4317}"
 export RUNLOG_ENDPOINT="http://127.0.0.1:${PORT}"
 export RUNLOG_SPOOL_DIR="${DEMO_DIR}/spool"
-rm -rf "$DEMO_DIR/data" "$DEMO_DIR/spool"   # a fresh store each time: the same table every run
+rm -rf "$DEMO_DIR/data" "$DEMO_DIR/spool" "$DEMO_DIR/work"   # a fresh store each time: the same table every run
 mkdir -p "$DEMO_DIR"
 
 runlog collector --data-dir "$DEMO_DIR/data" --port "$PORT" --grpc-port "$GRPC_PORT" \
@@ -37,3 +38,17 @@ BEST=$(runlog runs -e diabetes-sweep --order-by "metrics.mse ASC" --max-results 
 echo
 echo "== best run =="
 runlog show "$BEST"
+
+ROOT="$PWD"
+mkdir -p "$DEMO_DIR/work"   # the scripts below write outputs/ and model.pkl where they run
+echo
+echo "== an unchanged PyTorch script, recorded by runlog run =="
+(cd "$DEMO_DIR/work" && runlog run -e torch-mlp --name mlp -- python "$ROOT/examples/autolog/torch_mlp.py")
+MLP=$(runlog runs -e torch-mlp --max-results 1 --json \
+      | python -c "import json,sys; print(json.load(sys.stdin)[0]['run_id'])")
+runlog metrics "$MLP"
+
+echo
+echo "== an MLflow client script, logging into the same collector =="
+(cd "$DEMO_DIR/work" && python "$ROOT/examples/mlflow_client.py" 2>&1 | grep -v "View ")
+runlog runs -e experiment_with_mlflow

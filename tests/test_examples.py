@@ -110,3 +110,18 @@ def test_logging_tour_shapes(collector: Any, client: Client, tmp_path: Path) -> 
     png = client.download_file(run["run_id"], image, tmp_path / "plot.png")
     assert Path(png).read_bytes().startswith(b"\x89PNG")
     assert {"tour": "yes"} == run["tags"]
+
+
+def test_mlflow_client(collector: Any, client: Client, tmp_path: Path) -> None:
+    pytest.importorskip("mlflow")
+    pytest.importorskip("sklearn")
+    since = time.time_ns()
+    out = run_example("mlflow_client.py", collector.endpoint, tmp_path)
+    [run] = new_runs(client, "experiment_with_mlflow", since)
+    assert f"run {run['run_id']}: mse" in out
+    assert {"alpha": "0.03"} == run["params"]
+    [mse] = [m for m in run["metrics"] if m["name"] == "mse"]
+    printed = float(out.split(": mse ")[1].split()[0])
+    assert (1, round(printed, 1)) == (mse["last_step"], round(mse["last"], 1))
+    stored = client.download_file(run["run_id"], "model.pkl", tmp_path / "downloaded.pkl")
+    assert (tmp_path / "model.pkl").read_bytes() == Path(stored).read_bytes()
