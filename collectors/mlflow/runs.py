@@ -190,16 +190,63 @@ def metric_ops(run_id: str, metrics: Sequence[dict[str, Any]]) -> list[Op]:
     return ops
 
 
+def without_model_echoes(
+    ctx: Context, run_id: str, metrics: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Drop metrics that carry a ``model_id`` and repeat a point the run already has.
+
+    MLflow 3 re-sends a run's metrics with a ``model_id`` to link them to a logged model
+    (``log_model`` in autolog does). mlflow server stores the link separately and its metrics
+    table ignores the exact duplicate (key, timestamp, step, value are its primary key), so
+    the run's history keeps one point; so does ours. Only such metrics are checked: the
+    check reads the metric's vector.
+    """
+    if not any(metric.get("model_id") for metric in metrics):
+        return list(metrics)
+    known: dict[str, set[tuple[int, int, float | str]]] = {}
+    kept = []
+    for metric in metrics:
+        key = metric.get("key")
+        if metric.get("model_id") and isinstance(key, str):
+            if key not in known:
+                known[key] = _stored_points(ctx, run_id, key)
+            if _point(metric) in known[key]:
+                continue
+        kept.append(metric)
+    return kept
+
+
+def _stored_points(ctx: Context, run_id: str, key: str) -> set[tuple[int, int, float | str]]:
+    vector = ctx.store.read_metric(run_id, key) if cv.is_valid_run_id(run_id) else None
+    if vector is None or not isinstance(vector.values, np.ndarray):
+        return set()
+    return {
+        (int(step), int(time_ns) // _NS_PER_MS, _comparable(float(value)))
+        for step, time_ns, value in zip(vector.steps, vector.times, vector.values, strict=True)
+    }
+
+
+def _point(metric: dict[str, Any]) -> tuple[int, int, float | str]:
+    value = as_float("value", metric.get("value"))
+    timestamp = as_int("timestamp", metric.get("timestamp", 0))
+    return as_int("step", metric.get("step", 0) or 0), timestamp, _comparable(value)
+
+
+def _comparable(value: float) -> float | str:
+    return "nan" if value != value else value  # NaN never equals itself
+
+
 def log_metric(ctx: Context, params: Params) -> dict[str, Any]:
     run_id = _run_id(params)
-    metric = {k: params.get(k) for k in ("key", "value", "timestamp", "step")}
+    metric = {k: params.get(k) for k in ("key", "value", "timestamp", "step", "model_id")}
     if metric["value"] is None:
         raise invalid("Missing value for required parameter 'value'.")
     if metric["timestamp"] is None:
         raise invalid("Missing value for required parameter 'timestamp'.")
     ops = metric_ops(run_id, [metric])
     ctx.active_run(run_id)
-    ctx.submit(ops)
+    if without_model_echoes(ctx, run_id, [metric]):
+        ctx.submit(ops)
     return {}
 
 
@@ -249,6 +296,8 @@ def log_batch(ctx: Context, params: Params) -> dict[str, Any]:
     checked = checked_params(param_list)  # everything is checked before anything is stored
     ops = param_ops(run_id, checked) + metric_ops(run_id, metrics) + _tag_ops(run_id, tags)
     ctx.active_run(run_id)
+    if len(kept := without_model_echoes(ctx, run_id, metrics)) < len(metrics):
+        ops = param_ops(run_id, checked) + metric_ops(run_id, kept) + _tag_ops(run_id, tags)
     submit_batch(ctx, run_id, checked, ops)
     return {}
 

@@ -34,7 +34,8 @@ def test_sklearn_autolog(ml: Any, collector: Any) -> None:
 
 
 @pytest.mark.slow
-def test_pytorch_autolog_with_lightning(ml: Any, collector: Any) -> None:
+@pytest.mark.parametrize("log_models", [False, True])
+def test_pytorch_autolog_with_lightning(ml: Any, collector: Any, log_models: bool) -> None:
     torch = pytest.importorskip("torch")
     lightning = pytest.importorskip("lightning")
 
@@ -54,7 +55,7 @@ def test_pytorch_autolog_with_lightning(ml: Any, collector: Any) -> None:
 
     data = torch.utils.data.TensorDataset(torch.randn(16, 2), torch.randn(16, 1))
     ml.set_experiment("mlflow-pytorch-autolog")
-    ml.pytorch.autolog(log_models=False)
+    ml.pytorch.autolog(log_models=log_models)
     try:
         trainer = lightning.Trainer(
             max_epochs=2, logger=False, enable_checkpointing=False, enable_progress_bar=False
@@ -69,3 +70,5 @@ def test_pytorch_autolog_with_lightning(ml: Any, collector: Any) -> None:
     assert "2" == stored["params"]["epochs"]
     assert [0, 1] == [m.step for m in history]
     assert "Completed" == stored["status"]
+    files = [f["path"] for f in Client(collector.endpoint).list_files(run_id)]
+    assert log_models == any(p.startswith("models/") and p.endswith("MLmodel") for p in files)

@@ -157,3 +157,20 @@ def test_experiment_tag_limit_is_mlflows_20000(ml: Any) -> None:
     assert {"ok": 20_000} == {
         k: len(v) for k, v in client.get_experiment(experiment_id).tags.items()
     }
+
+
+def test_metrics_linked_to_a_logged_model_do_not_repeat_run_points(ml: Any, collector: Any) -> None:
+    """MLflow 3 re-sends a run's metrics with a model_id when it logs a model; the run's
+    history keeps one point each, as mlflow server's metrics primary key does."""
+    client = MlflowClient()
+    run_id = client.create_run("0").info.run_id
+    client.log_batch(run_id, metrics=[Metric("loss", 0.5, 1000, 0), Metric("loss", 0.25, 2000, 1)])
+    api = f"{collector.endpoint}/api/2.0/mlflow"
+    echo = {"key": "loss", "value": 0.25, "timestamp": 2000, "step": 1, "model_id": "m-1"}
+    new = {"key": "loss", "value": 0.125, "timestamp": 3000, "step": 2, "model_id": "m-1"}
+
+    httpx.post(f"{api}/runs/log-batch", json={"run_id": run_id, "metrics": [echo, new]})
+    httpx.post(f"{api}/runs/log-metric", json={"run_id": run_id, **echo}).raise_for_status()
+
+    history = client.get_metric_history(run_id, "loss")
+    assert [(0, 0.5), (1, 0.25), (2, 0.125)] == [(m.step, m.value) for m in history]
