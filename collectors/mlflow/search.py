@@ -23,7 +23,14 @@ from collectors.mlflow.mapping import (
     USER_PROPERTY,
 )
 from collectors.store.base import MlflowExperiment
-from collectors.store.filters import Comparison, FilterError, Key, parse_filter, parse_order_by
+from collectors.store.filters import (
+    COMPARISONS,
+    Comparison,
+    FilterError,
+    Key,
+    parse_filter,
+    parse_order_by,
+)
 
 _TYPES: Final = {
     "metric": "metrics",
@@ -274,15 +281,7 @@ def _holds(comparison: Comparison, actual: Any) -> bool:
         )
         flags = re.IGNORECASE if op == "ILIKE" else 0
         return re.fullmatch(pattern, str(actual), flags | re.DOTALL) is not None
-    compare: dict[str, Callable[[Any, Any], bool]] = {
-        "=": lambda a, b: a == b,
-        "!=": lambda a, b: a != b,
-        "<": lambda a, b: a < b,
-        "<=": lambda a, b: a <= b,
-        ">": lambda a, b: a > b,
-        ">=": lambda a, b: a >= b,
-    }
-    return compare[op](actual, expected)
+    return bool(COMPARISONS[op](actual, expected))
 
 
 def experiment_sort_key(clause: str) -> tuple[Callable[[MlflowExperiment], Any], bool]:

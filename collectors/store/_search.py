@@ -13,7 +13,14 @@ import sqlalchemy as sa
 
 from collectors.store import schema
 from collectors.store.base import MetricSummary, RunInfo
-from collectors.store.filters import Comparison, FilterError, Key, OrderBy, parse_order_by
+from collectors.store.filters import (
+    COMPARISONS,
+    Comparison,
+    FilterError,
+    Key,
+    OrderBy,
+    parse_order_by,
+)
 from runlog import conventions as cv
 
 MAX_RESULTS = 10_000
@@ -33,12 +40,7 @@ _ATTRIBUTE_COLUMNS: dict[str, sa.ColumnElement[Any]] = {
 }
 _KEY_VALUE_TABLES = {"param": schema.params, "tag": schema.tags, "property": schema.properties}
 _OPERATORS: dict[str, Callable[[sa.ColumnElement[Any], Any], sa.ColumnElement[bool]]] = {
-    "=": lambda e, v: e == v,
-    "!=": lambda e, v: e != v,
-    "<": lambda e, v: e < v,
-    "<=": lambda e, v: e <= v,
-    ">": lambda e, v: e > v,
-    ">=": lambda e, v: e >= v,
+    **COMPARISONS,
     "LIKE": lambda e, v: e.like(v),
     "ILIKE": lambda e, v: e.ilike(v),
     # A run without the key (NULL) matches neither IN nor NOT IN, as with = and !=.

@@ -20,9 +20,11 @@ case-insensitive.
 
 from __future__ import annotations
 
+import operator
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final, NoReturn
+from typing import Any, Final, NoReturn
 
 __all__ = ["Comparison", "FilterError", "Key", "OrderBy", "parse_filter", "parse_order_by"]
 
@@ -52,7 +54,17 @@ ATTRIBUTES: Final = frozenset(
 )
 _ATTRIBUTE_ALIASES: Final = {"run_name": "name"}  # MLflow's spelling
 NUMERIC_ATTRIBUTES: Final = frozenset({"start_time", "end_time"})
-COMPARISONS: Final = ("=", "!=", "<", "<=", ">", ">=")
+#: The comparison operators and what they do: on Python values, and on SQLAlchemy
+#: expressions alike (their operators build SQL), so the store and the in-memory MLflow
+#: experiment filter share them.
+COMPARISONS: Final[dict[str, Callable[[Any, Any], Any]]] = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
 LIST_OPERATORS: Final = ("IN", "NOT IN")
 MAX_FILTER_LENGTH: Final = 10_000
 
