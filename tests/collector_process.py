@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,18 +63,27 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_healthy(collector: Collector) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
+def wait_healthy(
+    what: str,
+    process: subprocess.Popen[bytes],
+    health_url: str,
+    log: Callable[[], str],
+    timeout_s: float,
+    interval_s: float = 0.05,
+) -> None:
+    """Wait until *health_url* answers 200; raise with the server's *log* if the process
+    exits first or *timeout_s* passes (the collector, and ``mlflow server`` in its tests)."""
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if collector.process.poll() is not None:
-            raise RuntimeError(f"collector exited early:\n{collector.log()}")
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited early:\n{log()}")
         try:
-            if httpx.get(collector.endpoint + "/healthz", timeout=1).status_code == 200:
+            if httpx.get(health_url, timeout=1).status_code == 200:
                 return
         except httpx.TransportError:
             pass
-        time.sleep(0.05)
-    raise RuntimeError(f"collector not healthy after {START_TIMEOUT_S}s:\n{collector.log()}")
+        time.sleep(interval_s)
+    raise RuntimeError(f"{what} not healthy after {timeout_s}s:\n{log()}")
 
 
 def stop_collector(collector: Collector) -> int:
@@ -115,7 +124,13 @@ def run_collector(
         log_path=log_path,
     )
     try:
-        _wait_healthy(collector)
+        wait_healthy(
+            "collector",
+            collector.process,
+            collector.endpoint + "/healthz",
+            collector.log,
+            START_TIMEOUT_S,
+        )
         yield collector
     finally:
         stop_collector(collector)

@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+from collector_process import free_port, wait_healthy
 
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 15.0
@@ -47,13 +45,6 @@ class MlflowServer:
         return self.log_path.read_text(errors="replace")
 
 
-def free_port() -> int:
-    """A TCP port free on loopback right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def server_command(root: Path, port: int, workers: int) -> list[str]:
     """The ``mlflow server`` command line: SQLite store, proxied artifacts, loopback only."""
     mlflow_cli = Path(sys.executable).with_name("mlflow")
@@ -72,20 +63,6 @@ def server_command(root: Path, port: int, workers: int) -> list[str]:
         "--workers",
         str(workers),
     ]
-
-
-def _wait_healthy(server: MlflowServer) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"mlflow server exited early:\n{server.log()}")
-        try:
-            if httpx.get(server.url + "/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"mlflow server not healthy after {START_TIMEOUT_S}s:\n{server.log()}")
 
 
 def stop_server(server: MlflowServer) -> None:
@@ -129,7 +106,14 @@ def run_mlflow_server(root: Path, workers: int = 1) -> Iterator[MlflowServer]:
         )
     server = MlflowServer(f"http://127.0.0.1:{port}", root, process, log_path)
     try:
-        _wait_healthy(server)
+        wait_healthy(
+            "mlflow server",
+            server.process,
+            server.url + "/health",
+            server.log,
+            START_TIMEOUT_S,
+            0.1,
+        )
         yield server
     finally:
         stop_server(server)
