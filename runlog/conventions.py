@@ -56,6 +56,11 @@ EVENT_RUN_END: Final = "runlog.run.end"
 EVENT_TAG: Final = "runlog.tag"
 EVENT_PARAM: Final = "runlog.param"
 EVENT_PROPERTY: Final = "runlog.property"
+#: A sign of life from the process that owns a live run (no attributes besides the run's
+#: identity). Any record of the run counts as a sign of life too; after
+#: ``--heartbeat-timeout`` seconds of silence the collector marks the run NotResponding,
+#: and after ``--dead-after`` more seconds Failed with a reason.
+EVENT_RUN_HEARTBEAT: Final = "runlog.run.heartbeat"
 
 # --- metric attributes -----------------------------------------------------------------------
 METRIC_NAME: Final = "runlog.metric.name"
@@ -93,11 +98,31 @@ VALUE: Final = "runlog.value"
 STATUS: Final = "runlog.run.status"
 ERROR: Final = "runlog.run.error"
 
+# The Azure ML v1 run lifecycle: NotStarted -> Queued -> Preparing -> Running -> Finalizing ->
+# Completed | Failed | Canceled. NotResponding is set by the collector when a live run goes
+# silent; its data arriving again returns it to Running.
+STATUS_NOT_STARTED: Final = "NotStarted"
+STATUS_QUEUED: Final = "Queued"
+STATUS_PREPARING: Final = "Preparing"
 STATUS_RUNNING: Final = "Running"
+STATUS_FINALIZING: Final = "Finalizing"
+STATUS_NOT_RESPONDING: Final = "NotResponding"
 STATUS_COMPLETED: Final = "Completed"
 STATUS_FAILED: Final = "Failed"
 STATUS_CANCELED: Final = "Canceled"
-STATUSES: Final = frozenset({STATUS_RUNNING, STATUS_COMPLETED, STATUS_FAILED, STATUS_CANCELED})
+STATUSES: Final = frozenset(
+    {
+        STATUS_NOT_STARTED,
+        STATUS_QUEUED,
+        STATUS_PREPARING,
+        STATUS_RUNNING,
+        STATUS_FINALIZING,
+        STATUS_NOT_RESPONDING,
+        STATUS_COMPLETED,
+        STATUS_FAILED,
+        STATUS_CANCELED,
+    }
+)
 TERMINAL_STATUSES: Final = frozenset({STATUS_COMPLETED, STATUS_FAILED, STATUS_CANCELED})
 
 # --- limits shared by both sides ---------------------------------------------------------------
@@ -117,6 +142,9 @@ ENV_EXPERIMENT: Final = "RUNLOG_EXPERIMENT"
 ENV_SPOOL_DIR: Final = "RUNLOG_SPOOL_DIR"
 ENV_FLUSH_TIMEOUT: Final = "RUNLOG_FLUSH_TIMEOUT"
 ENV_DATA_DIR: Final = "RUNLOG_DATA_DIR"
+#: Seconds between heartbeats a live run's process sends (default 10).
+ENV_HEARTBEAT_INTERVAL: Final = "RUNLOG_HEARTBEAT_INTERVAL"
+DEFAULT_HEARTBEAT_INTERVAL: Final = 10.0
 DEFAULT_ENDPOINT: Final = "http://127.0.0.1:4318"
 DEFAULT_HTTP_PORT: Final = 4318
 DEFAULT_GRPC_PORT: Final = 4317
