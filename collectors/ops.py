@@ -152,7 +152,7 @@ class AppendSpans:
 class MarkBatch:
     """Remember a producer's batch id; `Store.apply` skips a list whose batch id it has seen.
 
-    ``digest`` is the SHA-256 hex digest of the request that carried the id: the same id
+    ``digest`` is the `batch_digest` of the request that carried the id: the same id
     with the same digest is a replay (skipped), with another digest a conflict (refused).
     """
 

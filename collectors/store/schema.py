@@ -120,7 +120,7 @@ batches = sa.Table(
     metadata,
     sa.Column("batch_id", sa.Text, primary_key=True),
     sa.Column("applied_ns", sa.BigInteger, nullable=False),
-    # SHA-256 of the request that carried the id (migration 0004; NULL for older rows).
+    # Digest of the request that carried the id (migration 0004; NULL for older rows).
     sa.Column("digest", sa.Text, nullable=True),
 )
 

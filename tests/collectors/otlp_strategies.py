@@ -139,43 +139,58 @@ ATTRIBUTES = st.lists(
 ).map(lambda pairs: [KeyValue(key=k, value=v) for k, v in pairs])
 
 
+def _with(first: dict[str, AnyValue]) -> st.SearchStrategy[list[KeyValue]]:
+    """`ATTRIBUTES` after *first*, half of the time: records that get past the first checks."""
+    given = [KeyValue(key=k, value=v) for k, v in first.items()]
+    return st.one_of(ATTRIBUTES, ATTRIBUTES.map(lambda rest: [*given, *rest]))
+
+
+RESOURCE_ATTRIBUTES = _with({c.RUN_ID: AnyValue(string_value="fuzz-run")})
+RECORD_ATTRIBUTES = _with(
+    {c.METRIC_NAME: AnyValue(string_value="loss"), c.METRIC_VALUE: AnyValue(double_value=0.5)}
+)
+
+
+def _scope(draw: st.DrawFn, resources: Any, scopes: str) -> Any:
+    """A new resource of *resources* with hostile attributes, and a new scope in it."""
+    resource = resources.add()
+    resource.resource.attributes.extend(draw(RESOURCE_ATTRIBUTES))
+    return getattr(resource, scopes).add()
+
+
 @st.composite
 def _logs(draw: st.DrawFn) -> ExportLogsServiceRequest:
     request = ExportLogsServiceRequest()
     for _ in range(draw(st.integers(0, 2))):
-        resource_logs = request.resource_logs.add()
-        resource_logs.resource.attributes.extend(draw(ATTRIBUTES))
-        scope = resource_logs.scope_logs.add()
+        scope = _scope(draw, request.resource_logs, "scope_logs")
         scope.scope.name = draw(TEXT)
         for _ in range(draw(st.integers(0, 3))):
             record = scope.log_records.add()
             record.event_name = draw(st.sampled_from(EVENTS))
             record.time_unix_nano = draw(UINT64)
             record.observed_time_unix_nano = draw(UINT64)
-            record.severity_number = draw(st.integers(-3, 40))  # type: ignore[assignment]
+            record.severity_number = draw(st.integers(-3, 40))  # type: ignore[assignment]  # open enum
             record.severity_text = draw(TEXT)
             if draw(st.booleans()):
                 record.body.CopyFrom(draw(ANY_VALUES))
-            record.attributes.extend(draw(ATTRIBUTES))
+            record.attributes.extend(draw(RECORD_ATTRIBUTES))
     return request
 
 
 @st.composite
 def _traces(draw: st.DrawFn) -> ExportTraceServiceRequest:
     request = ExportTraceServiceRequest()
-    resource_spans = request.resource_spans.add()
-    resource_spans.resource.attributes.extend(draw(ATTRIBUTES))
-    scope = resource_spans.scope_spans.add()
+    scope = _scope(draw, request.resource_spans, "scope_spans")
     for _ in range(draw(st.integers(0, 3))):
         span = scope.spans.add()
         span.trace_id = draw(st.sampled_from([bytes(range(16)), b"", b"\x01" * 8]))
         span.span_id = draw(st.sampled_from([b"\x02" * 8, b"", b"\x03" * 16]))
         span.parent_span_id = draw(st.sampled_from([b"", b"\x02" * 8]))
         span.name = draw(TEXT)
-        span.kind = draw(st.integers(-2, 120))  # type: ignore[assignment]
+        span.kind = draw(st.integers(-2, 120))  # type: ignore[assignment]  # open enum
         span.start_time_unix_nano = draw(UINT64)
         span.end_time_unix_nano = draw(UINT64)
-        span.status.code = draw(st.integers(-2, 120))  # type: ignore[assignment]
+        span.status.code = draw(st.integers(-2, 120))  # type: ignore[assignment]  # open enum
         span.status.message = draw(TEXT)
         span.attributes.extend(draw(ATTRIBUTES))
     return request
@@ -184,9 +199,7 @@ def _traces(draw: st.DrawFn) -> ExportTraceServiceRequest:
 @st.composite
 def _metrics(draw: st.DrawFn) -> ExportMetricsServiceRequest:
     request = ExportMetricsServiceRequest()
-    resource_metrics = request.resource_metrics.add()
-    resource_metrics.resource.attributes.extend(draw(ATTRIBUTES))
-    scope = resource_metrics.scope_metrics.add()
+    scope = _scope(draw, request.resource_metrics, "scope_metrics")
     for _ in range(draw(st.integers(0, 3))):
         metric = scope.metrics.add()
         metric.name = draw(TEXT)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
 from typing import Any
 
@@ -21,7 +20,7 @@ from otlp_builders import (
     traces_request,
 )
 
-from collectors.convert import convert_logs, convert_metrics, convert_traces
+from collectors.convert import batch_digest, convert_logs, convert_metrics, convert_traces
 from collectors.ops import (
     AppendLogLines,
     AppendPoints,
@@ -239,7 +238,7 @@ def test_one_ensure_run_per_run() -> None:
 
 def test_batch_id_marks_the_batch_first_with_the_requests_digest() -> None:
     request = logs_request(metric("m", 1.0), resource={c.RUN_ID: "r1", c.BATCH_ID: "b-1"})
-    digest = hashlib.sha256(request.SerializeToString()).hexdigest()
+    digest = batch_digest(request.SerializeToString())
 
     assert MarkBatch("b-1", digest) == convert_logs(request, RECEIVED).ops[0]
 
@@ -249,7 +248,7 @@ def test_the_batch_digest_is_of_the_body_as_received() -> None:
 
     out = convert_logs(request, RECEIVED, b"the body")
 
-    assert MarkBatch("b-1", hashlib.sha256(b"the body").hexdigest()) == out.ops[0]
+    assert MarkBatch("b-1", batch_digest(b"the body")) == out.ops[0]
 
 
 @pytest.mark.parametrize("kind", ["traces", "metrics"])
@@ -261,7 +260,7 @@ def test_traces_and_metrics_take_batch_ids_too(kind: str) -> None:
         request = metrics_request(gauge("cpu", (1, 0.5, {})), resource=resource)
         out = convert_metrics(request, RECEIVED, b"x")
 
-    assert MarkBatch("b-2", hashlib.sha256(b"x").hexdigest()) == out.ops[0]
+    assert MarkBatch("b-2", batch_digest(b"x")) == out.ops[0]
 
 
 def test_event_name_attribute_is_the_fallback() -> None:

@@ -235,15 +235,15 @@ def test_numbers_past_int64_in_filters_still_compare(client: TestClient, text: s
 def test_a_non_ascii_authorization_header_is_a_wrong_token(tmp_path: Path) -> None:
     for guarded in make_client(tmp_path, token="s3cret"):
         headers = {"Authorization": "Bearer sécret".encode("latin-1")}
-        assert 401 == guarded.get("/api/v1/runs", headers=headers).status_code  # type: ignore[arg-type]
+        assert 401 == guarded.get("/api/v1/runs", headers=headers).status_code  # type: ignore[arg-type]  # raw bytes
         utf8 = {"Authorization": "Bearer sécret".encode()}
-        assert 401 == guarded.get("/api/v1/runs", headers=utf8).status_code  # type: ignore[arg-type]
+        assert 401 == guarded.get("/api/v1/runs", headers=utf8).status_code  # type: ignore[arg-type]  # raw bytes
 
 
 def test_a_non_ascii_token_works_when_sent_as_utf8(tmp_path: Path) -> None:
     for guarded in make_client(tmp_path, token="sécret"):
         headers = {"Authorization": "Bearer sécret".encode()}
-        assert 200 == guarded.get("/api/v1/runs", headers=headers).status_code  # type: ignore[arg-type]
+        assert 200 == guarded.get("/api/v1/runs", headers=headers).status_code  # type: ignore[arg-type]  # raw bytes
 
 
 @pytest.mark.parametrize("path", ["/openapi.json", "/docs", "/redoc"])

@@ -4,7 +4,7 @@
 ``runs.liveness`` says whether the collector watches it for silence: NULL (its producer
 never sent a heartbeat, so it is not watched), ``watched`` (heartbeats arrive), or ``lost``
 (the collector failed it after a long silence; data arriving again reopens it).
-``batches.digest`` is the SHA-256 of the request that carried the batch id, so that a batch
+``batches.digest`` is a 128-bit digest of the request that carried the batch id, so that a batch
 id reused for different content is refused instead of silently skipped.
 
 Revision ID: 0004
