@@ -108,32 +108,38 @@ class RequestGuard:
         await self.app(scope, _limited(receive, limit), send)
 
     def _check(self, method: str, headers: Headers, limit: int) -> None:
-        host = headers.get("host")
+        self._check_host(headers.get("host"))
+        if method not in _SAFE_METHODS:
+            _check_origin(method, headers)
+            _check_simple_post(method, headers.get("content-type", ""))
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise too_large(limit)
+
+    def _check_host(self, host: str | None) -> None:
         if host is not None and not self.any_host and host_name(host) not in self.hosts:
             raise ApiError(
                 FORBIDDEN,
                 f"unexpected Host {host[:80]!r}: this collector listens on loopback and "
                 "answers only localhost, 127.0.0.1 and [::1] (a guard against DNS rebinding)",
             )
-        if method not in _SAFE_METHODS:
-            _check_same_origin(method, headers)
-        declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            raise too_large(limit)
 
 
-def _check_same_origin(method: str, headers: Headers) -> None:
+def _check_origin(method: str, headers: Headers) -> None:
     origin = headers.get("origin")
-    site = headers.get("sec-fetch-site", "same-origin")
     if origin is not None and not _same_origin(origin, headers.get("host", "")):
         raise ApiError(
             FORBIDDEN,
             f"cross-origin {method} from {origin[:80]!r} refused: only pages served by this "
             "collector may change its data",
         )
+    site = headers.get("sec-fetch-site", "same-origin")
     if site not in ("same-origin", "none"):
-        raise ApiError(FORBIDDEN, f"{method} from a {site} page refused")
-    media = headers.get("content-type", "").split(";")[0].strip().lower()
+        raise ApiError(FORBIDDEN, f"{method} from a {site[:40]} page refused")
+
+
+def _check_simple_post(method: str, content_type: str) -> None:
+    media = content_type.split(";")[0].strip().lower()
     if method == "POST" and media in SIMPLE_CONTENT_TYPES:
         raise ApiError(
             UNSUPPORTED_MEDIA_TYPE,

@@ -66,19 +66,29 @@ class Uploads:
                 (400, logged once), or a record the store could not commit (503).
         """
         writer = await run_in_threadpool(self._open, run_id, path)
+        size, sha256 = await self._stream(request, writer, f"{path!r} to run {run_id!r}")
+        record = RecordFile(run_id, experiment, path, size, sha256, time.time_ns())
+        future = self._submit(record)
+        try:
+            applied = await asyncio.wrap_future(future)
+        except Exception as exc:
+            raise unavailable(exc) from exc
+        _check(record, applied)
+        return record
+
+    async def _stream(self, request: Request, writer: FileWriter, what: str) -> tuple[int, str]:
+        """Write the request body and commit it; (size, SHA-256)."""
         received = 0
         try:
             async for chunk in _gathered(request.stream()):
                 received += len(chunk)
                 await run_in_threadpool(writer.write, chunk)
-            size, sha256 = await run_in_threadpool(writer.commit)
+            return await run_in_threadpool(writer.commit)
         except ClientDisconnect:
             await run_in_threadpool(writer.abort)
             logger.warning(
-                "upload of %r to run %r stopped: the client went away after %d bytes; "
-                "nothing was kept",
-                path,
-                run_id,
+                "upload of %s stopped: the client went away after %d bytes; nothing was kept",
+                what,
                 received,
             )
             raise invalid("the client disconnected before the upload ended") from None
@@ -88,14 +98,6 @@ class Uploads:
         except BaseException:
             await run_in_threadpool(writer.abort)
             raise
-        record = RecordFile(run_id, experiment, path, size, sha256, time.time_ns())
-        future = self._submit(record)
-        try:
-            applied = await asyncio.wrap_future(future)
-        except Exception as exc:
-            raise unavailable(exc) from exc
-        _check(record, applied)
-        return record
 
     def copy(self, source: BinaryIO, run_id: str, path: str, experiment: str) -> RecordFile:
         """Store the bytes of *source* as file *path* of the run; block until recorded.

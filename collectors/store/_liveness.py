@@ -64,34 +64,38 @@ def on_heartbeat(tx: Transaction, op: Heartbeat) -> str | None:
 
 def on_sweep(tx: Transaction, op: SweepSilentRuns) -> str | None:
     """Mark silent runs NotResponding, and long-silent ones Failed."""
-    conn = tx.connection
     silent_since = op.now_ns - op.timeout_ns
-    if silent_since <= op.since_ns:
-        return None  # not listening for long enough to call anyone silent
-    watched = (_r.c.liveness == WATCHED, _r.c.last_seen_ns < silent_since)
-    stalled = _ids(conn, *watched, _r.c.status.in_(LIVE_STATUSES))
+    if silent_since > op.since_ns:  # else not listening long enough to call anyone silent
+        _mark_not_responding(tx.connection, silent_since, op.timeout_ns)
+    dead_since = silent_since - op.dead_after_ns
+    if dead_since > op.since_ns:
+        _mark_failed(tx.connection, dead_since, silence_error(op.timeout_ns, op.dead_after_ns))
+    return None
+
+
+def _mark_not_responding(conn: sa.Connection, silent_since: int, timeout_ns: int) -> None:
+    stalled = _ids(conn, _silent_since(silent_since), _r.c.status.in_(LIVE_STATUSES))
     if stalled:
-        conn.execute(
-            sa.update(_r).where(_r.c.run_id.in_(stalled)).values(status=cv.STATUS_NOT_RESPONDING)
-        )
+        values = {"status": cv.STATUS_NOT_RESPONDING}
+        conn.execute(sa.update(_r).where(_r.c.run_id.in_(stalled)).values(values))
         logger.warning(
             "no sign of life for %s from %d run(s), now NotResponding: %s",
-            seconds(op.timeout_ns),
+            seconds(timeout_ns),
             len(stalled),
             ", ".join(stalled[:20]),
         )
-    dead_since = silent_since - op.dead_after_ns
-    if dead_since <= op.since_ns:
-        return None
-    dead = _ids(
-        conn, *watched, _r.c.last_seen_ns < dead_since, _r.c.status == cv.STATUS_NOT_RESPONDING
-    )
+
+
+def _mark_failed(conn: sa.Connection, dead_since: int, error: str) -> None:
+    dead = _ids(conn, _silent_since(dead_since), _r.c.status == cv.STATUS_NOT_RESPONDING)
     if dead:
         values = {"status": cv.STATUS_FAILED, "end_ns": _r.c.last_seen_ns, "liveness": LOST}
-        values["error"] = silence_error(op.timeout_ns, op.dead_after_ns)
-        conn.execute(sa.update(_r).where(_r.c.run_id.in_(dead)).values(values))
+        conn.execute(sa.update(_r).where(_r.c.run_id.in_(dead)).values(error=error, **values))
         logger.warning("%d silent run(s) marked Failed: %s", len(dead), ", ".join(dead[:20]))
-    return None
+
+
+def _silent_since(time_ns: int) -> sa.ColumnElement[bool]:
+    return sa.and_(_r.c.liveness == WATCHED, _r.c.last_seen_ns < time_ns)
 
 
 def _ids(conn: sa.Connection, *where: sa.ColumnElement[bool]) -> list[str]:
