@@ -105,10 +105,10 @@ def _ids(conn: sa.Connection, *where: sa.ColumnElement[bool]) -> list[str]:
 def silence_error(timeout_ns: int, dead_after_ns: int) -> str:
     """The error text of a run the collector failed for silence."""
     return (
-        f"the collector heard nothing of this run for {seconds(timeout_ns + dead_after_ns)} "
-        f"(heartbeat timeout {seconds(timeout_ns)} + dead-after {seconds(dead_after_ns)}): its "
-        "process probably died. The end time is its last sign of life. Data of the run "
-        "arriving later (e.g. replayed from a spool) returns it to Running."
+        f"no sign of life from this run's process for {seconds(timeout_ns + dead_after_ns)} "
+        f"(--heartbeat-timeout {seconds(timeout_ns)}, then --dead-after "
+        f"{seconds(dead_after_ns)}); it probably died. The end time is its last sign of life; "
+        "data of the run arriving later (a replayed spool, say) reopens it."
     )
 
 

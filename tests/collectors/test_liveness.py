@@ -84,7 +84,7 @@ def test_a_silent_run_goes_not_responding_failed_and_comes_back(watching: Collec
 
     assert c.STATUS_RUNNING == back
     assert failed["end_ns"] == failed["last_seen_ns"]
-    assert "heard nothing of this run for 4 s" in failed["error"]
+    assert "no sign of life from this run's process for 4 s" in failed["error"]
     assert (c.STATUS_RUNNING, None, None) == (
         reopened["status"],
         reopened["end_ns"],
