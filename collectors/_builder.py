@@ -35,6 +35,20 @@ class Rejected(ValueError):
     """A record cannot be used; the message says why (it reaches the producer)."""
 
 
+def time_of(*candidates: int) -> int:
+    """The first non-zero of *candidates* (OTLP times in Unix ns, most specific first).
+
+    Raises:
+        Rejected: that time does not fit the store's int64 (it is past the year 2262).
+    """
+    for time_ns in candidates:
+        if time_ns:
+            if time_ns > c.INT64_MAX:
+                raise Rejected(f"time {time_ns} ns is past the int64 range (the year 2262)")
+            return time_ns
+    return 0
+
+
 @dataclass(frozen=True, slots=True)
 class Identity:
     """Which run a record belongs to, as the producer named it."""

@@ -6,6 +6,7 @@ leaves no trace (not even an `EnsureRun`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,9 +17,18 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from collectors import _anyvalue as av
 from collectors._builder import Builder, Identity, Rejected
-from collectors.ops import AppendPoints, SetParam, SetProperty, SetStatus, SetTag
+from collectors.ops import (
+    AppendPoints,
+    Heartbeat,
+    RecordFile,
+    SetParam,
+    SetProperty,
+    SetStatus,
+    SetTag,
+)
 from runlog import conventions as c
 
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _PACKED_VALUE_DTYPES = {c.DTYPE_FLOAT: "<f8", c.DTYPE_INT: "<i8", c.DTYPE_BOOL: "u1"}
 _ERROR_SUFFIX = "… (truncated)"
 _RESERVED_STEP = (
@@ -206,6 +216,32 @@ def on_run_end(builder: Builder, record: Record) -> None:
     builder.add(SetStatus(record.identity.run_id, status, record.time_ns, error))
 
 
+def on_run_heartbeat(builder: Builder, record: Record) -> None:
+    """``runlog.run.heartbeat``: the run's process is alive; watch the run for silence."""
+    builder.ensure(record.identity, record.time_ns)
+    builder.add(Heartbeat(record.identity.run_id))
+
+
+def on_file(builder: Builder, record: Record) -> None:
+    """``runlog.file``: a file the producer uploaded (path, size, SHA-256)."""
+    path = av.get_str(record.attrs, c.FILE_PATH) or ""
+    problem = c.check_file_path(path)
+    if problem is not None:
+        raise Rejected(f"{c.FILE_PATH} {path[:80]!r}: {problem}")
+    size = record.attrs.get(c.FILE_SIZE)
+    if size is None or size.WhichOneof("value") != "int_value" or size.int_value < 0:
+        raise Rejected(f"{c.FILE_SIZE} must be a non-negative int (bytes)")
+    digest = av.get_str(record.attrs, c.FILE_SHA256)
+    if digest is None or not _SHA256_HEX.fullmatch(digest):
+        raise Rejected(f"{c.FILE_SHA256} must be 64 lowercase hex digits")
+    identity = record.identity
+    builder.ensure(identity, record.time_ns)
+    op = RecordFile(
+        identity.run_id, identity.experiment, path, size.int_value, digest, record.time_ns, False
+    )
+    builder.add(op)
+
+
 def _key_value(attrs: dict[str, AnyValue], what: str) -> tuple[str, str]:
     key = _checked_name(f"{what} key", av.get_str(attrs, c.KEY))
     value = attrs.get(c.VALUE)
@@ -236,6 +272,8 @@ EVENT_HANDLERS: dict[str, Handler] = {
     c.EVENT_RUN_START: on_run_start,
     c.EVENT_RUN_STATUS: on_run_status,
     c.EVENT_RUN_END: on_run_end,
+    c.EVENT_RUN_HEARTBEAT: on_run_heartbeat,
+    c.EVENT_FILE: on_file,
     c.EVENT_TAG: _key_value_handler("tag", SetTag),
     c.EVENT_PARAM: _key_value_handler("param", SetParam),
     c.EVENT_PROPERTY: _key_value_handler("property", SetProperty),

@@ -24,7 +24,7 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from collectors import _anyvalue as av
-from collectors._builder import Rejected
+from collectors._builder import Rejected, time_of
 from collectors.ops import SpanRecord
 from runlog import conventions as c
 
@@ -39,26 +39,35 @@ def span_record(span: Span, received_ns: int) -> SpanRecord:
     """The timeline entry of *span*.
 
     Raises:
-        Rejected: the trace id is not 16 bytes or the span id not 8.
+        Rejected: the trace id is not 16 bytes or the span id not 8, or a time is past int64.
     """
     if len(span.trace_id) != 16 or len(span.span_id) != 8:
         raise Rejected(
             f"trace id of {len(span.trace_id)} bytes / span id of {len(span.span_id)} "
             "bytes; expected 16 and 8"
         )
-    start_ns = span.start_time_unix_nano or received_ns
+    start_ns = time_of(span.start_time_unix_nano, received_ns)
     return SpanRecord(
         trace_id=span.trace_id.hex(),
         span_id=span.span_id.hex(),
         parent_span_id=span.parent_span_id.hex() or None,
         name=span.name,
-        kind=Span.SpanKind.Name(span.kind).removeprefix("SPAN_KIND_"),
+        kind=_enum_name(Span.SpanKind, span.kind, "SPAN_KIND_"),
         start_ns=start_ns,
-        end_ns=span.end_time_unix_nano or start_ns,
-        status_code=Status.StatusCode.Name(span.status.code).removeprefix("STATUS_CODE_"),
+        end_ns=time_of(span.end_time_unix_nano, start_ns),
+        status_code=_enum_name(Status.StatusCode, span.status.code, "STATUS_CODE_"),
         status_message=span.status.message,
         attributes_json=attributes_json(span.attributes),
     )
+
+
+def _enum_name(enum: Any, number: int, prefix: str) -> str:
+    """The name of an enum value without its prefix; ``UNSPECIFIED``/``UNSET`` for a number
+    the enum does not define (a newer producer's, or a fuzzer's)."""
+    try:
+        return str(enum.Name(number)).removeprefix(prefix)
+    except ValueError:
+        return str(enum.Name(0)).removeprefix(prefix)
 
 
 def attributes_json(kvs: Iterable[KeyValue]) -> str:
@@ -75,8 +84,14 @@ def column_of(kvs: Iterable[KeyValue]) -> str:
 def histogram_columns(
     point: HistogramDataPoint | ExponentialHistogramDataPoint,
 ) -> HistogramColumns:
-    """The (column, dtype, value) points one histogram data point makes."""
+    """The (column, dtype, value) points one histogram data point makes.
+
+    Raises:
+        Rejected: the count does not fit an int64.
+    """
     labels = column_of(point.attributes)
+    if point.count > c.INT64_MAX:
+        raise Rejected(f"count {point.count} is past the int64 range")
     values: HistogramColumns = [
         ("count", c.DTYPE_INT, int(point.count)),
         ("sum", c.DTYPE_FLOAT, point.sum if point.HasField("sum") else _NAN),

@@ -7,33 +7,39 @@ every refusal into the documented error bodies (``{"error": {...}}``, or a
 
 from __future__ import annotations
 
-import hmac
 from importlib import metadata
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from collectors import schemas
+from collectors.auth import TokenCheck
 from collectors.errors import (
     INTERNAL,
     INVALID_ARGUMENT,
     NOT_FOUND,
-    UNAUTHENTICATED,
     UNSUPPORTED_MEDIA_TYPE,
     ApiError,
 )
 from collectors.files_api import FilesApi
+from collectors.guards import RequestGuard
 from collectors.ingest import JSON, PROTOBUF, Ingestor
 from collectors.mlflow import MlflowApi
+from collectors.mlflow.api import MLFLOW_PREFIXES
+from collectors.mlflow.errors import translate
 from collectors.otlp_http import OtlpHttpApi, status_body
 from collectors.query_api import QueryApi, QueryStore, json_response
+from collectors.run_files import Uploads
 from collectors.settings import Settings
 from collectors.store.files import FileStore
 from collectors.writer import Writer
 
 _OTLP_PREFIX = "/v1/"
+OPENAPI_URL = "/openapi.json"
 _STATUS_CODES = {
     400: INVALID_ARGUMENT,
     404: NOT_FOUND,
@@ -48,24 +54,6 @@ def version() -> str:
         return metadata.version("runlog")
     except metadata.PackageNotFoundError:
         return "0.1.0"
-
-
-class TokenCheck:
-    """FastAPI dependency: the request must carry ``Authorization: Bearer <token>``."""
-
-    def __init__(self, token: str | None) -> None:
-        self.token = token
-
-    def __call__(self, request: Request) -> None:
-        if not self.token:
-            return
-        scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip(), self.token):
-            raise ApiError(
-                UNAUTHENTICATED,
-                "missing or wrong bearer token; send 'Authorization: Bearer <token>' "
-                "with the collector's token (RUNLOG_TOKEN)",
-            )
 
 
 def create_app(store: QueryStore, files: FileStore, writer: Writer, settings: Settings) -> FastAPI:
@@ -85,19 +73,40 @@ def create_app(store: QueryStore, files: FileStore, writer: Writer, settings: Se
         version=version(),
         description="OTLP/HTTP receiver, files endpoint and query API of runlog. "
         "See docs/api.md for value encoding and the filter language.",
+        # Served below, behind the token like every other route.
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
     auth = [Depends(TokenCheck(settings.token))]
     ingestor = Ingestor(writer, settings.max_body_bytes)
-    app.state.ingestor = ingestor
+    uploads = Uploads(files, writer, settings.max_file_bytes)
+    app.state.ingestor, app.state.uploads = ingestor, uploads
     app.include_router(OtlpHttpApi(ingestor).router(), dependencies=auth)
     app.include_router(QueryApi(store).router(), dependencies=auth)
-    app.include_router(FilesApi(store, files, settings.max_file_bytes).router(), dependencies=auth)
-    app.include_router(
-        MlflowApi(store, files, writer, settings.max_file_bytes).router(), dependencies=auth
-    )
+    app.include_router(FilesApi(store, files, uploads).router(), dependencies=auth)
+    app.include_router(MlflowApi(store, files, writer, uploads).router(), dependencies=auth)
     app.add_api_route("/healthz", healthz, response_model=schemas.Health, tags=["health"])
+    _add_docs(app, auth)
     _add_error_handlers(app)
+    app.add_middleware(RequestGuard, settings=settings, answer=error_response)
     return app
+
+
+def _add_docs(app: FastAPI, auth: list[Any]) -> None:
+    """``/openapi.json``, ``/docs`` (Swagger UI) and ``/redoc``, behind the token."""
+
+    def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=OPENAPI_URL, title=f"{app.title} - docs")
+
+    def redoc() -> HTMLResponse:
+        return get_redoc_html(openapi_url=OPENAPI_URL, title=f"{app.title} - ReDoc")
+
+    for path, endpoint in ((OPENAPI_URL, openapi), ("/docs", docs), ("/redoc", redoc)):
+        app.add_api_route(path, endpoint, dependencies=auth, include_in_schema=False)
 
 
 def healthz() -> dict[str, str]:
@@ -113,7 +122,10 @@ def _add_error_handlers(app: FastAPI) -> None:
 
 
 def error_response(request: Request, error: ApiError) -> Response:
-    """Answer *error* as the path's protocol wants: OTLP Status or the JSON error body."""
+    """Answer *error* as the path's protocol wants: OTLP Status, MLflow's error JSON or the
+    query API's JSON error body."""
+    if request.url.path.startswith(MLFLOW_PREFIXES):
+        return translate(error).response()
     if request.url.path.startswith(_OTLP_PREFIX):
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         media = JSON if content_type == JSON else PROTOBUF

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from collectors.settings import (
+    DEFAULT_DEAD_AFTER_S,
+    DEFAULT_HEARTBEAT_TIMEOUT_S,
     DEFAULT_HOST,
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_FILE_BYTES,
@@ -61,6 +63,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--replay-spool", action="store_true", help="replay the spool into this collector at start"
     )
+    parser.add_argument(
+        "--heartbeat-timeout",
+        type=float,
+        default=DEFAULT_HEARTBEAT_TIMEOUT_S,
+        metavar="SECONDS",
+        help="a run that sends heartbeats is NotResponding after this much silence "
+        "(default 60; 0: never)",
+    )
+    parser.add_argument(
+        "--dead-after",
+        type=float,
+        default=DEFAULT_DEAD_AFTER_S,
+        metavar="SECONDS",
+        help="a NotResponding run is Failed after this much more silence (default 600)",
+    )
     return parser
 
 
@@ -77,4 +94,6 @@ def parse_settings(argv: Sequence[str] | None = None) -> Settings:
         max_file_bytes=int(args.max_file_mb * MIB),
         spool_dir=args.spool_dir or default_spool_dir(),
         replay_spool=args.replay_spool,
+        heartbeat_timeout_s=args.heartbeat_timeout,
+        dead_after_s=args.dead_after,
     )

@@ -24,6 +24,52 @@ MIXED = "mixed"
 _NUMERIC = {c.DTYPE_FLOAT: "<f8", c.DTYPE_INT: "<i8", c.DTYPE_BOOL: "u1"}
 
 
+def parse_json(body: bytes, max_depth: int) -> Any:
+    """Parse a request body as JSON that the store can keep.
+
+    Raises:
+        ValueError: the body is not JSON, nests deeper than *max_depth*, or holds a string
+            with a lone surrogate (``"\\ud800"``: valid JSON, but no UTF-8 text can hold it).
+    """
+    try:
+        tree = json.loads(body)
+    except RecursionError:
+        raise ValueError(f"JSON nested deeper than {max_depth} levels") from None
+    check_json_tree(tree, max_depth)
+    return tree
+
+
+def check_json_tree(tree: Any, max_depth: int) -> None:
+    """Refuse nesting deeper than *max_depth* and strings UTF-8 cannot encode (iteratively).
+
+    Raises:
+        ValueError: saying which rule the tree breaks.
+    """
+    stack: list[tuple[Any, int]] = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, str):
+            _check_text(node)
+        elif isinstance(node, (dict, list)):
+            if depth >= max_depth:
+                raise ValueError(f"JSON nested deeper than {max_depth} levels")
+            if isinstance(node, dict):
+                for key in node:
+                    _check_text(key)
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((child, depth + 1) for child in children)
+
+
+def _check_text(text: str) -> None:
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(
+                f"a string holds a lone surrogate ({text[:40]!r}); send valid Unicode text"
+            ) from None
+
+
 def json_float(value: float) -> float | str:
     """A float as JSON: itself, or ``"NaN"`` / ``"Infinity"`` / ``"-Infinity"``."""
     if math.isfinite(value):

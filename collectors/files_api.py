@@ -1,45 +1,40 @@
 """The files endpoint: upload (streamed), download and list a run's files.
 
 Paths are relative to their run and checked by the file store (no ``..``, no absolute
-paths, no backslashes, at most 1024 characters); a bad path is a 400.
+paths, no backslashes, at most 1024 characters); a bad path is a 400. Uploads are stored and
+recorded by `collectors.run_files.Uploads`, downloads served by `run_files.file_response`.
 """
 
 from __future__ import annotations
 
-import mimetypes
-import time
-from collections.abc import Iterator
-from typing import BinaryIO
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
-from starlette.concurrency import run_in_threadpool
 
 from collectors import encoding as enc
 from collectors import schemas
-from collectors.errors import TOO_LARGE, ApiError, invalid, not_found
+from collectors.errors import invalid, not_found
 from collectors.query_api import check_run_id, json_response, run_not_found
+from collectors.run_files import Uploads, file_response
 from collectors.store.base import Store
-from collectors.store.files import FileStore, FileTooLargeError, FileWriter, check_path
+from collectors.store.files import FileStore, check_path
 from runlog import conventions as c
-
-_WRITE_SIZE = 1024 * 1024  # bytes gathered before each (thread-pool) write
 
 
 class FilesApi:
     """Routes under ``/api/v1/runs/{run_id}/files``.
 
     Args:
-        store: the metadata store (`Store.record_file`, `Store.list_files`).
+        store: the metadata store (`Store.list_files`).
         files: the byte store.
-        max_file_bytes: largest upload accepted.
+        uploads: stores and records uploads.
     """
 
-    def __init__(self, store: Store, files: FileStore, max_file_bytes: int) -> None:
+    def __init__(self, store: Store, files: FileStore, uploads: Uploads) -> None:
         self.store = store
         self.files = files
-        self.max_file_bytes = max_file_bytes
+        self.uploads = uploads
 
     def router(self) -> APIRouter:
         """An `APIRouter` with the files routes."""
@@ -82,9 +77,7 @@ class FilesApi:
             ) from None
         except ValueError as exc:  # InvalidPathError
             raise invalid(str(exc)) from None
-        name = path.rsplit("/", 1)[-1]
-        headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"}
-        return StreamingResponse(_chunks(stream), media_type=_media_type(name), headers=headers)
+        return file_response(stream, path)
 
     async def upload(self, run_id: str, path: str, request: Request) -> Response:
         """Store the request body as file *path* of the run (created if unknown)."""
@@ -94,34 +87,14 @@ class FilesApi:
         problem = c.check_name("experiment name", experiment)
         if problem:
             raise invalid(f"{c.HEADER_EXPERIMENT}: {problem}")
-        try:
-            writer = self.files.open_writer(check_run_id(run_id), path, self.max_file_bytes)
-        except ValueError as exc:  # InvalidPathError: clashes with a folder or a file
-            raise invalid(str(exc)) from None
-        try:
-            size, sha256 = await self._stream(request, writer)
-        except BaseException:
-            await run_in_threadpool(writer.abort)
-            raise
-        now = time.time_ns()
-        await run_in_threadpool(self.store.record_file, run_id, experiment, path, size, sha256, now)
-        info = {"path": path, "size": size, "sha256": sha256, "created_ns": now}
+        record = await self.uploads.receive(request, check_run_id(run_id), path, experiment)
+        info = {
+            "path": record.path,
+            "size": record.size,
+            "sha256": record.sha256,
+            "created_ns": record.time_ns,
+        }
         return Response(enc.dumps(info), status_code=201, media_type="application/json")
-
-    async def _stream(self, request: Request, writer: FileWriter) -> tuple[int, str]:
-        pending = bytearray()
-        try:
-            async for chunk in request.stream():
-                pending += chunk
-                if len(pending) >= _WRITE_SIZE:
-                    await run_in_threadpool(writer.write, bytes(pending))
-                    pending.clear()
-            if pending:
-                await run_in_threadpool(writer.write, bytes(pending))
-        except FileTooLargeError:
-            limit = self.max_file_bytes
-            raise ApiError(TOO_LARGE, f"file exceeds the limit of {limit} bytes") from None
-        return await run_in_threadpool(writer.commit)
 
     @staticmethod
     def _checked(path: str) -> str:
@@ -129,14 +102,3 @@ class FilesApi:
             return check_path(path)
         except ValueError as exc:  # InvalidPathError
             raise invalid(str(exc)) from None
-
-
-def _chunks(stream: BinaryIO) -> Iterator[bytes]:
-    """Read a file in chunks (Starlette iterates this in its thread pool), then close it."""
-    with stream:
-        while chunk := stream.read(_WRITE_SIZE):
-            yield chunk
-
-
-def _media_type(name: str) -> str:
-    return mimetypes.guess_type(name)[0] or "application/octet-stream"

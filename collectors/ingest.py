@@ -1,13 +1,13 @@
 """From OTLP request bytes to committed operations: decode, convert, write.
 
 `Ingestor` is what every receiver shares: OTLP/HTTP (`collectors.otlp_http`), OTLP/gRPC
-(`collectors.grpc_server`) and the spool replay at start (`ingest_request_bytes`).
+(`collectors.grpc_server`, `Ingestor.ingest`) and the spool replay at start
+(`ingest_request_bytes`).
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import re
 import time
 import zlib
@@ -23,9 +23,10 @@ from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as metr
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as trace_pb
 
 from collectors import convert
-from collectors.errors import TOO_LARGE, UNAVAILABLE, ApiError, invalid
+from collectors.encoding import parse_json
+from collectors.errors import CONFLICT, TOO_LARGE, UNAVAILABLE, ApiError, invalid
 from collectors.ops import Applied, Converted
-from collectors.writer import Writer, WriterError
+from collectors.writer import Writer, WriterError, caused_by_input
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
@@ -34,6 +35,12 @@ _HEX_ID_KEYS = frozenset(
 )
 _HEX_ID = re.compile(r"(?:[0-9a-fA-F]{16}){1,2}")
 _MAX_REPORTED_ERRORS = 5
+#: Deepest OTLP/JSON nesting accepted: protobuf's own limit for binary messages is 100.
+MAX_JSON_DEPTH = 100
+#: Most gzip members one body may hold. OTLP exporters send one; each member costs a new
+#: inflater and a copy of the rest of the body, so thousands of empty ones cost minutes.
+MAX_GZIP_MEMBERS = 64
+_GZIP_SLICE = 256 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +49,7 @@ class Signal:
 
     request: type[Message]
     response: type[Message]
-    convert: Callable[[Any, int], Converted]
+    convert: Callable[[Any, int, bytes | None], Converted]
     rejected_field: str
 
 
@@ -78,7 +85,13 @@ class Outcome:
 
     @classmethod
     def of(cls, converted: Converted, applied: Applied) -> Outcome:
-        """Combine the converter's rejections with the store's refusals."""
+        """Combine the converter's rejections with the store's refusals.
+
+        Raises:
+            ApiError: ``CONFLICT`` when the batch id was used before for other content.
+        """
+        if applied.conflict is not None:
+            raise ApiError(CONFLICT, applied.conflict)
         errors = converted.errors + applied.errors
         return cls(converted.rejected + len(applied.errors), errors, applied.duplicate)
 
@@ -111,23 +124,38 @@ def signal_of(kind: str) -> Signal:
 def gunzip(body: bytes, limit: int) -> bytes:
     """Decompress a gzip body, refusing output over *limit* bytes (a gzip bomb).
 
+    Input is fed in slices, so what each member leaves over (``unused_data``) is one slice,
+    not the rest of the body; at most `MAX_GZIP_MEMBERS` members are read.
+
     Raises:
         ApiError: ``TOO_LARGE`` past the limit, ``INVALID_ARGUMENT`` for a broken stream.
     """
     out = bytearray()
-    data = body
-    while data:
-        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    view, pos = memoryview(body), 0
+    for _ in range(MAX_GZIP_MEMBERS):
+        if pos == len(view):
+            return bytes(out)
+        pos = _gunzip_member(view, pos, out, limit)
+    if pos < len(view):
+        raise invalid(f"gzip body has more than {MAX_GZIP_MEMBERS} members; send one")
+    return bytes(out)
+
+
+def _gunzip_member(view: memoryview, pos: int, out: bytearray, limit: int) -> int:
+    """Inflate the member starting at *pos* into *out*; return where the next one starts."""
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    while not inflater.eof:
+        if pos == len(view):
+            raise invalid("gzip body is truncated")
+        piece = view[pos : pos + _GZIP_SLICE]
         try:
-            out += inflater.decompress(data, limit + 1 - len(out))
+            out += inflater.decompress(piece, limit + 1 - len(out))
         except zlib.error as exc:
             raise invalid(f"body is not valid gzip: {exc}") from None
         if len(out) > limit:
             raise ApiError(TOO_LARGE, f"decompressed body exceeds the limit of {limit} bytes")
-        if not inflater.eof:
-            raise invalid("gzip body is truncated")
-        data = inflater.unused_data
-    return bytes(out)
+        pos += len(piece) - len(inflater.unused_data)
+    return pos
 
 
 def _hex_ids_to_base64(node: Any) -> Any:
@@ -154,7 +182,10 @@ def decode(signal: Signal, body: bytes, content_type: str) -> Message:
     name = signal.request.__name__
     try:
         if content_type == JSON:
-            json_format.ParseDict(_hex_ids_to_base64(json.loads(body)), message, True)
+            tree = parse_json(body, MAX_JSON_DEPTH)
+            if not isinstance(tree, dict):
+                raise ValueError(f"expected a JSON object, got {type(tree).__name__}")
+            json_format.ParseDict(_hex_ids_to_base64(tree), message, True)
         else:
             message.ParseFromString(body)
     except (DecodeError, json_format.ParseError, ValueError, RecursionError) as exc:
@@ -200,11 +231,11 @@ class Ingestor:
             body = gunzip(body, self.max_body_bytes)
         elif len(body) > self.max_body_bytes:
             raise ApiError(TOO_LARGE, f"body exceeds the limit of {self.max_body_bytes} bytes")
-        return self.convert(kind, decode(signal_of(kind), body, content_type))
+        return self.convert(kind, decode(signal_of(kind), body, content_type), body)
 
-    def convert(self, kind: str, message: Message) -> Converted:
-        """Convert a decoded request, stamping the receive time now."""
-        return signal_of(kind).convert(message, self._clock())
+    def convert(self, kind: str, message: Message, body: bytes | None = None) -> Converted:
+        """Convert a decoded request (received as *body*, if known), stamping the time now."""
+        return signal_of(kind).convert(message, self._clock(), body)
 
     def submit(self, converted: Converted) -> Future[Applied]:
         """Hand the operations to the writer.
@@ -221,7 +252,8 @@ class Ingestor:
         """Block until the writer committed (or failed) and say what became of the request.
 
         Raises:
-            ApiError: ``UNAVAILABLE`` when the store could not commit.
+            ApiError: ``UNAVAILABLE`` when the store could not commit, ``INVALID_ARGUMENT``
+                when it refused the data, ``CONFLICT`` for a batch id reused.
         """
         try:
             applied = future.result()
@@ -229,9 +261,13 @@ class Ingestor:
             raise unavailable(exc) from exc
         return Outcome.of(converted, applied)
 
-    def ingest_message(self, kind: str, message: Message) -> Outcome:
-        """Convert and commit an already decoded request; block until committed."""
-        converted = self.convert(kind, message)
+    def ingest(self, kind: str, body: bytes, content_type: str = PROTOBUF) -> Outcome:
+        """Decode, convert and commit one serialised request; block until committed.
+
+        Raises:
+            ApiError: the body is malformed or too large, or the store could not commit.
+        """
+        converted = self.prepare(kind, body, content_type)
         return self.wait(converted, self.submit(converted))
 
     def ingest_request_bytes(self, kind: str, body: bytes, content_type: str = PROTOBUF) -> Applied:
@@ -249,12 +285,14 @@ class Ingestor:
         Raises:
             ApiError: the body is malformed or too large, or the store could not commit.
         """
-        converted = self.prepare(kind, body, content_type)
-        outcome = self.wait(converted, self.submit(converted))
+        outcome = self.ingest(kind, body, content_type)
         return Applied(duplicate=outcome.duplicate, errors=outcome.errors)
 
 
 def unavailable(exc: BaseException) -> ApiError:
-    """The 503 for a commit that failed."""
+    """The answer to a commit that failed: 503 (retry later), or 400 when the store refused
+    the data itself (retrying would fail forever)."""
     reason = exc if isinstance(exc, WriterError) else f"{type(exc).__name__}: {exc}"
+    if caused_by_input(exc):
+        return invalid(f"the store refused this request's data ({reason}); do not retry it")
     return ApiError(UNAVAILABLE, f"the store could not commit ({reason}); retry later")

@@ -150,9 +150,60 @@ class AppendSpans:
 
 @dataclass(frozen=True, slots=True)
 class MarkBatch:
-    """Remember a producer's batch id; `Store.apply` skips a list whose batch id it has seen."""
+    """Remember a producer's batch id; `Store.apply` skips a list whose batch id it has seen.
+
+    ``digest`` is the `batch_digest` of the request that carried the id: the same id
+    with the same digest is a replay (skipped), with another digest a conflict (refused).
+    """
 
     batch_id: str
+    digest: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """A sign of life from the process that owns a live run: from now on the collector
+    watches the run, and long silence makes it NotResponding, then Failed (`SweepSilentRuns`).
+
+    Every operation naming a run counts as a sign of life; this one only adds the watching.
+    """
+
+    run_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SweepSilentRuns:
+    """Mark watched live runs silent since ``now_ns - timeout_ns`` NotResponding, and
+    NotResponding runs silent for ``dead_after_ns`` more Failed (with the reason as error).
+
+    Silence before ``since_ns`` (when this collector started listening) does not count: a
+    producer cannot be heard while no collector listens.
+    """
+
+    now_ns: int
+    timeout_ns: int
+    dead_after_ns: int
+    since_ns: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RecordFile:
+    """Register a run file (its bytes are already in the file store), creating the run if
+    unknown.
+
+    ``replace`` is True for an upload through the collector (its size and digest were
+    measured from the bytes: they replace an earlier record of the path); False for a
+    producer's ``runlog.file`` event, which records the file only if the path has no record
+    yet and is refused when it contradicts the one there.
+    """
+
+    run_id: str
+    experiment: str
+    path: str
+    size: int
+    sha256: str
+    time_ns: int
+    replace: bool = True
 
 
 # --- MLflow REST (collectors.mlflow): experiments, run lifecycle, inputs, logged models ----
@@ -263,6 +314,9 @@ Op = Union[  # noqa: UP007  # a runtime alias on Python 3.10
     AppendLogLines,
     AppendSpans,
     MarkBatch,
+    Heartbeat,
+    SweepSilentRuns,
+    RecordFile,
     CreateExperiment,
     UpdateExperiment,
     SetExperimentTag,
@@ -296,3 +350,5 @@ class Applied:
 
     duplicate: bool = False  # the list's batch id had been applied before: nothing done
     errors: list[str] = field(default_factory=list)  # operations refused (param conflict, …)
+    #: Why nothing was done: the list's batch id was applied before with other content.
+    conflict: str | None = None

@@ -14,7 +14,8 @@ from fastapi import APIRouter, Request, Response
 from google.rpc import status_pb2
 from starlette.concurrency import run_in_threadpool
 
-from collectors.errors import TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, ApiError
+from collectors.errors import UNSUPPORTED_MEDIA_TYPE, ApiError
+from collectors.guards import too_large
 from collectors.ingest import JSON, PROTOBUF, Ingestor, Outcome, encode, signal_of, unavailable
 from collectors.schemas import ExportResponse
 from runlog import conventions as c
@@ -72,13 +73,6 @@ async def read_body(request: Request, limit: int) -> bytes:
         if len(body) > limit:
             raise too_large(limit)
     return bytes(body)
-
-
-def too_large(limit: int) -> ApiError:
-    """The 413 for a body over *limit* bytes."""
-    return ApiError(
-        TOO_LARGE, f"body exceeds the limit of {limit} bytes; send smaller batches or raise it"
-    )
 
 
 def status_body(error: ApiError, content_type: str) -> bytes:

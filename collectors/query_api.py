@@ -187,7 +187,9 @@ class QueryApi:
     def get_logs(
         self,
         run_id: str,
-        after_seq: Annotated[int, Query(ge=0, description="last seq already seen")] = 0,
+        after_seq: Annotated[
+            int, Query(ge=0, le=c.INT64_MAX, description="last seq already seen")
+        ] = 0,
         limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
         level: Annotated[
             str | None, Query(description="TRACE, DEBUG, INFO, WARN, ERROR or FATAL")

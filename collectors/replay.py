@@ -9,19 +9,16 @@ ids, so an entry that was already kept is skipped by the store.
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
 from collectors.ingest import Ingestor
-from collectors.store.base import Store
-from collectors.store.files import FileStore
+from collectors.run_files import Uploads
 
 logger = logging.getLogger(__name__)
-_COPY_SIZE = 1024 * 1024
 
 
-def replay_spool(spool_dir: Path, ingestor: Ingestor, store: Store, files: FileStore) -> None:
+def replay_spool(spool_dir: Path, ingestor: Ingestor, uploads: Uploads) -> None:
     """Ingest every pending entry of *spool_dir*; log (never raise) what went wrong."""
     try:
         from runlog import _spool
@@ -32,7 +29,7 @@ def replay_spool(spool_dir: Path, ingestor: Ingestor, store: Store, files: FileS
     try:
         result = spool.replay(
             lambda body: ingestor.ingest_request_bytes("logs", body),
-            lambda upload: ingest_upload(upload, store, files),
+            lambda upload: ingest_upload(upload, uploads),
         )
     except Exception:
         logger.exception("replaying the spool %s failed", spool_dir)
@@ -46,18 +43,10 @@ def replay_spool(spool_dir: Path, ingestor: Ingestor, store: Store, files: FileS
     )
 
 
-def ingest_upload(upload: Any, store: Store, files: FileStore) -> None:
-    """Copy one spooled upload (``data``, ``run_id``, ``experiment``, ``path``) into place."""
-    writer = files.open_writer(upload.run_id, upload.path)
-    try:
-        with open(upload.data, "rb") as source:
-            while chunk := source.read(_COPY_SIZE):
-                writer.write(chunk)
-        size, sha256 = writer.commit()
-    except BaseException:
-        writer.abort()
-        raise
-    store.record_file(upload.run_id, upload.experiment, upload.path, size, sha256, time.time_ns())
+def ingest_upload(upload: Any, uploads: Uploads) -> None:
+    """Store one spooled upload (``data``, ``run_id``, ``experiment``, ``path``)."""
+    with open(upload.data, "rb") as source:
+        uploads.copy(source, upload.run_id, upload.path, upload.experiment)
 
 
 __all__ = ["ingest_upload", "replay_spool"]

@@ -64,7 +64,10 @@ class Run(BaseModel):
     experiment: str
     name: str | None
     parent_id: str | None
-    status: str = Field(description="Running, Completed, Failed or Canceled")
+    status: str = Field(
+        description="Running, Completed, Failed, Canceled, or NotResponding (no sign of life "
+        "for the collector's --heartbeat-timeout); also NotStarted, Queued, Preparing, Finalizing"
+    )
     start_ns: int
     end_ns: int | None
     error: str | None
@@ -73,6 +76,9 @@ class Run(BaseModel):
     properties: dict[str, str]
     metrics: list[MetricSummary]
     deleted: bool = Field(description="deleted through MLflow (restorable); listed on request")
+    last_seen_ns: int | None = Field(
+        description="when the collector last received anything of the run (Unix ns)"
+    )
 
 
 class RunList(BaseModel):

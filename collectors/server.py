@@ -24,6 +24,8 @@ from collectors.app import create_app
 from collectors.cli_args import parse_settings
 from collectors.grpc_server import create_grpc_server
 from collectors.ingest import Ingestor
+from collectors.liveness import Sweeper
+from collectors.run_files import Uploads
 from collectors.settings import Settings
 from collectors.store import LocalFileStore, open_store
 from collectors.store.sql import SQLStore
@@ -89,6 +91,7 @@ def serve(settings: Settings) -> None:
     store = open_store(settings.db_path)
     writer = Writer(store)
     writer.start()
+    sweeper = _start_sweeper(writer, settings)
     grpc_server: grpc.Server | None = None
     try:
         app = create_app(store, LocalFileStore(settings.files_dir), writer, settings)
@@ -100,9 +103,10 @@ def serve(settings: Settings) -> None:
             )
             grpc_server.start()
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
-        asyncio.run(_run_http(_Server(config), sock, settings, grpc_port, ingestor, store))
+        uploads: Uploads = app.state.uploads
+        asyncio.run(_run_http(_Server(config), sock, settings, grpc_port, ingestor, uploads))
     finally:
-        _shutdown(grpc_server, writer, store)
+        _shutdown(grpc_server, sweeper, writer, store)
 
 
 async def _run_http(
@@ -111,7 +115,7 @@ async def _run_http(
     settings: Settings,
     grpc_port: int | None,
     ingestor: Ingestor,
-    store: SQLStore,
+    uploads: Uploads,
 ) -> None:
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started and not task.done():
@@ -119,24 +123,36 @@ async def _run_http(
     if server.started:
         print(ready_line(settings, grpc_port), flush=True)
         if settings.replay_spool:
-            _start_replay(settings.spool_dir, ingestor, store, settings)
+            _start_replay(settings.spool_dir, ingestor, uploads)
     await task
 
 
-def _shutdown(grpc_server: grpc.Server | None, writer: Writer, store: SQLStore) -> None:
+def _start_sweeper(writer: Writer, settings: Settings) -> Sweeper | None:
+    if not settings.heartbeat_timeout_s:
+        return None
+    sweeper = Sweeper(writer, settings.heartbeat_timeout_s, settings.dead_after_s)
+    sweeper.start()
+    return sweeper
+
+
+def _shutdown(
+    grpc_server: grpc.Server | None, sweeper: Sweeper | None, writer: Writer, store: SQLStore
+) -> None:
     if grpc_server is not None:
         grpc_server.stop(_GRPC_GRACE_SECONDS).wait()
+    if sweeper is not None:
+        sweeper.stop()
     writer.stop()
     store.close()
     print("runlog collector stopped", flush=True)
 
 
-def _start_replay(spool_dir: Path, ingestor: Ingestor, store: SQLStore, settings: Settings) -> None:
+def _start_replay(spool_dir: Path, ingestor: Ingestor, uploads: Uploads) -> None:
     from collectors.replay import replay_spool  # only when asked: imports the client spool
 
     thread = threading.Thread(
         target=replay_spool,
-        args=(spool_dir, ingestor, store, LocalFileStore(settings.files_dir)),
+        args=(spool_dir, ingestor, uploads),
         name="runlog-spool-replay",
         daemon=True,
     )

@@ -14,6 +14,10 @@ MIB = 1024 * 1024
 DEFAULT_MAX_BODY_BYTES = 64 * MIB
 DEFAULT_MAX_FILE_BYTES = 10 * 1024 * MIB
 DEFAULT_HOST = "127.0.0.1"
+#: Seconds of silence after which a watched run is NotResponding (6 missed heartbeats).
+DEFAULT_HEARTBEAT_TIMEOUT_S = 60.0
+#: Further seconds of silence after which a NotResponding run is Failed.
+DEFAULT_DEAD_AFTER_S = 600.0
 
 
 def default_spool_dir() -> Path:
@@ -36,6 +40,9 @@ class Settings:
         max_file_bytes: limit of one uploaded file.
         spool_dir: the local client spool to replay at start when *replay_spool* is set.
         replay_spool: replay *spool_dir* into this collector once it is up.
+        heartbeat_timeout_s: seconds of silence after which a run whose producer sends
+            heartbeats is NotResponding; 0 switches the watching off.
+        dead_after_s: further seconds of silence after which such a run is Failed.
     """
 
     data_dir: Path = field(default_factory=lambda: Path("runlog-data"))
@@ -47,13 +54,22 @@ class Settings:
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     spool_dir: Path = field(default_factory=default_spool_dir)
     replay_spool: bool = False
+    heartbeat_timeout_s: float = DEFAULT_HEARTBEAT_TIMEOUT_S
+    dead_after_s: float = DEFAULT_DEAD_AFTER_S
 
     def check(self) -> None:
         """Refuse settings the collector must not run with.
 
         Raises:
-            ConfigError: a non-loopback host without a token, or a non-positive limit.
+            ConfigError: a non-loopback host without a token, a token of blanks or with
+                blanks around it, a non-positive limit, or negative liveness times.
         """
+        if self.token is not None and self.token != self.token.strip():
+            shown = "only whitespace" if not self.token.strip() else "whitespace around it"
+            raise ConfigError(
+                f"refusing a token of {shown}: clients could never send it exactly. Pass "
+                "--token (or RUNLOG_TOKEN) without spaces, tabs or newlines around it."
+            )
         if not self.token and not is_loopback(self.host):
             raise ConfigError(
                 f"refusing to listen on {self.host!r} without a token: anyone who can reach "
@@ -62,6 +78,13 @@ class Settings:
             )
         if self.max_body_bytes <= 0 or self.max_file_bytes <= 0:
             raise ConfigError("size limits must be positive numbers of bytes")
+        if not 0 <= self.heartbeat_timeout_s < _MAX_SECONDS or not (
+            0 <= self.dead_after_s < _MAX_SECONDS
+        ):
+            raise ConfigError(
+                "--heartbeat-timeout and --dead-after must be seconds from 0 to 10 years "
+                f"(got {self.heartbeat_timeout_s} and {self.dead_after_s})"
+            )
 
     @property
     def db_path(self) -> Path:
@@ -72,6 +95,9 @@ class Settings:
     def files_dir(self) -> Path:
         """Where uploaded files live."""
         return self.data_dir / "files"
+
+
+_MAX_SECONDS = 10 * 365 * 24 * 3600.0
 
 
 def is_loopback(host: str) -> bool:

@@ -4,7 +4,9 @@ Receivers `submit` the operations of one request and get a future; one thread ta
 lists waiting (up to a cap), applies them in one `Store.apply` call (one transaction) and
 resolves the futures. If a group fails, each list is retried alone so that one bad list
 fails only its own request. The queue is bounded: when it is full `submit` raises
-`WriterBusyError` and receivers answer 503 with ``Retry-After``.
+`WriterBusyError` and receivers answer 503 with ``Retry-After``. A list the store refuses
+because of its data (`caused_by_input`) must be answered with a 4xx, not a 503: sent again,
+it would fail again, forever (a "poison batch").
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
 
+import sqlalchemy as sa
+
 from collectors.ops import Applied, Op
 from collectors.store.base import Store
 
-__all__ = ["Writer", "WriterBusyError", "WriterError", "WriterStoppedError"]
+__all__ = ["Writer", "WriterBusyError", "WriterError", "WriterStoppedError", "caused_by_input"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +40,20 @@ class WriterBusyError(WriterError):
 
 class WriterStoppedError(WriterError):
     """The writer was stopped (the collector is shutting down)."""
+
+
+_INPUT_ERRORS = (ValueError, TypeError, OverflowError)
+
+
+def caused_by_input(exc: BaseException) -> bool:
+    """Tell whether a store failure comes from the data it was given (an int past int64, a
+    string that cannot be encoded, a value the database refuses), so that sending the same
+    data again cannot succeed; other failures (locks, I/O, a lost connection) may pass."""
+    if isinstance(exc, sa.exc.DataError):
+        return True
+    if isinstance(exc, sa.exc.StatementError):
+        return isinstance(exc.orig, _INPUT_ERRORS)
+    return isinstance(exc, _INPUT_ERRORS)
 
 
 class Writer:

@@ -173,6 +173,22 @@ def main() -> None:
     help="Largest request body, decompressed [default 64].",
 )
 @click.option("--no-replay", is_flag=True, help="Do not replay this machine's disk spool.")
+@click.option(
+    "--heartbeat-timeout",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="A run that sends heartbeats is NotResponding after this much silence (0: never).",
+)
+@click.option(
+    "--dead-after",
+    type=click.FloatRange(min=0),
+    default=600.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="A NotResponding run is Failed after this much more silence.",
+)
 @pass_options
 def collector(
     opts: Options,
@@ -184,6 +200,8 @@ def collector(
     own_token: str | None,
     max_body_mb: int | None,
     no_replay: bool,
+    heartbeat_timeout: float,
+    dead_after: float,
 ) -> None:
     """Start the collector sidecar (needs `pip install 'runlog[collector]'`)."""
     serve, settings_cls = _import_collector()
@@ -193,6 +211,8 @@ def collector(
         "token": own_token or opts.token,
         "grpc_port": None if no_grpc else grpc_port,
         "replay_spool": not no_replay,
+        "heartbeat_timeout_s": heartbeat_timeout,
+        "dead_after_s": dead_after,
     }
     if data_dir:
         values["data_dir"] = Path(data_dir)

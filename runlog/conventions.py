@@ -61,6 +61,10 @@ EVENT_PROPERTY: Final = "runlog.property"
 #: ``--heartbeat-timeout`` seconds of silence the collector marks the run NotResponding,
 #: and after ``--dead-after`` more seconds Failed with a reason.
 EVENT_RUN_HEARTBEAT: Final = "runlog.run.heartbeat"
+#: A file of the run that the producer uploaded to the collector's files endpoint (the
+#: bytes travel there, never in OTLP): attributes `FILE_PATH`, `FILE_SIZE`, `FILE_SHA256`.
+#: The record is added if the path has none; an upload's own record is never overwritten.
+EVENT_FILE: Final = "runlog.file"
 
 # --- metric attributes -----------------------------------------------------------------------
 METRIC_NAME: Final = "runlog.metric.name"
@@ -89,6 +93,11 @@ DTYPE_INT: Final = "i8"
 DTYPE_BOOL: Final = "bool"
 DTYPE_STR: Final = "str"
 DTYPES: Final = frozenset({DTYPE_FLOAT, DTYPE_INT, DTYPE_BOOL, DTYPE_STR})
+
+# --- file event --------------------------------------------------------------------------------
+FILE_PATH: Final = "runlog.file.path"  # string: the run file path (see `check_file_path`)
+FILE_SIZE: Final = "runlog.file.size"  # int: bytes
+FILE_SHA256: Final = "runlog.file.sha256"  # string: 64 lowercase hex digits
 
 # --- key/value events (tag, param, property) -------------------------------------------------
 KEY: Final = "runlog.key"

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from collectors import encoding as enc
+from collectors.ingest import unavailable
 from collectors.mlflow.errors import (
     MALFORMED_REQUEST,
     TEMPORARILY_UNAVAILABLE,
@@ -17,10 +19,12 @@ from collectors.mlflow.errors import (
     from_store_error,
     invalid,
     missing,
+    translate,
 )
 from collectors.mlflow.mapping import DEFAULT_EXPERIMENT_ID
 from collectors.ops import Op
 from collectors.query_api import QueryStore
+from collectors.run_files import Uploads
 from collectors.store.base import LoggedModelInfo, MlflowExperiment, RunState
 from collectors.store.files import FileStore
 from collectors.writer import Writer, WriterError
@@ -28,6 +32,8 @@ from runlog import conventions as cv
 
 #: Seconds a write waits for its commit before answering 503.
 COMMIT_TIMEOUT_S = 60.0
+#: Deepest JSON nesting a request body may have (MLflow's own bodies nest about 5 deep).
+MAX_JSON_DEPTH = 64
 
 
 class MlflowStore(QueryStore, Protocol):
@@ -65,9 +71,11 @@ class Params:
         if not body.strip():
             return cls({})
         try:
-            values = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise MlflowError(MALFORMED_REQUEST, f"request body is not JSON: {exc}") from None
+            values = enc.parse_json(body, MAX_JSON_DEPTH)
+        except ValueError as exc:  # UnicodeDecodeError is a ValueError
+            raise MlflowError(
+                MALFORMED_REQUEST, f"request body is not usable JSON: {exc}"
+            ) from None
         if not isinstance(values, dict):
             raise MlflowError(MALFORMED_REQUEST, "request body must be a JSON object")
         return cls(values)
@@ -165,7 +173,7 @@ class Context:
     store: MlflowStore
     writer: Writer
     files: FileStore
-    max_file_bytes: int
+    uploads: Uploads
 
     def submit(self, ops: Sequence[Op]) -> None:
         """Commit *ops* through the group-commit writer; a refused op is a 400."""
@@ -173,6 +181,8 @@ class Context:
             applied = self.writer.submit(ops).result(COMMIT_TIMEOUT_S)
         except WriterError as exc:
             raise MlflowError(TEMPORARILY_UNAVAILABLE, str(exc)) from None
+        except Exception as exc:  # the store failed: retry later, or a 400 for its data
+            raise translate(unavailable(exc)) from exc
         if applied.errors:
             raise from_store_error(applied.errors[0])
 

@@ -19,11 +19,14 @@ from collectors.mlflow import artifacts, experiments, history, models, runs
 from collectors.mlflow._context import Context, MlflowStore, Params
 from collectors.mlflow.errors import ENDPOINT_NOT_FOUND, MlflowError, MlflowRoute
 from collectors.query_api import QueryStore
+from collectors.run_files import Uploads
 from collectors.store.files import FileStore
 from collectors.writer import Writer
 
 Handler = Callable[[Context, Params], dict[str, Any]]
 PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
+#: Every path the MLflow API answers (its errors are MLflow's error JSON).
+MLFLOW_PREFIXES = (*PREFIXES, "/api/2.0/mlflow-artifacts")
 ROUTES: dict[tuple[str, str], Handler] = {
     **experiments.ROUTES,
     **runs.ROUTES,
@@ -56,14 +59,14 @@ class MlflowApi:
         store: the store (`SQLStore`).
         files: the file byte store.
         writer: the started group-commit writer.
-        max_file_bytes: largest artifact accepted.
+        uploads: stores and records artifact uploads.
     """
 
     def __init__(
-        self, store: QueryStore, files: FileStore, writer: Writer, max_file_bytes: int
+        self, store: QueryStore, files: FileStore, writer: Writer, uploads: Uploads
     ) -> None:
         # The collector's store is an SQLStore, which has the MLflow reads too.
-        self.ctx = Context(cast(MlflowStore, store), writer, files, max_file_bytes)
+        self.ctx = Context(cast(MlflowStore, store), writer, files, uploads)
 
     def router(self) -> APIRouter:
         """One `APIRouter` with the tracking API, the artifacts proxy and a 404 catch-all."""
@@ -72,7 +75,7 @@ class MlflowApi:
             for prefix in PREFIXES:
                 router.add_api_route(prefix + path, self._endpoint(handler), methods=[method])
         self._add_artifact_routes(router)
-        for prefix in (*PREFIXES, "/api/2.0/mlflow-artifacts"):
+        for prefix in MLFLOW_PREFIXES:
             router.add_api_route(
                 prefix + "/{rest:path}",
                 _not_found,

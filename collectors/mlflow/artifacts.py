@@ -9,23 +9,19 @@ under ``models/<model_id>/``.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-from typing import Any, BinaryIO
+from typing import Any
 
 from fastapi import Request, Response
-from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from collectors import encoding as enc
-from collectors.files_api import _media_type
 from collectors.mlflow._context import Context, Params
 from collectors.mlflow.errors import MlflowError, invalid, missing
 from collectors.mlflow.mapping import artifact_root
-from collectors.store.files import FileTooLargeError, FileWriter, InvalidPathError, check_path
+from collectors.run_files import file_response
+from collectors.store.files import InvalidPathError, check_path
 
 PREFIX = "/api/2.0/mlflow-artifacts/artifacts"
-_CHUNK = 1024 * 1024
 
 
 def _locate(ctx: Context, artifact_path: str) -> tuple[str, str]:
@@ -107,35 +103,10 @@ async def upload(ctx: Context, artifact_path: str, request: Request) -> Response
     """``PUT``: store the body as a run file (atomically; replaces the same path)."""
     run_id, path = await run_in_threadpool(_locate, ctx, artifact_path)
     path = _checked(path)
-    try:
-        writer = await run_in_threadpool(ctx.files.open_writer, run_id, path, ctx.max_file_bytes)
-    except ValueError as exc:  # clashes with a folder or a file
-        raise invalid(str(exc)) from None
-    try:
-        size, sha256 = await _stream(ctx, request, writer)
-    except BaseException:
-        await run_in_threadpool(writer.abort)
-        raise
     run = await run_in_threadpool(ctx.store.get_run, run_id)
     experiment = run.experiment if run is not None else "Default"
-    now = time.time_ns()
-    await run_in_threadpool(ctx.store.record_file, run_id, experiment, path, size, sha256, now)
+    await ctx.uploads.receive(request, run_id, path, experiment)
     return Response(enc.dumps({}), media_type="application/json")
-
-
-async def _stream(ctx: Context, request: Request, writer: FileWriter) -> tuple[int, str]:
-    pending = bytearray()
-    try:
-        async for chunk in request.stream():
-            pending += chunk
-            if len(pending) >= _CHUNK:
-                await run_in_threadpool(writer.write, bytes(pending))
-                pending.clear()
-        if pending:
-            await run_in_threadpool(writer.write, bytes(pending))
-    except FileTooLargeError:
-        raise invalid(f"file exceeds the limit of {ctx.max_file_bytes} bytes") from None
-    return await run_in_threadpool(writer.commit)
 
 
 def download(ctx: Context, artifact_path: str) -> Response:
@@ -147,11 +118,4 @@ def download(ctx: Context, artifact_path: str) -> Response:
         raise missing(f"File {artifact_path!r} does not exist") from None
     except IsADirectoryError:
         raise MlflowError("INVALID_PARAMETER_VALUE", f"{artifact_path!r} is a directory") from None
-    name = path.rsplit("/", 1)[-1]
-    return StreamingResponse(_chunks(stream), media_type=_media_type(name))
-
-
-def _chunks(stream: BinaryIO) -> Iterator[bytes]:
-    with stream:
-        while chunk := stream.read(_CHUNK):
-            yield chunk
+    return file_response(stream, path)

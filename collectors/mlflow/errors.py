@@ -51,6 +51,8 @@ _FROM_API_ERROR = {
     "NOT_FOUND": RESOURCE_DOES_NOT_EXIST,
     "UNAUTHENTICATED": UNAUTHENTICATED,
     "TOO_LARGE": INVALID_PARAMETER_VALUE,
+    "FORBIDDEN": BAD_REQUEST,
+    "CONFLICT": INVALID_STATE,
     "UNAVAILABLE": TEMPORARILY_UNAVAILABLE,
 }
 
@@ -61,17 +63,20 @@ class MlflowError(Exception):
     Args:
         code: an MLflow error code (``INVALID_PARAMETER_VALUE``, …).
         message: what was wrong and what to do.
+        status: the HTTP status, when not the one MLflow uses for *code* (a 413 for a body
+            over the limit: MLflow has no error code of its own for it).
     """
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self._status = status
 
     @property
     def status(self) -> int:
-        """The HTTP status MLflow uses for this code."""
-        return STATUS.get(self.code, 500)
+        """The HTTP status MLflow uses for this code (unless given)."""
+        return self._status or STATUS.get(self.code, 500)
 
     def response(self) -> Response:
         """The JSON error response."""
@@ -101,7 +106,7 @@ def translate(exc: Exception) -> MlflowError:
     if isinstance(exc, MlflowError):
         return exc
     if isinstance(exc, ApiError):
-        return MlflowError(_FROM_API_ERROR.get(exc.code, INTERNAL_ERROR), exc.message)
+        return MlflowError(_FROM_API_ERROR.get(exc.code, INTERNAL_ERROR), exc.message, exc.status)
     if isinstance(exc, RequestValidationError):
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', 'invalid')}"

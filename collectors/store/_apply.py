@@ -29,14 +29,17 @@ from collectors.ops import (
     Applied,
     DeleteTag,
     EnsureRun,
+    Heartbeat,
     MarkBatch,
     Op,
+    RecordFile,
     SetParam,
     SetProperty,
     SetStatus,
     SetTag,
+    SweepSilentRuns,
 )
-from collectors.store import _apply_mlflow, chunks, schema
+from collectors.store import _apply_mlflow, _files, _liveness, chunks, schema
 from collectors.store._logs import LogWriter
 from collectors.store._points import (
     Metric,
@@ -54,7 +57,7 @@ _runs, _experiments, _metrics = schema.runs, schema.experiments, schema.metrics
 _chunks, _batches = schema.metric_chunks, schema.batches
 _p = sa.bindparam
 
-_SEEN_BATCH = sa.select(_batches.c.batch_id).where(
+_SEEN_BATCH = sa.select(_batches.c.batch_id, _batches.c.digest).where(
     _batches.c.batch_id.in_(_p("ids", expanding=True))
 )
 _RUN_EXISTS = sa.select(_runs.c.run_id).where(_runs.c.run_id == _p("r"))
@@ -70,6 +73,8 @@ _SET_STATUS = (
     .where(_runs.c.run_id == _p("r"))
     .values(status=_p("s"), end_ns=_p("e"), error=_p("x"))
 )
+# A finished run is no longer watched for silence (see collectors.store._liveness).
+_END_RUN = _SET_STATUS.values(liveness=None)
 _METRIC_FAMILY = sa.select(_metrics).where(_metrics.c.run_id == _p("r"), _metrics.c.name == _p("n"))
 _TAIL = (
     sa.select(_chunks.c.seq, _chunks.c.n, _chunks.c.dtype)
@@ -113,6 +118,7 @@ class Transaction:
         self._kinds: dict[tuple[str, str], str | None] = {}
         self._stored: dict[tuple[str, str, str], sa.RowMapping] = {}
         self._logs = LogWriter(conn)
+        self._touched: set[str] = set()  # runs whose sign of life this transaction noted
 
     @property
     def connection(self) -> sa.Connection:
@@ -120,19 +126,44 @@ class Transaction:
         return self._conn
 
     def apply(self, ops: Sequence[Op]) -> Applied:
-        """Apply one list, unless it carries a batch id applied before."""
-        batch_ids = {op.batch_id for op in ops if isinstance(op, MarkBatch)}
-        if batch_ids and self._conn.execute(_SEEN_BATCH, {"ids": list(batch_ids)}).first():
-            return Applied(duplicate=True)
+        """Apply one list, unless it carries a batch id applied before.
+
+        The first operation on each run also notes a sign of life (`_liveness.TOUCH`).
+        """
         now = self._now_ns()
-        for batch_id in sorted(batch_ids):
-            self._conn.execute(sa.insert(_batches), {"batch_id": batch_id, "applied_ns": now})
+        marks = {op.batch_id: op.digest for op in ops if isinstance(op, MarkBatch)}
+        if marks:
+            seen = self._seen_batch(marks)
+            if seen is not None:
+                return seen
+            rows = [
+                {"batch_id": batch_id, "applied_ns": now, "digest": marks[batch_id]}
+                for batch_id in sorted(marks)
+            ]
+            self._conn.execute(sa.insert(_batches), rows)
         applied = Applied()
         for op in ops:
+            run_id = getattr(op, "run_id", None)
+            if run_id is not None and run_id not in self._touched:
+                self._touched.add(run_id)
+                self._conn.execute(_liveness.TOUCH, {"r": run_id, "now": now})
             error = _HANDLERS[type(op)](self, op)
             if error is not None:
                 applied.errors.append(error)
         return applied
+
+    def _seen_batch(self, marks: dict[str, str | None]) -> Applied | None:
+        """`Applied` for a list whose batch id was applied before (a replay or a conflict)."""
+        rows = self._conn.execute(_SEEN_BATCH, {"ids": list(marks)}).all()
+        for batch_id, digest in rows:
+            new = marks[batch_id]
+            if digest is not None and new is not None and digest != new:
+                return Applied(
+                    conflict=f"batch id {batch_id!r} was already used for a request with "
+                    "other content; nothing of this request was kept. Give every request "
+                    "its own batch id (a replay must send the same request again)"
+                )
+        return Applied(duplicate=True) if rows else None
 
     def finish(self) -> None:
         """Write the buffered points as chunks, the metric summaries, log lines and spans."""
@@ -166,6 +197,7 @@ class Transaction:
             "experiment_id": self.experiment_id(experiment, time_ns),
             "status": cv.STATUS_RUNNING,
             "start_ns": time_ns,
+            "last_seen_ns": self._now_ns(),
         }
         self._conn.execute(sa.insert(_runs), row)
         self._runs.add(run_id)
@@ -215,7 +247,8 @@ class Transaction:
             terminal = op.status in cv.TERMINAL_STATUSES
             end_ns, text = (op.time_ns, op.error) if terminal else (None, None)
             self._conn.execute(
-                _SET_STATUS, {"r": op.run_id, "s": op.status, "e": end_ns, "x": text}
+                _END_RUN if terminal else _SET_STATUS,
+                {"r": op.run_id, "s": op.status, "e": end_ns, "x": text},
             )
         return error
 
@@ -375,6 +408,9 @@ _HANDLERS: dict[type, Callable[[Transaction, Any], str | None]] = {
     AppendLogLines: Transaction._on_append_log_lines,
     AppendSpans: Transaction._on_append_spans,
     MarkBatch: Transaction._on_mark_batch,
+    Heartbeat: _liveness.on_heartbeat,
+    SweepSilentRuns: _liveness.on_sweep,
+    RecordFile: _files.on_record_file,
     **_apply_mlflow.HANDLERS,
 }
 

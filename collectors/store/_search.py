@@ -98,7 +98,8 @@ def decode_page_token(token: str | None) -> int:
         offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
     except (ValueError, KeyError, TypeError, binascii.Error) as exc:
         raise FilterError(_bad_token(token)) from exc
-    if not isinstance(offset, int) or offset < 0:
+    # bool is an int; an offset past int64 cannot be a page this store handed out.
+    if type(offset) is not int or not 0 <= offset <= cv.INT64_MAX:
         raise FilterError(_bad_token(token))
     return offset
 
@@ -158,6 +159,7 @@ def _run_info(row: sa.RowMapping) -> RunInfo:
         end_ns=row["end_ns"],
         error=row["error"],
         deleted=row["lifecycle_stage"] == "deleted",
+        last_seen_ns=row["last_seen_ns"],
     )
 
 

@@ -61,6 +61,7 @@ class RunInfo:
     properties: dict[str, str] = field(default_factory=dict)
     metrics: list[MetricSummary] = field(default_factory=list)
     deleted: bool = False  # deleted through MLflow's delete-run (restorable)
+    last_seen_ns: int | None = None  # when anything of the run last arrived (None: before 0004)
 
 
 @dataclass(slots=True)
@@ -189,11 +190,6 @@ class Store(Protocol):
 
     def list_metrics(self, run_id: str) -> list[MetricSummary]:
         """Summaries of every metric column of the run, ordered by name and column."""
-
-    def record_file(
-        self, run_id: str, experiment: str, path: str, size: int, sha256: str, time_ns: int
-    ) -> None:
-        """Register an uploaded file (creating the run if unknown); overwrites the same path."""
 
     def list_files(self, run_id: str) -> list[FileInfo]: ...
 

@@ -26,6 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, NoReturn
 
+from runlog import conventions as cv
+
 __all__ = ["Comparison", "FilterError", "Key", "OrderBy", "parse_filter", "parse_order_by"]
 
 KEY_TYPES: Final = {
@@ -284,7 +286,11 @@ class _Parser:
         number = self.match(_NUMBER)
         if number is None:
             self.fail("missing value", "a quoted string ('text') or a number")
-        return int(number) if re.fullmatch(r"[+-]?\d+", number) else float(number)
+        if not re.fullmatch(r"[+-]?\d+", number):
+            return float(number)
+        integer = int(number)
+        # Past int64 no database column can hold it; as a float it still compares.
+        return integer if cv.INT64_MIN <= integer <= cv.INT64_MAX else float(integer)
 
     def value_list(self, key: Key, op: str) -> tuple[str | int | float, ...]:
         """``( value [, value]* )`` after IN / NOT IN, each value checked against *key*."""

@@ -41,9 +41,15 @@ runs = sa.Table(
     sa.Column("end_ns", sa.BigInteger, nullable=True),
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("lifecycle_stage", sa.Text, nullable=False, server_default="active"),
+    # Liveness (migration 0004): when anything of the run last arrived, and whether the
+    # collector watches it for silence (NULL: never sent a heartbeat; 'watched'; 'lost':
+    # failed by the collector after a long silence, reopened by data arriving again).
+    sa.Column("last_seen_ns", sa.BigInteger, nullable=True),
+    sa.Column("liveness", sa.Text, nullable=True),
     sa.Index("ix_runs_experiment_start", "experiment_id", "start_ns"),
     sa.Index("ix_runs_start", "start_ns"),
     sa.Index("ix_runs_parent", "parent_id"),
+    sa.Index("ix_runs_liveness", "liveness"),
 )
 
 
@@ -114,6 +120,8 @@ batches = sa.Table(
     metadata,
     sa.Column("batch_id", sa.Text, primary_key=True),
     sa.Column("applied_ns", sa.BigInteger, nullable=False),
+    # Digest of the request that carried the id (migration 0004; NULL for older rows).
+    sa.Column("digest", sa.Text, nullable=True),
 )
 
 # Log lines of a run, numbered per run in arrival order (seq from 1); the primary key

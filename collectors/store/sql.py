@@ -270,24 +270,6 @@ class SQLStore:
 
     # --- files ---------------------------------------------------------------------------
 
-    def record_file(
-        self, run_id: str, experiment: str, path: str, size: int, sha256: str, time_ns: int
-    ) -> None:
-        """Register an uploaded file (creating the run if unknown); overwrites the same path.
-
-        Raises:
-            ValueError: The run id or experiment name is invalid.
-        """
-        f = schema.files
-        values = {"size": size, "sha256": sha256, "created_ns": time_ns}
-        with self._write() as conn:
-            error = Transaction(conn).ensure_run(run_id, experiment, time_ns)
-            if error is not None:
-                raise ValueError(error)
-            where = (f.c.run_id == run_id, f.c.path == path)
-            if not conn.execute(sa.update(f).where(*where).values(values)).rowcount:
-                conn.execute(sa.insert(f).values(run_id=run_id, path=path, **values))
-
     def list_files(self, run_id: str) -> list[FileInfo]:
         """The files recorded for the run, by path."""
         f = schema.files

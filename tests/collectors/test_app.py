@@ -6,13 +6,13 @@ import gzip
 import json
 import math
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import numpy as np
 import pytest
+from app_client import BASE_URL, JSON, MAX_BODY, PROTOBUF, make_client
 from fastapi.testclient import TestClient
 from google.protobuf import json_format
 from google.rpc import status_pb2
@@ -25,24 +25,6 @@ from collectors.settings import Settings
 from collectors.store import LocalFileStore, open_store
 from collectors.writer import Writer
 from runlog import conventions as c
-
-PROTOBUF = {"Content-Type": "application/x-protobuf"}
-JSON = {"Content-Type": "application/json"}
-MAX_BODY = 256 * 1024
-
-
-def make_client(tmp_path: Path, **settings: Any) -> Iterator[TestClient]:
-    store = open_store(tmp_path / "runlog.db")
-    writer = Writer(store)
-    writer.start()
-    config = replace(Settings(data_dir=tmp_path, max_body_bytes=MAX_BODY), **settings)
-    app = create_app(store, LocalFileStore(tmp_path / "files"), writer, config)
-    try:
-        with TestClient(app) as client:
-            yield client
-    finally:
-        writer.stop()
-        store.close()
 
 
 @pytest.fixture
@@ -365,7 +347,7 @@ def test_a_full_write_queue_answers_503_with_retry_after(tmp_path: Path) -> None
     app = create_app(store, LocalFileStore(tmp_path / "files"), writer, Settings(tmp_path))
     body = logs_request(metric("m", 1.0)).SerializeToString()
     try:
-        with TestClient(app) as client:
+        with TestClient(app, base_url=BASE_URL) as client:
             response = client.post("/v1/logs", content=body, headers=PROTOBUF)
     finally:
         writer.start()

@@ -20,15 +20,17 @@ from otlp_builders import (
     traces_request,
 )
 
-from collectors.convert import convert_logs, convert_metrics, convert_traces
+from collectors.convert import batch_digest, convert_logs, convert_metrics, convert_traces
 from collectors.ops import (
     AppendLogLines,
     AppendPoints,
     AppendSpans,
     Converted,
     EnsureRun,
+    Heartbeat,
     LogLine,
     MarkBatch,
+    RecordFile,
     SetParam,
     SetProperty,
     SetStatus,
@@ -234,10 +236,31 @@ def test_one_ensure_run_per_run() -> None:
     assert 1 == sum(isinstance(op, EnsureRun) for op in out.ops)
 
 
-def test_batch_id_marks_the_batch_first() -> None:
-    out = convert(metric("m", 1.0), resource={c.RUN_ID: "r1", c.BATCH_ID: "b-1"})
+def test_batch_id_marks_the_batch_first_with_the_requests_digest() -> None:
+    request = logs_request(metric("m", 1.0), resource={c.RUN_ID: "r1", c.BATCH_ID: "b-1"})
+    digest = batch_digest(request.SerializeToString())
 
-    assert MarkBatch("b-1") == out.ops[0]
+    assert MarkBatch("b-1", digest) == convert_logs(request, RECEIVED).ops[0]
+
+
+def test_the_batch_digest_is_of_the_body_as_received() -> None:
+    request = logs_request(metric("m", 1.0), resource={c.RUN_ID: "r1", c.BATCH_ID: "b-1"})
+
+    out = convert_logs(request, RECEIVED, b"the body")
+
+    assert MarkBatch("b-1", batch_digest(b"the body")) == out.ops[0]
+
+
+@pytest.mark.parametrize("kind", ["traces", "metrics"])
+def test_traces_and_metrics_take_batch_ids_too(kind: str) -> None:
+    resource = {c.RUN_ID: "r1", c.BATCH_ID: "b-2"}
+    if kind == "traces":
+        out = convert_traces(traces_request(span("fit"), resource=resource), RECEIVED, b"x")
+    else:
+        request = metrics_request(gauge("cpu", (1, 0.5, {})), resource=resource)
+        out = convert_metrics(request, RECEIVED, b"x")
+
+    assert MarkBatch("b-2", batch_digest(b"x")) == out.ops[0]
 
 
 def test_event_name_attribute_is_the_fallback() -> None:
@@ -747,3 +770,89 @@ def test_histogram_points_with_attributes_get_their_own_columns() -> None:
         found["count{route=/a}"][1],
         found["count{route=/b}"][1],
     )
+
+
+# --- liveness and file events -----------------------------------------------------------------
+
+
+def test_a_heartbeat_ensures_the_run_and_asks_to_watch_it() -> None:
+    out = convert(event(c.EVENT_RUN_HEARTBEAT, time_ns=5))
+
+    assert [EnsureRun("r1", c.DEFAULT_EXPERIMENT, 5), Heartbeat("r1")] == out.ops
+
+
+def test_a_file_event_records_a_file_without_replacing_an_upload() -> None:
+    digest = "ab" * 32
+    attributes = {c.FILE_PATH: "outputs/model.pkl", c.FILE_SIZE: 12, c.FILE_SHA256: digest}
+
+    out = convert(event(c.EVENT_FILE, attributes, time_ns=7))
+
+    record = RecordFile("r1", c.DEFAULT_EXPERIMENT, "outputs/model.pkl", 12, digest, 7, False)
+    assert [EnsureRun("r1", c.DEFAULT_EXPERIMENT, 7), record] == out.ops
+
+
+@pytest.mark.parametrize(
+    ("attributes", "reason"),
+    [
+        ({c.FILE_SIZE: 1, c.FILE_SHA256: "ab" * 32}, "runlog.file.path"),
+        ({c.FILE_PATH: "../x", c.FILE_SIZE: 1, c.FILE_SHA256: "ab" * 32}, "'..'"),
+        ({c.FILE_PATH: "x", c.FILE_SIZE: -1, c.FILE_SHA256: "ab" * 32}, "non-negative"),
+        ({c.FILE_PATH: "x", c.FILE_SIZE: "1", c.FILE_SHA256: "ab" * 32}, "non-negative"),
+        ({c.FILE_PATH: "x", c.FILE_SIZE: 1, c.FILE_SHA256: "AB" * 32}, "lowercase hex"),
+        ({c.FILE_PATH: "x", c.FILE_SIZE: 1}, "lowercase hex"),
+    ],
+)
+def test_a_malformed_file_event_is_rejected(attributes: dict[str, Any], reason: str) -> None:
+    out = convert(event(c.EVENT_FILE, attributes))
+
+    assert (1, []) == (out.rejected, out.ops)
+    assert reason in out.errors[0]
+
+
+# --- values past what the store can hold ----------------------------------------------------------
+
+PAST_INT64 = 2**64 - 1
+
+
+def test_a_record_time_past_int64_is_rejected_and_the_rest_kept() -> None:
+    out = convert(metric("m", 1.0, step=1, time_ns=PAST_INT64), metric("m", 2.0, step=2))
+
+    assert 1 == out.rejected
+    assert "past the int64 range" in out.errors[0]
+    assert [[2]] == [list(op.steps) for op in points(out)]
+
+
+def test_a_log_line_observed_past_int64_is_rejected() -> None:
+    out = convert(event(None, {"msg": 1}, observed=PAST_INT64))
+
+    assert (1, []) == (out.rejected, out.ops)
+
+
+@pytest.mark.parametrize("field", ["start_time_unix_nano", "end_time_unix_nano"])
+def test_a_span_time_past_int64_is_rejected(field: str) -> None:
+    bad = span("fit")
+    setattr(bad, field, PAST_INT64)
+
+    for resource in ({c.RUN_ID: "r1"}, {}):  # a run's span, and a root span making a run
+        out = convert_traces(traces_request(bad, resource=resource), RECEIVED)
+        assert (1, []) == (out.rejected, out.ops)
+
+
+def test_metric_points_past_int64_are_rejected() -> None:
+    late = gauge("cpu", (PAST_INT64, 0.5, {}))
+    big_count = histogram("h", {"time_unix_nano": 5, "count": 2**63})
+    request = metrics_request(late, big_count, resource={c.RUN_ID: "r1"})
+
+    out = convert_metrics(request, RECEIVED)
+
+    assert (2, []) == (out.rejected, out.ops)
+
+
+def test_unknown_span_kind_and_status_code_are_kept_as_unspecified_and_unset() -> None:
+    odd = span("fit")
+    odd.kind, odd.status.code = 99, 99  # type: ignore[assignment]  # open enums on the wire
+
+    out = convert_traces(traces_request(odd, resource={c.RUN_ID: "r1"}), RECEIVED)
+
+    (record,) = next(op for op in out.ops if isinstance(op, AppendSpans)).spans
+    assert ("UNSPECIFIED", "UNSET") == (record.kind, record.status_code)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -205,3 +206,41 @@ def test_accepted_connections_have_nagle_off() -> None:
             server.close()
 
     assert 0 != asyncio.run(check())
+
+
+def test_a_client_that_goes_away_mid_upload_costs_one_log_line(
+    start_collector: Callable[..., Collector],
+) -> None:
+    collector = start_collector()
+    port = int(collector.endpoint.rsplit(":", 1)[1])
+    head = (
+        "PUT /api/v1/runs/gone1/files/big.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Content-Length: 50000000\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(head.encode() + b"x" * 3_000_000)
+    deadline = time.monotonic() + 30
+    while "went away" not in collector.log() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    log = collector.log()
+    kept = [p for p in (collector.data_dir / "files").rglob("*") if p.is_file()]
+    with collector.client() as client:
+        listed = client.get("/api/v1/runs/gone1/files")
+
+    assert 1 == log.count("went away"), log
+    assert "Traceback" not in log
+    assert [] == kept
+    assert 404 == listed.status_code  # nothing was recorded, so not even the run exists
+
+
+@pytest.mark.parametrize("token", [" ", "s3cret "])
+def test_refuses_a_token_of_whitespace(tmp_path: Path, token: str) -> None:
+    command = [sys.executable, "-m", "collectors", "--data-dir", str(tmp_path)]
+    command += ["--host", "0.0.0.0", "--port", str(free_port()), "--no-grpc", "--token", token]
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+
+    assert 2 == result.returncode
+    assert "whitespace" in result.stderr

@@ -6,10 +6,11 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from collectors.ops import Applied, EnsureRun, Op, SetTag
 from collectors.store import SQLStore, open_store
-from collectors.writer import Writer, WriterBusyError, WriterStoppedError
+from collectors.writer import Writer, WriterBusyError, WriterStoppedError, caused_by_input
 
 
 class CountingStore:
@@ -93,3 +94,37 @@ def test_stop_drains_what_was_queued_then_refuses(store: CountingStore) -> None:
 def test_an_empty_list_resolves_at_once(store: CountingStore) -> None:
     assert Applied() == Writer(store).submit([]).result(0)  # type: ignore[arg-type]
     assert [] == store.calls
+
+
+def _raised_by_the_store(ops: list[Op], tmp_path: Path) -> BaseException:
+    real = open_store(tmp_path / "poison.db")
+    try:
+        real.apply([ops])
+    except Exception as exc:
+        return exc
+    finally:
+        real.close()
+    raise AssertionError("the store took it")
+
+
+def test_a_value_the_database_cannot_hold_is_caused_by_input(tmp_path: Path) -> None:
+    past_int64 = EnsureRun("r1", "E", 2**63)
+
+    assert caused_by_input(_raised_by_the_store([past_int64], tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("exc", "expected"),
+    [
+        (OverflowError("Python int too large to convert to SQLite INTEGER"), True),
+        (UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed"), True),
+        (sa.exc.DataError("INSERT", {}, ValueError("NUL")), True),
+        (sa.exc.StatementError("bind", "INSERT", {}, TypeError("bad type")), True),
+        (sa.exc.OperationalError("INSERT", {}, RuntimeError("database is locked")), False),
+        (sa.exc.IntegrityError("INSERT", {}, RuntimeError("duplicate key")), False),
+        (OSError("disk I/O error"), False),
+        (RuntimeError("database is on fire"), False),
+    ],
+)
+def test_caused_by_input_tells_poison_from_trouble(exc: BaseException, expected: bool) -> None:
+    assert expected == caused_by_input(exc)

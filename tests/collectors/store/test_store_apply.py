@@ -15,6 +15,7 @@ from collectors.ops import (
     DeleteTag,
     EnsureRun,
     MarkBatch,
+    RecordFile,
     SetParam,
     SetProperty,
     SetStatus,
@@ -445,19 +446,65 @@ def test_downsampling_strings_is_refused(store: SQLStore) -> None:
         store.read_metric_downsampled("r1", "m", max_points=2)
 
 
-def test_record_file_creates_run_and_overwrites(store: SQLStore) -> None:
-    store.record_file("f1", "files-exp", "outputs/a.txt", 3, "aa", 10)
-    store.record_file("f1", "ignored", "outputs/a.txt", 4, "bb", 20)
-    store.record_file("f1", "ignored", "b.txt", 1, "cc", 30)
+def test_an_upload_record_creates_the_run_and_replaces_the_path(store: SQLStore) -> None:
+    results = store.apply(
+        [
+            [RecordFile("f1", "files-exp", "outputs/a.txt", 3, "aa", 10)],
+            [RecordFile("f1", "ignored", "outputs/a.txt", 4, "bb", 20)],
+            [RecordFile("f1", "ignored", "b.txt", 1, "cc", 30)],
+        ]
+    )
 
     files = store.list_files("f1")
     run = store.get_run("f1")
 
-    assert [(f.path, f.size, f.sha256, f.created_ns) for f in files] == [
-        ("b.txt", 1, "cc", 30),
-        ("outputs/a.txt", 4, "bb", 20),
+    assert [[], [], []] == [applied.errors for applied in results]
+    assert [("b.txt", 1, "cc", 30), ("outputs/a.txt", 4, "bb", 20)] == [
+        (f.path, f.size, f.sha256, f.created_ns) for f in files
     ]
-    assert run is not None and run.experiment == "files-exp"
+    assert run is not None and "files-exp" == run.experiment
+
+
+def test_a_file_event_adds_a_missing_record_but_never_contradicts_one(store: SQLStore) -> None:
+    claim = RecordFile("f2", "exp", "model.pkl", 5, "d" * 64, 10, replace=False)
+    (added,) = store.apply([[claim]])
+    (repeated,) = store.apply([[replace(claim, time_ns=20)]])
+    (contradicting,) = store.apply([[replace(claim, size=6, sha256="e" * 64, time_ns=30)]])
+
+    files = store.list_files("f2")
+
+    assert ([], []) == (added.errors, repeated.errors)
+    assert "is recorded with 5 bytes" in contradicting.errors[0]
+    assert [("model.pkl", 5, "d" * 64, 10)] == [
+        (f.path, f.size, f.sha256, f.created_ns) for f in files
+    ]
+
+
+def test_a_batch_id_replayed_with_the_same_content_is_a_duplicate(store: SQLStore) -> None:
+    batch = [MarkBatch("b1", "digest-1"), EnsureRun("r1", "exp", 1), SetTag("r1", "k", "v")]
+
+    first, again = store.apply([batch]), store.apply([batch])
+
+    assert (False, True) == (first[0].duplicate, again[0].duplicate)
+    assert (None, None) == (first[0].conflict, again[0].conflict)
+
+
+def test_a_batch_id_reused_for_other_content_is_refused(store: SQLStore) -> None:
+    store.apply([[MarkBatch("b1", "digest-1"), EnsureRun("r1", "exp", 1)]])
+
+    (reused,) = store.apply([[MarkBatch("b1", "digest-2"), SetTag("r1", "k", "changed")]])
+
+    assert reused.conflict is not None and "'b1' was already used" in reused.conflict
+    assert not reused.duplicate
+    assert {} == store.get_run("r1").tags  # type: ignore[union-attr]  # the run exists
+
+
+def test_a_batch_kept_before_digests_existed_counts_as_a_replay(store: SQLStore) -> None:
+    store.apply([[MarkBatch("old"), EnsureRun("r1", "exp", 1)]])
+
+    (again,) = store.apply([[MarkBatch("old", "digest"), SetTag("r1", "k", "v")]])
+
+    assert (True, None) == (again.duplicate, again.conflict)
 
 
 def test_list_experiments_counts_runs(store: SQLStore) -> None:

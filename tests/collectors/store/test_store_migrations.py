@@ -36,7 +36,7 @@ def test_fresh_database_gets_every_table_at_head(store: SQLStore) -> None:
         tables = set(sa.inspect(conn).get_table_names())
         version = MigrationContext.configure(conn).get_current_revision()
 
-    assert (tables, version) == (TABLES, "0003")
+    assert (tables, version) == (TABLES, "0004")
 
 
 def test_migrations_match_the_schema_module(store: SQLStore) -> None:
@@ -68,7 +68,7 @@ def test_reopening_keeps_data_and_version(store_url: str) -> None:
     second.close()
 
     assert run is not None and run.start_ns == 5
-    assert [tuple(v) for v in versions] == [("0003",)]
+    assert [tuple(v) for v in versions] == [("0004",)]
 
 
 def test_open_store_accepts_a_plain_path(tmp_path: Path) -> None:
