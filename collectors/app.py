@@ -28,9 +28,10 @@ from collectors.files_api import FilesApi
 from collectors.ingest import JSON, PROTOBUF, Ingestor
 from collectors.mlflow import MlflowApi
 from collectors.otlp_http import OtlpHttpApi, status_body
-from collectors.query_api import QueryApi, QueryStore, json_response
+from collectors.query_api import QueryApi, json_response
 from collectors.settings import Settings
 from collectors.store.files import FileStore
+from collectors.studio import Studio, StudioStore
 from collectors.writer import Writer
 
 _OTLP_PREFIX = "/v1/"
@@ -68,7 +69,7 @@ class TokenCheck:
             )
 
 
-def create_app(store: QueryStore, files: FileStore, writer: Writer, settings: Settings) -> FastAPI:
+def create_app(store: StudioStore, files: FileStore, writer: Writer, settings: Settings) -> FastAPI:
     """Build the collector's FastAPI application.
 
     Args:
@@ -96,6 +97,8 @@ def create_app(store: QueryStore, files: FileStore, writer: Writer, settings: Se
         MlflowApi(store, files, writer, settings.max_file_bytes).router(), dependencies=auth
     )
     app.add_api_route("/healthz", healthz, response_model=schemas.Health, tags=["health"])
+    app.state.studio = Studio(store, writer)
+    app.state.studio.install(app, auth)
     _add_error_handlers(app)
     return app
 

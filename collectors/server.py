@@ -47,6 +47,12 @@ class _Server(uvicorn.Server):
                 # before the writer is drained; the shutdown is already graceful.
                 self._captured_signals.clear()
 
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # The studio's event streams never end by themselves: end them first, or the
+        # wait for open connections below would never finish.
+        self.config.app.state.studio.close()
+        await super().shutdown(sockets)
+
 
 def ready_line(settings: Settings, grpc_port: int | None) -> str:
     """The line printed once the collector accepts connections."""
