@@ -14,7 +14,7 @@ import logging
 import socket
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import grpc
@@ -35,7 +35,15 @@ _GRPC_GRACE_SECONDS = 5.0
 
 
 class _Server(uvicorn.Server):
-    """uvicorn without re-raising the stop signal afterwards, so cleanup can run."""
+    """uvicorn without re-raising the stop signal afterwards, so cleanup can run.
+
+    *before_shutdown* runs first when it stops: it ends the studio's event streams, which
+    never end by themselves, so the wait for open connections below can finish.
+    """
+
+    def __init__(self, config: uvicorn.Config, before_shutdown: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._before_shutdown = before_shutdown
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -48,9 +56,7 @@ class _Server(uvicorn.Server):
                 self._captured_signals.clear()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        # The studio's event streams never end by themselves: end them first, or the
-        # wait for open connections below would never finish.
-        self.config.app.state.studio.close()
+        self._before_shutdown()
         await super().shutdown(sockets)
 
 
@@ -106,7 +112,8 @@ def serve(settings: Settings) -> None:
             )
             grpc_server.start()
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
-        asyncio.run(_run_http(_Server(config), sock, settings, grpc_port, ingestor, store))
+        server = _Server(config, app.state.studio.close)
+        asyncio.run(_run_http(server, sock, settings, grpc_port, ingestor, store))
     finally:
         _shutdown(grpc_server, writer, store)
 

@@ -44,7 +44,7 @@ def run_table(
     table = RunTable(run_ids=ids)
     table.next_page_token = _search.encode_page_token(offset + max_results) if more else None
     if ids:
-        page = sa.select(sa.literal_column("run_id")).select_from(
+        page: sa.Select[Any] = sa.select(sa.literal_column("run_id")).select_from(
             ordered.offset(offset).limit(max_results).subquery()
         )
         _fill(conn, table, page)
@@ -62,7 +62,7 @@ def _fill(conn: sa.Connection, table: RunTable, page: sa.Select[Any]) -> None:
         schema.experiments.c.name.label("experiment"),
     ).join(schema.experiments, _runs.c.experiment_id == schema.experiments.c.id)
     # fetchall, plain tuples: iterating a result fetches row by row, twice as slow here.
-    found = conn.execute(query.where(_runs.c.run_id.in_(page))).tuples().all()
+    found = conn.execute(query.where(_runs.c.run_id.in_(page))).all()
     rows = {row[0]: row for row in found}
     for run_id in table.run_ids:
         _, name, status, start_ns, end_ns, parent_id, experiment = rows[run_id]
@@ -74,8 +74,8 @@ def _fill(conn: sa.Connection, table: RunTable, page: sa.Select[Any]) -> None:
         table.experiments.append(experiment)
     position = {run_id: i for i, run_id in enumerate(table.run_ids)}
     for target, source in ((table.tags, schema.tags), (table.params, schema.params)):
-        query = sa.select(source.c.run_id, source.c.key, source.c.value)
-        for run_id, key, value in conn.execute(query.where(source.c.run_id.in_(page))).all():
+        pairs = sa.select(source.c.run_id, source.c.key, source.c.value)
+        for run_id, key, value in conn.execute(pairs.where(source.c.run_id.in_(page))).all():
             _column(target, key, len(position))[position[run_id]] = value
     _fill_metrics(conn, table, page, position)
 
@@ -108,7 +108,6 @@ def _last(dtype: str, bits: int | None, as_int: int | None, as_str: str | None) 
     if dtype == cv.DTYPE_BOOL and as_int is not None:
         return bool(as_int)
     return as_str
-
 
 
 def status_counts(conn: sa.Connection) -> dict[str, dict[str, int]]:

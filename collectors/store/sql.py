@@ -31,8 +31,8 @@ from collectors.store.base import (
     MlflowExperiment,
     RunInfo,
     RunPage,
-    RunTable,
     RunState,
+    RunTable,
     SpanInfo,
 )
 from collectors.store.filters import parse_filter

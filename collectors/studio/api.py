@@ -113,9 +113,7 @@ class StudioApi:
     async def events(self) -> StreamingResponse:
         """Server-sent events: what the writer committed, about every 0.1 s while it writes."""
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-        return StreamingResponse(
-            self.hub.stream(), media_type="text/event-stream", headers=headers
-        )
+        return StreamingResponse(self.hub.stream(), media_type="text/event-stream", headers=headers)
 
     async def edit_tags(self, run_id: str, edit: Annotated[TagEdit, Body()]) -> Response:
         """Set and remove tags of a run; answers its tags once committed."""

@@ -215,6 +215,34 @@ def test_downsampled_vector(client: TestClient) -> None:
     assert max(vector["values"]) == pytest.approx(1.0, abs=1e-3)
 
 
+def test_a_window_of_a_vector_by_step_or_time(client: TestClient) -> None:
+    count = 10_000
+    attributes = {
+        c.METRIC_NAME: "long",
+        c.METRIC_DTYPE: "f8",
+        c.METRIC_STEPS: np.arange(count, dtype="<i8").tobytes(),
+        c.METRIC_TIMESTAMPS: np.arange(1, count + 1, dtype="<i8").tobytes(),
+        c.METRIC_VALUES: np.arange(count, dtype="<f8").tobytes(),
+    }
+    send_logs(client, event(c.EVENT_METRIC_PACKED, attributes))
+
+    by_step = client.get("/api/v1/runs/r1/metric", params={"name": "long", "start": 10, "end": 12})
+    by_time = client.get(
+        "/api/v1/runs/r1/metric",
+        params={"name": "long", "x": "time", "start": 101, "max_points": 10, "format": "binary"},
+    )
+    missing = client.get("/api/v1/runs/r1/metric", params={"name": "nope", "start": 1})
+
+    assert ([10, 11, 12], [10.0, 11.0, 12.0]) == (by_step.json()["steps"], by_step.json()["values"])
+    assert ("10", "true") == (
+        by_time.headers["x-runlog-count"],
+        by_time.headers["x-runlog-downsampled"],
+    )
+    steps = np.frombuffer(by_time.content[:80], dtype="<i8")
+    assert (100, count - 1) == (steps[0], steps[-1])
+    assert 404 == missing.status_code
+
+
 def test_str_vectors_answer_json_even_when_binary_is_asked(client: TestClient) -> None:
     send_logs(client, metric("phase", "warmup", step=0), metric("phase", "train", step=1))
 
