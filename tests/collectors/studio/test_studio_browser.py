@@ -233,8 +233,8 @@ def test_with_a_token_the_page_asks_for_it_and_shows_no_data(
     browser: Any, tmp_path: Path, studio: Studio
 ) -> None:
     with run_collector(tmp_path / "data", token="t0ken") as guarded:
-        run_script(guarded, tmp_path, sys.executable, "-c",
-                   "import runlog\nwith runlog.start_run(experiment='secret-experiment'): pass")  # fmt: skip
+        script = "import runlog\nwith runlog.start_run(experiment='secret-experiment'): pass"
+        run_script(guarded, tmp_path, sys.executable, "-c", script)
         context = browser.new_context()
         shown = context.new_page()
         shown.goto(guarded.endpoint + "/")
