@@ -11,8 +11,9 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from browser import READY
 from collector_process import REPO_ROOT, run_collector
-from conftest import CHROMIUM_ARGS, READY, Page, Studio, run_script
+from conftest import Page, Studio, run_script
 
 from runlog import conventions as c
 
@@ -291,6 +292,3 @@ def _send_packed(studio: Studio, run_id: str, name: str, steps: Any, values: Any
         timeout=120,
     )
     assert 200 == answer.status_code, answer.text
-
-
-assert CHROMIUM_ARGS  # the launch flags live in conftest.py

@@ -352,6 +352,35 @@ export function scatter(points, { xLabel, yLabel, width = 520, height = 300 } = 
   return svg;
 }
 
+// --- one value per run: bars (SVG) ----------------------------------------------------------
+
+// items: [{id, label, color, value, href}]
+export function bars(items, { width = 560, label = "" } = {}) {
+  const shown = items.filter((x) => Number.isFinite(x.value)).sort((a, b) => a.value - b.value).slice(0, 40);
+  const row = 22, labelWidth = 150, valueWidth = 80;
+  const height = Math.max(shown.length * row + 8, 60);
+  const svg = s("svg", { class: "bars", viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": `${label}: one value per run` });
+  if (!shown.length) {
+    svg.append(s("text", { x: width / 2, y: 30, "text-anchor": "middle", class: "empty-text" }, "No values"));
+    return svg;
+  }
+  const low = Math.min(0, ...shown.map((x) => x.value)), high = Math.max(0, ...shown.map((x) => x.value));
+  const plot = width - labelWidth - valueWidth;
+  const sx = (v) => labelWidth + ((v - low) / (high - low || 1)) * plot;
+  shown.forEach((item, i) => {
+    const y = 4 + i * row;
+    const x0 = sx(Math.min(0, item.value)), x1 = sx(Math.max(0, item.value));
+    const g = s("g", { class: "bar-row", "data-run": item.id },
+      s("title", null, `${item.label}: ${fmtNum(item.value)}`),
+      s("text", { class: "bar-label", x: labelWidth - 8, y: y + row / 2, "text-anchor": "end", "dominant-baseline": "middle" }, truncate(item.label, 22)),
+      s("rect", { x: x0, y: y + 3, width: Math.max(x1 - x0, 1), height: row - 6, rx: 2, fill: item.color }),
+      s("text", { class: "bar-value", x: x1 + 6, y: y + row / 2, "dominant-baseline": "middle" }, fmtNum(item.value)));
+    if (item.href) g.addEventListener("click", () => { location.hash = item.href; });
+    svg.append(g);
+  });
+  return svg;
+}
+
 // --- parallel coordinates (SVG) -----------------------------------------------------------
 
 // axes: [{key, label, values: [...one per run]}]; runs: [{id, label, color, href}]

@@ -19,6 +19,21 @@ export function runColor(runId) {
   return PALETTE[hash(String(runId)) % PALETTE.length];
 }
 
+// Colours for the runs shown on one page: each run gets its own colour where it can (the
+// preferred one from its id, else the next free one), the same on every chart of the page.
+export function assignColors(runIds) {
+  const colors = new Map();
+  let used = new Set();
+  for (const id of [...new Set(runIds)].sort()) {
+    if (used.size === PALETTE.length) used = new Set();
+    let index = hash(String(id)) % PALETTE.length;
+    while (used.has(index)) index = (index + 1) % PALETTE.length;
+    used.add(index);
+    colors.set(id, PALETTE[index]);
+  }
+  return (id) => colors.get(id) || runColor(id);
+}
+
 export function seriesColor(index) {
   return PALETTE[index % PALETTE.length];
 }

@@ -66,6 +66,7 @@ async function render() {
   } catch (error) {
     if (error instanceof AuthError) return;
     if (error && error.status === 404) {
+      setCrumbs({ label: "Experiments", href: "#/" }, { label: "Not found" });
       clear(main, notFound("Not found", error.message));
     } else {
       console.warn(error);

@@ -2,7 +2,7 @@
 
 import { api, ApiError, enc, onLive, vector } from "../api.js";
 import { LineChart, legend } from "../charts.js";
-import { runColor } from "../colors.js";
+import { assignColors } from "../colors.js";
 import { clear, emptyState, fmtDuration, fmtNum, h, runDuration, statusBadge, throttle } from "../dom.js";
 import { mark, setCrumbs } from "../main.js";
 import { imageViewer } from "./run.js";
@@ -21,6 +21,7 @@ export async function comparePage(params) {
     }
   }));
   let showAll = params.get("all") === "1";
+  const runColor = assignColors(runs.map((run) => run.run_id));
   const diffHost = h("div", { class: "card wide" });
   const chartsHost = h("div", { class: "metric-grid" });
   const imagesHost = h("div");

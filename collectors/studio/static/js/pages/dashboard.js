@@ -2,8 +2,8 @@
 // URL) and charts across the selected runs (metric lines, scatter, parallel coordinates).
 
 import { api, ApiError, onLive, vector } from "../api.js";
-import { LineChart, legend, parallel, scatter } from "../charts.js";
-import { runColor } from "../colors.js";
+import { bars, LineChart, legend, parallel, scatter } from "../charts.js";
+import { assignColors } from "../colors.js";
 import { clear, fmtDuration, fmtFullTime, fmtNum, fmtTime, h, isActive, statusBadge, throttle, toNumber } from "../dom.js";
 import { mark, setCrumbs } from "../main.js";
 import { VirtualTable } from "../table.js";
@@ -99,6 +99,7 @@ export async function dashboardPage(id, params) {
   };
 
   let rows = [], byId = new Map(), keys = { tags: [], params: [], metrics: [] };
+  let runColor = assignColors([]);
   const summary = h("span", { class: "muted" });
   const filterInput = h("input", {
     type: "text", class: "filter-input", value: state.filter, spellcheck: "false",
@@ -259,11 +260,19 @@ export async function dashboardPage(id, params) {
       id: row.id, label: row.name, color: runColor(row.id), y: v.values,
       x: state.x === "step" ? v.steps : state.x === "time" ? v.times : v.times.map((t) => t - row.start / 1e9),
     }));
+    const old = lineHost.querySelector(".legend, svg.bars");
+    if (old) old.remove();
+    if (series.length && series.every((one) => one.x.length <= 1)) {
+      // One value per run (a sweep's result): bars say more than a column of dots.
+      lineChart.el.hidden = true;
+      lineHost.append(bars(series.map((one) => ({ id: one.id, label: one.label, color: one.color, value: one.y[0], href: runHref({ id: one.id }) })), { label: metric }));
+      lineNote.textContent = `${metric} has one value per run${state.selected.size ? "" : rows.length > LINE_RUNS ? `; the first ${LINE_RUNS} runs of the table` : ""}.`;
+      return;
+    }
+    lineChart.el.hidden = false;
     lineChart.options.emptyText = `None of these runs has points of ${metric}`;
     lineChart.options.xLabel = state.x === "relative" ? "relative time" : state.x;
     lineChart.setSeries(series);
-    const old = lineHost.querySelector(".legend");
-    if (old) old.remove();
     lineHost.append(legend(series));
   }
 
@@ -292,7 +301,7 @@ export async function dashboardPage(id, params) {
   function drawParallel() {
     const chosen = chartRuns().slice(0, 2000);
     const shown = columns().map((c) => c.key).filter((k) => k.startsWith("params.") || k.startsWith("metrics.")).slice(0, 10);
-    const axes = shown.map((key) => ({ key, label: key.replace(/^params\./, "").replace(/^metrics\./, ""), values: chosen.map((row) => numericValue(row, key)) }))
+    const axes = shown.map((key) => ({ key, label: key.replace(/^params\./, "param ").replace(/^metrics\./, "metric "), values: chosen.map((row) => numericValue(row, key)) }))
       .filter((axis) => axis.values.some((v) => v !== null));
     const runs = chosen.map((row) => ({ id: row.id, label: row.name, color: runColor(row.id), href: runHref(row) }));
     clear(parallelHost, parallel(axes, runs, { width: 1180, height: 300 }));
@@ -337,6 +346,7 @@ export async function dashboardPage(id, params) {
     filterInput.removeAttribute("aria-invalid");
     rows = rowsOf(data);
     byId = new Map(rows.map((row) => [row.id, row]));
+    runColor = assignColors(rows.map((row) => row.id));
     keys = { tags: Object.keys(data.tags).sort(), params: Object.keys(data.params).sort(), metrics: Object.keys(data.metrics).sort() };
     sortRows();
     const more = data.next_page_token ? " (the first 10,000)" : "";

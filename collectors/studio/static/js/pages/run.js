@@ -114,7 +114,8 @@ async function overviewSection(initial) {
   const scalars = h("div", { class: "card" });
   const children = h("div", { class: "card wide", hidden: true });
   const props = h("div", { class: "card" });
-  const el = h("div", { class: "overview-grid" }, details, tags, params, scalars, props, children);
+  const el = h("div", { class: "overview-grid" },
+    h("div", { class: "overview-col" }, details, props), h("div", { class: "overview-col" }, tags, scalars, params), children);
 
   function draw() {
     const p = run.properties;
@@ -197,7 +198,7 @@ async function metricsSection(initial) {
     [["step", "step"], ["time", "time"], ["relative", "relative time"]].map(([v, label]) => h("option", { value: v }, label)));
   const grid = h("div", { class: "metric-grid" });
   const singles = h("div", { class: "card wide", hidden: true });
-  const el = h("div", null, h("div", { class: "toolbar" }, h("label", null, "Series against ", xSelect), h("span", { class: "muted small" }, "Drag across a chart to zoom in, double-click to zoom out.")), singles, grid);
+  const el = h("div", { class: "section" }, h("div", { class: "toolbar" }, h("label", null, "Series against ", xSelect), h("span", { class: "muted small" }, "Drag across a chart to zoom in, double-click to zoom out.")), singles, grid);
   const cards = new Map();
 
   function build() {
