@@ -51,7 +51,7 @@ def produce(collector: Collector, work: Path) -> None:
             "--",
             sys.executable,
             str(examples / "autolog" / "torch_mlp.py"),
-        ],  # fmt: skip
+        ],
         [sys.executable, str(examples / "mlflow_client.py")],
         [sys.executable, str(examples / "logging_tour.py")],
         [sys.executable, str(examples / "traced_training.py")],
@@ -118,9 +118,7 @@ def sign_in(browser: Any, work: Path, schemes: list[str]) -> None:
             context.close()
 
 
-def main(
-    *, schemes: tuple[str, ...] = ("light", "dark"), after: Callable[[], None] | None = None
-) -> int:
+def main(schemes: tuple[str, ...] = ("light", "dark")) -> int:
     missing = chromium_missing()
     if missing:
         print(missing, file=sys.stderr)
