@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Body, Query, Response
@@ -147,6 +147,7 @@ def _tag_ops(run_id: str, edit: TagEdit) -> list[Op]:
 
 
 def _table_json(table: RunTable) -> dict[str, Any]:
-    out = asdict(table)
+    # Not dataclasses.asdict: it deep-copies every column (seconds for 10,000 runs).
+    out = {f.name: getattr(table, f.name) for f in fields(table)}
     out["metrics"] = {name: enc.json_values(values) for name, values in table.metrics.items()}
     return out

@@ -84,6 +84,8 @@ export class LineChart {
     this.el.dataset.lastX = Number.isFinite(lastX) ? String(lastX) : "";
     this.el.dataset.drawnAt = String(Date.now());
     this.draw();
+    const marks = window.__runlog && window.__runlog.marks;
+    if (marks && points && marks.firstChart === undefined) marks.firstChart = performance.now();
   }
 
   setXKind(kind) { this.options.xKind = kind; this.view = null; this.reset.hidden = true; }
@@ -337,9 +339,10 @@ export function scatter(points, { xLabel, yLabel, width = 520, height = 300 } = 
     g.append(s("line", { class: "grid", x1: x, x2: x, y1: 0, y2: plotH }), s("text", { class: "tick", x, y: plotH + 16, "text-anchor": "middle" }, xs.format(t)));
   }
   g.append(s("rect", { class: "frame", x: 0, y: 0, width: plotW, height: plotH }));
+  const many = usable.length > 500; // past that, no tab stop or tooltip element per point
   for (const p of usable) {
-    const title = `${p.label}\n${xLabel}: ${fmtNum(p.x)}\n${yLabel}: ${fmtNum(p.y)}`;
-    const dot = s("circle", { class: "pt", cx: xs.map(p.x), cy: ys.map(p.y), r: 5, fill: p.color, "data-run": p.id, tabindex: p.href ? 0 : undefined }, s("title", null, title));
+    const title = many ? null : s("title", null, `${p.label}\n${xLabel}: ${fmtNum(p.x)}\n${yLabel}: ${fmtNum(p.y)}`);
+    const dot = s("circle", { class: "pt", cx: xs.map(p.x), cy: ys.map(p.y), r: many ? 3 : 5, fill: p.color, "data-run": p.id, tabindex: p.href && !many ? 0 : undefined }, title);
     if (p.href) {
       dot.addEventListener("click", () => { location.hash = p.href; });
       dot.addEventListener("keydown", (event) => { if (event.key === "Enter") location.hash = p.href; });

@@ -10,6 +10,8 @@ import { VirtualTable } from "../table.js";
 import { firstRunHelp } from "./experiments.js";
 
 const LINE_RUNS = 10;
+const FIRST_PAGE = 300;
+const MAX_RUNS = 10000;
 const BASE_COLUMNS = ["status", "name", "start", "duration"];
 
 export async function findExperiment(id) {
@@ -137,6 +139,7 @@ export async function dashboardPage(id, params) {
       table.renderHead();
       table.setRows(rows);
       saveUrl();
+      mark("sorted");
     },
     isSelected: (row) => state.selected.has(row.id),
     onToggle: (row) => { state.selected.has(row.id) ? state.selected.delete(row.id) : state.selected.add(row.id); selectionChanged(); },
@@ -173,13 +176,20 @@ export async function dashboardPage(id, params) {
   sySelect.addEventListener("change", () => { state.sy = sySelect.value; saveUrl(); drawScatter(); });
 
   function sortRows() {
+    // Each row's key is computed once (not in every comparison): 10,000 runs sort in ms.
     const { key, desc } = state.sort;
-    rows.sort((a, b) => {
-      const va = valueOf(a, key), vb = valueOf(b, key);
-      const order = compare(va, vb);
-      if (va === null || va === undefined || vb === null || vb === undefined) return order;
+    const keyed = rows.map((row) => {
+      const value = valueOf(row, key);
+      const number = typeof value === "boolean" ? null : toNumber(value);
+      return { row, missing: value === null || value === undefined, number, text: number === null ? String(value) : "" };
+    });
+    const numeric = keyed.every((k) => k.missing || k.number !== null);
+    keyed.sort((a, b) => {
+      if (a.missing || b.missing) return a.missing - b.missing;
+      const order = numeric ? a.number - b.number : a.text < b.text ? -1 : a.text > b.text ? 1 : 0;
       return desc ? -order : order;
     });
+    rows = keyed.map((k) => k.row);
   }
 
   function columns() {
@@ -323,16 +333,33 @@ export async function dashboardPage(id, params) {
     clear(sySelect, axisChoices().map(([k, label]) => h("option", { value: k, selected: k === state.sy }, label)));
   }
 
+  // The server's name for the table's sort, so that a first page arrives in table order.
+  function serverOrder() {
+    const { key, desc } = state.sort;
+    const attribute = { start: "attributes.start_time", name: "attributes.name", status: "attributes.status" }[key];
+    const name = attribute || (/^(params|metrics|tags)\./.test(key) ? `${key.split(".")[0]}.\`${key.split(".").slice(1).join(".")}\`` : null);
+    return name ? `${name} ${desc ? "DESC" : "ASC"}` : null;
+  }
+
   let loading = null;
-  async function load() {
-    if (loading) loading.abort();
-    loading = new AbortController();
-    const q = new URLSearchParams({ experiment: experiment.name, max_results: "10000" });
+  async function fetchPage(size, token, signal) {
+    const q = new URLSearchParams({ experiment: experiment.name, max_results: String(size) });
     if (state.filter) q.set("filter", state.filter);
     if (!state.children) q.set("children", "false");
+    const order = serverOrder();
+    if (order) q.append("order_by", order);
+    if (token) q.set("page_token", token);
+    return api.table(q, signal);
+  }
+
+  // The first FIRST_PAGE runs come at once (the table is usable in well under a second even
+  // for 10,000 runs); the rest follow in one more request and join them.
+  async function load() {
+    if (loading) loading.abort();
+    const controller = loading = new AbortController();
     let data;
     try {
-      data = await api.table(q, loading.signal);
+      data = await fetchPage(FIRST_PAGE, null, controller.signal);
     } catch (error) {
       if (error.name === "AbortError") return;
       if (error instanceof ApiError && error.status === 400) {
@@ -344,13 +371,37 @@ export async function dashboardPage(id, params) {
     }
     filterError.textContent = "";
     filterInput.removeAttribute("aria-invalid");
-    rows = rowsOf(data);
+    let found = rowsOf(data), token = data.next_page_token;
+    show(found, Boolean(token));
+    mark("table");
+    // The table first; the charts (thousands of marks for thousands of runs) a frame later.
+    await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+    if (token) {
+      try {
+        const rest = await fetchPage(MAX_RUNS - FIRST_PAGE, token, controller.signal);
+        found = found.concat(rowsOf(rest));
+        token = rest.next_page_token;
+      } catch (error) {
+        if (error.name === "AbortError") return;
+        throw error;
+      }
+      if (controller !== loading) return;
+      show(found, false, Boolean(token));
+      mark("all-runs");
+    }
+    selectionChanged();
+    mark("charts");
+  }
+
+  function show(found, partial, truncated = false) {
+    rows = found;
     byId = new Map(rows.map((row) => [row.id, row]));
     runColor = assignColors(rows.map((row) => row.id));
-    keys = { tags: Object.keys(data.tags).sort(), params: Object.keys(data.params).sort(), metrics: Object.keys(data.metrics).sort() };
+    const union = (group) => [...new Set(rows.flatMap((row) => Object.keys(row[group])))].sort();
+    keys = { tags: union("tags"), params: union("params"), metrics: union("metrics") };
     sortRows();
-    const more = data.next_page_token ? " (the first 10,000)" : "";
-    summary.textContent = `${rows.length.toLocaleString("en-US")} run${rows.length === 1 ? "" : "s"}${state.filter ? " match" : ""}${more}`;
+    const count = `${rows.length.toLocaleString("en-US")}${partial ? "+" : ""} run${rows.length === 1 ? "" : "s"}${state.filter ? " match" : ""}`;
+    summary.textContent = partial ? `${count} · loading the rest…` : `${count}${truncated ? ` (the first ${MAX_RUNS.toLocaleString("en-US")})` : ""}`;
     if (!rows.length && !state.filter && experiment.run_count === 0) {
       clear(tableHost, firstRunHelp(experiment.name));
       chartsSection.hidden = true;
@@ -364,8 +415,6 @@ export async function dashboardPage(id, params) {
     }
     drawColumnsMenu();
     fillSelectors();
-    selectionChanged();
-    mark("table");
   }
 
   await load();
