@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from browser import READY
 from collector_process import REPO_ROOT, run_collector
-from conftest import Page, Studio, run_script
+from studio_env import Page, Studio, run_script
 
 from runlog import conventions as c
 
