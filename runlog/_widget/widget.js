@@ -59,9 +59,11 @@ function render({ model, el: root }) {
       get("studio_url") ? el("a", { href: get("studio_url"), target: "_blank", rel: "noopener" }, "Open in studio") : null);
     const problem = get("problem") ? el("div", { class: "rl-problem" }, get("problem")) : null;
     const error = get("error") ? el("pre", { class: "rl-error" }, get("error")) : null;
-    const cards = el("div", { class: "rl-grid" }, metrics.map((m) => el("div", { class: "rl-card", "data-metric": m.name },
-      el("div", { class: "rl-card-head" }, el("span", null, m.name), el("b", null, fmt(m.last))),
-      m.count > 1 ? chart(m) : el("div", { class: "rl-muted" }, "one value"))));
+    const series = metrics.filter((m) => m.count > 1), single = metrics.filter((m) => m.count <= 1);
+    const cards = el("div", null,
+      single.length ? el("div", { class: "rl-singles" }, single.map((m) => el("span", { "data-metric": m.name }, `${m.name} `, el("b", null, fmt(m.last))))) : null,
+      el("div", { class: "rl-grid" }, series.map((m) => el("div", { class: "rl-card", "data-metric": m.name },
+        el("div", { class: "rl-card-head" }, el("span", null, m.name), el("b", null, fmt(m.last))), chart(m)))));
     const kids = children.length ? el("table", { class: "rl-table" },
       el("thead", null, el("tr", null, el("th", null, "Child run"), el("th", null, "Status"),
         ...[...new Set(children.flatMap((c) => Object.keys(c.metrics)))].slice(0, 5).map((k) => el("th", null, k)))),
