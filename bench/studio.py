@@ -35,6 +35,7 @@ sys.path[:0] = [
     str(ROOT / "bench"),
     str(ROOT / "tests"),
     str(ROOT / "tests" / "collectors"),
+    str(ROOT / "tests" / "collectors" / "studio"),
     str(ROOT),
 ]
 
@@ -42,6 +43,7 @@ from browser import READY, chromium_missing, launch  # noqa: E402
 from collector_process import Collector, run_collector  # noqa: E402
 from core import print_table  # noqa: E402
 from otlp_builders import event, logs_request  # noqa: E402
+from studio_env import LIVE_SCRIPT  # noqa: E402
 
 from runlog import conventions as c  # noqa: E402
 
@@ -136,22 +138,6 @@ def dashboard_ms(page: Any, base: str, experiment_id: int) -> tuple[float, float
     return table, every, float(sort)
 
 
-LIVE = """
-import logging, sys, time, runlog
-from pathlib import Path
-stop = Path(sys.argv[1])
-runlog.install_logging()
-log = logging.getLogger("train")
-with runlog.start_run(experiment="bench-live", run_id="live-run") as run:
-    step = 0
-    while not stop.exists():
-        run.log("loss", 1.0 / (step + 1), step=step)
-        log.info("step %d", step)  # see README: keeps today's client exporting run.log points
-        step += 1
-        time.sleep(0.02)
-"""
-
-
 def live_lags_ms(page: Any, collector: Collector, work: Path, seconds: float) -> list[float]:
     stop = work / "stop-live"
     env = {k: v for k, v in os.environ.items() if not k.startswith("RUNLOG_")}
@@ -160,7 +146,9 @@ def live_lags_ms(page: Any, collector: Collector, work: Path, seconds: float) ->
         "RUNLOG_SPOOL_DIR": str(work / "spool"),
         "PYTHONPATH": str(ROOT),
     }
-    process = subprocess.Popen([sys.executable, "-c", LIVE, str(stop)], env=env)
+    process = subprocess.Popen(
+        [sys.executable, "-c", LIVE_SCRIPT, str(stop), "bench-live", "live-run"], env=env
+    )
     try:
         deadline = time.monotonic() + 30
         while not httpx.get(f"{collector.endpoint}/api/v1/runs/live-run").is_success:

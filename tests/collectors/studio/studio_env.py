@@ -70,3 +70,22 @@ class Studio:
         found = re.search(r"View run .* at: (\S+)", self.mlflow_output)
         assert found, self.mlflow_output
         return found.group(1)
+
+
+# A training loop that logs a point and a log line per step until told to stop. (The line
+# also keeps the client exporting on main today: it sends run.log points only in cycles that
+# carry something else, a bug the client's rework on branch i9c fixes.)
+LIVE_SCRIPT = """
+import logging, sys, time, runlog
+from pathlib import Path
+stop = Path(sys.argv[1])  # then: experiment, run id
+runlog.install_logging()
+log = logging.getLogger("train")
+with runlog.start_run(experiment=sys.argv[2], run_id=sys.argv[3]) as run:
+    step = 0
+    while not stop.exists() and step < 30_000:
+        run.log("loss", 1.0 / (step + 1), step=step)
+        log.info("step %d", step)
+        step += 1
+        time.sleep(0.02)
+"""

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from browser import READY
 from collector_process import REPO_ROOT, run_collector
-from studio_env import Page, Studio, run_script
+from studio_env import LIVE_SCRIPT, Page, Studio, run_script
 
 from runlog import conventions as c
 
@@ -165,32 +165,13 @@ def test_unknown_ids_get_a_friendly_page(page: Page, studio: Studio, where: str,
     assert all(NOT_FOUND_RESOURCE in error for error in page.errors), page.errors
 
 
-# A training loop that logs a point and a log line per step until told to stop. (The line
-# also keeps the client exporting on main today: it sends run.log points only in cycles that
-# carry something else, a bug the client's rework on branch i9c fixes.)
-LIVE_SCRIPT = """
-import logging, sys, time, runlog
-from pathlib import Path
-stop = Path(sys.argv[1])
-runlog.install_logging()
-log = logging.getLogger("train")
-with runlog.start_run(experiment="live", name="growing") as run:
-    step = 0
-    while not stop.exists() and step < 3000:
-        run.log("loss", 1.0 / (step + 1), step=step)
-        log.info("step %d", step)
-        step += 1
-        time.sleep(0.02)
-"""
-
-
 def test_a_running_runs_chart_grows_while_the_page_is_open(
     page: Page, studio: Studio, tmp_path: Path
 ) -> None:
     stop = tmp_path / "stop"
     env_cwd = tmp_path
     process = subprocess.Popen(
-        [sys.executable, "-c", LIVE_SCRIPT, str(stop)],
+        [sys.executable, "-c", LIVE_SCRIPT, str(stop), "live", "growing-run"],
         cwd=env_cwd,
         env=_client_env(studio, tmp_path),
     )
