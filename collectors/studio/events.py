@@ -28,18 +28,23 @@ from collectors.ops import (
     AppendLogLines,
     AppendPoints,
     AppendSpans,
+    CreateExperiment,
+    DeleteExperimentTag,
     DeleteTag,
     EnsureRun,
     Op,
+    SetExperimentTag,
     SetParam,
     SetProperty,
     SetStatus,
     SetTag,
+    UpdateExperiment,
 )
 
 FLUSH_SECONDS: Final = 0.1
 PING_SECONDS: Final = 15.0
 _QUEUE_SIZE: Final = 64
+_EXPERIMENT_OPS: Final = (CreateExperiment, UpdateExperiment, SetExperimentTag, DeleteExperimentTag)
 _MAX_METRIC_NAMES: Final = 200  # per run and event; more and the page refetches all
 _WHAT: Final[dict[type, str]] = {
     SetStatus: "status",
@@ -69,12 +74,18 @@ class Changes:
 
     runs: dict[str, _RunChange] = field(default_factory=dict)
     experiments_of: dict[str, str] = field(default_factory=dict)
+    experiments: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.runs) or self.experiments
 
     def add(self, op: Op) -> None:
         """Fold one committed operation in."""
+        if isinstance(op, _EXPERIMENT_OPS):
+            self.experiments = True
+            return
         run_id = getattr(op, "run_id", None)
-        if run_id is None:  # experiments, logged models
-            self.runs.setdefault("", _RunChange()).what.add("experiments")
+        if run_id is None:  # batch marks, logged models
             return
         change = self.runs.setdefault(run_id, _RunChange())
         if isinstance(op, EnsureRun):  # leads every request's operations on a run
@@ -86,9 +97,9 @@ class Changes:
             change.what.add(_WHAT.get(type(op), "run"))
 
     def as_json(self) -> dict[str, Any]:
-        runs = {run_id: change.as_json() for run_id, change in self.runs.items() if run_id}
+        runs = {run_id: change.as_json() for run_id, change in self.runs.items()}
         out: dict[str, Any] = {"runs": runs, "experiments_of": self.experiments_of}
-        if "" in self.runs:
+        if self.experiments:
             out["experiments"] = True
         return out
 
@@ -127,7 +138,7 @@ class EventHub:
     def _flush(self) -> None:
         with self._lock:
             changes, self._pending, self._scheduled = self._pending, Changes(), False
-        if changes.runs:
+        if changes:
             self._publish(_event("change", changes.as_json()))
 
     def _publish(self, message: bytes) -> None:

@@ -14,7 +14,16 @@ import pytest
 from fastapi.testclient import TestClient
 
 from collectors.app import create_app
-from collectors.ops import AppendLogLines, AppendPoints, EnsureRun, LogLine, SetParam, SetStatus
+from collectors.ops import (
+    AppendLogLines,
+    AppendPoints,
+    CreateExperiment,
+    EnsureRun,
+    LogLine,
+    MarkBatch,
+    SetParam,
+    SetStatus,
+)
 from collectors.settings import Settings
 from collectors.store import LocalFileStore, open_store
 from collectors.studio.events import EventHub
@@ -166,7 +175,8 @@ def test_the_hub_folds_commits_into_one_event_per_flush() -> None:
         points = AppendPoints("r1", "loss", "scalar", "f8", step, step, np.array([0.5]))
         line = LogLine(1, 9, "INFO", "train", "hi")
         # the writer's thread calls on_commit; two commits land in one flush
-        await asyncio.to_thread(hub.on_commit, [[EnsureRun("r1", "exp", 1), points]])
+        first = [MarkBatch("batch-1"), EnsureRun("r1", "exp", 1), points]
+        await asyncio.to_thread(hub.on_commit, [first])
         await asyncio.to_thread(hub.on_commit, [[AppendLogLines("r2", (line,))]])
         change = await asyncio.wait_for(anext(stream), 5)
         hub.close()
@@ -186,3 +196,19 @@ def test_the_hub_folds_commits_into_one_event_per_flush() -> None:
         "experiments_of": {"r1": "exp"},
     } == json.loads(data.removeprefix("data: "))
     assert [] == rest
+
+
+def test_the_hub_says_when_experiments_change() -> None:
+    async def scenario() -> bytes:
+        hub = EventHub(flush_seconds=0.01)
+        stream = hub.stream()
+        await anext(stream)
+        await asyncio.to_thread(hub.on_commit, [[CreateExperiment("new", 1)]])
+        change = await asyncio.wait_for(anext(stream), 5)
+        hub.close()
+        return change
+
+    data = asyncio.run(scenario()).decode().strip().split("\n")[1]
+    assert {"runs": {}, "experiments_of": {}, "experiments": True} == json.loads(
+        data.removeprefix("data: ")
+    )
