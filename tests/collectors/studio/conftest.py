@@ -16,9 +16,13 @@ from collector_process import REPO_ROOT, run_collector
 from studio_env import Page, Studio, run_script
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One headless Chromium for the session."""
+    """One headless Chromium per test module.
+
+    Not per session: while Playwright's sync API is open, an asyncio loop counts as running
+    in the main thread, and later tests that call ``asyncio.run`` would fail.
+    """
     sync_api = pytest.importorskip("playwright.sync_api")
     missing = chromium_missing()
     if missing:
