@@ -5,7 +5,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench browser screenshots clean
+
+# The studio's browser tests and `make screenshots` drive Debian's chromium (Playwright's own
+# browser download cannot work here); install it when it is missing.
+CHROMIUM := /usr/bin/chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +27,20 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check runlog collectors tests bench examples
 	$(BIN)/mypy
 
-test: lint
+test: lint browser
 	$(BIN)/pytest
+
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		echo "installing chromium (apt) for the studio's browser tests"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+# A PNG of each studio page at 1280x800, light and dark, in docs/screenshots/.
+screenshots: $(STAMP) browser
+	$(BIN)/python scripts/screenshots.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/core.py
@@ -32,6 +48,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/autolog_sklearn.py
 	$(BIN)/python bench/autolog_torch.py
 	$(BIN)/python bench/mlflow_compare.py
+	$(BIN)/python bench/studio.py
 
 clean:
 	rm -rf $(VENV) .runlog-demo .pytest_cache .mypy_cache .ruff_cache

@@ -32,10 +32,11 @@ from collectors.mlflow import MlflowApi
 from collectors.mlflow.api import MLFLOW_PREFIXES
 from collectors.mlflow.errors import translate
 from collectors.otlp_http import OtlpHttpApi, status_body
-from collectors.query_api import QueryApi, QueryStore, json_response
+from collectors.query_api import QueryApi, json_response
 from collectors.run_files import Uploads
 from collectors.settings import Settings
 from collectors.store.files import FileStore
+from collectors.studio import Studio, StudioStore
 from collectors.writer import Writer
 
 _OTLP_PREFIX = "/v1/"
@@ -56,7 +57,7 @@ def version() -> str:
         return "0.1.0"
 
 
-def create_app(store: QueryStore, files: FileStore, writer: Writer, settings: Settings) -> FastAPI:
+def create_app(store: StudioStore, files: FileStore, writer: Writer, settings: Settings) -> FastAPI:
     """Build the collector's FastAPI application.
 
     Args:
@@ -88,6 +89,8 @@ def create_app(store: QueryStore, files: FileStore, writer: Writer, settings: Se
     app.include_router(MlflowApi(store, files, writer, uploads).router(), dependencies=auth)
     app.add_api_route("/healthz", healthz, response_model=schemas.Health, tags=["health"])
     _add_docs(app, auth)
+    app.state.studio = Studio(store, writer)
+    app.state.studio.install(app, auth)
     _add_error_handlers(app)
     app.add_middleware(RequestGuard, settings=settings, answer=error_response)
     return app

@@ -30,6 +30,16 @@ class QueryStore(Store, Protocol):
 
     def list_metrics(self, run_id: str) -> list[MetricSummary]: ...
 
+    def read_metric_window(
+        self,
+        run_id: str,
+        name: str,
+        column: str,
+        axis: str,
+        bounds: tuple[int, int],
+        max_points: int | None = None,
+    ) -> tuple[MetricVector, bool] | None: ...
+
 
 class JsonBytes(Response):
     """A JSON response whose body is already encoded."""
@@ -58,7 +68,7 @@ _INCLUDE_DELETED = "also list what was deleted through MLflow (their `deleted` i
 _LIFECYCLE = Key("attribute", "lifecycle_stage")
 
 
-def _without_deleted(filter_text: str) -> str:
+def without_deleted(filter_text: str) -> str:
     """*filter_text* restricted to runs not deleted, unless it names the lifecycle stage.
 
     Raises:
@@ -122,7 +132,7 @@ class QueryApi:
     ) -> Response:
         """Search runs with an MLflow-style filter, ordering and paging."""
         try:
-            filter = filter if include_deleted else _without_deleted(filter)
+            filter = filter if include_deleted else without_deleted(filter)
             page = self.store.search_runs(
                 experiment or None, filter, order_by or (), max_results, page_token
             )
@@ -152,9 +162,24 @@ class QueryApi:
         column: Annotated[str, Query(description="'' for scalar metrics")] = "",
         max_points: Annotated[int | None, Query(ge=2, le=1_000_000)] = None,
         format: Literal["json", "binary"] = "json",
+        x: Annotated[Literal["step", "time"], Query(description="axis of start/end")] = "step",
+        start: Annotated[int | None, Query(description="first step or time (ns) kept")] = None,
+        end: Annotated[int | None, Query(description="last step or time (ns) kept")] = None,
     ) -> Response:
-        """One metric column: all points, or at most *max_points* (min/max per bucket)."""
-        vector, downsampled = self._read_vector(check_run_id(run_id), name, column, max_points)
+        """One metric column: all points, or at most *max_points* (min/max per bucket).
+
+        With *start* and/or *end*, only the points whose step (or time, ``x=time``) lies
+        within them: what a chart reads when it zooms in.
+        """
+        run_id = check_run_id(run_id)
+        if start is None and end is None:
+            vector, downsampled = self._read_vector(run_id, name, column, max_points)
+        else:
+            bounds = (c.INT64_MIN if start is None else start, c.INT64_MAX if end is None else end)
+            window = self.store.read_metric_window(run_id, name, column, x, bounds, max_points)
+            if window is None:
+                raise self._no_metric(run_id, name, column)
+            vector, downsampled = window
         if format == "binary" and enc.is_binary_encodable(vector):
             headers = enc.vector_headers(vector)
             headers["X-Runlog-Downsampled"] = "true" if downsampled else "false"
@@ -176,13 +201,16 @@ class QueryApi:
                 full = self._count(run_id, name, column)
                 downsampled = vector is not None and full is not None and len(vector.steps) < full
         if vector is None:
-            if self.store.get_run(run_id) is None:
-                raise run_not_found(run_id)
-            raise not_found(
-                f"run {run_id!r} has no metric {name!r} (column {column!r}); "
-                f"see /api/v1/runs/{run_id}/metrics"
-            )
+            raise self._no_metric(run_id, name, column)
         return vector, downsampled
+
+    def _no_metric(self, run_id: str, name: str, column: str) -> Exception:
+        if self.store.get_run(run_id) is None:
+            return run_not_found(run_id)
+        return not_found(
+            f"run {run_id!r} has no metric {name!r} (column {column!r}); "
+            f"see /api/v1/runs/{run_id}/metrics"
+        )
 
     def get_logs(
         self,

@@ -14,7 +14,7 @@ import logging
 import socket
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import grpc
@@ -37,7 +37,15 @@ _GRPC_GRACE_SECONDS = 5.0
 
 
 class _Server(uvicorn.Server):
-    """uvicorn without re-raising the stop signal afterwards, so cleanup can run."""
+    """uvicorn without re-raising the stop signal afterwards, so cleanup can run.
+
+    *before_shutdown* runs first when it stops: it ends the studio's event streams, which
+    never end by themselves, so the wait for open connections below can finish.
+    """
+
+    def __init__(self, config: uvicorn.Config, before_shutdown: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._before_shutdown = before_shutdown
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -48,6 +56,10 @@ class _Server(uvicorn.Server):
                 # uvicorn re-raises captured signals on exit, which would kill the process
                 # before the writer is drained; the shutdown is already graceful.
                 self._captured_signals.clear()
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self._before_shutdown()
+        await super().shutdown(sockets)
 
 
 def ready_line(settings: Settings, grpc_port: int | None) -> str:
@@ -104,7 +116,8 @@ def serve(settings: Settings) -> None:
             grpc_server.start()
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
         uploads: Uploads = app.state.uploads
-        asyncio.run(_run_http(_Server(config), sock, settings, grpc_port, ingestor, uploads))
+        server = _Server(config, app.state.studio.close)
+        asyncio.run(_run_http(server, sock, settings, grpc_port, ingestor, uploads))
     finally:
         _shutdown(grpc_server, sweeper, writer, store)
 

@@ -2,7 +2,8 @@
 
 Receivers `submit` the operations of one request and get a future; one thread takes all
 lists waiting (up to a cap), applies them in one `Store.apply` call (one transaction) and
-resolves the futures. If a group fails, each list is retried alone so that one bad list
+resolves the futures; then it tells the listeners (`add_listener`, e.g. the studio's live
+updates) what was committed. If a group fails, each list is retried alone so that one bad list
 fails only its own request. The queue is bounded: when it is full `submit` raises
 `WriterBusyError` and receivers answer 503 with ``Retry-After``. A list the store refuses
 because of its data (`caused_by_input`) must be answered with a 4xx, not a 503: sent again,
@@ -14,7 +15,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 
 import sqlalchemy as sa
@@ -27,6 +28,8 @@ __all__ = ["Writer", "WriterBusyError", "WriterError", "WriterStoppedError", "ca
 logger = logging.getLogger(__name__)
 
 _Item = tuple[Sequence[Op], "Future[Applied]"]
+#: Called in the writer thread with the operation lists of each commit; must be quick.
+Listener = Callable[[Sequence[Sequence[Op]]], None]
 _STOP = None  # the queue item that tells the thread to finish
 
 
@@ -72,6 +75,15 @@ class Writer:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._stopped = False
+        self._listeners: list[Listener] = []
+
+    def add_listener(self, listener: Listener) -> None:
+        """Call *listener* after each commit with the lists it committed.
+
+        It runs in the writer thread, so it must return quickly; what it raises is logged
+        and otherwise ignored.
+        """
+        self._listeners.append(listener)
 
     def start(self) -> None:
         """Start the writer thread (once)."""
@@ -167,6 +179,7 @@ class Writer:
             return
         for (_, future), applied in zip(live, results, strict=True):
             future.set_result(applied)
+        self._notify([ops for ops, _ in live])
 
     def _apply_alone(self, ops: Sequence[Op], future: Future[Applied]) -> None:
         try:
@@ -176,3 +189,11 @@ class Writer:
             future.set_exception(exc)
         else:
             future.set_result(applied)
+            self._notify([ops])
+
+    def _notify(self, committed: Sequence[Sequence[Op]]) -> None:
+        for listener in self._listeners:
+            try:
+                listener(committed)
+            except Exception:
+                logger.exception("a commit listener failed; the data is committed")

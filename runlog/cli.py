@@ -549,6 +549,27 @@ def run_command(
     raise click.exceptions.Exit(code)
 
 
+@cli.command()
+@click.argument("run_id", metavar="RUN", required=False)
+@click.option("--no-browser", is_flag=True, help="Only print the URL.")
+@pass_options
+def ui(opts: Options, run_id: str | None, no_browser: bool) -> None:
+    """Open the collector's web studio in a browser: its experiments, or the page of RUN."""
+    import webbrowser
+    from urllib.parse import quote
+
+    with opts.client() as client:
+        client.health()  # unreachable: exit 3 with the reason, not a dead page
+        if run_id is not None:
+            client.get_run(run_id)  # unknown: exit 1 with the reason
+        url = client.endpoint.rstrip("/") + "/"
+    if run_id is not None:
+        url += f"#/runs/{quote(run_id)}"
+    click.echo(url)
+    if not no_browser and not webbrowser.open(url):
+        click.echo("(no browser found here: open the URL above)", err=True)
+
+
 def _parse_tags(pairs: Sequence[str]) -> dict[str, str]:
     tags = {}
     for pair in pairs:

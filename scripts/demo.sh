@@ -52,3 +52,8 @@ echo
 echo "== an MLflow client script, logging into the same collector =="
 (cd "$DEMO_DIR/work" && python "$ROOT/examples/mlflow_client.py" 2>&1 | grep -v "View ")
 runlog runs -e experiment_with_mlflow
+
+echo
+echo "== studio: the best run of the sweep =="
+echo "$RUNLOG_ENDPOINT/#/runs/$BEST"
+echo "(the demo's collector stops now; to browse: runlog collector --data-dir $DEMO_DIR/data --port $PORT --no-grpc --no-replay, then open that URL or run: runlog ui $BEST)"

@@ -497,3 +497,35 @@ def test_deleted_runs_and_experiments_are_marked_in_tables(collector: Any) -> No
     assert "Running (deleted)" in shown.stdout
     assert "Running (deleted)" in listed.stdout
     assert f"{name} (deleted)" in experiments.stdout
+
+
+def test_ui_opens_the_studio_at_the_run(
+    logged: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened = tmp_path / "opened"
+    # webbrowser runs $BROWSER with the URL for %s: a "browser" that writes it down.
+    monkeypatch.setenv("BROWSER", f"sh -c 'printf %s \"$0\" > {opened}' %s")
+
+    result = invoke("ui", logged["first"], endpoint=logged["endpoint"])
+
+    url = f"{logged['endpoint']}/#/runs/{logged['first']}"
+    assert (0, url) == (result.exit_code, result.output.strip())
+    for _ in range(50):  # the browser command runs in the background
+        if opened.exists() and opened.read_text():
+            break
+        time.sleep(0.1)
+    assert url == opened.read_text()
+
+
+def test_ui_without_a_run_prints_the_studio_url(logged: dict[str, Any]) -> None:
+    result = invoke("ui", "--no-browser", endpoint=logged["endpoint"])
+
+    assert (0, f"{logged['endpoint']}/") == (result.exit_code, result.output.strip())
+    assert 200 == httpx.get(result.output.strip()).status_code
+
+
+def test_ui_refuses_an_unknown_run_and_a_dead_collector(logged: dict[str, Any]) -> None:
+    assert_one_line_error(
+        invoke("ui", "no-such-run", "--no-browser", endpoint=logged["endpoint"]), 1, "no-such-run"
+    )
+    assert 3 == invoke("ui", "--no-browser", endpoint=closed_endpoint()).exit_code

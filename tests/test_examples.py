@@ -125,3 +125,19 @@ def test_mlflow_client(collector: Any, client: Client, tmp_path: Path) -> None:
     assert (1, round(printed, 1)) == (mse["last_step"], round(mse["last"], 1))
     stored = client.download_file(run["run_id"], "model.pkl", tmp_path / "downloaded.pkl")
     assert (tmp_path / "model.pkl").read_bytes() == Path(stored).read_bytes()
+
+
+def test_traced_training_gives_the_run_a_timeline(
+    collector: Any, client: Client, tmp_path: Path
+) -> None:
+    pytest.importorskip("opentelemetry.sdk")
+    since = time.time_ns()
+    out = run_example("traced_training.py", collector.endpoint, tmp_path)
+    [run] = new_runs(client, "traced-training", since)
+    assert f"run {run['run_id']}: 4 epochs traced" in out
+    names = [span["name"] for span in client.get_spans(run["run_id"])]
+    assert (1, 4, 4, 4) == tuple(
+        names.count(n) for n in ("train", "epoch", "load_data", "evaluate")
+    )
+    assert 1000 == len(client.get_metric(run["run_id"], "loss"))
+    assert "learning rate was never decayed" in client.get_logs(run["run_id"])[-1]["message"]

@@ -71,6 +71,27 @@ class RunPage:
 
 
 @dataclass(slots=True)
+class RunTable:
+    """One page of a run search as columns: list *i* of each field belongs to ``run_ids[i]``.
+
+    ``tags``, ``params`` and ``metrics`` map a key to one value per run (None where the run
+    has none); ``metrics`` holds the last value of each scalar metric.
+    """
+
+    run_ids: list[str]
+    names: list[str | None] = field(default_factory=list)
+    statuses: list[str] = field(default_factory=list)
+    start_ns: list[int] = field(default_factory=list)
+    end_ns: list[int | None] = field(default_factory=list)
+    parent_ids: list[str | None] = field(default_factory=list)
+    experiments: list[str] = field(default_factory=list)
+    tags: dict[str, list[str | None]] = field(default_factory=dict)
+    params: dict[str, list[str | None]] = field(default_factory=dict)
+    metrics: dict[str, list[Any]] = field(default_factory=dict)
+    next_page_token: str | None = None
+
+
+@dataclass(slots=True)
 class MetricVector:
     """One metric column, all points in append order.
 

@@ -19,7 +19,7 @@ from alembic import command
 from alembic.config import Config
 
 from collectors.ops import Applied, Op
-from collectors.store import _logs, _mlflow, _search, chunks, schema
+from collectors.store import _logs, _mlflow, _search, _table, _window, chunks, schema
 from collectors.store._apply import Transaction
 from collectors.store.base import (
     ExperimentInfo,
@@ -32,6 +32,7 @@ from collectors.store.base import (
     RunInfo,
     RunPage,
     RunState,
+    RunTable,
     SpanInfo,
 )
 from collectors.store.filters import parse_filter
@@ -160,6 +161,29 @@ class SQLStore:
         token = _search.encode_page_token(offset + max_results) if more else None
         return RunPage(runs=runs, next_page_token=token)
 
+    def run_table(
+        self,
+        experiments: Sequence[str] | None = None,
+        filter_string: str = "",
+        order_by: Sequence[str] = (),
+        max_results: int = 10_000,
+        page_token: str | None = None,
+    ) -> RunTable:
+        """Like `search_runs`, as columns: tags, params and last scalar metric values.
+
+        Raises:
+            FilterError: The filter, an order-by clause, the page size or token is invalid.
+        """
+        with self._engine.connect() as conn:
+            return _table.run_table(
+                conn, experiments, filter_string, order_by, max_results, page_token
+            )
+
+    def status_counts(self) -> dict[str, dict[str, int]]:
+        """Runs not deleted, counted by experiment name and status."""
+        with self._engine.connect() as conn:
+            return _table.status_counts(conn)
+
     def get_run(self, run_id: str) -> RunInfo | None:
         """The run with its tags, params, properties and metric summaries, or None."""
         with self._engine.connect() as conn:
@@ -222,6 +246,29 @@ class SQLStore:
         vector.steps, vector.times = vector.steps[picked], vector.times[picked]
         vector.values = values[picked]
         return vector
+
+    def read_metric_window(
+        self,
+        run_id: str,
+        name: str,
+        column: str,
+        axis: str,
+        bounds: tuple[int, int],
+        max_points: int | None = None,
+    ) -> tuple[MetricVector, bool] | None:
+        """The points with *axis* (``step`` or ``time``) within inclusive *bounds*.
+
+        Reads only the chunks that can hold such points (see `collectors.store._window`);
+        with *max_points*, downsampled by min/max per bucket. Returns the window and whether
+        it was downsampled, or None when there is no such metric.
+        """
+        with self._engine.connect() as conn:
+            try:
+                return _window.read_window(conn, (run_id, name, column), axis, bounds, max_points)
+            except ValueError:  # str or mixed values: every point, cut to the window
+                pass
+        vector = self.read_metric(run_id, name, column)
+        return None if vector is None else (_window.sliced(vector, axis, bounds), False)
 
     def _downsample_from_summaries(
         self, run_id: str, name: str, column: str, max_points: int

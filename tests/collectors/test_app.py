@@ -177,16 +177,22 @@ def test_packed_points_with_non_finite_values_round_trip(client: TestClient) -> 
     np.testing.assert_array_equal(values, got.view("<f8"))
 
 
-def test_downsampled_vector(client: TestClient) -> None:
-    count = 10_000
+def send_long(client: TestClient, values: np.ndarray) -> None:
+    """Metric ``long``: one point per value at steps 0, 1, … and times 1, 2, …"""
+    count = len(values)
     attributes = {
         c.METRIC_NAME: "long",
         c.METRIC_DTYPE: "f8",
         c.METRIC_STEPS: np.arange(count, dtype="<i8").tobytes(),
         c.METRIC_TIMESTAMPS: np.arange(1, count + 1, dtype="<i8").tobytes(),
-        c.METRIC_VALUES: np.sin(np.arange(count) / 100).astype("<f8").tobytes(),
+        c.METRIC_VALUES: values.astype("<f8").tobytes(),
     }
     send_logs(client, event(c.EVENT_METRIC_PACKED, attributes))
+
+
+def test_downsampled_vector(client: TestClient) -> None:
+    count = 10_000
+    send_long(client, np.sin(np.arange(count) / 100))
 
     params = {"name": "long", "max_points": 100}
     vector = client.get("/api/v1/runs/r1/metric", params=params).json()
@@ -195,6 +201,27 @@ def test_downsampled_vector(client: TestClient) -> None:
     assert vector["count"] <= 100
     assert (0, count - 1) == (vector["steps"][0], vector["steps"][-1])
     assert max(vector["values"]) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_a_window_of_a_vector_by_step_or_time(client: TestClient) -> None:
+    count = 10_000
+    send_long(client, np.arange(count, dtype=np.float64))
+
+    by_step = client.get("/api/v1/runs/r1/metric", params={"name": "long", "start": 10, "end": 12})
+    by_time = client.get(
+        "/api/v1/runs/r1/metric",
+        params={"name": "long", "x": "time", "start": 101, "max_points": 10, "format": "binary"},
+    )
+    missing = client.get("/api/v1/runs/r1/metric", params={"name": "nope", "start": 1})
+
+    assert ([10, 11, 12], [10.0, 11.0, 12.0]) == (by_step.json()["steps"], by_step.json()["values"])
+    assert ("10", "true") == (
+        by_time.headers["x-runlog-count"],
+        by_time.headers["x-runlog-downsampled"],
+    )
+    steps = np.frombuffer(by_time.content[:80], dtype="<i8")
+    assert (100, count - 1) == (steps[0], steps[-1])
+    assert 404 == missing.status_code
 
 
 def test_str_vectors_answer_json_even_when_binary_is_asked(client: TestClient) -> None:
