@@ -30,7 +30,7 @@ from collectors.mlflow import MlflowApi
 from collectors.otlp_http import OtlpHttpApi, status_body
 from collectors.query_api import QueryApi, QueryStore, json_response
 from collectors.settings import Settings
-from collectors.store.files import FileStore
+from collectors.store.files import FileStore, LocalFileStore
 from collectors.writer import Writer
 
 _OTLP_PREFIX = "/v1/"
@@ -68,14 +68,22 @@ class TokenCheck:
             )
 
 
-def create_app(store: QueryStore, files: FileStore, writer: Writer, settings: Settings) -> FastAPI:
+def create_app(
+    store: QueryStore,
+    files: FileStore,
+    writer: Writer,
+    settings: Settings,
+    model_files: FileStore | None = None,
+) -> FastAPI:
     """Build the collector's FastAPI application.
 
     Args:
         store: the metadata and metric store.
-        files: the file byte store.
+        files: the file byte store of runs.
         writer: the started writer that commits OTLP data.
         settings: limits and the token.
+        model_files: the file byte store of MLflow logged models (default: a local
+            directory, ``settings.model_files_dir``).
 
     Returns:
         The application; serve it with uvicorn (see `collectors.server`).
@@ -92,9 +100,9 @@ def create_app(store: QueryStore, files: FileStore, writer: Writer, settings: Se
     app.include_router(OtlpHttpApi(ingestor).router(), dependencies=auth)
     app.include_router(QueryApi(store).router(), dependencies=auth)
     app.include_router(FilesApi(store, files, settings.max_file_bytes).router(), dependencies=auth)
-    app.include_router(
-        MlflowApi(store, files, writer, settings.max_file_bytes).router(), dependencies=auth
-    )
+    model_files = model_files or LocalFileStore(settings.model_files_dir)
+    mlflow = MlflowApi(store, files, writer, settings.max_file_bytes, model_files)
+    app.include_router(mlflow.router(), dependencies=auth)
     app.add_api_route("/healthz", healthz, response_model=schemas.Health, tags=["health"])
     _add_error_handlers(app)
     return app

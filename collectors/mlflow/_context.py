@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 import math
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -17,17 +18,33 @@ from collectors.mlflow.errors import (
     from_store_error,
     invalid,
     missing,
+    required,
 )
 from collectors.mlflow.mapping import DEFAULT_EXPERIMENT_ID
 from collectors.ops import Op
 from collectors.query_api import QueryStore
-from collectors.store.base import LoggedModelInfo, MlflowExperiment, RunState
+from collectors.store.base import (
+    FileInfo,
+    LoggedModelInfo,
+    MlflowExperiment,
+    ModelMetricInfo,
+    ModelVersionInfo,
+    RegisteredModelInfo,
+    RunState,
+)
 from collectors.store.files import FileStore
 from collectors.writer import Writer, WriterError
 from runlog import conventions as cv
 
 #: Seconds a write waits for its commit before answering 503.
 COMMIT_TIMEOUT_S = 60.0
+_ADJECTIVES = ("able", "bold", "calm", "deft", "eager", "fair", "glad", "keen", "neat", "wise")
+_NOUNS = ("ant", "bee", "cod", "doe", "elk", "fox", "gnu", "hen", "owl", "yak")
+
+
+def random_name() -> str:
+    """A readable random name for a run or logged model created without one, as MLflow does."""
+    return f"{random.choice(_ADJECTIVES)}-{random.choice(_NOUNS)}-{random.randint(0, 999)}"
 
 
 class MlflowStore(QueryStore, Protocol):
@@ -48,6 +65,20 @@ class MlflowStore(QueryStore, Protocol):
     def logged_models(
         self, model_ids: Sequence[str] | None = None, experiment_ids: Sequence[int] | None = None
     ) -> list[LoggedModelInfo]: ...
+
+    def logged_model_metrics(
+        self, model_ids: Sequence[str]
+    ) -> dict[str, list[ModelMetricInfo]]: ...
+
+    def logged_model_files(self, model_id: str) -> list[FileInfo]: ...
+
+    def registered_models(
+        self, names: Sequence[str] | None = None
+    ) -> list[RegisteredModelInfo]: ...
+
+    def model_versions(
+        self, names: Sequence[str] | None = None, include_deleted: bool = False
+    ) -> list[ModelVersionInfo]: ...
 
 
 class Params:
@@ -79,7 +110,7 @@ class Params:
     def string(self, name: str, default: str | None = None) -> str:
         value = self.get(name, default)
         if value is None:
-            raise invalid(f"Missing value for required parameter '{name}'.")
+            raise required(name)
         if not isinstance(value, str):
             raise invalid(f"Parameter '{name}' must be a string, got {json.dumps(value)[:80]}.")
         return value
@@ -90,7 +121,7 @@ class Params:
     def integer(self, name: str, default: int | None = None) -> int:
         value = self.get(name, default)
         if value is None:
-            raise invalid(f"Missing value for required parameter '{name}'.")
+            raise required(name)
         return as_int(name, value)
 
     def optional_integer(self, name: str) -> int | None:
@@ -160,12 +191,16 @@ def page_offset(token: str | None) -> int:
 
 @dataclass
 class Context:
-    """The collaborators of the MLflow handlers, and the lookups they share."""
+    """The collaborators of the MLflow handlers, and the lookups they share.
+
+    ``files`` holds runs' files, ``model_files`` logged models' files (by model id).
+    """
 
     store: MlflowStore
     writer: Writer
     files: FileStore
     max_file_bytes: int
+    model_files: FileStore
 
     def submit(self, ops: Sequence[Op]) -> None:
         """Commit *ops* through the group-commit writer; a refused op is a 400."""
@@ -219,6 +254,13 @@ class Context:
         if state is None:
             raise missing(f"Run with id={run_id} not found")
         return state
+
+    def experiment_by_id(self, experiment_id: int) -> MlflowExperiment:
+        """The experiment with store id *experiment_id* (which must exist)."""
+        found = self.store.mlflow_experiments(ids=[experiment_id])
+        if not found:
+            raise missing(f"No Experiment with id={experiment_id} exists")
+        return found[0]
 
     def active_run(self, run_id: str) -> RunState:
         """The run's state; 404 if unknown, 400 ``INVALID_PARAMETER_VALUE`` if deleted."""

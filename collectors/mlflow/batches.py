@@ -25,17 +25,24 @@ from runlog import conventions as cv
 _LOCKS: Final = tuple(threading.Lock() for _ in range(64))
 
 
-def checked_params(params: Sequence[dict[str, Any]]) -> dict[str, str]:
-    """The batch's params by key; a key given twice with different values is a 400."""
-    seen: dict[str, str] = {}
-    for param in params:
-        key, value = check_param(param.get("key"), param.get("value", ""))
-        if seen.get(key, value) != value:
-            raise invalid(
-                f"Duplicate parameter keys have been submitted: '{key}' with different values."
-            )
-        seen[key] = value
-    return seen
+def checked_params(params: Sequence[dict[str, Any]], batch: bool = True) -> dict[str, str]:
+    """The request's params by key, each checked (MLflow's rules and messages)."""
+    checked: dict[str, str] = {}
+    for index, param in enumerate(params):
+        key, value = check_param(param.get("key"), param.get("value", ""), index if batch else None)
+        checked.setdefault(key, value)
+    return checked
+
+
+def check_unique_keys(params: Sequence[dict[str, Any]]) -> None:
+    """As mlflow server, a batch may name each param once (even with the same value)."""
+    keys = [param.get("key") for param in params]
+    duplicates = [key for index, key in enumerate(keys) if key in keys[:index]]
+    if duplicates:
+        raise invalid(
+            f"Duplicate parameter keys have been submitted: {duplicates}. Please ensure "
+            "the request contains only one param value per param key."
+        )
 
 
 def param_ops(run_id: str, params: dict[str, str]) -> list[Op]:

@@ -7,6 +7,7 @@ wrong types and unexpected failures included.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -83,6 +84,20 @@ class MlflowError(Exception):
 def invalid(message: str) -> MlflowError:
     """A 400 ``INVALID_PARAMETER_VALUE``."""
     return MlflowError(INVALID_PARAMETER_VALUE, message)
+
+
+_DOCS = " See the API docs for more information about request parameters."
+
+
+def required(path: str) -> MlflowError:
+    """MLflow's 400 for a required parameter that is missing or empty."""
+    return invalid(f"Missing value for required parameter '{path}'.{_DOCS}")
+
+
+def invalid_value(path: str, value: Any, problem: str) -> MlflowError:
+    """MLflow's 400 ``Invalid value <json> for parameter '<path>' supplied: <problem>``."""
+    shown = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return invalid(f"Invalid value {shown} for parameter '{path}' supplied: {problem}")
 
 
 def missing(message: str) -> MlflowError:

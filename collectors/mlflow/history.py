@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from collectors.encoding import json_float
 from collectors.mlflow._context import Context, Params, page_offset, page_token
-from collectors.mlflow.errors import invalid
+from collectors.mlflow.errors import invalid, required
+from collectors.mlflow.mapping import mlflow_float
 from collectors.store.base import MetricVector
 
 MAX_BULK_RUNS = 100
@@ -42,7 +42,7 @@ def points_json(
     if np.isfinite(picked).all():
         value_list: list[Any] = picked.tolist()
     else:
-        value_list = [json_float(v) for v in picked.tolist()]
+        value_list = [mlflow_float(v) for v in picked.tolist()]
     stamps = (vector.times[index] // 1_000_000).tolist()
     steps = vector.steps[index].tolist()
     if run_id is None:
@@ -56,9 +56,16 @@ def points_json(
     ]
 
 
+def _metric_key(params: Params) -> str:
+    key = params.string("metric_key")
+    if not key:  # checked before any run is looked up, as mlflow server does
+        raise required("metric_key")
+    return key
+
+
 def get_history(ctx: Context, params: Params) -> dict[str, Any]:
     run_id = params.string("run_id", params.get("run_uuid"))
-    key = params.string("metric_key")
+    key = _metric_key(params)
     max_results = params.optional_integer("max_results")
     if max_results is not None and max_results < 1:
         raise invalid(f"max_results must be positive, got {max_results}")
@@ -76,15 +83,25 @@ def get_history(ctx: Context, params: Params) -> dict[str, Any]:
 
 def get_history_bulk_interval(ctx: Context, params: Params) -> dict[str, Any]:
     run_ids = params.strings("run_ids")
-    if not run_ids or len(run_ids) > MAX_BULK_RUNS:
-        raise invalid(f"run_ids must name 1 to {MAX_BULK_RUNS} runs, got {len(run_ids)}")
-    key = params.string("metric_key")
+    if not run_ids:
+        raise required("run_ids")
+    if len(run_ids) > MAX_BULK_RUNS:
+        raise invalid(
+            f"GetMetricHistoryBulkInterval request must specify at most {MAX_BULK_RUNS} "
+            f"run_ids. Received {len(run_ids)} run_ids."
+        )
+    key = _metric_key(params)
     max_results = params.integer("max_results", DEFAULT_BULK_RESULTS)
     if not 1 <= max_results <= MAX_BULK_RESULTS:
-        raise invalid(f"max_results must be between 1 and {MAX_BULK_RESULTS}, got {max_results}")
+        raise invalid(f"max_results must be between 1 and {MAX_BULK_RESULTS}.")
     start, end = params.optional_integer("start_step"), params.optional_integer("end_step")
-    if (start is None) != (end is None) or (start is not None and end is not None and start > end):
-        raise invalid("start_step and end_step must be given together, start <= end")
+    if (start is None) != (end is None):
+        raise invalid("If either start step or end step are specified, both must be specified.")
+    if start is not None and end is not None and start > end:
+        raise invalid(
+            "end_step must be greater than start_step. "
+            f"Found start_step={start} and end_step={end}."
+        )
     vectors = {}
     for run_id in run_ids:
         ctx.run_state(run_id)
