@@ -49,8 +49,12 @@ def param_ops(run_id: str, params: dict[str, str]) -> list[Op]:
     return [SetParam(run_id, key, value) for key, value in params.items()]
 
 
-def submit_batch(ctx: Context, run_id: str, params: dict[str, str], ops: Sequence[Op]) -> None:
+def submit_batch(
+    ctx: Context, run_id: str, params: dict[str, str], ops: Sequence[Op], single: bool = False
+) -> None:
     """Submit *ops* (which set *params*) if nothing in them conflicts with the stored run.
+
+    *single* marks a log-parameter request (MLflow words its conflict message differently).
 
     Raises:
         MlflowError: ``INVALID_PARAMETER_VALUE`` for a param stored with another value or a
@@ -64,18 +68,26 @@ def submit_batch(ctx: Context, run_id: str, params: dict[str, str], ops: Sequenc
     lock = _LOCKS[zlib.crc32(run_id.encode()) % len(_LOCKS)] if params else nullcontext()
     with lock:
         stored, kinds = ctx.store.batch_state(run_id, sorted(params), metric_names)
-        _check_params(run_id, params, stored)
+        _check_params(run_id, params, stored, single)
         _check_kinds(run_id, kinds)
         ctx.submit(ops)
 
 
-def _check_params(run_id: str, params: dict[str, str], stored: dict[str, str]) -> None:
+def _check_params(
+    run_id: str, params: dict[str, str], stored: dict[str, str], single: bool
+) -> None:
     conflicts = [
         {"key": key, "old_value": stored[key], "new_value": value}
         for key, value in params.items()
         if key in stored and stored[key] != value
     ]
-    if conflicts:  # MLflow's message, so clients and users recognise it
+    if conflicts and single:  # MLflow's messages, so clients and users recognise them
+        key, old, new = conflicts[0].values()
+        raise invalid(
+            f"Changing param values is not allowed. Param with key='{key}' was already logged "
+            f"with value='{old}' for run ID='{run_id}'. Attempted logging new value '{new}'."
+        )
+    if conflicts:
         raise invalid(
             f"Changing param values is not allowed. Params were already logged='{conflicts}' "
             f"for run ID='{run_id}'."

@@ -36,8 +36,6 @@ from collectors.store.base import ModelVersionInfo, RegisteredModelInfo
 MAX_TAG_VALUE_LENGTH = 100_000
 MAX_ALIAS_LENGTH = 255
 MAX_SEARCH_RESULTS = 1000
-#: Tag that marks MLflow prompts (kept in the registry); searches leave them out.
-PROMPT_TAG = "mlflow.prompt.is_prompt"
 
 
 def check_model_name(name: Any, field: str = "name") -> str:
@@ -154,8 +152,7 @@ def search(ctx: Context, params: Params) -> dict[str, Any]:
     clauses = registry_order(params.strings("order_by"), fields, "registered model")
     if not any(key is fields["name"] for key, _ in clauses):
         clauses.append((fields["name"], False))
-    models = [m for m in ctx.store.registered_models() if m.tags.get(PROMPT_TAG) != "true"]
-    found = ordered([m for m in models if matches(m)], clauses)
+    found = ordered([m for m in ctx.store.registered_models() if matches(m)], clauses)
     offset = page_offset(params.optional_string("page_token"))
     page = found[offset : offset + max_results]
     versions = _by_name(ctx.store.model_versions([m.name for m in page])) if page else {}

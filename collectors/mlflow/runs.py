@@ -197,7 +197,7 @@ def log_param(ctx: Context, params: Params) -> dict[str, Any]:
     run_id = _run_id(params)
     checked = checked_params([{"key": params.get("key"), "value": params.get("value")}], False)
     ctx.active_run(run_id)
-    submit_batch(ctx, run_id, checked, param_ops(run_id, checked))
+    submit_batch(ctx, run_id, checked, param_ops(run_id, checked), single=True)
     return {}
 
 

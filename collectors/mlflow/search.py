@@ -445,10 +445,36 @@ def logged_model_sort_key(
     return newest
 
 
+#: The tag that marks MLflow prompts, which the registry keeps beside models.
+PROMPT_TAG: Final = "mlflow.prompt.is_prompt"
+
+
+def _without_prompt_clause(comparisons: list[Comparison]) -> tuple[list[Comparison], bool]:
+    """The comparisons without the one on `PROMPT_TAG`, and whether prompts are wanted.
+
+    As mlflow server: searches find models only, unless the filter asks for prompts
+    (``tags.`mlflow.prompt.is_prompt` = 'true'``); MLflow's client adds
+    ``tag.`mlflow.prompt.is_prompt` != 'true'`` to model searches, which a model without
+    the tag must pass.
+    """
+    rest, prompts = [], False
+    for comparison in comparisons:
+        if comparison.key == Key("tag", PROMPT_TAG):
+            value = str(comparison.value).lower()
+            prompts = (comparison.op, value) in (("=", "true"), ("!=", "false"))
+        else:
+            rest.append(comparison)
+    return rest, prompts
+
+
+def _is_prompt(tags: Mapping[str, str]) -> bool:
+    return tags.get(PROMPT_TAG, "false").lower() == "true"
+
+
 def registered_model_filter(text: str) -> Callable[[RegisteredModelInfo], bool]:
     """A predicate for MLflow's registered-model search (``name``, times, ``tags.``)."""
-    comparisons = _parsed_with(
-        text, REGISTERED_MODEL_ATTRIBUTES, "registered model", "attribute tag"
+    comparisons, prompts = _without_prompt_clause(
+        _parsed_with(text, REGISTERED_MODEL_ATTRIBUTES, "registered model", "attribute tag")
     )
 
     def value(model: RegisteredModelInfo, key: Key) -> Any:
@@ -460,14 +486,25 @@ def registered_model_filter(text: str) -> Callable[[RegisteredModelInfo], bool]:
             model.created_ns if key.name == "creation_timestamp" else model.updated_ns
         ) // _MS_TO_NS
 
-    return lambda model: all(_holds(c, value(model, c.key)) for c in comparisons)
+    return lambda model: (
+        _is_prompt(model.tags) == prompts
+        and all(_holds(c, value(model, c.key)) for c in comparisons)
+    )
 
 
-def model_version_filter(text: str) -> Callable[[ModelVersionInfo], bool]:
+def model_version_filter(
+    text: str, prompt_models: frozenset[str] = frozenset()
+) -> Callable[[ModelVersionInfo], bool]:
     """A predicate for MLflow's model-version search (``name``, ``run_id``,
-    ``version_number``, ``source_path``, times, ``tags.``)."""
-    comparisons = _parsed_with(text, MODEL_VERSION_ATTRIBUTES, "model version", "attribute tag")
-    return lambda version: all(_holds(c, _version_value(version, c.key)) for c in comparisons)
+    ``version_number``, ``source_path``, times, ``tags.``); *prompt_models* names the
+    registered models that are prompts."""
+    comparisons, prompts = _without_prompt_clause(
+        _parsed_with(text, MODEL_VERSION_ATTRIBUTES, "model version", "attribute tag")
+    )
+    return lambda version: (
+        (version.name in prompt_models) == prompts
+        and all(_holds(c, _version_value(version, c.key)) for c in comparisons)
+    )
 
 
 def _version_value(version: ModelVersionInfo, key: Key) -> Any:

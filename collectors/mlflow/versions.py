@@ -33,7 +33,7 @@ from collectors.mlflow.registry import (
     check_version,
     registered_model,
 )
-from collectors.mlflow.search import model_version_filter, ordered, registry_order
+from collectors.mlflow.search import PROMPT_TAG, model_version_filter, ordered, registry_order
 from collectors.mlflow.validation import check_key
 from collectors.ops import (
     CreateModelVersion,
@@ -212,7 +212,7 @@ def create(ctx: Context, params: Params) -> dict[str, Any]:
         run_id=run_id,
         run_link=params.optional_string("run_link") or None,
         logged_model_id=model_id,
-        description=params.optional_string("description") or None,
+        description=params.optional_string("description") or "",  # as mlflow server
         tags=tags,
     )
     if model_id is not None:
@@ -239,10 +239,11 @@ def _create(ctx: Context, name: str, **fields: Any) -> int:
 
 
 def _tag_logged_model(ctx: Context, model_id: str, name: str, version: int) -> None:
-    """List the new version on its logged model (``mlflow.modelVersions``), as MLflow does."""
+    """List the new version on its logged model (``mlflow.modelVersions``), as MLflow does
+    (the server lists the version as a number; MLflow's client adds it again as a string)."""
     from collectors.mlflow.models import existing_model
 
-    entry = {"name": name, "version": str(version)}
+    entry: dict[str, Any] = {"name": name, "version": version}
     listed = json.loads(existing_model(ctx, model_id).tags.get(MODEL_VERSIONS_TAG, "[]"))
     if entry not in listed:
         listed.append(entry)
@@ -315,7 +316,10 @@ def search(ctx: Context, params: Params) -> dict[str, Any]:
             "Invalid value for request parameter max_results. It must be at most "
             f"{MAX_SEARCH_RESULTS}, but got value {max_results}"
         )
-    matches = model_version_filter(params.string("filter", ""))
+    prompts = frozenset(
+        m.name for m in ctx.store.registered_models() if m.tags.get(PROMPT_TAG) == "true"
+    )
+    matches = model_version_filter(params.string("filter", ""), prompts)
     order_by = params.strings("order_by") or [
         "last_updated_timestamp DESC",
         "name ASC",
