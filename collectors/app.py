@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hmac
 from importlib import metadata
-from typing import Any
+from typing import Any, cast
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -27,6 +27,7 @@ from collectors.errors import (
 from collectors.files_api import FilesApi
 from collectors.ingest import JSON, PROTOBUF, Ingestor
 from collectors.mlflow import MlflowApi
+from collectors.models_api import ModelsApi, ModelsStore
 from collectors.otlp_http import OtlpHttpApi, status_body
 from collectors.query_api import QueryApi, QueryStore, json_response
 from collectors.settings import Settings
@@ -101,6 +102,9 @@ def create_app(
     app.include_router(QueryApi(store).router(), dependencies=auth)
     app.include_router(FilesApi(store, files, settings.max_file_bytes).router(), dependencies=auth)
     model_files = model_files or LocalFileStore(settings.model_files_dir)
+    # The collector's store is an SQLStore, which has the registry reads too.
+    models = ModelsApi(cast(ModelsStore, store), writer, files, model_files)
+    app.include_router(models.router(), dependencies=auth)
     mlflow = MlflowApi(store, files, writer, settings.max_file_bytes, model_files)
     app.include_router(mlflow.router(), dependencies=auth)
     app.add_api_route("/healthz", healthz, response_model=schemas.Health, tags=["health"])

@@ -73,18 +73,8 @@ class FilesApi:
 
     def download(self, run_id: str, path: str) -> Response:
         """The bytes of one file."""
-        check_run_id(run_id)
-        try:
-            stream = self.files.open_read(run_id, self._checked(path))
-        except FileNotFoundError:
-            raise not_found(
-                f"run {run_id!r} has no file {path!r}; see /api/v1/runs/{run_id}/files"
-            ) from None
-        except ValueError as exc:  # InvalidPathError
-            raise invalid(str(exc)) from None
-        name = path.rsplit("/", 1)[-1]
-        headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"}
-        return StreamingResponse(_chunks(stream), media_type=_media_type(name), headers=headers)
+        missing = f"run {run_id!r} has no file {path!r}; see /api/v1/runs/{run_id}/files"
+        return file_response(self.files, check_run_id(run_id), path, missing)
 
     async def upload(self, run_id: str, path: str, request: Request) -> Response:
         """Store the request body as file *path* of the run (created if unknown)."""
@@ -129,6 +119,23 @@ class FilesApi:
             return check_path(path)
         except ValueError as exc:  # InvalidPathError
             raise invalid(str(exc)) from None
+
+
+def file_response(files: FileStore, owner: str, path: str, missing: str) -> StreamingResponse:
+    """The bytes of file *path* of *owner* (a run, or a logged model in its file store).
+
+    Raises:
+        ApiError: a 400 for a bad path, a 404 (message *missing*) for a missing file.
+    """
+    try:
+        stream = files.open_read(owner, check_path(path))
+    except FileNotFoundError:
+        raise not_found(missing) from None
+    except ValueError as exc:  # InvalidPathError
+        raise invalid(str(exc)) from None
+    name = path.rsplit("/", 1)[-1]
+    headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"}
+    return StreamingResponse(_chunks(stream), media_type=_media_type(name), headers=headers)
 
 
 def _chunks(stream: BinaryIO) -> Iterator[bytes]:

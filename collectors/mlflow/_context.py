@@ -202,14 +202,18 @@ class Context:
     max_file_bytes: int
     model_files: FileStore
 
-    def submit(self, ops: Sequence[Op]) -> None:
-        """Commit *ops* through the group-commit writer; a refused op is a 400."""
+    def apply(self, ops: Sequence[Op]) -> list[str]:
+        """Commit *ops* through the group-commit writer; return what the store refused."""
         try:
-            applied = self.writer.submit(ops).result(COMMIT_TIMEOUT_S)
+            return self.writer.submit(ops).result(COMMIT_TIMEOUT_S).errors
         except WriterError as exc:
             raise MlflowError(TEMPORARILY_UNAVAILABLE, str(exc)) from None
-        if applied.errors:
-            raise from_store_error(applied.errors[0])
+
+    def submit(self, ops: Sequence[Op]) -> None:
+        """Commit *ops* through the group-commit writer; a refused op is a 400."""
+        errors = self.apply(ops)
+        if errors:
+            raise from_store_error(errors[0])
 
     def experiment(self, experiment_id: str) -> MlflowExperiment:
         """The experiment with MLflow id *experiment_id* (``"0"``: Default, made if missing)."""

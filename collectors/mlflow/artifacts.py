@@ -24,8 +24,9 @@ from collectors import encoding as enc
 from collectors.files_api import _media_type
 from collectors.mlflow._context import Context, Params
 from collectors.mlflow.errors import MlflowError, invalid, missing
-from collectors.mlflow.mapping import PROXY_SCHEME, experiment_root, join_uri
+from collectors.mlflow.mapping import experiment_root, join_uri
 from collectors.ops import RecordModelFile
+from collectors.registry import PROXY_SCHEME, proxy_owner
 from collectors.store.base import FileInfo
 from collectors.store.files import (
     FileStore,
@@ -69,21 +70,18 @@ def safe_path(path: str) -> str:
 def _locate(ctx: Context, artifact_path: str) -> _Target:
     """The run or logged model of ``<prefix>/<run_id>/artifacts/...`` or
     ``<prefix>/models/<model_id>/artifacts/...``."""
-    parts = [part for part in safe_path(artifact_path).strip("/").split("/") if part != "."]
-    for i, part in enumerate(parts[:-1]):
-        if parts[i + 1] != "artifacts":
-            continue
-        rest = "/".join(parts[i + 2 :])
-        if i >= 1 and parts[i - 1] == "models" and part.startswith("m-"):
-            from collectors.mlflow.models import existing_model
+    found = proxy_owner(safe_path(artifact_path))
+    if found is None:
+        raise invalid(
+            f"artifact path {artifact_path[:200]!r} is not '<experiment_id>/<run_id>/artifacts/...'"
+        )
+    if found.model:
+        from collectors.mlflow.models import existing_model
 
-            existing_model(ctx, part)
-            return _Target(part, rest, model=True)
-        ctx.run_state(part)
-        return _Target(part, rest, model=False)
-    raise invalid(
-        f"artifact path {artifact_path[:200]!r} is not '<experiment_id>/<run_id>/artifacts/...'"
-    )
+        existing_model(ctx, found.owner)
+    else:
+        ctx.run_state(found.owner)
+    return _Target(found.owner, found.prefix, found.model)
 
 
 def _checked(path: str) -> str:

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from collectors.encoding import json_float
+from collectors.registry import PROXY_SCHEME
 from collectors.store.base import (
     LoggedModelInfo,
     MetricSummary,
@@ -28,8 +29,6 @@ from collectors.store.base import (
 from runlog import conventions as cv
 
 DEFAULT_EXPERIMENT_ID: Final = "0"
-#: The scheme of artifact URIs the collector's own proxy serves.
-PROXY_SCHEME: Final = "mlflow-artifacts:"
 RUN_NAME_TAG: Final = "mlflow.runName"
 PARENT_RUN_TAG: Final = "mlflow.parentRunId"
 USER_TAG: Final = "mlflow.user"

@@ -19,9 +19,8 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from collectors.mlflow._context import Context, Params, page_offset, page_token
-from collectors.mlflow.errors import RESOURCE_ALREADY_EXISTS, MlflowError, invalid, missing
+from collectors.mlflow.errors import MlflowError, from_store_error, invalid, missing
 from collectors.mlflow.mapping import (
-    PROXY_SCHEME,
     experiment_root,
     join_uri,
     model_artifact_uri,
@@ -36,11 +35,11 @@ from collectors.mlflow.registry import (
 from collectors.mlflow.search import PROMPT_TAG, model_version_filter, ordered, registry_order
 from collectors.mlflow.validation import check_key
 from collectors.ops import (
-    CreateModelVersion,
     SetModelVersionTag,
     UpdateLoggedModel,
     UpdateModelVersion,
 )
+from collectors.registry import PROXY_SCHEME, VersionNotCreatedError, add_version
 from collectors.store.base import ModelVersionInfo
 
 STAGES = ("None", "Staging", "Production", "Archived")
@@ -49,7 +48,6 @@ MAX_SEARCH_RESULTS = 200_000
 DEFAULT_SEARCH_RESULTS = 10_000
 #: The logged-model tag listing the registered versions made from it (MLflow's).
 MODEL_VERSIONS_TAG = "mlflow.modelVersions"
-_CREATE_ATTEMPTS = 3
 
 
 def canonical_stage(stage: Any) -> str:
@@ -221,21 +219,11 @@ def create(ctx: Context, params: Params) -> dict[str, Any]:
 
 
 def _create(ctx: Context, name: str, **fields: Any) -> int:
-    """Add the next version of *name*; a number taken by a concurrent request is retried."""
-    for _ in range(_CREATE_ATTEMPTS):
-        versions = ctx.store.model_versions([name], include_deleted=True)
-        number = max((v.version for v in versions), default=0) + 1
-        try:
-            ctx.submit([CreateModelVersion(name, number, time.time_ns(), **fields)])
-        except MlflowError as exc:
-            if exc.code != RESOURCE_ALREADY_EXISTS:
-                raise
-            continue
-        return number
-    raise MlflowError(
-        "INTERNAL_ERROR",
-        f"Model Version creation error (name={name}). Giving up after {_CREATE_ATTEMPTS} attempts.",
-    )
+    """Add the next version of *name* (numbers taken concurrently are retried)."""
+    try:
+        return add_version(ctx.store, ctx.apply, name, time.time_ns(), **fields)
+    except VersionNotCreatedError as exc:
+        raise from_store_error(str(exc)) from None
 
 
 def _tag_logged_model(ctx: Context, model_id: str, name: str, version: int) -> None:
