@@ -48,7 +48,7 @@ class MetricSummary(BaseModel):
     kind: str = Field(description="scalar, list, row, table or image")
     dtype: str = Field(description="f8, i8, bool, str or mixed")
     count: int
-    last: Any = Field(description=_VALUE)
+    last: Any = Field(description=f"the latest point (highest step, then newest time): {_VALUE}")
     last_step: int
     last_time_ns: int
     min: float | str | None = Field(description="over numeric non-NaN points")
