@@ -19,6 +19,7 @@ from collectors.mlflow.errors import (
     invalid,
     missing,
     required,
+    wrong_type,
 )
 from collectors.mlflow.mapping import DEFAULT_EXPERIMENT_ID
 from collectors.ops import Op
@@ -112,7 +113,7 @@ class Params:
         if value is None:
             raise required(name)
         if not isinstance(value, str):
-            raise invalid(f"Parameter '{name}' must be a string, got {json.dumps(value)[:80]}.")
+            raise wrong_type(name, value)
         return value
 
     def optional_string(self, name: str) -> str | None:
@@ -133,25 +134,25 @@ class Params:
     def objects(self, name: str) -> list[dict[str, Any]]:
         value = self.get(name, [])
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            raise invalid(f"Parameter '{name}' must be a list of objects.")
+            raise wrong_type(name, value)
         return value
 
     def strings(self, name: str) -> list[str]:
         value = self.get(name, [])
         value = [value] if isinstance(value, str) else value
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise invalid(f"Parameter '{name}' must be a list of strings.")
+            raise wrong_type(name, value)
         return value
 
 
 def as_int(name: str, value: Any) -> int:
     """An int64 from JSON (proto3 JSON may send it as a string)."""
     if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise invalid(f"Parameter '{name}' must be an integer, got {json.dumps(value)[:80]}.")
+        raise wrong_type(name, value)
     try:
         number = int(value)
     except ValueError:
-        raise invalid(f"Parameter '{name}' must be an integer, got {str(value)[:80]!r}.") from None
+        raise wrong_type(name, value) from None
     if not cv.INT64_MIN <= number <= cv.INT64_MAX:
         raise invalid(f"Parameter '{name}' is out of the int64 range.")
     return number
@@ -165,8 +166,7 @@ def as_float(name: str, value: Any) -> float:
     if isinstance(value, str) and value in _NON_FINITE:
         return _NON_FINITE[value]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        shown = json.dumps(value)[:80]
-        raise invalid(f"Parameter '{name}' must be a number, got {shown}.")
+        raise wrong_type(name, value)
     return float(value)
 
 

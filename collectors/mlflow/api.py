@@ -112,6 +112,16 @@ class MlflowApi:
         def model_file(model_id: str, artifact_file_path: str | None = None) -> Response:
             return models.download_artifact(ctx, model_id, artifact_file_path)
 
+        def run_file(
+            run_id: str | None = None, run_uuid: str | None = None, path: str | None = None
+        ) -> Response:
+            return artifacts.get_artifact(ctx, run_id or run_uuid, path)
+
+        def version_file(name: str = "", version: str = "", path: str | None = None) -> Response:
+            return versions.get_artifact(ctx, name, version, path)
+
+        router.add_api_route("/get-artifact", run_file, methods=["GET"])
+        router.add_api_route("/model-versions/get-artifact", version_file, methods=["GET"])
         router.add_api_route(
             artifacts.PREFIX, self._endpoint(artifacts.list_proxy), methods=["GET"]
         )

@@ -184,6 +184,13 @@ async def _stream(ctx: Context, request: Request, writer: FileWriter) -> tuple[i
     return await run_in_threadpool(writer.commit)
 
 
+def get_artifact(ctx: Context, run_id: str | None, path: str | None) -> Response:
+    """``GET /get-artifact?run_id=&path=`` (MLflow's web UI): one file of a run."""
+    checked = safe_path(path or "")
+    ctx.run_state(run_id or "")
+    return file_response(ctx.files, run_id or "", checked, checked)
+
+
 def download(ctx: Context, artifact_path: str) -> Response:
     """``GET``: the bytes of one file."""
     target = _locate(ctx, artifact_path)

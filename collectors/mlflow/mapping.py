@@ -165,10 +165,16 @@ def run_json(
     }
     if run.end_ns is not None:
         info["end_time"] = ms(run.end_ns)
-    inputs: list[Any] = []
+    datasets: list[Any] = []
+    model_inputs: list[Any] = []
     outputs: list[Any] = []
     for direction, payload in io:
-        (inputs if direction == "input" else outputs).append(payload)
+        if direction != "input":
+            outputs.append(payload)
+        elif isinstance(payload, dict) and "dataset" not in payload:
+            model_inputs.append(payload)  # a LoggedModelInput: {"model_id": ...}
+        else:
+            datasets.append(payload)
     data = {
         "metrics": latest_metrics(run.metrics),
         "params": key_values(sorted(run.params.items())),
@@ -177,7 +183,7 @@ def run_json(
     return {
         "info": info,
         "data": data,
-        "inputs": {"dataset_inputs": inputs},
+        "inputs": {"dataset_inputs": datasets, "model_inputs": model_inputs},
         "outputs": {"model_outputs": outputs},
     }
 

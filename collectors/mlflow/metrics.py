@@ -51,7 +51,7 @@ def _checked(item: dict[str, Any], path: str) -> Metric:
     for field in ("key", "value", "timestamp"):
         if item.get(field) is None or item.get(field) == "":
             raise required(f"{path}{field}")
-    key = check_key("Metric name", item["key"], f"{path}name")
+    key = check_key("Metric name", item["key"], f"{path}name", f"{path}key")
     extras = {
         field: _optional_string(item, path, field)
         for field in ("model_id", "dataset_name", "dataset_digest")

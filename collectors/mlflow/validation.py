@@ -6,7 +6,7 @@ import posixpath
 import re
 from typing import Any, Final
 
-from collectors.mlflow.errors import invalid, invalid_value, required
+from collectors.mlflow.errors import invalid, invalid_value, required, wrong_type
 
 MAX_METRICS_PER_BATCH: Final = 1000
 MAX_PARAMS_PER_BATCH: Final = 100
@@ -30,16 +30,19 @@ def item_path(path: str, index: int | None, field: str) -> str:
     return field if index is None else f"{path}[{index}].{field}"
 
 
-def check_key(length_name: str, key: Any, path: str = "key") -> str:
+def check_key(length_name: str, key: Any, path: str = "key", field: str | None = None) -> str:
     """Return *key* if MLflow accepts it as a metric, param or tag name; else raise a 400.
 
     Args:
         length_name: how MLflow names the key in its length message (``Metric name``).
         key: the name to check.
-        path: the request field, for messages (``key``, ``metrics[0].key``).
+        path: how MLflow names the key in its messages about names (``name`` for metrics).
+        field: the request field (``key``, ``metrics[0].key``); default *path*.
     """
-    if not isinstance(key, str) or not key:
-        raise required(path)
+    if key is None or key == "":
+        raise required(field or path)
+    if not isinstance(key, str):
+        raise wrong_type(field or path, key)
     if not key.strip():  # MLflow's pattern allows it; runlog's store does not
         raise invalid_value(path, key, "Names must not be blank.")
     if not _KEY.match(key):
@@ -57,15 +60,18 @@ def check_key(length_name: str, key: Any, path: str = "key") -> str:
     return key
 
 
-def check_value(what: str, key: str, value: Any, limit: int, truncate: bool = False) -> str:
+def check_value(
+    what: str, key: str, value: Any, limit: int, truncate: bool = False, field: str = "value"
+) -> str:
     """Return *value* if it is a string within *limit* characters; else raise a 400.
 
     With *truncate*, a longer value is cut to its first *limit* characters instead, as
     mlflow server 3.x does for run params and tags (``MLFLOW_TRUNCATE_LONG_VALUES``, on by
-    default): the MLflow client logs long values without an error.
+    default): the MLflow client logs long values without an error. *field* names the value
+    in the request (``value``, ``tags[0].value``).
     """
     if not isinstance(value, str):
-        raise invalid(f"{what.capitalize()} '{key}' must have a string value.")
+        raise wrong_type(field, value)
     if len(value) > limit:
         if truncate:
             return value[:limit]
@@ -76,14 +82,16 @@ def check_value(what: str, key: str, value: Any, limit: int, truncate: bool = Fa
 def check_param(key: Any, value: Any, index: int | None = None) -> tuple[str, str]:
     """A run or logged-model param; values past 6000 characters are truncated (MLflow's)."""
     key = check_key("Param key", key, item_path("params", index, "key"))
-    return key, check_value("param", key, value, MAX_PARAM_VALUE_LENGTH, truncate=True)
+    field = item_path("params", index, "value")
+    return key, check_value("param", key, value, MAX_PARAM_VALUE_LENGTH, True, field)
 
 
 def check_tag(key: Any, value: Any, index: int | None = None) -> tuple[str, str]:
     """A run or logged-model tag; values past 8000 characters are truncated (MLflow's)."""
     path = item_path("tags", index, "key")
     key = check_key(path, key, path)
-    return key, check_value("tag", key, value, MAX_TAG_VALUE_LENGTH, truncate=True)
+    field = item_path("tags", index, "value")
+    return key, check_value("tag", key, value, MAX_TAG_VALUE_LENGTH, True, field)
 
 
 def check_experiment_tag(key: Any, value: Any) -> tuple[str, str]:

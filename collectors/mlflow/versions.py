@@ -18,7 +18,10 @@ import urllib.parse
 from pathlib import PurePosixPath
 from typing import Any
 
+from fastapi import Response
+
 from collectors.mlflow._context import Context, Params, page_offset, page_token
+from collectors.mlflow.artifacts import file_response, safe_path
 from collectors.mlflow.errors import MlflowError, from_store_error, invalid, missing
 from collectors.mlflow.mapping import (
     experiment_root,
@@ -39,7 +42,7 @@ from collectors.ops import (
     UpdateLoggedModel,
     UpdateModelVersion,
 )
-from collectors.registry import PROXY_SCHEME, VersionNotCreatedError, add_version
+from collectors.registry import PROXY_SCHEME, VersionNotCreatedError, add_version, version_files
 from collectors.store.base import ModelVersionInfo
 
 STAGES = ("None", "Staging", "Production", "Archived")
@@ -283,6 +286,18 @@ def delete(ctx: Context, params: Params) -> dict[str, Any]:
 def download_uri(ctx: Context, params: Params) -> dict[str, Any]:
     version = model_version(ctx, params.get("name"), params.get("version"))
     return {"artifact_uri": version.storage_location}
+
+
+def get_artifact(ctx: Context, name: Any, version: Any, path: str | None) -> Response:
+    """``GET /model-versions/get-artifact?name=&version=&path=`` (MLflow's web UI)."""
+    checked = safe_path(path or "")
+    found = model_version(ctx, name, version)
+    files = version_files(found)
+    if files is None:
+        raise missing(f"version {found.version} of {found.name!r} keeps its files elsewhere")
+    store = ctx.model_files if files.model else ctx.files
+    full = f"{files.prefix}/{checked}" if files.prefix else checked
+    return file_response(store, files.owner, full, checked)
 
 
 _ORDER_FIELDS = {

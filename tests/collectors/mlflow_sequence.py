@@ -31,7 +31,7 @@ from typing import Any
 import httpx
 import mlflow
 from mlflow import MlflowClient
-from mlflow.entities import LoggedModelOutput, Metric, Param, RunTag, ViewType
+from mlflow.entities import LoggedModelInput, LoggedModelOutput, Metric, Param, RunTag, ViewType
 from mlflow.exceptions import MlflowException
 
 T0 = 1_700_000_000_000  # explicit metric timestamps (ms): client data, compared exactly
@@ -224,6 +224,7 @@ def mlflow_sequence(uri: str, work: Path, cwd: Path) -> dict[str, Any]:
         ("details", lambda: details_part(rec, client, uri, runs, sources, work)),
         ("logged_models", lambda: ids.update(logged_models_part(rec, client, work))),
         ("registry", lambda: registry_part(rec, client, ids, work)),
+        ("suite", lambda: suite_part(rec, client, uri, runs)),
     ]
     for name, part in parts:
         started = time.perf_counter()
@@ -1208,3 +1209,138 @@ def registry_part(rec: Recorder, client: MlflowClient, ids: dict[str, str], work
         "registry.delete.search",
         lambda: [m.name for m in client.search_registered_models(f"name LIKE '{rec.prefix}%'")],
     )
+
+
+# --- request checks from MLflow's own REST tracking tests --------------------------------------
+def suite_part(rec: Recorder, client: MlflowClient, uri: str, runs: dict[str, str]) -> None:
+    """The request validation MLflow's test_rest_tracking.py asserts (status, code, wording)."""
+    api = httpx.Client(base_url=uri, timeout=30)
+    run = runs["manual"]
+    metric = {"run_id": run, "key": "m", "value": 41, "timestamp": 59, "step": 26}
+    bad_posts: dict[str, tuple[str, dict[str, Any]]] = {
+        "log_metric.run_id_type": ("runs/log-metric", metric | {"run_id": 31}),
+        "log_metric.key_type": ("runs/log-metric", metric | {"key": 31}),
+        "log_metric.step_type": ("runs/log-metric", metric | {"step": "foo"}),
+        "log_metric.timestamp_type": ("runs/log-metric", metric | {"timestamp": "foo"}),
+        "log_metric.run_id_none": ("runs/log-metric", metric | {"run_id": None}),
+        "log_metric.key_none": ("runs/log-metric", metric | {"key": None}),
+        "log_param.run_id_type": ("runs/log-parameter", {"run_id": 31, "key": "p", "value": "v"}),
+        "log_param.key_type": ("runs/log-parameter", {"run_id": run, "key": 31, "value": "v"}),
+        "set_tag.value_type": ("runs/set-tag", {"run_id": run, "key": "t", "value": 41}),
+        "set_tag.no_key": ("runs/set-tag", {"run_id": run, "value": "v"}),
+        "set_tag.run_uuid": ("runs/set-tag", {"run_uuid": run, "key": "k", "value": "v"}),
+        "create_experiment.name_type": ("experiments/create", {"name": 123}),
+        "create_experiment.location_type": (
+            "experiments/create",
+            {"name": f"{rec.prefix}-loc-type", "artifact_location": 9.0},
+        ),
+        "create_experiment.tags_type": (
+            "experiments/create",
+            {"name": f"{rec.prefix}-tags-type", "tags": "5"},
+        ),
+        "log_batch.no_step": (
+            "runs/log-batch",
+            {"run_id": run, "metrics": [{"key": "mae", "value": 2.5, "timestamp": 123456789}]},
+        ),
+    }
+    for what in ("metrics", "params", "tags"):
+        bad_posts[f"log_batch.{what}_type"] = ("runs/log-batch", {"run_id": run, what: "foo"})
+    for name, (path, payload) in bad_posts.items():
+        rec.step(f"suite.{name}", lambda u=path, p=payload: rest_message(api, u, p, post=True))
+    history_checks(rec, api, run, runs)
+    rec.step(
+        "suite.get_artifact.path",
+        lambda: raw_status(api.get("/get-artifact", params={"run_id": run, "path": "../path"})),
+    )
+    rec.step(
+        "suite.model_version_artifact.path",
+        lambda: raw_status(
+            api.get(
+                "/model-versions/get-artifact",
+                params={"name": "model", "version": 1, "path": "../path"},
+            )
+        ),
+    )
+    model_links(rec, client)
+    rec.step("suite.search_pagination", lambda: paging_by_run_id(client))
+
+
+def raw_status(response: httpx.Response) -> dict[str, Any]:
+    body = response.json() if "json" in response.headers.get("content-type", "") else {}
+    return {"status": response.status_code, "body": body}
+
+
+def history_checks(rec: Recorder, api: httpx.Client, run: str, runs: dict[str, str]) -> None:
+    interval = "/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval"
+    bulk = "/ajax-api/2.0/mlflow/metrics/get-history-bulk"
+    many = [f"id_{i}" for i in range(101)]
+    queries: dict[str, tuple[str, dict[str, Any]]] = {
+        "interval.no_run_ids": (interval, {"metric_key": "key"}),
+        "interval.too_many": (interval, {"run_ids": many, "metric_key": "key"}),
+        "interval.max_results": (interval, {"run_ids": [run], "metric_key": "k", "max_results": 0}),
+        "interval.no_key": (interval, {"run_ids": [run], "max_results": 5}),
+        "interval.end_before_start": (
+            interval,
+            {"run_ids": [run], "metric_key": "k", "start_step": 1, "end_step": 0},
+        ),
+        "interval.start_only": (interval, {"run_ids": [run], "metric_key": "k", "start_step": 1}),
+        "bulk.no_run_id": (bulk, {"metric_key": "key"}),
+        "bulk.too_many": (bulk, {"run_id": many, "metric_key": "key"}),
+        "bulk.no_key": (bulk, {"run_id": [run]}),
+        "bulk.two_runs": (bulk, {"run_id": [runs["parent"], runs["r1"]], "metric_key": "loss"}),
+        "bulk.max_results": (
+            bulk,
+            {"run_id": [runs["parent"]], "metric_key": "loss", "max_results": 3},
+        ),
+    }
+    for name, (path, query) in queries.items():
+        rec.step(f"suite.{name}", lambda u=path, q=query: raw_status(api.get(u, params=q)))
+    # mlflow server's message shows the token's decoded bytes: compare status and code only.
+    token = {"run_id": run, "metric_key": "m", "page_token": "invalid_token"}
+    rec.step(
+        "suite.history.bad_token",
+        lambda: {
+            k: v
+            for k, v in rest_message(api, "metrics/get-history", token).items()
+            if k != "message"
+        },
+    )
+
+
+def model_links(rec: Recorder, client: MlflowClient) -> None:
+    """A metric linked to a model with its dataset; a model logged as a run input."""
+    experiment = client.get_experiment_by_name(f"{rec.prefix}-main").experiment_id
+    run = client.create_run(experiment).info.run_id
+    rec.label(run, "run:links")
+    model = client.create_logged_model(experiment).model_id
+    rec.label(model, "model:links")
+    client.log_metric(
+        run,
+        "metric",
+        0.5,
+        123456789,
+        1,
+        dataset_name="name",
+        dataset_digest="digest",
+        model_id=model,
+    )
+    client.log_inputs(run, models=[LoggedModelInput(model_id=model)])
+    rec.step(
+        "suite.model_metric", lambda: logged_model_view(client.get_logged_model(model))["metrics"]
+    )
+    rec.step(
+        "suite.model_inputs",
+        lambda: [m.model_id for m in client.get_run(run).inputs.model_inputs],
+    )
+
+
+def paging_by_run_id(client: MlflowClient) -> list[bool]:
+    """Runs with the same start time come back by run id, in pages."""
+    experiment = client.create_experiment(f"pagination-{uuid.uuid4().hex[:8]}")
+    ids = sorted(client.create_run(experiment, start_time=1).info.run_id for _ in range(10))
+    pages, token = [], None
+    for _ in range(3):
+        page = client.search_runs([experiment], max_results=4, page_token=token)
+        pages.append([r.info.run_id for r in page])
+        token = page.token
+    return [pages[0] == ids[:4], pages[1] == ids[4:8], pages[2] == ids[8:], token is None]
