@@ -23,7 +23,12 @@ from collectors.errors import UNAVAILABLE, ApiError, invalid, not_found
 from collectors.files_api import file_response
 from collectors.ops import CreateRegisteredModel, Op
 from collectors.query_api import QueryStore, check_run_id, json_response, run_not_found
-from collectors.registry import VersionNotCreatedError, add_version, version_files
+from collectors.registry import (
+    RegistryStore,
+    VersionNotCreatedError,
+    add_version,
+    version_files,
+)
 from collectors.store.base import FileInfo, ModelVersionInfo, RegisteredModelInfo, RunState
 from collectors.store.files import FileStore
 from collectors.writer import Writer, WriterError
@@ -34,18 +39,8 @@ _FILES = c.API_PREFIX + "/models/{name}/versions/{version}/files"
 _BAD_NAME_CHARACTERS = ("/", ":")
 
 
-class ModelsStore(QueryStore, Protocol):
+class ModelsStore(QueryStore, RegistryStore, Protocol):
     """The store calls the models API uses (`SQLStore` has them)."""
-
-    def registered_models(
-        self, names: Sequence[str] | None = None
-    ) -> list[RegisteredModelInfo]: ...
-
-    def model_versions(
-        self, names: Sequence[str] | None = None, include_deleted: bool = False
-    ) -> list[ModelVersionInfo]: ...
-
-    def logged_model_files(self, model_id: str) -> list[FileInfo]: ...
 
     def run_states(self, run_ids: Sequence[str]) -> dict[str, RunState]: ...
 

@@ -12,16 +12,24 @@ from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 from collectors.ops import CreateModelVersion, Op
-from collectors.store.base import ModelVersionInfo
+from collectors.store.base import FileInfo, ModelVersionInfo, RegisteredModelInfo
 
 ATTEMPTS: Final = 3
 PROXY_SCHEME: Final = "mlflow-artifacts:"
 
 
 class RegistryStore(Protocol):
+    """The store's registry reads (`SQLStore` has them)."""
+
+    def registered_models(
+        self, names: Sequence[str] | None = None
+    ) -> list[RegisteredModelInfo]: ...
+
     def model_versions(
         self, names: Sequence[str] | None = None, include_deleted: bool = False
     ) -> list[ModelVersionInfo]: ...
+
+    def logged_model_files(self, model_id: str) -> list[FileInfo]: ...
 
 
 class VersionNotCreatedError(RuntimeError):

@@ -161,10 +161,10 @@ def test_runlog_models_lists_models_and_versions(
     missing = invoke("models", "nope-model", endpoint=collector.endpoint)
 
     assert 0 == listing.exit_code and name in listing.output
-    row = next(line for line in versions.output.splitlines() if "outputs/model.pkl" in line)
-    assert ["1", "None", "", run.id, "outputs/model.pkl"] == [
-        cell.strip() for cell in row.split("│")[:5]
-    ]
-    assert "team=vision" in row
+    lines = versions.output.splitlines()
+    at = next(i for i, line in enumerate(lines) if f"run {run.id}" in line)
+    first, second = ([cell.strip() for cell in lines[i].split("│")] for i in (at, at + 1))
+    assert ["1", "None", "", f"run {run.id}", "team=vision"] == [first[i] for i in (0, 1, 2, 4, 5)]
+    assert "outputs/model.pkl" == second[4]  # the run's path, under its id
     assert [1] == [v["version"] for v in json.loads(as_json.output)["versions"]]
     assert 1 == missing.exit_code and "not registered" in missing.stderr

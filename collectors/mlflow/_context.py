@@ -24,13 +24,11 @@ from collectors.mlflow.errors import (
 from collectors.mlflow.mapping import DEFAULT_EXPERIMENT_ID
 from collectors.ops import Op
 from collectors.query_api import QueryStore
+from collectors.registry import RegistryStore
 from collectors.store.base import (
-    FileInfo,
     LoggedModelInfo,
     MlflowExperiment,
     ModelMetricInfo,
-    ModelVersionInfo,
-    RegisteredModelInfo,
     RunState,
 )
 from collectors.store.files import FileStore
@@ -48,7 +46,7 @@ def random_name() -> str:
     return f"{random.choice(_ADJECTIVES)}-{random.choice(_NOUNS)}-{random.randint(0, 999)}"
 
 
-class MlflowStore(QueryStore, Protocol):
+class MlflowStore(QueryStore, RegistryStore, Protocol):
     """The store calls beyond `QueryStore` that the MLflow API uses (`SQLStore` has them)."""
 
     def mlflow_experiments(
@@ -70,16 +68,6 @@ class MlflowStore(QueryStore, Protocol):
     def logged_model_metrics(
         self, model_ids: Sequence[str]
     ) -> dict[str, list[ModelMetricInfo]]: ...
-
-    def logged_model_files(self, model_id: str) -> list[FileInfo]: ...
-
-    def registered_models(
-        self, names: Sequence[str] | None = None
-    ) -> list[RegisteredModelInfo]: ...
-
-    def model_versions(
-        self, names: Sequence[str] | None = None, include_deleted: bool = False
-    ) -> list[ModelVersionInfo]: ...
 
 
 class Params:
