@@ -226,10 +226,12 @@ class ModelsApi:
 
     def _version(self, name: str, number: int | str) -> ModelVersionInfo:
         self._model(name)
-        for version in self.store.model_versions([name]):
-            if str(version.version) == str(number):
-                return version
-        raise not_found(f"model {name!r} has no version {number}; see `runlog models {name}`")
+        found = []
+        if str(number).isdigit() and int(number) < 2**31:
+            found = self.store.model_versions([name], version=int(number))
+        if not found:
+            raise not_found(f"model {name!r} has no version {number}; see `runlog models {name}`")
+        return found[0]
 
     def list_version_files(self, name: str, version: str) -> Response:
         """The files of a version, with paths relative to what was registered."""

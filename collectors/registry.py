@@ -26,7 +26,10 @@ class RegistryStore(Protocol):
     ) -> list[RegisteredModelInfo]: ...
 
     def model_versions(
-        self, names: Sequence[str] | None = None, include_deleted: bool = False
+        self,
+        names: Sequence[str] | None = None,
+        include_deleted: bool = False,
+        version: int | None = None,
     ) -> list[ModelVersionInfo]: ...
 
     def logged_model_files(self, model_id: str) -> list[FileInfo]: ...

@@ -66,10 +66,10 @@ def canonical_stage(stage: Any) -> str:
 def model_version(ctx: Context, name: Any, version: Any) -> ModelVersionInfo:
     """Version *version* of registered model *name*; 404 (MLflow's message) if missing."""
     name, number = check_model_name(name), check_version(version)
-    for found in ctx.store.model_versions([name]):
-        if found.version == number:
-            return found
-    raise missing(f"Model Version (name={name}, version={number}) not found")
+    found = ctx.store.model_versions([name], version=number) if abs(number) < 2**31 else []
+    if not found:
+        raise missing(f"Model Version (name={name}, version={number}) not found")
+    return found[0]
 
 
 # --- create: where a version comes from ----------------------------------------------------

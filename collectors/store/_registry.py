@@ -45,10 +45,13 @@ def registered_models(
 
 
 def model_versions(
-    conn: sa.Connection, names: Sequence[str] | None, include_deleted: bool
+    conn: sa.Connection,
+    names: Sequence[str] | None,
+    include_deleted: bool,
+    version: int | None = None,
 ) -> list[ModelVersionInfo]:
-    """Versions of the named models (all when None), by name and version, with tags and
-    aliases; deleted versions only with *include_deleted*."""
+    """Versions of the named models (all when None; only *version* if given), by name and
+    version, with tags and aliases; deleted versions only with *include_deleted*."""
     query = (
         sa.select(_mv, _rm.c.name)
         .join(_rm, _rm.c.id == _mv.c.registered_model_id)
@@ -58,6 +61,8 @@ def model_versions(
         query = query.where(_rm.c.name.in_(list(names)))
     if not include_deleted:
         query = query.where(_mv.c.lifecycle_stage == "active")
+    if version is not None:
+        query = query.where(_mv.c.version == version)
     found = {
         (row.registered_model_id, row.version): _version(row)
         for row in conn.execute(query).mappings()
@@ -65,15 +70,17 @@ def model_versions(
     if found:
         ids = sorted({model_id for model_id, _ in found})
         tags = sa.select(_mvt).where(_mvt.c.registered_model_id.in_(ids)).order_by(_mvt.c.key)
+        if version is not None:
+            tags = tags.where(_mvt.c.version == version)
         for tag in conn.execute(tags):
-            version = found.get((tag.registered_model_id, tag.version))
-            if version is not None:
-                version.tags[tag.key] = tag.value
+            tagged = found.get((tag.registered_model_id, tag.version))
+            if tagged is not None:
+                tagged.tags[tag.key] = tag.value
         aliases = sa.select(_alias).where(_alias.c.registered_model_id.in_(ids))
         for alias in conn.execute(aliases.order_by(_alias.c.alias)):
-            version = found.get((alias.registered_model_id, alias.version))
-            if version is not None:
-                version.aliases.append(alias.alias)
+            aliased = found.get((alias.registered_model_id, alias.version))
+            if aliased is not None:
+                aliased.aliases.append(alias.alias)
     return list(found.values())
 
 

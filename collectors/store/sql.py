@@ -371,11 +371,15 @@ class SQLStore:
             return _registry.registered_models(conn, names)
 
     def model_versions(
-        self, names: Sequence[str] | None = None, include_deleted: bool = False
+        self,
+        names: Sequence[str] | None = None,
+        include_deleted: bool = False,
+        version: int | None = None,
     ) -> list[ModelVersionInfo]:
-        """Versions of the named registered models (all when None), by name and version."""
+        """Versions of the named registered models (all when None; only *version* if given),
+        by name and version."""
         with self._engine.connect() as conn:
-            return _registry.model_versions(conn, names, include_deleted)
+            return _registry.model_versions(conn, names, include_deleted, version)
 
     def close(self) -> None:
         """Close every pooled connection."""
