@@ -109,7 +109,7 @@ class Key:
 
     type: str
     name: str
-    numeric_attribute: bool = False
+    numeric_attribute: bool = field(default=False, compare=False)  # set by the parser
 
     @property
     def numeric(self) -> bool:
