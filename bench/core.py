@@ -199,6 +199,24 @@ def bench_sqlite_rows(repeat: int, points: int, path: Path) -> float:
     return median_of(repeat, once)
 
 
+def bench_store_log_lines(repeat: int, tmp: Path, lines: int = 50_000) -> float:
+    """Log lines per second the store commits (50 ops of 1,000 lines, one transaction)."""
+    from collectors.ops import AppendLogLines, LogLine
+    from collectors.store import open_store
+
+    def once() -> float:
+        store = open_store(tmp / f"lines-{time.time_ns()}.db")
+        batch = tuple(LogLine(1, 9, "INFO", "app", f"line {i}") for i in range(1000))
+        ops = [AppendLogLines("r1", batch) for _ in range(lines // 1000)]
+        start = time.perf_counter()
+        store.apply([ops])
+        elapsed = time.perf_counter() - start
+        store.close()
+        return lines / elapsed
+
+    return median_of(repeat, once)
+
+
 def bench_otel_records(collector: Collector, repeat: int, records: int) -> float:
     from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
     from opentelemetry.sdk._logs import LoggerProvider
@@ -283,6 +301,7 @@ def measure(collector: Collector, args: Any, tmp: Path) -> list[tuple[str, str, 
     rows_rate = bench_sqlite_rows(args.repeat, args.points, tmp / "raw.db")
     otel = bench_otel_records(collector, args.repeat, args.otel_records)
     reads = bench_read(collector, args.repeat, args.points, tmp / "raw.db")
+    log_lines = bench_store_log_lines(args.repeat, tmp)
     return [
         (
             "run.log() one call, median latency",
@@ -307,6 +326,12 @@ def measure(collector: Collector, args: Any, tmp: Path) -> list[tuple[str, str, 
             f"{otel:,.0f} pts/s",
             f"raw SQLite rows {rows_rate:,.0f} pts/s",
             f"{otel / rows_rate:.2f}x",
+        ),
+        (
+            "store log lines, 50,000 in one commit (SQLite)",
+            f"{log_lines:,.0f} lines/s",
+            f"raw SQLite rows {rows_rate:,.0f} pts/s",
+            f"{log_lines / rows_rate:.2f}x",
         ),
         (
             f"read {args.points:,}-pt vector (query API, binary)",

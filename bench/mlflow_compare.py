@@ -12,6 +12,13 @@ both with the unchanged ``mlflow`` client (``MlflowClient``, synchronous calls):
 * ``search_runs`` over ``--runs`` runs (5 params, 5 metrics, 2 tags each), one filtered
   query and all runs (paged by 1,000), s. The runs are made the same way on both servers,
   through the client (``create_run`` + ``log_batch``, 8 threads); that is timed too.
+* MLflow 3 logged models: ``--models`` models made without a run (``create_logged_model``
+  with params and tags, a metric linked with ``log_batch(model_id=...)``, finalize), ms per
+  model; ``search_logged_models`` with a metric, param and ``model_id IN`` filter, s.
+* the model registry: a version registered from each logged model
+  (``create_model_version``), ms per version; ``search_model_versions`` of the model, s;
+  ``get_model_version_by_alias``, ms; ``mlflow.pyfunc.load_model("models:/<name>@<alias>")``
+  of a small scikit-learn model (alias lookup, download, load), s.
 
 Each row is the median of ``--repeat`` rounds; the last column, mlflow/collector, is how many
 times faster the collector is (mlflow time / collector time: > 1 means the collector is ahead).
@@ -43,6 +50,7 @@ from mlflow_server import run_mlflow_server  # noqa: E402
 os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
 os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = "600"
 
+import mlflow  # noqa: E402
 from mlflow import MlflowClient  # noqa: E402
 from mlflow.entities import Metric, Param, RunTag  # noqa: E402
 
@@ -168,6 +176,79 @@ class Workload:
             if not token:
                 return time.perf_counter() - start, count
 
+    # --- logged models and the registry ------------------------------------------------------
+
+    def logged_models_s(self) -> float:
+        """Make ``--models`` logged models (no run), each with a linked metric; seconds."""
+        self.models_experiment = self.client.create_experiment(f"bench-models-{time.time_ns()}")
+        linker = self.client.create_run(self.models_experiment).info.run_id
+        self.model_ids = []
+        start = time.perf_counter()
+        for i in range(self.args.models):
+            model = self.client.create_logged_model(
+                self.models_experiment,
+                name=f"model-{i}",
+                params={"kind": "bench", "i": str(i)},
+                tags={"team": ("vision", "nlp")[i % 2]},
+            )
+            acc = Metric("acc", (i % 10) / 10, 0, 0, model_id=model.model_id)
+            self.client.log_batch(linker, metrics=[acc])
+            self.client.finalize_logged_model(model.model_id, "READY")
+            self.model_ids.append(model.model_id)
+        return time.perf_counter() - start
+
+    def search_models(self) -> tuple[float, int]:
+        some = ", ".join(f"'{m}'" for m in self.model_ids[::2])
+        filter_string = f"metrics.acc > 0.45 and params.kind = 'bench' and model_id IN ({some})"
+        start = time.perf_counter()
+        found = self.client.search_logged_models([self.models_experiment], filter_string)
+        return time.perf_counter() - start, len(found)
+
+    def register_versions_s(self) -> float:
+        """A version of one registered model from each logged model; seconds."""
+        self.registered = f"bench-registry-{time.time_ns()}"
+        self.client.create_registered_model(self.registered)
+        start = time.perf_counter()
+        for model_id in self.model_ids:
+            self.client.create_model_version(
+                self.registered, f"models:/{model_id}", model_id=model_id
+            )
+        elapsed = time.perf_counter() - start
+        self.client.set_registered_model_alias(self.registered, "champion", "1")
+        return elapsed
+
+    def search_versions(self) -> tuple[float, int]:
+        start = time.perf_counter()
+        found = self.client.search_model_versions(f"name = '{self.registered}'")
+        return time.perf_counter() - start, len(found)
+
+    def alias_ms(self) -> float:
+        calls = 20
+        start = time.perf_counter()
+        for _ in range(calls):
+            self.client.get_model_version_by_alias(self.registered, "champion")
+        return (time.perf_counter() - start) * 1000 / calls
+
+    def load_model_s(self) -> float:
+        """``pyfunc.load_model`` of a registered scikit-learn model through its alias."""
+        if not hasattr(self, "served"):
+            self.served = self._register_sklearn_model()
+        with tempfile.TemporaryDirectory() as dst:
+            start = time.perf_counter()
+            mlflow.pyfunc.load_model(f"models:/{self.served}@champion", dst_path=dst)
+            return time.perf_counter() - start
+
+    def _register_sklearn_model(self) -> str:
+        from sklearn.linear_model import LinearRegression
+
+        mlflow.set_tracking_uri(self.uri)
+        fitted = LinearRegression().fit([[0.0], [1.0], [2.0]], [0.0, 1.0, 2.0])
+        info = mlflow.sklearn.log_model(fitted, name="m", pip_requirements=["scikit-learn"])
+        name = f"bench-served-{time.time_ns()}"
+        version = mlflow.register_model(f"models:/{info.model_id}", name)
+        self.client.set_registered_model_alias(name, "champion", version.version)
+        return name
+
 
 def run_metrics(i: int) -> dict[str, float]:
     return {"acc": (i % 100) / 100, "loss": 1 / (i + 1), "f1": 0.5, "auc": 0.7, "epochs": i % 7}
@@ -203,6 +284,15 @@ def measure(uri: str, args: argparse.Namespace) -> dict[str, float]:
         args.repeat, lambda: checked(work.search_filtered, expected_hits(args.runs))
     )
     out["search_all_s"] = median_of(args.repeat, lambda: checked(work.search_all, args.runs))
+    out["logged_model_ms"] = work.logged_models_s() * 1000 / args.models
+    hits = sum(1 for i in range(0, args.models, 2) if (i % 10) / 10 > 0.45)
+    out["search_models_s"] = median_of(args.repeat, lambda: checked(work.search_models, hits))
+    out["register_ms"] = work.register_versions_s() * 1000 / args.models
+    out["search_versions_s"] = median_of(
+        args.repeat, lambda: checked(work.search_versions, args.models)
+    )
+    out["alias_ms"] = median_of(args.repeat, work.alias_ms)
+    out["load_model_s"] = median_of(args.repeat, work.load_model_s)
     return out
 
 
@@ -216,7 +306,7 @@ def checked(search: Callable[[], tuple[float, int]], expected: int) -> float:
 def rows(
     m: dict[str, float], c: dict[str, float], args: argparse.Namespace
 ) -> list[tuple[str, ...]]:
-    points, runs = args.batches * BATCH, args.runs
+    points, runs, models = args.batches * BATCH, args.runs, args.models
 
     def row(label: str, key: str, unit: str, fmt: str, rate: bool = False) -> tuple[str, ...]:
         speedup = c[key] / m[key] if rate else m[key] / c[key]
@@ -248,6 +338,22 @@ def rows(
         ),
         row(f"search_runs over {runs:,} runs, filtered", "search_filtered_s", "s", ",.3f"),
         row(f"search_runs over {runs:,} runs, all (pages of 1,000)", "search_all_s", "s", ",.3f"),
+        row(
+            f"logged model without a run: create + linked metric + finalize ({models:,})",
+            "logged_model_ms",
+            "ms/model",
+            ",.1f",
+        ),
+        row(f"search_logged_models over {models:,}, filtered", "search_models_s", "s", ",.3f"),
+        row(
+            f"create_model_version from a logged model ({models:,})",
+            "register_ms",
+            "ms/version",
+            ",.1f",
+        ),
+        row(f"search_model_versions, {models:,} versions", "search_versions_s", "s", ",.3f"),
+        row("get_model_version_by_alias", "alias_ms", "ms/call", ",.2f"),
+        row("pyfunc.load_model('models:/<name>@<alias>'), sklearn", "load_model_s", "s", ",.3f"),
     ]
 
 
@@ -271,17 +377,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--calls", type=int, default=200, help="log_metric calls per round")
     parser.add_argument("--batches", type=int, default=100, help="log_batch requests of 1,000 pts")
     parser.add_argument("--runs", type=int, default=2000, help="runs searched")
+    parser.add_argument("--models", type=int, default=200, help="logged models and versions")
     parser.add_argument("--mlflow-workers", type=int, default=4, help="mlflow server workers")
     parser.add_argument("--quick", action="store_true", help="small sizes, one round")
     args = parser.parse_args(argv)
     if args.quick:
-        args.repeat, args.calls, args.batches, args.runs = 1, 50, 10, 200
+        args.repeat, args.calls, args.batches, args.runs, args.models = 1, 50, 10, 200, 20
     return args
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.getLogger("mlflow").setLevel(logging.WARNING)  # no "View run at" line per run
+    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
     with tempfile.TemporaryDirectory() as tmp:
         with run_mlflow_server(Path(tmp) / "mlflow", workers=args.mlflow_workers) as server:
             print(f"mlflow server at {server.url} ...", file=sys.stderr)

@@ -8,7 +8,7 @@ every refusal into the documented error bodies (``{"error": {...}}``, or a
 from __future__ import annotations
 
 from importlib import metadata
-from typing import Any
+from typing import Any, cast
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -31,11 +31,12 @@ from collectors.ingest import JSON, PROTOBUF, Ingestor
 from collectors.mlflow import MlflowApi
 from collectors.mlflow.api import MLFLOW_PREFIXES
 from collectors.mlflow.errors import translate
+from collectors.models_api import ModelsApi, ModelsStore
 from collectors.otlp_http import OtlpHttpApi, status_body
 from collectors.query_api import QueryApi, json_response
 from collectors.run_files import Uploads
 from collectors.settings import Settings
-from collectors.store.files import FileStore
+from collectors.store.files import FileStore, LocalFileStore
 from collectors.studio import Studio, StudioStore
 from collectors.writer import Writer
 
@@ -57,14 +58,22 @@ def version() -> str:
         return "0.1.0"
 
 
-def create_app(store: StudioStore, files: FileStore, writer: Writer, settings: Settings) -> FastAPI:
+def create_app(
+    store: StudioStore,
+    files: FileStore,
+    writer: Writer,
+    settings: Settings,
+    model_files: FileStore | None = None,
+) -> FastAPI:
     """Build the collector's FastAPI application.
 
     Args:
         store: the metadata and metric store.
-        files: the file byte store.
+        files: the file byte store of runs.
         writer: the started writer that commits OTLP data.
         settings: limits and the token.
+        model_files: the file byte store of MLflow logged models (default: a local
+            directory, ``settings.model_files_dir``).
 
     Returns:
         The application; serve it with uvicorn (see `collectors.server`).
@@ -86,7 +95,12 @@ def create_app(store: StudioStore, files: FileStore, writer: Writer, settings: S
     app.include_router(OtlpHttpApi(ingestor).router(), dependencies=auth)
     app.include_router(QueryApi(store).router(), dependencies=auth)
     app.include_router(FilesApi(store, files, uploads).router(), dependencies=auth)
-    app.include_router(MlflowApi(store, files, writer, uploads).router(), dependencies=auth)
+    model_files = model_files or LocalFileStore(settings.model_files_dir)
+    # The collector's store is an SQLStore, which has the registry reads too.
+    models = ModelsApi(cast(ModelsStore, store), writer, files, model_files)
+    app.include_router(models.router(), dependencies=auth)
+    mlflow = MlflowApi(store, files, writer, uploads, model_files)
+    app.include_router(mlflow.router(), dependencies=auth)
     app.add_api_route("/healthz", healthz, response_model=schemas.Health, tags=["health"])
     _add_docs(app, auth)
     app.state.studio = Studio(store, writer)

@@ -2,7 +2,7 @@
 
 Paths are relative to their run and checked by the file store (no ``..``, no absolute
 paths, no backslashes, at most 1024 characters); a bad path is a 400. Uploads are stored and
-recorded by `collectors.run_files.Uploads`, downloads served by `run_files.file_response`.
+recorded by `collectors.run_files.Uploads`, downloads served by `run_files.serve_stored`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from fastapi.responses import StreamingResponse
 
 from collectors import encoding as enc
 from collectors import schemas
-from collectors.errors import invalid, not_found
+from collectors.errors import invalid
 from collectors.query_api import check_run_id, json_response, run_not_found
-from collectors.run_files import Uploads, file_response
+from collectors.run_files import Uploads, serve_stored
 from collectors.store.base import Store
 from collectors.store.files import FileStore, check_path
 from runlog import conventions as c
@@ -68,16 +68,8 @@ class FilesApi:
 
     def download(self, run_id: str, path: str) -> Response:
         """The bytes of one file."""
-        check_run_id(run_id)
-        try:
-            stream = self.files.open_read(run_id, self._checked(path))
-        except FileNotFoundError:
-            raise not_found(
-                f"run {run_id!r} has no file {path!r}; see /api/v1/runs/{run_id}/files"
-            ) from None
-        except ValueError as exc:  # InvalidPathError
-            raise invalid(str(exc)) from None
-        return file_response(stream, path)
+        missing = f"run {run_id!r} has no file {path!r}; see /api/v1/runs/{run_id}/files"
+        return serve_stored(self.files, check_run_id(run_id), path, missing)
 
     async def upload(self, run_id: str, path: str, request: Request) -> Response:
         """Store the request body as file *path* of the run (created if unknown)."""

@@ -303,6 +303,132 @@ class UpdateLoggedModel:
     params: tuple[tuple[str, str], ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class ModelMetric:
+    """One metric point linked to a logged model, and the run and dataset it came from."""
+
+    name: str
+    value: float
+    step: int
+    time_ns: int
+    run_id: str | None = None
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AppendModelMetrics:
+    """Link metric points to a logged model (MLflow's ``model_id`` on a metric)."""
+
+    model_id: str
+    metrics: tuple[ModelMetric, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordModelFile:
+    """Register an uploaded file of a logged model; replaces the same path."""
+
+    model_id: str
+    path: str
+    size: int
+    sha256: str
+    time_ns: int
+
+
+# --- the model registry (collectors.mlflow.registry, runlog's register_model) -------------
+
+
+@dataclass(frozen=True, slots=True)
+class CreateRegisteredModel:
+    """Create a registered model; refused ("already exists") when the name is taken."""
+
+    name: str
+    time_ns: int
+    description: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateRegisteredModel:
+    """Rename a registered model and/or set its description (None: leave as is)."""
+
+    name: str
+    time_ns: int
+    new_name: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteRegisteredModel:
+    """Delete a registered model with its versions, tags and aliases."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetRegisteredModelTag:
+    """Set a registered model's tag, or remove it (``value`` None)."""
+
+    name: str
+    key: str
+    value: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CreateModelVersion:
+    """Add version *version* to a registered model; refused if that number is taken.
+
+    ``storage_location`` is where the version's files are read from (a run's or a logged
+    model's artifact URI); ``properties`` are runlog's immutable properties (Azure ML v1).
+    """
+
+    name: str
+    version: int
+    time_ns: int
+    source: str
+    storage_location: str
+    run_id: str | None = None
+    run_link: str | None = None
+    logged_model_id: str | None = None
+    description: str | None = None
+    user_id: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+    properties: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateModelVersion:
+    """Change a version: description, stage (optionally archiving the stage's other
+    versions), or mark it deleted (its aliases go, its number stays taken)."""
+
+    name: str
+    version: int
+    time_ns: int
+    description: str | None = None
+    stage: str | None = None
+    archive_existing: bool = False
+    deleted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SetModelVersionTag:
+    """Set a model version's tag, or remove it (``value`` None)."""
+
+    name: str
+    version: int
+    key: str
+    value: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SetRegisteredModelAlias:
+    """Point an alias of a registered model at a version, or remove it (``version`` None)."""
+
+    name: str
+    alias: str
+    version: int | None
+
+
 Op = Union[  # noqa: UP007  # a runtime alias on Python 3.10
     EnsureRun,
     SetStatus,
@@ -326,6 +452,16 @@ Op = Union[  # noqa: UP007  # a runtime alias on Python 3.10
     SetRunIO,
     CreateLoggedModel,
     UpdateLoggedModel,
+    AppendModelMetrics,
+    RecordModelFile,
+    CreateRegisteredModel,
+    UpdateRegisteredModel,
+    DeleteRegisteredModel,
+    SetRegisteredModelTag,
+    CreateModelVersion,
+    UpdateModelVersion,
+    SetModelVersionTag,
+    SetRegisteredModelAlias,
 ]
 
 

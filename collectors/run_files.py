@@ -26,9 +26,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import StreamingResponse
 
-from collectors.errors import TOO_LARGE, UNAVAILABLE, ApiError, invalid
+from collectors.errors import TOO_LARGE, UNAVAILABLE, ApiError, invalid, not_found
 from collectors.ingest import unavailable
-from collectors.ops import Applied, RecordFile
+from collectors.ops import Applied, RecordFile, RecordModelFile
 from collectors.store.files import FileStore, FileTooLargeError, FileWriter, check_path
 from collectors.writer import Writer, WriterError
 
@@ -65,16 +65,37 @@ class Uploads:
             ApiError: a bad path (400), a file over the limit (413), a client that went away
                 (400, logged once), or a record the store could not commit (503).
         """
-        writer = await run_in_threadpool(self._open, run_id, path)
-        size, sha256 = await self._stream(request, writer, f"{path!r} to run {run_id!r}")
+        size, sha256 = await self._receive(request, self.files, run_id, path, "run")
         record = RecordFile(run_id, experiment, path, size, sha256, time.time_ns())
+        await self._commit(record)
+        return record
+
+    async def receive_model_file(
+        self, request: Request, model_files: FileStore, model_id: str, path: str
+    ) -> RecordModelFile:
+        """Store the request body as file *path* of a logged model (in *model_files*).
+
+        Raises:
+            ApiError: as `receive`.
+        """
+        size, sha256 = await self._receive(request, model_files, model_id, path, "model")
+        record = RecordModelFile(model_id, path, size, sha256, time.time_ns())
+        await self._commit(record)
+        return record
+
+    async def _receive(
+        self, request: Request, files: FileStore, owner: str, path: str, kind: str
+    ) -> tuple[int, str]:
+        writer = await run_in_threadpool(self._open, files, owner, path)
+        return await self._stream(request, writer, f"{path!r} to {kind} {owner!r}")
+
+    async def _commit(self, record: RecordFile | RecordModelFile) -> None:
         future = self._submit(record)
         try:
             applied = await asyncio.wrap_future(future)
         except Exception as exc:
             raise unavailable(exc) from exc
         _check(record, applied)
-        return record
 
     async def _stream(self, request: Request, writer: FileWriter, what: str) -> tuple[int, str]:
         """Write the request body and commit it; (size, SHA-256)."""
@@ -105,7 +126,7 @@ class Uploads:
         Raises:
             ApiError: as `receive`.
         """
-        writer = self._open(run_id, path)
+        writer = self._open(self.files, run_id, path)
         try:
             for chunk in iter(lambda: source.read(_WRITE_SIZE), b""):
                 writer.write(chunk)
@@ -120,13 +141,13 @@ class Uploads:
         _check(record, _result(self._submit(record)))
         return record
 
-    def _open(self, run_id: str, path: str) -> FileWriter:
+    def _open(self, files: FileStore, owner: str, path: str) -> FileWriter:
         try:
-            return self.files.open_writer(run_id, check_path(path), self.max_file_bytes)
+            return files.open_writer(owner, check_path(path), self.max_file_bytes)
         except ValueError as exc:  # InvalidPathError: bad path, or clashes with a folder
             raise invalid(str(exc)) from None
 
-    def _submit(self, record: RecordFile) -> Future[Applied]:
+    def _submit(self, record: RecordFile | RecordModelFile) -> Future[Applied]:
         try:
             return self.writer.submit([record])
         except WriterError as exc:
@@ -143,7 +164,7 @@ def _result(future: Future[Applied]) -> Applied:
         raise unavailable(exc) from exc
 
 
-def _check(record: RecordFile, applied: Applied) -> None:
+def _check(record: RecordFile | RecordModelFile, applied: Applied) -> None:
     if applied.errors:
         raise invalid(f"file {record.path!r} was stored but not recorded: {applied.errors[0]}")
 
@@ -168,6 +189,21 @@ def file_response(stream: BinaryIO, path: str) -> StreamingResponse:
         **SAFE_FILE_HEADERS,
     }
     return StreamingResponse(_chunks(stream), media_type=media_type(name), headers=headers)
+
+
+def serve_stored(files: FileStore, owner: str, path: str, missing: str) -> StreamingResponse:
+    """Serve file *path* of *owner* (a run, or a logged model in its own file store).
+
+    Raises:
+        ApiError: a 400 for a bad path, a 404 (message *missing*) for a missing file.
+    """
+    try:
+        stream = files.open_read(owner, check_path(path))
+    except FileNotFoundError:
+        raise not_found(missing) from None
+    except ValueError as exc:  # InvalidPathError
+        raise invalid(str(exc)) from None
+    return file_response(stream, path)
 
 
 def media_type(name: str) -> str:

@@ -48,7 +48,7 @@ class MetricSummary(BaseModel):
     kind: str = Field(description="scalar, list, row, table or image")
     dtype: str = Field(description="f8, i8, bool, str or mixed")
     count: int
-    last: Any = Field(description=_VALUE)
+    last: Any = Field(description=f"the latest point (highest step, then newest time): {_VALUE}")
     last_step: int
     last_time_ns: int
     min: float | str | None = Field(description="over numeric non-NaN points")
@@ -161,3 +161,43 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "token missing or wrong"},
     404: {"model": ErrorBody, "description": "unknown experiment, run, metric or file"},
 }
+
+
+class Model(BaseModel):
+    """A registered model (the registry MLflow clients use too)."""
+
+    name: str
+    description: str | None
+    tags: dict[str, str]
+    aliases: dict[str, int] = Field(description="alias -> version number")
+    created_ns: int = Field(description="Unix nanoseconds")
+    updated_ns: int
+    latest_version: int | None = Field(description="the highest version number")
+    version_count: int
+
+
+class ModelList(BaseModel):
+    models: list[Model]
+
+
+class ModelVersion(BaseModel):
+    """One version of a registered model."""
+
+    name: str
+    version: int
+    created_ns: int
+    updated_ns: int
+    description: str | None
+    stage: str = Field(description="MLflow stage: None, Staging, Production or Archived")
+    aliases: list[str]
+    run_id: str | None = Field(description="the run it came from")
+    path: str | None = Field(description="the run's file or folder it was registered from")
+    source: str = Field(description="runs:/<run>/<path>, models:/<logged model id>, …")
+    storage_location: str
+    logged_model_id: str | None = Field(description="the MLflow 3 logged model it came from")
+    tags: dict[str, str]
+    properties: dict[str, str] = Field(description="immutable (Azure ML v1 properties)")
+
+
+class ModelWithVersions(Model):
+    versions: list[ModelVersion] = Field(description="oldest first")

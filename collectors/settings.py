@@ -31,7 +31,7 @@ class Settings:
     """How one collector runs.
 
     Attributes:
-        data_dir: holds ``runlog.db`` (SQLite) and ``files/``.
+        data_dir: holds ``runlog.db`` (SQLite), ``files/`` and ``model-files/``.
         host: address to listen on; anything but loopback requires *token*.
         port: HTTP port (OTLP/HTTP, files, query API).
         grpc_port: OTLP/gRPC port, or None for no gRPC receiver.
@@ -93,8 +93,13 @@ class Settings:
 
     @property
     def files_dir(self) -> Path:
-        """Where uploaded files live."""
+        """Where uploaded files of runs live."""
         return self.data_dir / "files"
+
+    @property
+    def model_files_dir(self) -> Path:
+        """Where the files of MLflow logged models live (by model id)."""
+        return self.data_dir / "model-files"
 
 
 _MAX_SECONDS = 10 * 365 * 24 * 3600.0

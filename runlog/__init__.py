@@ -22,6 +22,7 @@ from runlog.exceptions import (
 )
 from runlog.experiment import Experiment
 from runlog.handler import RunlogHandler, install_logging, uninstall_logging
+from runlog.model import Model
 from runlog.otel import configure_otel
 from runlog.processors import RunlogProcessor
 from runlog.run import Run
@@ -137,6 +138,7 @@ __all__ = [
     "ConfigError",
     "Experiment",
     "InvalidArgumentError",
+    "Model",
     "NotFoundError",
     "Run",
     "RunlogError",

@@ -1,4 +1,5 @@
-"""The ``runlog`` command: start the collector, list and inspect runs, logs, fetch files.
+"""The ``runlog`` command: start the collector, list and inspect runs, logs, fetch files,
+list registered models.
 
 Exit codes: 0 ok, 1 not found or runtime error, 2 usage error, 3 collector unreachable.
 Errors go to stderr as one line; ``--json`` prints machine-readable JSON on stdout.
@@ -15,6 +16,7 @@ import click
 
 from runlog import _tables
 from runlog import conventions as c
+from runlog._models_cli import models
 from runlog.exceptions import (
     CollectorUnavailableError,
     ConfigError,
@@ -579,6 +581,8 @@ def _parse_tags(pairs: Sequence[str]) -> dict[str, str]:
         tags[key.strip()] = value
     return tags
 
+
+cli.add_command(models)  # runlog/_models_cli.py
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -396,11 +396,13 @@ class Client:
         Raises:
             NotFoundError: The run or the file does not exist.
         """
-        target = _target_path(path, output_file_path)
+        return self._download(_file_url(run_id, path), _target_path(path, output_file_path))
+
+    def _download(self, url: str, target: Path) -> str:
         target.parent.mkdir(parents=True, exist_ok=True)
         token = INSIDE.set(True)  # as in _send: httpx's request log is runlog's own
         try:
-            with self._http.stream("GET", _file_url(run_id, path)) as response:
+            with self._http.stream("GET", url) as response:
                 raise_for_status(response, self.endpoint)
                 _write_atomically(target, response.iter_bytes(_CHUNK))
         except httpx.TransportError as exc:
@@ -433,8 +435,71 @@ class Client:
                 return dict(self._send("PUT", url, content=stream, headers=headers).json())
         return dict(self._send("PUT", url, content=_chunks(source), headers=headers).json())
 
+    # --- the model registry -------------------------------------------------------------------
+
+    def list_models(self) -> list[dict[str, Any]]:
+        """Return every registered model (``name, description, tags, aliases, created_ns,
+        updated_ns, latest_version, version_count``), by name."""
+        return list(self._get_json(f"{c.API_PREFIX}/models")["models"])
+
+    def get_model(self, name: str) -> dict[str, Any]:
+        """Return one registered model with its ``versions`` (oldest first).
+
+        Raises:
+            NotFoundError: No model of that name is registered.
+        """
+        return dict(self._get_json(f"{c.API_PREFIX}/models/{_model_name(name)}"))
+
+    def register_model(
+        self,
+        name: str,
+        run_id: str,
+        path: str,
+        tags: Mapping[str, str] | None = None,
+        properties: Mapping[str, str] | None = None,
+        description: str | None = None,
+    ) -> dict[str, Any]:
+        """Register the run's file or folder *path* as the next version of model *name*
+        (created if new) and return the version (``name, version, run_id, path, ...``).
+
+        Raises:
+            InvalidArgumentError: The run has no such file or folder, or a name is refused.
+            NotFoundError: The run does not exist.
+        """
+        body = {
+            "run_id": run_id,
+            "path": path,
+            "tags": dict(tags or {}),
+            "properties": dict(properties or {}),
+            "description": description,
+        }
+        url = f"{c.API_PREFIX}/models/{_model_name(name)}/versions"
+        return dict(self._send("POST", url, json=body).json())
+
+    def list_model_files(self, name: str, version: int) -> list[dict[str, Any]]:
+        """Return a model version's files, paths relative to what was registered."""
+        return list(self._get_json(_model_files_url(name, version))["files"])
+
+    def download_model_file(self, name: str, version: int, path: str, target: Path) -> str:
+        """Stream one file of a model version to *target*; return where it was written."""
+        url = f"{_model_files_url(name, version)}/{quote(check_file_path(path), safe='/')}"
+        return self._download(url, target)
+
 
 # --- helpers --------------------------------------------------------------------------------
+
+
+def _model_files_url(name: str, version: int) -> str:
+    return f"{c.API_PREFIX}/models/{_model_name(name)}/versions/{int(version)}/files"
+
+
+def _model_name(name: str) -> str:
+    """*name* for a URL; '/' and ':' are refused here (model URIs use them as separators)."""
+    if "/" in name or ":" in name:
+        raise InvalidArgumentError(
+            f"model name {name!r} contains '/' or ':', which model URIs use as separators"
+        )
+    return _seg(name)
 
 
 def raise_for_status(response: httpx.Response, endpoint: str) -> None:

@@ -34,6 +34,7 @@ from runlog._values import PLAIN, Invalid, check_string, coerce
 if TYPE_CHECKING:
     from runlog.client import Client
     from runlog.experiment import Experiment
+    from runlog.model import Model
 
 _log = logging.getLogger("runlog.internal")
 _PLAIN_TYPES = frozenset(PLAIN)
@@ -420,6 +421,47 @@ class Run:
         root = Path(output_directory or ".")
         paths = [n for n in self.get_file_names() if prefix is None or n.startswith(prefix)]
         return [self.download_file(n, root / n) for n in paths]
+
+    def register_model(
+        self,
+        model_name: str,
+        model_path: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        properties: Mapping[str, Any] | None = None,
+        description: str | None = None,
+        **kwargs: Any,
+    ) -> Model:
+        """Register the run's file or folder *model_path* as the next version of a model.
+
+        As Azure ML v1's ``Run.register_model``: the model is created on first use, the
+        files must have been uploaded to the run (``upload_file``, ``outputs/``), and the
+        version is returned as a `runlog.model.Model`. MLflow clients see it in the same
+        registry (``models:/<model_name>/<version>``).
+
+        Args:
+            model_name: The registered model's name.
+            model_path: The run's file or folder (default: *model_name*).
+            tags: Mutable labels of the version.
+            properties: Immutable labels of the version (shown to MLflow as tags).
+            description: What the version is.
+            **kwargs: Azure ML's other arguments (``model_framework``, ``datasets``, …) are
+                accepted and kept as properties when they are strings.
+
+        Raises:
+            InvalidArgumentError: The run has no such file or folder, or a name is refused.
+        """
+        from runlog.model import Model
+
+        extra = {k: v for k, v in kwargs.items() if isinstance(v, str)}
+        info = self._client().register_model(
+            model_name,
+            self._id,
+            model_path or model_name,
+            tags={str(k): str(v) for k, v in (tags or {}).items()},
+            properties={**extra, **{str(k): str(v) for k, v in (properties or {}).items()}},
+            description=description,
+        )
+        return Model._from_info(self._experiment.workspace, info)
 
     def get_details(self) -> dict[str, Any]:
         """The run's record: id, status, times, tags, params, properties, parent."""

@@ -13,6 +13,7 @@ from runlog.exceptions import ConfigError
 if TYPE_CHECKING:
     from runlog.client import Client
     from runlog.experiment import Experiment
+    from runlog.model import Model
     from runlog.run import Run
 
 
@@ -77,6 +78,18 @@ class Workspace:
         from runlog.experiment import Experiment
 
         return {e["name"]: Experiment(self, e["name"]) for e in self.client().list_experiments()}
+
+    @property
+    def models(self) -> dict[str, Model]:
+        """Registered models by name, each at its latest version (Azure ML v1's
+        ``Workspace.models``)."""
+        from runlog.model import Model
+
+        return {
+            m["name"]: Model(self, m["name"])
+            for m in self.client().list_models()
+            if m["latest_version"]
+        }
 
     def get_run(self, run_id: str) -> Run:
         """The run *run_id* (raises NotFoundError if unknown)."""

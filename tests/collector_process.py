@@ -100,9 +100,9 @@ def stop_collector(collector: Collector) -> int:
 
 @contextmanager
 def run_collector(
-    data_dir: Path, args: Sequence[str] = (), token: str | None = None
+    data_dir: Path, args: Sequence[str] = (), token: str | None = None, cwd: Path | None = None
 ) -> Iterator[Collector]:
-    """Start ``python -m collectors`` on free loopback ports; stop it on exit."""
+    """Start ``python -m collectors`` on free loopback ports (in *cwd*); stop it on exit."""
     port, grpc_port = free_port(), free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir.parent / f"{data_dir.name}-collector.log"
@@ -113,7 +113,7 @@ def run_collector(
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNLOG_", "OTEL_"))}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd)
     collector = Collector(
         endpoint=f"http://127.0.0.1:{port}",
         grpc_endpoint=f"http://127.0.0.1:{grpc_port}",

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from collector_process import free_port, wait_healthy
 
-START_TIMEOUT_S = 90.0
+START_TIMEOUT_S = 180.0
 STOP_TIMEOUT_S = 15.0
 
 

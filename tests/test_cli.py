@@ -60,6 +60,7 @@ def test_help_lists_every_command() -> None:
         "files",
         "download",
         "sync",
+        "models",
     ):
         assert command in result.output
 

@@ -15,6 +15,7 @@ def test_all_is_locked() -> None:
         "ConfigError",
         "Experiment",
         "InvalidArgumentError",
+        "Model",
         "NotFoundError",
         "Run",
         "RunlogError",

@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 import math
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -19,13 +20,21 @@ from collectors.mlflow.errors import (
     from_store_error,
     invalid,
     missing,
+    required,
     translate,
+    wrong_type,
 )
 from collectors.mlflow.mapping import DEFAULT_EXPERIMENT_ID
 from collectors.ops import Op
 from collectors.query_api import QueryStore
+from collectors.registry import RegistryStore
 from collectors.run_files import Uploads
-from collectors.store.base import LoggedModelInfo, MlflowExperiment, RunState
+from collectors.store.base import (
+    LoggedModelInfo,
+    MlflowExperiment,
+    ModelMetricInfo,
+    RunState,
+)
 from collectors.store.files import FileStore
 from collectors.writer import Writer, WriterError
 from runlog import conventions as cv
@@ -34,9 +43,16 @@ from runlog import conventions as cv
 COMMIT_TIMEOUT_S = 60.0
 #: Deepest JSON nesting a request body may have (MLflow's own bodies nest about 5 deep).
 MAX_JSON_DEPTH = 64
+_ADJECTIVES = ("able", "bold", "calm", "deft", "eager", "fair", "glad", "keen", "neat", "wise")
+_NOUNS = ("ant", "bee", "cod", "doe", "elk", "fox", "gnu", "hen", "owl", "yak")
 
 
-class MlflowStore(QueryStore, Protocol):
+def random_name() -> str:
+    """A readable random name for a run or logged model created without one, as MLflow does."""
+    return f"{random.choice(_ADJECTIVES)}-{random.choice(_NOUNS)}-{random.randint(0, 999)}"
+
+
+class MlflowStore(QueryStore, RegistryStore, Protocol):
     """The store calls beyond `QueryStore` that the MLflow API uses (`SQLStore` has them)."""
 
     def mlflow_experiments(
@@ -54,6 +70,10 @@ class MlflowStore(QueryStore, Protocol):
     def logged_models(
         self, model_ids: Sequence[str] | None = None, experiment_ids: Sequence[int] | None = None
     ) -> list[LoggedModelInfo]: ...
+
+    def logged_model_metrics(
+        self, model_ids: Sequence[str]
+    ) -> dict[str, list[ModelMetricInfo]]: ...
 
 
 class Params:
@@ -87,9 +107,9 @@ class Params:
     def string(self, name: str, default: str | None = None) -> str:
         value = self.get(name, default)
         if value is None:
-            raise invalid(f"Missing value for required parameter '{name}'.")
+            raise required(name)
         if not isinstance(value, str):
-            raise invalid(f"Parameter '{name}' must be a string, got {json.dumps(value)[:80]}.")
+            raise wrong_type(name, value)
         return value
 
     def optional_string(self, name: str) -> str | None:
@@ -98,7 +118,7 @@ class Params:
     def integer(self, name: str, default: int | None = None) -> int:
         value = self.get(name, default)
         if value is None:
-            raise invalid(f"Missing value for required parameter '{name}'.")
+            raise required(name)
         return as_int(name, value)
 
     def optional_integer(self, name: str) -> int | None:
@@ -110,25 +130,25 @@ class Params:
     def objects(self, name: str) -> list[dict[str, Any]]:
         value = self.get(name, [])
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            raise invalid(f"Parameter '{name}' must be a list of objects.")
+            raise wrong_type(name, value)
         return value
 
     def strings(self, name: str) -> list[str]:
         value = self.get(name, [])
         value = [value] if isinstance(value, str) else value
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise invalid(f"Parameter '{name}' must be a list of strings.")
+            raise wrong_type(name, value)
         return value
 
 
 def as_int(name: str, value: Any) -> int:
     """An int64 from JSON (proto3 JSON may send it as a string)."""
     if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise invalid(f"Parameter '{name}' must be an integer, got {json.dumps(value)[:80]}.")
+        raise wrong_type(name, value)
     try:
         number = int(value)
     except ValueError:
-        raise invalid(f"Parameter '{name}' must be an integer, got {str(value)[:80]!r}.") from None
+        raise wrong_type(name, value) from None
     if not cv.INT64_MIN <= number <= cv.INT64_MAX:
         raise invalid(f"Parameter '{name}' is out of the int64 range.")
     return number
@@ -142,8 +162,7 @@ def as_float(name: str, value: Any) -> float:
     if isinstance(value, str) and value in _NON_FINITE:
         return _NON_FINITE[value]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        shown = json.dumps(value)[:80]
-        raise invalid(f"Parameter '{name}' must be a number, got {shown}.")
+        raise wrong_type(name, value)
     return float(value)
 
 
@@ -168,23 +187,31 @@ def page_offset(token: str | None) -> int:
 
 @dataclass
 class Context:
-    """The collaborators of the MLflow handlers, and the lookups they share."""
+    """The collaborators of the MLflow handlers, and the lookups they share.
+
+    ``files`` holds runs' files, ``model_files`` logged models' files (by model id).
+    """
 
     store: MlflowStore
     writer: Writer
     files: FileStore
     uploads: Uploads
+    model_files: FileStore
 
-    def submit(self, ops: Sequence[Op]) -> None:
-        """Commit *ops* through the group-commit writer; a refused op is a 400."""
+    def apply(self, ops: Sequence[Op]) -> list[str]:
+        """Commit *ops* through the group-commit writer; return what the store refused."""
         try:
-            applied = self.writer.submit(ops).result(COMMIT_TIMEOUT_S)
+            return self.writer.submit(ops).result(COMMIT_TIMEOUT_S).errors
         except WriterError as exc:
             raise MlflowError(TEMPORARILY_UNAVAILABLE, str(exc)) from None
         except Exception as exc:  # the store failed: retry later, or a 400 for its data
             raise translate(unavailable(exc)) from exc
-        if applied.errors:
-            raise from_store_error(applied.errors[0])
+
+    def submit(self, ops: Sequence[Op]) -> None:
+        """Commit *ops* through the group-commit writer; a refused op is a 400."""
+        errors = self.apply(ops)
+        if errors:
+            raise from_store_error(errors[0])
 
     def experiment(self, experiment_id: str) -> MlflowExperiment:
         """The experiment with MLflow id *experiment_id* (``"0"``: Default, made if missing)."""
@@ -229,6 +256,13 @@ class Context:
         if state is None:
             raise missing(f"Run with id={run_id} not found")
         return state
+
+    def experiment_by_id(self, experiment_id: int) -> MlflowExperiment:
+        """The experiment with store id *experiment_id* (which must exist)."""
+        found = self.store.mlflow_experiments(ids=[experiment_id])
+        if not found:
+            raise missing(f"No Experiment with id={experiment_id} exists")
+        return found[0]
 
     def active_run(self, run_id: str) -> RunState:
         """The run's state; 404 if unknown, 400 ``INVALID_PARAMETER_VALUE`` if deleted."""

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from collectors import encoding as enc
-from collectors.mlflow import artifacts, experiments, history, models, runs
+from collectors.mlflow import artifacts, experiments, history, models, registry, runs, versions
 from collectors.mlflow._context import Context, MlflowStore, Params
 from collectors.mlflow.errors import ENDPOINT_NOT_FOUND, MlflowError, MlflowRoute
 from collectors.query_api import QueryStore
@@ -32,6 +32,8 @@ ROUTES: dict[tuple[str, str], Handler] = {
     **runs.ROUTES,
     **history.ROUTES,
     **models.ROUTES,
+    **registry.ROUTES,
+    **versions.ROUTES,
     ("GET", "/artifacts/list"): artifacts.list_run,
 }
 
@@ -57,16 +59,22 @@ class MlflowApi:
 
     Args:
         store: the store (`SQLStore`).
-        files: the file byte store.
+        files: the file byte store of runs.
         writer: the started group-commit writer.
-        uploads: stores and records artifact uploads.
+        uploads: stores and records artifact uploads (of runs and logged models).
+        model_files: the file byte store of logged models.
     """
 
     def __init__(
-        self, store: QueryStore, files: FileStore, writer: Writer, uploads: Uploads
+        self,
+        store: QueryStore,
+        files: FileStore,
+        writer: Writer,
+        uploads: Uploads,
+        model_files: FileStore,
     ) -> None:
         # The collector's store is an SQLStore, which has the MLflow reads too.
-        self.ctx = Context(cast(MlflowStore, store), writer, files, uploads)
+        self.ctx = Context(cast(MlflowStore, store), writer, files, uploads, model_files)
 
     def router(self) -> APIRouter:
         """One `APIRouter` with the tracking API, the artifacts proxy and a 404 catch-all."""
@@ -103,9 +111,25 @@ class MlflowApi:
         def download(path: str) -> Response:
             return artifacts.download(ctx, path)
 
+        def model_file(model_id: str, artifact_file_path: str | None = None) -> Response:
+            return models.download_artifact(ctx, model_id, artifact_file_path)
+
+        def run_file(
+            run_id: str | None = None, run_uuid: str | None = None, path: str | None = None
+        ) -> Response:
+            return artifacts.get_artifact(ctx, run_id or run_uuid, path)
+
+        def version_file(name: str = "", version: str = "", path: str | None = None) -> Response:
+            return versions.get_artifact(ctx, name, version, path)
+
+        router.add_api_route("/get-artifact", run_file, methods=["GET"])
+        router.add_api_route("/model-versions/get-artifact", version_file, methods=["GET"])
         router.add_api_route(
             artifacts.PREFIX, self._endpoint(artifacts.list_proxy), methods=["GET"]
         )
+        for prefix in PREFIXES:
+            path = prefix + "/logged-models/{model_id}/artifacts/files"
+            router.add_api_route(path, model_file, methods=["GET"])
         router.add_api_route(artifacts.PREFIX + "/{path:path}", upload, methods=["PUT"])
         router.add_api_route(artifacts.PREFIX + "/{path:path}", download, methods=["GET"])
 

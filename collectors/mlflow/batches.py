@@ -25,25 +25,36 @@ from runlog import conventions as cv
 _LOCKS: Final = tuple(threading.Lock() for _ in range(64))
 
 
-def checked_params(params: Sequence[dict[str, Any]]) -> dict[str, str]:
-    """The batch's params by key; a key given twice with different values is a 400."""
-    seen: dict[str, str] = {}
-    for param in params:
-        key, value = check_param(param.get("key"), param.get("value", ""))
-        if seen.get(key, value) != value:
-            raise invalid(
-                f"Duplicate parameter keys have been submitted: '{key}' with different values."
-            )
-        seen[key] = value
-    return seen
+def checked_params(params: Sequence[dict[str, Any]], batch: bool = True) -> dict[str, str]:
+    """The request's params by key, each checked (MLflow's rules and messages)."""
+    checked: dict[str, str] = {}
+    for index, param in enumerate(params):
+        key, value = check_param(param.get("key"), param.get("value", ""), index if batch else None)
+        checked.setdefault(key, value)
+    return checked
+
+
+def check_unique_keys(params: Sequence[dict[str, Any]]) -> None:
+    """As mlflow server, a batch may name each param once (even with the same value)."""
+    keys = [param.get("key") for param in params]
+    duplicates = [key for index, key in enumerate(keys) if key in keys[:index]]
+    if duplicates:
+        raise invalid(
+            f"Duplicate parameter keys have been submitted: {duplicates}. Please ensure "
+            "the request contains only one param value per param key."
+        )
 
 
 def param_ops(run_id: str, params: dict[str, str]) -> list[Op]:
     return [SetParam(run_id, key, value) for key, value in params.items()]
 
 
-def submit_batch(ctx: Context, run_id: str, params: dict[str, str], ops: Sequence[Op]) -> None:
+def submit_batch(
+    ctx: Context, run_id: str, params: dict[str, str], ops: Sequence[Op], single: bool = False
+) -> None:
     """Submit *ops* (which set *params*) if nothing in them conflicts with the stored run.
+
+    *single* marks a log-parameter request (MLflow words its conflict message differently).
 
     Raises:
         MlflowError: ``INVALID_PARAMETER_VALUE`` for a param stored with another value or a
@@ -57,18 +68,26 @@ def submit_batch(ctx: Context, run_id: str, params: dict[str, str], ops: Sequenc
     lock = _LOCKS[zlib.crc32(run_id.encode()) % len(_LOCKS)] if params else nullcontext()
     with lock:
         stored, kinds = ctx.store.batch_state(run_id, sorted(params), metric_names)
-        _check_params(run_id, params, stored)
+        _check_params(run_id, params, stored, single)
         _check_kinds(run_id, kinds)
         ctx.submit(ops)
 
 
-def _check_params(run_id: str, params: dict[str, str], stored: dict[str, str]) -> None:
+def _check_params(
+    run_id: str, params: dict[str, str], stored: dict[str, str], single: bool
+) -> None:
     conflicts = [
         {"key": key, "old_value": stored[key], "new_value": value}
         for key, value in params.items()
         if key in stored and stored[key] != value
     ]
-    if conflicts:  # MLflow's message, so clients and users recognise it
+    if conflicts and single:  # MLflow's messages, so clients and users recognise them
+        key, old, new = conflicts[0].values()
+        raise invalid(
+            f"Changing param values is not allowed. Param with key='{key}' was already logged "
+            f"with value='{old}' for run ID='{run_id}'. Attempted logging new value '{new}'."
+        )
+    if conflicts:
         raise invalid(
             f"Changing param values is not allowed. Params were already logged='{conflicts}' "
             f"for run ID='{run_id}'."

@@ -7,6 +7,7 @@ wrong types and unexpected failures included.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -46,6 +47,18 @@ STATUS = {
     UNAUTHENTICATED: 401,
     TEMPORARILY_UNAVAILABLE: 503,
 }
+#: MLflow 3's error classification (``error_class``, ``sqlstate``) of each code, as its
+#: server adds them to error JSON (mlflow.error_classification, client-side tables).
+CLASSIFICATION = {
+    INVALID_PARAMETER_VALUE: ("INVALID_PARAMETER_VALUE", "KAM00"),
+    RESOURCE_DOES_NOT_EXIST: ("RESOURCE_NOT_FOUND", "KAM00"),
+    RESOURCE_ALREADY_EXISTS: ("RESOURCE_ALREADY_EXISTS", "KAM00"),
+    INVALID_STATE: ("CLIENT_INTERNAL_ERROR", "XXM00"),
+    BAD_REQUEST: ("INVALID_PARAMETER_VALUE", "KAM00"),
+    ENDPOINT_NOT_FOUND: ("RESOURCE_NOT_FOUND", "KAM00"),
+    INTERNAL_ERROR: ("CLIENT_INTERNAL_ERROR", "XXM00"),
+    TEMPORARILY_UNAVAILABLE: ("CLIENT_INTERNAL_ERROR", "XXM00"),
+}
 _FROM_API_ERROR = {
     "INVALID_ARGUMENT": INVALID_PARAMETER_VALUE,
     "NOT_FOUND": RESOURCE_DOES_NOT_EXIST,
@@ -80,7 +93,11 @@ class MlflowError(Exception):
 
     def response(self) -> Response:
         """The JSON error response."""
-        body = enc.dumps({"error_code": self.code, "message": self.message})
+        payload = {"error_code": self.code, "message": self.message}
+        if self.code in CLASSIFICATION:
+            error_class, sqlstate = CLASSIFICATION[self.code]
+            payload |= {"sqlstate": sqlstate, "error_class": error_class}
+        body = enc.dumps(payload)
         headers = {"Retry-After": "1"} if self.code == TEMPORARILY_UNAVAILABLE else None
         return Response(body, self.status, headers=headers, media_type="application/json")
 
@@ -88,6 +105,34 @@ class MlflowError(Exception):
 def invalid(message: str) -> MlflowError:
     """A 400 ``INVALID_PARAMETER_VALUE``."""
     return MlflowError(INVALID_PARAMETER_VALUE, message)
+
+
+_DOCS = " See the API docs for more information about request parameters."
+_MAX_SHOWN = 1000
+
+
+def required(path: str) -> MlflowError:
+    """MLflow's 400 for a required parameter that is missing or empty."""
+    return invalid(f"Missing value for required parameter '{path}'.{_DOCS}")
+
+
+def request_check(message: str) -> MlflowError:
+    """A 400 from a check of the request's shape (mlflow server adds its docs hint)."""
+    return invalid(message + _DOCS)
+
+
+def invalid_value(path: str, value: Any, problem: str) -> MlflowError:
+    """MLflow's 400 ``Invalid value <json> for parameter '<path>' supplied: <problem>``."""
+    shown = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    if len(shown) > _MAX_SHOWN:  # never echo a huge value back whole
+        shown = shown[:_MAX_SHOWN] + "..."
+    return invalid(f"Invalid value {shown} for parameter '{path}' supplied: {problem}")
+
+
+def wrong_type(path: str, value: Any) -> MlflowError:
+    """MLflow's 400 for a parameter of the wrong JSON type (its wording, hint included)."""
+    hint = f" Hint: Value was of type '{type(value).__name__}'.{_DOCS}"
+    return invalid_value(path, value, hint)
 
 
 def missing(message: str) -> MlflowError:

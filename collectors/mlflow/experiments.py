@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+import urllib.parse
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from collectors.mlflow._context import Context, Params, page_offset, page_token
@@ -12,6 +14,7 @@ from collectors.mlflow.errors import (
     MlflowError,
     invalid,
     missing,
+    required,
 )
 from collectors.mlflow.mapping import experiment_json, mlflow_experiment_id, tag_pairs
 from collectors.mlflow.search import experiment_filter, experiment_sort_key
@@ -26,6 +29,8 @@ from collectors.store.base import MlflowExperiment
 from runlog import conventions as cv
 
 MAX_SEARCH_RESULTS = 50_000
+MAX_NAME_LENGTH = 500
+MAX_LOCATION_LENGTH = 2048
 _VIEW_STAGES = {
     "ACTIVE_ONLY": ("active",),
     "DELETED_ONLY": ("deleted",),
@@ -56,14 +61,40 @@ def _tags(params: Params) -> dict[str, str]:
 
 def create(ctx: Context, params: Params) -> dict[str, Any]:
     name = params.string("name")
+    if not name:
+        raise required("name")
     if not name.strip():
-        raise invalid("Invalid experiment name: ''. Expected a non-empty string.")
-    location = params.optional_string("artifact_location") or None
+        raise invalid(f"Invalid experiment name: '{name}'. Expected a non-blank name.")
+    if len(name) > MAX_NAME_LENGTH:
+        raise invalid(f"'name' exceeds the maximum length of {MAX_NAME_LENGTH} characters")
+    location = artifact_location(params.optional_string("artifact_location") or None)
     if ctx.store.mlflow_experiments(names=[name]):
         raise MlflowError(RESOURCE_ALREADY_EXISTS, f"Experiment(name={name}) already exists.")
     ctx.submit([CreateExperiment(name, time.time_ns(), location, tag_pairs(_tags(params)))])
     created = ctx.store.mlflow_experiments(names=[name])[0]
     return {"experiment_id": mlflow_experiment_id(created.experiment_id, created.name)}
+
+
+def artifact_location(location: str | None) -> str | None:
+    """A checked experiment artifact location; a local path is made absolute (against the
+    collector's working directory), as mlflow server does."""
+    if location is None:
+        return None
+    parsed = urllib.parse.urlsplit(location)
+    if parsed.fragment or "?" in location or ";" in parsed.path:
+        raise invalid("'artifact_location' URL can't include fragments or params.")
+    if parsed.scheme == "runs":
+        raise invalid(f"Artifact location cannot be a runs:/ URI. Given: '{location}'")
+    if len(location) > MAX_LOCATION_LENGTH:
+        raise invalid(
+            "Invalid artifact path length. The length of the artifact path cannot be greater "
+            f"than {MAX_LOCATION_LENGTH} characters."
+        )
+    if parsed.scheme == "" and not PurePosixPath(location).is_absolute():
+        return (Path.cwd() / location).as_posix()
+    if parsed.scheme == "file" and not PurePosixPath(parsed.path).is_absolute():
+        return urllib.parse.urlunsplit(("file", "", (Path.cwd() / parsed.path).as_posix(), "", ""))
+    return location
 
 
 def get(ctx: Context, params: Params) -> dict[str, Any]:
@@ -89,9 +120,10 @@ def search(ctx: Context, params: Params) -> dict[str, Any]:
     if stages is None:
         raise invalid("view_type must be ACTIVE_ONLY, DELETED_ONLY or ALL")
     matches = experiment_filter(params.string("filter", ""))
-    experiments = [
-        e for e in ctx.store.mlflow_experiments() if e.lifecycle_stage in stages and matches(e)
-    ]
+    stored = ctx.store.mlflow_experiments()
+    if not any(e.name == cv.DEFAULT_EXPERIMENT for e in stored):
+        stored.append(ensure_default(ctx))  # mlflow server always has it, even when fresh
+    experiments = [e for e in stored if e.lifecycle_stage in stages and matches(e)]
     orders = [experiment_sort_key(c) for c in params.strings("order_by")]
     experiments.sort(key=lambda e: -e.experiment_id)  # MLflow's tie-break
     experiments.sort(key=lambda e: e.created_ns, reverse=True)  # default: newest first

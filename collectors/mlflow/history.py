@@ -11,12 +11,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from collectors.encoding import json_float
 from collectors.mlflow._context import Context, Params, page_offset, page_token
-from collectors.mlflow.errors import invalid
+from collectors.mlflow.errors import invalid, request_check, required
+from collectors.mlflow.mapping import mlflow_float
 from collectors.store.base import MetricVector
+from runlog import conventions as cv
 
 MAX_BULK_RUNS = 100
+MAX_HISTORY_RESULTS = 25_000
 MAX_BULK_RESULTS = 2500
 DEFAULT_BULK_RESULTS = 320
 _NUMERIC = ("f8", "i8", "bool")
@@ -42,7 +44,7 @@ def points_json(
     if np.isfinite(picked).all():
         value_list: list[Any] = picked.tolist()
     else:
-        value_list = [json_float(v) for v in picked.tolist()]
+        value_list = [mlflow_float(v) for v in picked.tolist()]
     stamps = (vector.times[index] // 1_000_000).tolist()
     steps = vector.steps[index].tolist()
     if run_id is None:
@@ -56,17 +58,24 @@ def points_json(
     ]
 
 
+def _metric_key(params: Params) -> str:
+    key = params.string("metric_key")
+    if not key:  # checked before any run is looked up, as mlflow server does
+        raise required("metric_key")
+    return key
+
+
 def get_history(ctx: Context, params: Params) -> dict[str, Any]:
     run_id = params.string("run_id", params.get("run_uuid"))
-    key = params.string("metric_key")
+    key = _metric_key(params)
     max_results = params.optional_integer("max_results")
     if max_results is not None and max_results < 1:
         raise invalid(f"max_results must be positive, got {max_results}")
+    start = page_offset(params.optional_string("page_token"))
     ctx.run_state(run_id)
     vector = ctx.store.read_metric(run_id, key)
     if vector is None:
         return {"metrics": []}
-    start = page_offset(params.optional_string("page_token"))
     end = len(vector.steps) if max_results is None else start + max_results
     out: dict[str, Any] = {"metrics": points_json(key, vector, slice(start, end))}
     if end < len(vector.steps):
@@ -76,15 +85,25 @@ def get_history(ctx: Context, params: Params) -> dict[str, Any]:
 
 def get_history_bulk_interval(ctx: Context, params: Params) -> dict[str, Any]:
     run_ids = params.strings("run_ids")
-    if not run_ids or len(run_ids) > MAX_BULK_RUNS:
-        raise invalid(f"run_ids must name 1 to {MAX_BULK_RUNS} runs, got {len(run_ids)}")
-    key = params.string("metric_key")
+    if not run_ids:
+        raise required("run_ids")
+    if len(run_ids) > MAX_BULK_RUNS:
+        raise request_check(
+            f"GetMetricHistoryBulkInterval request must specify at most {MAX_BULK_RUNS} "
+            f"run_ids. Received {len(run_ids)} run_ids."
+        )
+    key = _metric_key(params)
     max_results = params.integer("max_results", DEFAULT_BULK_RESULTS)
     if not 1 <= max_results <= MAX_BULK_RESULTS:
-        raise invalid(f"max_results must be between 1 and {MAX_BULK_RESULTS}, got {max_results}")
+        raise request_check(f"max_results must be between 1 and {MAX_BULK_RESULTS}.")
     start, end = params.optional_integer("start_step"), params.optional_integer("end_step")
-    if (start is None) != (end is None) or (start is not None and end is not None and start > end):
-        raise invalid("start_step and end_step must be given together, start <= end")
+    if (start is None) != (end is None):
+        raise invalid("If either start step or end step are specified, both must be specified.")
+    if start is not None and end is not None and start > end:
+        raise invalid(
+            "end_step must be greater than start_step. "
+            f"Found start_step={start} and end_step={end}."
+        )
     vectors = {}
     for run_id in run_ids:
         ctx.run_state(run_id)
@@ -97,6 +116,34 @@ def get_history_bulk_interval(ctx: Context, params: Params) -> dict[str, Any]:
         index = np.flatnonzero(np.isin(vector.steps, steps))
         metrics += points_json(key, vector, index, run_id)
     return {"metrics": metrics}
+
+
+def get_history_bulk(ctx: Context, params: Params) -> dict[str, Any]:
+    """The charts' older bulk form: every point of a metric for up to 100 runs, by run id,
+    each run's points by (timestamp, step, value), at most ``max_results`` in all."""
+    run_ids = params.strings("run_id")
+    if not run_ids:
+        raise invalid("GetMetricHistoryBulk request must specify at least one run_id.")
+    if len(run_ids) > MAX_BULK_RUNS:
+        raise invalid(
+            f"GetMetricHistoryBulk request cannot specify more than {MAX_BULK_RUNS} run_ids. "
+            f"Received {len(run_ids)} run_ids."
+        )
+    key = params.get("metric_key")
+    if not isinstance(key, str):
+        raise invalid("GetMetricHistoryBulk request must specify a metric_key.")
+    max_results = min(params.integer("max_results", MAX_HISTORY_RESULTS), MAX_HISTORY_RESULTS)
+    metrics: list[dict[str, Any]] = []
+    for run_id in sorted(set(run_ids)):
+        vector = ctx.store.read_metric(run_id, key) if cv.is_valid_run_id(run_id) else None
+        if vector is not None:
+            points = points_json(key, vector, slice(None), run_id)
+            metrics += sorted(points, key=lambda m: (m["timestamp"], m["step"], _rank(m["value"])))
+    return {"metrics": metrics[: max(max_results, 0)]}
+
+
+def _rank(value: Any) -> float:
+    return value if isinstance(value, float | int) else 0.0  # NaN/inf strings rank as 0
 
 
 def _sampled_steps(
@@ -118,4 +165,5 @@ def _sampled_steps(
 ROUTES = {
     ("GET", "/metrics/get-history"): get_history,
     ("GET", "/metrics/get-history-bulk-interval"): get_history_bulk_interval,
+    ("GET", "/metrics/get-history-bulk"): get_history_bulk,
 }

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import json
-import random
 import time
 import uuid
-from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
-from collectors.mlflow._context import Context, Params, as_float, as_int, page_offset
-from collectors.mlflow.batches import checked_params, param_ops, submit_batch
+from collectors.mlflow._context import (
+    Context,
+    Params,
+    page_offset,
+    random_name,
+)
+from collectors.mlflow.batches import check_unique_keys, checked_params, param_ops, submit_batch
 from collectors.mlflow.errors import invalid, missing
 from collectors.mlflow.mapping import (
     DERIVED_TAGS,
@@ -21,12 +22,13 @@ from collectors.mlflow.mapping import (
     RUN_NAME_TAG,
     STATUS_TO_RUNLOG,
     USER_PROPERTY,
+    experiment_root,
     run_json,
 )
+from collectors.mlflow.metrics import checked_metrics, metric_ops
 from collectors.mlflow.search import run_filter, run_order_by
-from collectors.mlflow.validation import check_batch_sizes, check_key, check_tag
+from collectors.mlflow.validation import check_batch_sizes, check_tag
 from collectors.ops import (
-    AppendPoints,
     DeleteTag,
     EnsureRun,
     Op,
@@ -43,25 +45,30 @@ from collectors.store.filters import FilterError
 from runlog import conventions as cv
 
 _NS_PER_MS = 1_000_000
-_ADJECTIVES = ("able", "bold", "calm", "deft", "eager", "fair", "glad", "keen", "neat", "wise")
-_NOUNS = ("ant", "bee", "cod", "doe", "elk", "fox", "gnu", "hen", "owl", "yak")
 LOG_MODEL_HISTORY_TAG = "mlflow.log-model.history"
 
 
-def _random_name() -> str:
-    return f"{random.choice(_ADJECTIVES)}-{random.choice(_NOUNS)}-{random.randint(0, 999)}"
-
-
 def load_json(ctx: Context, runs: Sequence[RunInfo]) -> list[dict[str, Any]]:
-    """MLflow ``Run`` objects for *runs* (state and inputs/outputs loaded in two queries)."""
+    """MLflow ``Run`` objects for *runs* (states, experiments and inputs/outputs read once)."""
     ids = [run.run_id for run in runs]
     states, io = ctx.store.run_states(ids), ctx.store.run_io(ids)
+    experiment_ids = sorted({state.experiment_id for state in states.values()})
+    roots = {
+        e.experiment_id: experiment_root(e)
+        for e in ctx.store.mlflow_experiments(ids=experiment_ids)
+    }
     out = []
     for run in runs:
         state = states.get(run.run_id)
         if state is not None:
             out.append(
-                run_json(run, state.experiment_id, state.lifecycle_stage, io.get(run.run_id, ()))
+                run_json(
+                    run,
+                    state.experiment_id,
+                    state.lifecycle_stage,
+                    io.get(run.run_id, ()),
+                    roots.get(state.experiment_id),
+                )
             )
     return out
 
@@ -80,7 +87,7 @@ def create(ctx: Context, params: Params) -> dict[str, Any]:
     start_ns = time.time_ns() if start_ms is None else start_ms * _NS_PER_MS
     tags = dict(check_tag(t.get("key"), t.get("value", "")) for t in params.objects("tags"))
     user = params.optional_string("user_id")
-    name = params.optional_string("run_name") or tags.get(RUN_NAME_TAG) or _random_name()
+    name = params.optional_string("run_name") or tags.get(RUN_NAME_TAG) or random_name()
     parent = tags.get(PARENT_RUN_TAG)
     if parent is not None and not cv.is_valid_run_id(parent):
         raise invalid(f"Invalid parent run id {parent[:80]!r}")
@@ -164,96 +171,19 @@ def search(ctx: Context, params: Params) -> dict[str, Any]:
 # --- logging ---------------------------------------------------------------------------------
 
 
-def metric_ops(run_id: str, metrics: Sequence[dict[str, Any]]) -> list[Op]:
-    """One `AppendPoints` per metric key, points in request order."""
-    grouped: dict[str, list[tuple[int, int, float]]] = defaultdict(list)
-    for metric in metrics:
-        key = check_key("metric", metric.get("key"))
-        value = as_float("value", metric.get("value"))
-        timestamp = as_int("timestamp", metric.get("timestamp", 0))
-        step = as_int("step", metric.get("step", 0) or 0)
-        grouped[key].append((step, timestamp * _NS_PER_MS, value))
-    ops: list[Op] = []
-    for key, points in grouped.items():
-        steps, times, values = zip(*points, strict=True)
-        ops.append(
-            AppendPoints(
-                run_id,
-                key,
-                cv.KIND_SCALAR,
-                cv.DTYPE_FLOAT,
-                np.array(steps, dtype=np.int64),
-                np.array(times, dtype=np.int64),
-                np.array(values, dtype=np.float64),
-            )
-        )
-    return ops
-
-
-def without_model_echoes(
-    ctx: Context, run_id: str, metrics: Sequence[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """Drop metrics that carry a ``model_id`` and repeat a point the run already has.
-
-    MLflow 3 re-sends a run's metrics with a ``model_id`` to link them to a logged model
-    (``log_model`` in autolog does). mlflow server stores the link separately and its metrics
-    table ignores the exact duplicate (key, timestamp, step, value are its primary key), so
-    the run's history keeps one point; so does ours. Only such metrics are checked: the
-    check reads the metric's vector.
-    """
-    if not any(metric.get("model_id") for metric in metrics):
-        return list(metrics)
-    known: dict[str, set[tuple[int, int, float | str]]] = {}
-    kept = []
-    for metric in metrics:
-        key = metric.get("key")
-        if metric.get("model_id") and isinstance(key, str):
-            if key not in known:
-                known[key] = _stored_points(ctx, run_id, key)
-            if _point(metric) in known[key]:
-                continue
-        kept.append(metric)
-    return kept
-
-
-def _stored_points(ctx: Context, run_id: str, key: str) -> set[tuple[int, int, float | str]]:
-    vector = ctx.store.read_metric(run_id, key) if cv.is_valid_run_id(run_id) else None
-    if vector is None or not isinstance(vector.values, np.ndarray):
-        return set()
-    return {
-        (int(step), int(time_ns) // _NS_PER_MS, _comparable(float(value)))
-        for step, time_ns, value in zip(vector.steps, vector.times, vector.values, strict=True)
-    }
-
-
-def _point(metric: dict[str, Any]) -> tuple[int, int, float | str]:
-    value = as_float("value", metric.get("value"))
-    timestamp = as_int("timestamp", metric.get("timestamp", 0))
-    return as_int("step", metric.get("step", 0) or 0), timestamp, _comparable(value)
-
-
-def _comparable(value: float) -> float | str:
-    return "nan" if value != value else value  # NaN never equals itself
-
-
 def log_metric(ctx: Context, params: Params) -> dict[str, Any]:
     run_id = _run_id(params)
-    metric = {k: params.get(k) for k in ("key", "value", "timestamp", "step", "model_id")}
-    if metric["value"] is None:
-        raise invalid("Missing value for required parameter 'value'.")
-    if metric["timestamp"] is None:
-        raise invalid("Missing value for required parameter 'timestamp'.")
-    ops = metric_ops(run_id, [metric])
+    fields = ("key", "value", "timestamp", "step", "model_id", "dataset_name", "dataset_digest")
+    metrics = checked_metrics([{k: params.get(k) for k in fields}], batch=False)
     ctx.active_run(run_id)
-    if without_model_echoes(ctx, run_id, [metric]):
-        ctx.submit(ops)
+    submit_batch(ctx, run_id, {}, metric_ops(ctx, run_id, metrics))
     return {}
 
 
-def _tag_ops(run_id: str, tags: Sequence[dict[str, Any]]) -> list[Op]:
+def _tag_ops(run_id: str, tags: Sequence[dict[str, Any]], batch: bool = False) -> list[Op]:
     ops: list[Op] = []
-    for tag in tags:
-        key, value = check_tag(tag.get("key"), tag.get("value", ""))
+    for index, tag in enumerate(tags):
+        key, value = check_tag(tag.get("key"), tag.get("value", ""), index if batch else None)
         if key == RUN_NAME_TAG:
             ops.append(SetRunName(run_id, value))
         elif key == PARENT_RUN_TAG:
@@ -265,9 +195,9 @@ def _tag_ops(run_id: str, tags: Sequence[dict[str, Any]]) -> list[Op]:
 
 def log_param(ctx: Context, params: Params) -> dict[str, Any]:
     run_id = _run_id(params)
-    checked = checked_params([{"key": params.get("key"), "value": params.get("value")}])
+    checked = checked_params([{"key": params.get("key"), "value": params.get("value")}], False)
     ctx.active_run(run_id)
-    submit_batch(ctx, run_id, checked, param_ops(run_id, checked))
+    submit_batch(ctx, run_id, checked, param_ops(run_id, checked), single=True)
     return {}
 
 
@@ -290,14 +220,16 @@ def delete_tag(ctx: Context, params: Params) -> dict[str, Any]:
 
 
 def log_batch(ctx: Context, params: Params) -> dict[str, Any]:
+    """Everything is checked (in mlflow server's order) before anything is stored."""
     run_id = _run_id(params)
-    metrics, param_list, tags = (params.objects(n) for n in ("metrics", "params", "tags"))
-    check_batch_sizes(len(metrics), len(param_list), len(tags))
-    checked = checked_params(param_list)  # everything is checked before anything is stored
-    ops = param_ops(run_id, checked) + metric_ops(run_id, metrics) + _tag_ops(run_id, tags)
+    raw_metrics, raw_params, raw_tags = (params.objects(n) for n in ("metrics", "params", "tags"))
+    metrics = checked_metrics(raw_metrics)
+    checked = checked_params(raw_params)
+    tag_ops = _tag_ops(run_id, raw_tags, batch=True)
+    check_batch_sizes(len(raw_metrics), len(raw_params), len(raw_tags))
+    check_unique_keys(raw_params)
     ctx.active_run(run_id)
-    if len(kept := without_model_echoes(ctx, run_id, metrics)) < len(metrics):
-        ops = param_ops(run_id, checked) + metric_ops(run_id, kept) + _tag_ops(run_id, tags)
+    ops = param_ops(run_id, checked) + metric_ops(ctx, run_id, metrics) + tag_ops
     submit_batch(ctx, run_id, checked, ops)
     return {}
 

@@ -12,8 +12,9 @@ token, parsed by runlog's parser, adjusted, and written back as runlog filter te
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
-from typing import Any, Final
+from collections.abc import Callable, Mapping, Sequence
+from functools import cmp_to_key
+from typing import Any, Final, TypeVar
 
 from collectors.mlflow.errors import invalid
 from collectors.mlflow.mapping import (
@@ -22,9 +23,16 @@ from collectors.mlflow.mapping import (
     STATUS_TO_RUNLOG,
     USER_PROPERTY,
 )
-from collectors.store.base import MlflowExperiment
+from collectors.store.base import (
+    LoggedModelInfo,
+    MlflowExperiment,
+    ModelMetricInfo,
+    ModelVersionInfo,
+    RegisteredModelInfo,
+)
 from collectors.store.filters import (
     COMPARISONS,
+    Attributes,
     Comparison,
     FilterError,
     Key,
@@ -301,37 +309,252 @@ def experiment_sort_key(clause: str) -> tuple[Callable[[MlflowExperiment], Any],
     return keys[field], len(words) == 2 and words[1].upper() == "DESC"
 
 
-_MODEL_WORDS: Final[dict[str, tuple[str, Callable[[Any], Any]]]] = {
-    "name": ("attributes.name", lambda m: m.name),
-    "source_run_id": ("attributes.run_id", lambda m: m.source_run_id),
-    "status": ("attributes.status", lambda m: m.status),
-    "model_type": ("attributes.parent_id", lambda m: m.model_type),
-}
-_MODEL_FIELDS: Final[dict[str, Callable[[Any], Any]]] = {
-    text.split(".")[1]: read for text, read in _MODEL_WORDS.values()
-}
+# --- logged models and the model registry (filtered in memory: they are few) ---------------
+
+T = TypeVar("T")
+Clause = tuple[Callable[[T], Any], bool]
+
+LOGGED_MODEL_ATTRIBUTES: Final = Attributes(
+    frozenset(
+        {
+            "name",
+            "model_id",
+            "model_type",
+            "source_run_id",
+            "status",
+            "creation_timestamp",
+            "last_updated_timestamp",
+        }
+    ),
+    numeric=frozenset({"creation_timestamp", "last_updated_timestamp"}),
+    aliases={
+        "creation_time": "creation_timestamp",
+        "creation_timestamp_ms": "creation_timestamp",
+        "last_updated_timestamp_ms": "last_updated_timestamp",
+    },
+)
+REGISTERED_MODEL_ATTRIBUTES: Final = Attributes(
+    frozenset({"name", "creation_timestamp", "last_updated_timestamp"}),
+    numeric=frozenset({"creation_timestamp", "last_updated_timestamp"}),
+)
+MODEL_VERSION_ATTRIBUTES: Final = Attributes(
+    frozenset(
+        {
+            "name",
+            "version_number",
+            "run_id",
+            "source_path",
+            "creation_timestamp",
+            "last_updated_timestamp",
+        }
+    ),
+    numeric=frozenset({"version_number", "creation_timestamp", "last_updated_timestamp"}),
+)
 
 
-def logged_model_filter(text: str) -> Callable[[Any], bool]:
-    """A predicate for a logged-model filter on name, source_run_id, status, model_type, tags."""
+def _parsed_with(text: str, attributes: Attributes, what: str, types: str) -> list[Comparison]:
+    """*text* parsed with *attributes*; bare attribute names need no ``attributes.``."""
 
     def bare(word: str) -> str | None:
-        found = _MODEL_WORDS.get(word)
-        return None if found is None else found[0]
+        known = word in attributes.names or word in attributes.aliases
+        return f"attributes.{attributes.aliases.get(word, word)}" if known else None
 
     try:
-        comparisons = parse_filter(rewrite(text or "", bare))
+        comparisons = parse_filter(rewrite(text or "", bare), attributes)
     except FilterError as exc:
-        raise invalid(f"invalid logged-model filter {text[:200]!r}: {exc}") from None
+        raise invalid(f"invalid {what} filter {text[:200]!r}: {exc}") from None
     for comparison in comparisons:
-        key = comparison.key
-        if not (key.type == "tag" or (key.type == "attribute" and key.name in _MODEL_FIELDS)):
+        if comparison.key.type not in types.split():
+            names = ", ".join(sorted(attributes.names))
             raise invalid(
-                "logged models can be filtered by name, source_run_id, status, model_type "
-                f"and tags; not {key}"
+                f"{what}s can be filtered by {names} and {', '.join(types.split()[1:])}s; "
+                f"not {comparison.key}"
             )
+    return comparisons
 
-    def value(model: Any, key: Key) -> Any:
-        return model.tags.get(key.name) if key.type == "tag" else _MODEL_FIELDS[key.name](model)
 
-    return lambda model: all(_holds(c, value(model, c.key)) for c in comparisons)
+def _datasets_match(metric: ModelMetricInfo, datasets: Sequence[tuple[str, str | None]]) -> bool:
+    return not datasets or any(
+        metric.dataset_name == name and (digest is None or metric.dataset_digest == digest)
+        for name, digest in datasets
+    )
+
+
+def logged_model_filter(
+    text: str, datasets: Sequence[tuple[str, str | None]] = ()
+) -> Callable[[LoggedModelInfo, Sequence[ModelMetricInfo]], bool]:
+    """A predicate for MLflow's logged-model search: attributes (``model_id IN (...)``,
+    ``name``, ``source_run_id``, ...), ``metrics.`` (some point of the model, in *datasets*
+    if given, matches), ``params.`` and ``tags.``."""
+    comparisons = _parsed_with(
+        text, LOGGED_MODEL_ATTRIBUTES, "logged model", "attribute metric param tag"
+    )
+
+    def matches(model: LoggedModelInfo, metrics: Sequence[ModelMetricInfo]) -> bool:
+        metrics = [m for m in metrics if _datasets_match(m, datasets)]
+        if datasets and not metrics:
+            return False
+        for comparison in comparisons:
+            key = comparison.key
+            if key.type == "metric":
+                values = [m.value for m in metrics if m.name == key.name]
+                if not any(_holds(comparison, value) for value in values):
+                    return False
+            elif not _holds(comparison, _model_value(model, key)):
+                return False
+        return True
+
+    return matches
+
+
+def _model_value(model: LoggedModelInfo, key: Key) -> Any:
+    if key.type == "param":
+        return model.params.get(key.name)
+    if key.type == "tag":
+        return model.tags.get(key.name)
+    if key.name == "creation_timestamp":
+        return model.created_ns // _MS_TO_NS
+    if key.name == "last_updated_timestamp":
+        return model.updated_ns // _MS_TO_NS
+    return getattr(model, key.name)
+
+
+def logged_model_sort_key(
+    field: str, dataset: tuple[str | None, str | None]
+) -> Callable[[LoggedModelInfo, Sequence[ModelMetricInfo]], Any]:
+    """The sort key of one logged-model order-by field: an attribute or ``metrics.<name>``
+    (the model's newest point of that metric, in the dataset if given)."""
+    if "." not in field:
+        name = LOGGED_MODEL_ATTRIBUTES.aliases.get(field, field)
+        if name not in LOGGED_MODEL_ATTRIBUTES.names:
+            raise invalid(f"Invalid order by field name: {field}")
+        key = Key("attribute", name)
+        return lambda model, _: _model_value(model, key)
+    entity, metric = field.split(".", 1)
+    if entity != "metrics":
+        raise invalid(f"Invalid order by field name: {field}. Only metrics are supported.")
+    dataset_name, digest = dataset
+    datasets = [] if dataset_name is None else [(dataset_name, digest)]
+
+    def newest(model: LoggedModelInfo, metrics: Sequence[ModelMetricInfo]) -> Any:
+        points = [m for m in metrics if m.name == metric and _datasets_match(m, datasets)]
+        if not points:
+            return None
+        return max(points, key=lambda m: (m.time_ns, m.step)).value
+
+    return newest
+
+
+#: The tag that marks MLflow prompts, which the registry keeps beside models.
+PROMPT_TAG: Final = "mlflow.prompt.is_prompt"
+
+
+def _without_prompt_clause(comparisons: list[Comparison]) -> tuple[list[Comparison], bool]:
+    """The comparisons without the one on `PROMPT_TAG`, and whether prompts are wanted.
+
+    As mlflow server: searches find models only, unless the filter asks for prompts
+    (``tags.`mlflow.prompt.is_prompt` = 'true'``); MLflow's client adds
+    ``tag.`mlflow.prompt.is_prompt` != 'true'`` to model searches, which a model without
+    the tag must pass.
+    """
+    rest, prompts = [], False
+    for comparison in comparisons:
+        if comparison.key == Key("tag", PROMPT_TAG):
+            value = str(comparison.value).lower()
+            prompts = (comparison.op, value) in (("=", "true"), ("!=", "false"))
+        else:
+            rest.append(comparison)
+    return rest, prompts
+
+
+def _is_prompt(tags: Mapping[str, str]) -> bool:
+    return tags.get(PROMPT_TAG, "false").lower() == "true"
+
+
+def registered_model_filter(text: str) -> Callable[[RegisteredModelInfo], bool]:
+    """A predicate for MLflow's registered-model search (``name``, times, ``tags.``)."""
+    comparisons, prompts = _without_prompt_clause(
+        _parsed_with(text, REGISTERED_MODEL_ATTRIBUTES, "registered model", "attribute tag")
+    )
+
+    def value(model: RegisteredModelInfo, key: Key) -> Any:
+        if key.type == "tag":
+            return model.tags.get(key.name)
+        if key.name == "name":
+            return model.name
+        return (
+            model.created_ns if key.name == "creation_timestamp" else model.updated_ns
+        ) // _MS_TO_NS
+
+    return lambda model: (
+        _is_prompt(model.tags) == prompts
+        and all(_holds(c, value(model, c.key)) for c in comparisons)
+    )
+
+
+def model_version_filter(
+    text: str, prompt_models: frozenset[str] = frozenset()
+) -> Callable[[ModelVersionInfo], bool]:
+    """A predicate for MLflow's model-version search (``name``, ``run_id``,
+    ``version_number``, ``source_path``, times, ``tags.``); *prompt_models* names the
+    registered models that are prompts."""
+    comparisons, prompts = _without_prompt_clause(
+        _parsed_with(text, MODEL_VERSION_ATTRIBUTES, "model version", "attribute tag")
+    )
+    return lambda version: (
+        (version.name in prompt_models) == prompts
+        and all(_holds(c, _version_value(version, c.key)) for c in comparisons)
+    )
+
+
+def _version_value(version: ModelVersionInfo, key: Key) -> Any:
+    if key.type == "tag":
+        return {**version.properties, **version.tags}.get(key.name)
+    return {
+        "name": version.name,
+        "version_number": version.version,
+        "run_id": version.run_id,
+        "source_path": version.source,
+        "creation_timestamp": version.created_ns // _MS_TO_NS,
+        "last_updated_timestamp": version.updated_ns // _MS_TO_NS,
+    }[key.name]
+
+
+def registry_order(
+    clauses: Sequence[str], fields: Mapping[str, Callable[[T], Any]], what: str
+) -> list[Clause[T]]:
+    """MLflow registry order-by clauses (``name ASC``, ``version_number DESC``) as sort keys."""
+    out: list[Clause[T]] = []
+    seen = set()
+    for clause in clauses:
+        words = clause.split()
+        field = words[0] if words else ""
+        field = re.sub(r"^(attributes?|attr)\.", "", field.strip("`"))
+        direction = words[1].upper() if len(words) > 1 else "ASC"
+        if len(words) > 2 or direction not in ("ASC", "DESC") or field not in fields:
+            raise invalid(
+                f"Invalid order by key '{field}' specified. Valid keys are "
+                f"{sorted(fields)} for {what}s, each optionally followed by ASC or DESC"
+            )
+        if field in seen:
+            raise invalid(f"`order_by` contains duplicate fields: {list(clauses)}")
+        seen.add(field)
+        out.append((fields[field], direction == "DESC"))
+    return out
+
+
+def ordered(items: Sequence[T], clauses: Sequence[Clause[T]]) -> list[T]:
+    """*items* sorted by *clauses* (first one most significant); missing values go last."""
+    keyed = [(tuple(key(item) for key, _ in clauses), item) for item in items]
+
+    def compare(a: tuple[tuple[Any, ...], T], b: tuple[tuple[Any, ...], T]) -> int:
+        for (x, y), (_, descending) in zip(zip(a[0], b[0], strict=True), clauses, strict=True):
+            if x == y:
+                continue
+            if x is None or y is None:
+                return 1 if x is None else -1
+            result = -1 if x < y else 1
+            return -result if descending else result
+        return 0
+
+    return [item for _, item in sorted(keyed, key=cmp_to_key(compare))]

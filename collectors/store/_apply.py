@@ -50,6 +50,7 @@ from collectors.store._points import (
     summary_values,
     validated_part,
 )
+from collectors.store._search import metric_summary
 from collectors.store.chunks import CHUNK_POINTS
 from runlog import conventions as cv
 
@@ -366,7 +367,9 @@ class Transaction:
         tail = self._conn.execute(_TAIL, {"i": row["id"]}).first()
         metric = Metric(id=row["id"], kind=row["kind"], dtype=row["dtype"], count=row["count"])
         metric.last_dtype, metric.last_bits = row["last_dtype"], row["last_bits"]
+        metric.last = metric_summary(row).last if row["count"] else None
         metric.last_step, metric.last_time_ns = row["last_step"], row["last_time_ns"]
+        metric.append_step = row["append_step"]
         metric.low, metric.high = row["min_value"], row["max_value"]
         metric.tail = None if tail is None else (tail.seq, tail.n, tail.dtype)
         return metric

@@ -12,12 +12,15 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import sqlalchemy as sa
 
 from collectors.ops import (
+    AppendModelMetrics,
     CreateExperiment,
     CreateLoggedModel,
     DeleteExperimentTag,
+    RecordModelFile,
     SetExperimentTag,
     SetRunIO,
     SetRunLifecycle,
@@ -25,7 +28,7 @@ from collectors.ops import (
     UpdateExperiment,
     UpdateLoggedModel,
 )
-from collectors.store import schema
+from collectors.store import _apply_registry, schema
 from runlog import conventions as cv
 
 if TYPE_CHECKING:
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
 
 _e, _r, _et = schema.experiments, schema.runs, schema.experiment_tags
 _io, _lm = schema.run_io, schema.logged_models
+_lmm, _lmf = schema.logged_model_metrics, schema.logged_model_files
 _p = sa.bindparam
 LIFECYCLE_STAGES = ("active", "deleted")
 
@@ -120,7 +124,9 @@ def on_set_run_io(tx: Transaction, op: SetRunIO) -> str | None:
     conn = tx.connection
     where = (_io.c.run_id == op.run_id, _io.c.direction == op.direction, _io.c.key == op.key)
     if not conn.execute(sa.update(_io).where(*where).values(payload=op.payload)).rowcount:
-        row = {"run_id": op.run_id, "direction": op.direction, "key": op.key}
+        last = sa.select(sa.func.max(_io.c.seq)).where(_io.c.run_id == op.run_id)
+        seq = (conn.execute(last).scalar() or 0) + 1  # the order in which they were logged
+        row = {"run_id": op.run_id, "direction": op.direction, "key": op.key, "seq": seq}
         conn.execute(sa.insert(_io).values(payload=op.payload, **row))
     return None
 
@@ -167,6 +173,46 @@ def on_update_logged_model(tx: Transaction, op: UpdateLoggedModel) -> str | None
     return None
 
 
+def on_append_model_metrics(tx: Transaction, op: AppendModelMetrics) -> str | None:
+    conn = tx.connection
+    if not _model_exists(conn, op.model_id):
+        return f"logged model {op.model_id!r} does not exist"
+    rows = [
+        {
+            "model_id": op.model_id,
+            "name": m.name,
+            "value_bits": int(np.array([m.value], dtype=np.float64).view(np.int64)[0]),
+            "step": m.step,
+            "time_ns": m.time_ns,
+            "run_id": m.run_id,
+            "dataset_name": m.dataset_name,
+            "dataset_digest": m.dataset_digest,
+        }
+        for m in op.metrics
+    ]
+    if rows:
+        conn.execute(sa.insert(_lmm), rows)
+    return None
+
+
+def _model_exists(conn: sa.Connection, model_id: str) -> bool:
+    return (
+        conn.execute(sa.select(_lm.c.model_id).where(_lm.c.model_id == model_id)).first()
+        is not None
+    )
+
+
+def on_record_model_file(tx: Transaction, op: RecordModelFile) -> str | None:
+    conn = tx.connection
+    if not _model_exists(conn, op.model_id):
+        return f"logged model {op.model_id!r} does not exist"
+    values = {"size": op.size, "sha256": op.sha256, "created_ns": op.time_ns}
+    where = (_lmf.c.model_id == op.model_id, _lmf.c.path == op.path)
+    if not conn.execute(sa.update(_lmf).where(*where).values(values)).rowcount:
+        conn.execute(sa.insert(_lmf).values(model_id=op.model_id, path=op.path, **values))
+    return None
+
+
 HANDLERS: dict[type, Callable[[Transaction, Any], str | None]] = {
     CreateExperiment: on_create_experiment,
     UpdateExperiment: on_update_experiment,
@@ -177,4 +223,7 @@ HANDLERS: dict[type, Callable[[Transaction, Any], str | None]] = {
     SetRunIO: on_set_run_io,
     CreateLoggedModel: on_create_logged_model,
     UpdateLoggedModel: on_update_logged_model,
+    AppendModelMetrics: on_append_model_metrics,
+    RecordModelFile: on_record_model_file,
+    **_apply_registry.HANDLERS,
 }

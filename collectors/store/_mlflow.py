@@ -7,13 +7,21 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
 
 from collectors.store import schema
-from collectors.store.base import LoggedModelInfo, MlflowExperiment, RunState
+from collectors.store.base import (
+    FileInfo,
+    LoggedModelInfo,
+    MlflowExperiment,
+    ModelMetricInfo,
+    RunState,
+)
 
 _e, _et, _r = schema.experiments, schema.experiment_tags, schema.runs
 _io, _lm = schema.run_io, schema.logged_models
+_lmm, _lmf = schema.logged_model_metrics, schema.logged_model_files
 
 
 def experiments(
@@ -48,8 +56,8 @@ def run_states(conn: sa.Connection, run_ids: Sequence[str]) -> dict[str, RunStat
 
 
 def run_io(conn: sa.Connection, run_ids: Sequence[str]) -> dict[str, list[tuple[str, Any]]]:
-    """Each run's (direction, decoded JSON payload) pairs, by key."""
-    query = sa.select(_io).where(_io.c.run_id.in_(list(run_ids))).order_by(_io.c.key)
+    """Each run's (direction, decoded JSON payload) pairs, in the order they were logged."""
+    query = sa.select(_io).where(_io.c.run_id.in_(list(run_ids))).order_by(_io.c.seq, _io.c.key)
     out: dict[str, list[tuple[str, Any]]] = {}
     for row in conn.execute(query):
         out.setdefault(row.run_id, []).append((row.direction, json.loads(row.payload)))
@@ -82,6 +90,34 @@ def _logged_model(row: sa.RowMapping) -> LoggedModelInfo:
         tags=json.loads(row["tags"]),
         params=json.loads(row["params"]),
     )
+
+
+def logged_model_metrics(
+    conn: sa.Connection, model_ids: Sequence[str]
+) -> dict[str, list[ModelMetricInfo]]:
+    """The metrics linked to each logged model, in the order they were logged."""
+    query = sa.select(_lmm).where(_lmm.c.model_id.in_(list(model_ids))).order_by(_lmm.c.id)
+    out: dict[str, list[ModelMetricInfo]] = {}
+    for row in conn.execute(query):
+        value = float(np.array([row.value_bits], dtype=np.int64).view(np.float64)[0])
+        metric = ModelMetricInfo(
+            row.name,
+            value,
+            row.step,
+            row.time_ns,
+            row.run_id,
+            row.dataset_name,
+            row.dataset_digest,
+        )
+        out.setdefault(row.model_id, []).append(metric)
+    return out
+
+
+def logged_model_files(conn: sa.Connection, model_id: str) -> list[FileInfo]:
+    """The files recorded for a logged model, by path."""
+    query = sa.select(_lmf.c.path, _lmf.c.size, _lmf.c.sha256, _lmf.c.created_ns)
+    query = query.where(_lmf.c.model_id == model_id).order_by(_lmf.c.path)
+    return [FileInfo(*row) for row in conn.execute(query)]
 
 
 def batch_state(

@@ -3,6 +3,11 @@
 A point whose step is `runlog.conventions.INT64_MIN` has an automatic step: the previous
 point's step + 1 in its metric column, counting stored points and points buffered earlier
 in the same transaction; a column's first automatic step is 0.
+
+A column's *latest* point (the summary's ``last``) is the one with the highest step; ties go
+to the latest time, then to the larger number, then to the later arrival. That is MLflow's
+rule, and unlike "the last point to arrive" it does not depend on the order in which
+asynchronous producers deliver their points.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ class Metric:
     last_bits: int | None = None
     last_step: int = 0
     last_time_ns: int = 0
+    append_step: int = 0  # step of the point appended last: the base of automatic steps
     low: float | None = None
     high: float | None = None
     tail: tuple[int, int, str] | None = None  # (seq, n, dtype) of the stored last chunk
@@ -73,19 +79,47 @@ def add_part(metric: Metric, part: Part) -> None:
     Raises:
         ValueError: an automatic step would pass the largest int64.
     """
-    part.steps = resolved_steps(part.steps, metric.last_step if metric.count else None)
+    part.steps = resolved_steps(part.steps, metric.append_step if metric.count else None)
     low, high = chunks.numeric_range(part.dtype, part.values)
     if low is not None and high is not None:
         metric.low = low if metric.low is None else min(metric.low, low)
         metric.high = high if metric.high is None else max(metric.high, high)
     metric.dtype = part.dtype if metric.dtype in (None, part.dtype) else MIXED
+    _update_latest(metric, part)
     metric.count += len(part.steps)
-    metric.last_dtype = part.dtype
-    metric.last = chunks.python_value(part.dtype, part.values[-1])
-    if part.dtype == cv.DTYPE_FLOAT:
-        metric.last_bits = int(np.asarray(part.values)[-1:].view(np.int64)[0])
-    metric.last_step, metric.last_time_ns = int(part.steps[-1]), int(part.times[-1])
+    metric.append_step = int(part.steps[-1])
     metric.pending.append(part)
+
+
+def _update_latest(metric: Metric, part: Part) -> None:
+    """Make *part*'s latest point the column's ``last`` if it is not older than the current."""
+    keys = _order_values(part.dtype, part.values)
+    index = int(np.lexsort((keys, part.times, part.steps))[-1])  # stable: later arrival wins
+    step, time_ns = int(part.steps[index]), int(part.times[index])
+    if metric.count:
+        current = (metric.last_step, metric.last_time_ns, _order_value(metric.last))
+        if (step, time_ns, float(keys[index])) < current:
+            return
+    metric.last_dtype = part.dtype
+    metric.last = chunks.python_value(part.dtype, part.values[index])
+    if part.dtype == cv.DTYPE_FLOAT:
+        metric.last_bits = int(np.asarray(part.values)[index : index + 1].view(np.int64)[0])
+    metric.last_step, metric.last_time_ns = step, time_ns
+
+
+def _order_values(dtype: str, values: Values) -> npt.NDArray[np.float64]:
+    """The values as tie-breaking keys: numbers as floats (NaN as 0, as MLflow), text as 0."""
+    if dtype == cv.DTYPE_STR:
+        return np.zeros(len(values))
+    return np.nan_to_num(
+        np.asarray(values, dtype=np.float64), nan=0.0, posinf=np.inf, neginf=-np.inf
+    )
+
+
+def _order_value(value: Any) -> float:
+    if isinstance(value, (bool, int, float)) and value == value:
+        return float(value)
+    return 0.0
 
 
 def resolved_steps(steps: npt.NDArray[np.int64], last_step: int | None) -> npt.NDArray[np.int64]:
@@ -136,6 +170,7 @@ def summary_values(metric: Metric) -> dict[str, Any]:
         "last_str": last if dtype == cv.DTYPE_STR else None,
         "last_step": metric.last_step,
         "last_time_ns": metric.last_time_ns,
+        "append_step": metric.append_step,
         "min_value": metric.low,
         "max_value": metric.high,
     }

@@ -156,6 +156,59 @@ class LoggedModelInfo:
 
 
 @dataclass(slots=True)
+class ModelMetricInfo:
+    """A metric point linked to a logged model."""
+
+    name: str
+    value: float
+    step: int
+    time_ns: int
+    run_id: str | None
+    dataset_name: str | None
+    dataset_digest: str | None
+
+
+@dataclass(slots=True)
+class RegisteredModelInfo:
+    """A registered model of the model registry; ``aliases`` maps alias to version."""
+
+    name: str
+    created_ns: int
+    updated_ns: int
+    description: str | None
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ModelVersionInfo:
+    """One version of a registered model.
+
+    ``source`` is the URI it was registered from (``runs:/…``, ``models:/m-…``);
+    ``storage_location`` where its files are read; ``logged_model_id`` the MLflow 3 logged
+    model it was made from; ``properties`` runlog's immutable properties.
+    """
+
+    name: str
+    version: int
+    created_ns: int
+    updated_ns: int
+    description: str | None
+    user_id: str | None
+    stage: str
+    source: str
+    storage_location: str
+    run_id: str | None
+    run_link: str | None
+    logged_model_id: str | None
+    status: str
+    deleted: bool
+    properties: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class LogLineInfo:
     """One log line of a run; ``seq`` numbers a run's lines from 1 in arrival order."""
 

@@ -22,13 +22,22 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Final, NoReturn
 
 from runlog import conventions as cv
 
-__all__ = ["Comparison", "FilterError", "Key", "OrderBy", "parse_filter", "parse_order_by"]
+__all__ = [
+    "RUN_ATTRIBUTES",
+    "Attributes",
+    "Comparison",
+    "FilterError",
+    "Key",
+    "OrderBy",
+    "parse_filter",
+    "parse_order_by",
+]
 
 KEY_TYPES: Final = {
     "metrics": "metric",
@@ -54,7 +63,6 @@ ATTRIBUTES: Final = frozenset(
         "lifecycle_stage",
     }
 )
-_ATTRIBUTE_ALIASES: Final = {"run_name": "name"}  # MLflow's spelling
 NUMERIC_ATTRIBUTES: Final = frozenset({"start_time", "end_time"})
 #: The comparison operators and what they do: on Python values, and on SQLAlchemy
 #: expressions alike (their operators build SQL), so the store and the in-memory MLflow
@@ -84,18 +92,31 @@ class FilterError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class Attributes:
+    """The attribute names a filter may use, those that compare as numbers, and aliases."""
+
+    names: frozenset[str]
+    numeric: frozenset[str] = frozenset()
+    aliases: Mapping[str, str] = field(default_factory=dict)
+
+
+#: The attributes of runs (``run_name`` is MLflow's spelling of ``name``).
+RUN_ATTRIBUTES: Final = Attributes(ATTRIBUTES, NUMERIC_ATTRIBUTES, {"run_name": "name"})
+
+
+@dataclass(frozen=True, slots=True)
 class Key:
-    """``type`` is ``metric``, ``param``, ``tag``, ``property`` or ``attribute``."""
+    """``type`` is ``metric``, ``param``, ``tag``, ``property`` or ``attribute``;
+    ``numeric_attribute`` marks an attribute that compares with numbers."""
 
     type: str
     name: str
+    numeric_attribute: bool = field(default=False, compare=False)  # set by the parser
 
     @property
     def numeric(self) -> bool:
-        """Whether the key compares with numbers (metrics, start and end time)."""
-        return self.type == "metric" or (
-            self.type == "attribute" and self.name in NUMERIC_ATTRIBUTES
-        )
+        """Whether the key compares with numbers (metrics and numeric attributes)."""
+        return self.type == "metric" or self.numeric_attribute
 
     def __str__(self) -> str:
         return f"{self.type}s.{self.name}" if self.type != "property" else f"properties.{self.name}"
@@ -117,8 +138,12 @@ class OrderBy:
     ascending: bool
 
 
-def parse_filter(text: str) -> list[Comparison]:
+def parse_filter(text: str, attributes: Attributes = RUN_ATTRIBUTES) -> list[Comparison]:
     """Parse a filter; an empty or blank filter matches everything (``[]``).
+
+    Args:
+        text: the filter.
+        attributes: what ``attributes.<name>`` may name (runs' attributes by default).
 
     Raises:
         FilterError: the filter is malformed.
@@ -127,7 +152,7 @@ def parse_filter(text: str) -> list[Comparison]:
         raise FilterError(
             f"filter is {len(text)} characters long; the limit is {MAX_FILTER_LENGTH}"
         )
-    parser = _Parser(text)
+    parser = _Parser(text, attributes)
     if parser.at_end():
         return []
     comparisons = [parser.comparison()]
@@ -137,13 +162,13 @@ def parse_filter(text: str) -> list[Comparison]:
     return comparisons
 
 
-def parse_order_by(text: str) -> OrderBy:
+def parse_order_by(text: str, attributes: Attributes = RUN_ATTRIBUTES) -> OrderBy:
     """Parse one order-by clause, e.g. ``metrics.mse ASC`` (ascending unless ``DESC``).
 
     Raises:
         FilterError: the clause is malformed.
     """
-    parser = _Parser(text)
+    parser = _Parser(text, attributes)
     key = parser.key()
     ascending = True
     if not parser.at_end():
@@ -159,9 +184,10 @@ def parse_order_by(text: str) -> OrderBy:
 class _Parser:
     """A cursor over the text with one method per grammar rule."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, attributes: Attributes) -> None:
         self.text = text
         self.pos = 0
+        self.attributes = attributes
 
     def fail(self, problem: str, expected: str, back: int = 0) -> NoReturn:
         pos = self.pos - back
@@ -221,9 +247,10 @@ class _Parser:
             self.fail(f"missing '.' after {prefix!r}", f"'{prefix}.<name>'")
         self.pos += 1
         name = self.name()
-        if key_type == "attribute":
-            name = self.attribute(name)
-        return Key(key_type, name)
+        if key_type != "attribute":
+            return Key(key_type, name)
+        name = self.attribute(name)
+        return Key(key_type, name, name in self.attributes.numeric)
 
     def name(self) -> str:
         quote = self.text[self.pos : self.pos + 1]
@@ -238,9 +265,9 @@ class _Parser:
         return found.group()
 
     def attribute(self, name: str) -> str:
-        name = _ATTRIBUTE_ALIASES.get(name, name)
-        if name not in ATTRIBUTES:
-            expected = "one of " + ", ".join(sorted(ATTRIBUTES))
+        name = self.attributes.aliases.get(name, name)
+        if name not in self.attributes.names:
+            expected = "one of " + ", ".join(sorted(self.attributes.names))
             self.fail(f"unknown attribute {name!r}", expected, back=len(name))
         return name
 

@@ -8,7 +8,10 @@ Metric vectors are kept as columnar chunks (``metric_chunks``), never a row per 
 type bit-exactly: ``last_dtype`` says which column holds it — ``last_bits`` (the IEEE-754
 bits of an ``f8``, as a signed 64-bit integer, so NaN payloads and -0.0 survive),
 ``last_i8`` (``i8``, and ``bool`` as 0/1) or ``last_str``. ``last_f8`` repeats a float
-last value (NULL for NaN, which SQLite cannot store) for filtering and sorting.
+last value (NULL for NaN, which SQLite cannot store) for filtering and sorting. The "last"
+point is the latest one: the highest step, then the latest time (see
+`collectors.store._points`); ``append_step`` is the step of the point appended last, from
+which automatic steps count (migration 0005).
 """
 
 from __future__ import annotations
@@ -84,6 +87,7 @@ metrics = sa.Table(
     sa.Column("last_str", sa.Text, nullable=True),
     sa.Column("last_step", sa.BigInteger, nullable=False),
     sa.Column("last_time_ns", sa.BigInteger, nullable=False),
+    sa.Column("append_step", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("min_value", sa.Double, nullable=True),
     sa.Column("max_value", sa.Double, nullable=True),
     sa.UniqueConstraint("run_id", "name", "column", name="uq_metrics_run_name_column"),
@@ -175,6 +179,8 @@ run_io = sa.Table(
     sa.Column("direction", sa.Text, primary_key=True),
     sa.Column("key", sa.Text, primary_key=True),
     sa.Column("payload", sa.Text, nullable=False),
+    # Migration 0005: the order in which the run's inputs and outputs were first logged.
+    sa.Column("seq", sa.BigInteger, nullable=False, server_default="0"),
 )
 
 logged_models = sa.Table(
@@ -192,4 +198,113 @@ logged_models = sa.Table(
     sa.Column("tags", sa.Text, nullable=False),  # JSON object
     sa.Column("params", sa.Text, nullable=False),  # JSON object
     sa.Index("ix_logged_models_experiment", "experiment_id"),
+)
+
+# Migration 0005: logged models as first-class entities (their own metrics and files, no
+# source run needed) and the model registry.
+# A metric linked to a logged model (MLflow's ``model_id`` on a metric). The value is kept
+# as IEEE-754 bits (SQLite has no NaN); ``run_id`` and the dataset say where it came from.
+logged_model_metrics = sa.Table(
+    "logged_model_metrics",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model_id", sa.Text, sa.ForeignKey("logged_models.model_id"), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("value_bits", sa.BigInteger, nullable=False),
+    sa.Column("step", sa.BigInteger, nullable=False),
+    sa.Column("time_ns", sa.BigInteger, nullable=False),
+    sa.Column("run_id", sa.Text, nullable=True),
+    sa.Column("dataset_name", sa.Text, nullable=True),
+    sa.Column("dataset_digest", sa.Text, nullable=True),
+    sa.Index("ix_logged_model_metrics_model", "model_id"),
+)
+
+# A logged model's files (bytes in the collector's model file store, by model id).
+logged_model_files = sa.Table(
+    "logged_model_files",
+    metadata,
+    sa.Column("model_id", sa.Text, sa.ForeignKey("logged_models.model_id"), primary_key=True),
+    sa.Column("path", sa.Text, primary_key=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("sha256", sa.Text, nullable=False),
+    sa.Column("created_ns", sa.BigInteger, nullable=False),
+)
+
+# The model registry. Registered models have a surrogate id so that a rename touches one
+# row; versions are numbered per model from 1 and never reused (a deleted version keeps
+# its row with ``lifecycle_stage`` 'deleted'). ``logged_model_id`` is the MLflow 3 logged
+# model a version was made from; ``properties`` (JSON) holds runlog's immutable properties.
+registered_models = sa.Table(
+    "registered_models",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.Text, nullable=False, unique=True),
+    sa.Column("created_ns", sa.BigInteger, nullable=False),
+    sa.Column("updated_ns", sa.BigInteger, nullable=False),
+    sa.Column("description", sa.Text, nullable=True),
+)
+
+registered_model_tags = sa.Table(
+    "registered_model_tags",
+    metadata,
+    sa.Column(
+        "registered_model_id",
+        sa.Integer,
+        sa.ForeignKey("registered_models.id"),
+        primary_key=True,
+    ),
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+model_versions = sa.Table(
+    "model_versions",
+    metadata,
+    sa.Column(
+        "registered_model_id",
+        sa.Integer,
+        sa.ForeignKey("registered_models.id"),
+        primary_key=True,
+    ),
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("created_ns", sa.BigInteger, nullable=False),
+    sa.Column("updated_ns", sa.BigInteger, nullable=False),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("user_id", sa.Text, nullable=True),
+    sa.Column("stage", sa.Text, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("storage_location", sa.Text, nullable=False),
+    sa.Column("run_id", sa.Text, nullable=True),
+    sa.Column("run_link", sa.Text, nullable=True),
+    sa.Column("logged_model_id", sa.Text, nullable=True),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("properties", sa.Text, nullable=False),
+    sa.Column("lifecycle_stage", sa.Text, nullable=False),
+    sa.Index("ix_model_versions_run", "run_id"),
+)
+
+model_version_tags = sa.Table(
+    "model_version_tags",
+    metadata,
+    sa.Column("registered_model_id", sa.Integer, primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.ForeignKeyConstraint(
+        ["registered_model_id", "version"],
+        ["model_versions.registered_model_id", "model_versions.version"],
+    ),
+)
+
+registered_model_aliases = sa.Table(
+    "registered_model_aliases",
+    metadata,
+    sa.Column(
+        "registered_model_id",
+        sa.Integer,
+        sa.ForeignKey("registered_models.id"),
+        primary_key=True,
+    ),
+    sa.Column("alias", sa.Text, primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
 )

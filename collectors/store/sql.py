@@ -19,7 +19,7 @@ from alembic import command
 from alembic.config import Config
 
 from collectors.ops import Applied, Op
-from collectors.store import _logs, _mlflow, _search, _table, _window, chunks, schema
+from collectors.store import _logs, _mlflow, _registry, _search, _table, _window, chunks, schema
 from collectors.store._apply import Transaction
 from collectors.store.base import (
     ExperimentInfo,
@@ -29,6 +29,9 @@ from collectors.store.base import (
     MetricSummary,
     MetricVector,
     MlflowExperiment,
+    ModelMetricInfo,
+    ModelVersionInfo,
+    RegisteredModelInfo,
     RunInfo,
     RunPage,
     RunState,
@@ -378,6 +381,34 @@ class SQLStore:
         """MLflow 3 logged models by id or experiment, newest first."""
         with self._engine.connect() as conn:
             return _mlflow.logged_models(conn, model_ids, experiment_ids)
+
+    def logged_model_metrics(self, model_ids: Sequence[str]) -> dict[str, list[ModelMetricInfo]]:
+        """The metrics linked to each logged model, in the order they were logged."""
+        with self._engine.connect() as conn:
+            return _mlflow.logged_model_metrics(conn, model_ids)
+
+    def logged_model_files(self, model_id: str) -> list[FileInfo]:
+        """The files of a logged model, by path."""
+        with self._engine.connect() as conn:
+            return _mlflow.logged_model_files(conn, model_id)
+
+    # --- model registry ------------------------------------------------------------------
+
+    def registered_models(self, names: Sequence[str] | None = None) -> list[RegisteredModelInfo]:
+        """Registered models by name (all when None), with tags and aliases."""
+        with self._engine.connect() as conn:
+            return _registry.registered_models(conn, names)
+
+    def model_versions(
+        self,
+        names: Sequence[str] | None = None,
+        include_deleted: bool = False,
+        version: int | None = None,
+    ) -> list[ModelVersionInfo]:
+        """Versions of the named registered models (all when None; only *version* if given),
+        by name and version."""
+        with self._engine.connect() as conn:
+            return _registry.model_versions(conn, names, include_deleted, version)
 
     def close(self) -> None:
         """Close every pooled connection."""

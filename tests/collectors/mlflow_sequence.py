@@ -8,8 +8,11 @@ against a real ``mlflow server`` and against the collector and compares step by 
 
 Normalizing drops what legitimately differs between two servers: ids (replaced by labels such
 as ``run:parent``, so a parent-run tag still has to point at the right run), server-side
-timestamps (only "set or not" is kept), the random experiment-name prefix, and order where
-MLflow does not define one. Timestamps the client chose explicitly are compared exactly.
+timestamps (only "set or not" is kept), the random experiment-name prefix, the server's
+working directory (relative artifact locations are made absolute against it), and order
+where MLflow does not define one. Timestamps the client chose explicitly are compared
+exactly. Steps marked ``message=True`` compare MLflow's error message too, where its
+wording is a stable part of its API.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import contextlib
 import hashlib
 import math
 import re
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -32,29 +36,36 @@ from mlflow.exceptions import MlflowException
 T0 = 1_700_000_000_000  # explicit metric timestamps (ms): client data, compared exactly
 MISSING_RUN = "0" * 32
 ABORTED = "!aborted"  # not a step: set-up calls that failed, cutting parts short
-ID_FIELDS = {"experiment_id", "run_id", "mlflow.parentRunId"}
+ID_FIELDS = {"experiment_id", "run_id", "mlflow.parentRunId", "model_id", "source_run_id"}
 
 
 class Recorder:
     """Runs steps, records each outcome normalized; ids become stable labels."""
 
-    def __init__(self, prefix: str) -> None:
+    def __init__(self, prefix: str, cwd: Path) -> None:
         self.prefix = prefix
+        self.cwd = cwd.resolve().as_posix()
         self.labels: dict[str, str] = {}
         self.results: dict[str, Any] = {}
         self.aborted: list[str] = []
+        self.timings: dict[str, float] = {}  # seconds per part (not compared)
 
     def label(self, raw_id: str | None, name: str) -> str | None:
         if raw_id:
             self.labels[str(raw_id)] = name
         return raw_id
 
-    def step(self, name: str, action: Callable[[], Any]) -> Any:
-        """Record ``action()``'s normalized value, or the error it raised; return the value."""
+    def step(self, name: str, action: Callable[[], Any], message: bool = False) -> Any:
+        """Record ``action()``'s normalized value, or the error it raised; return the value.
+
+        With *message*, an MLflow error's message is recorded too (normalized).
+        """
         try:
             value = action()
         except MlflowException as exc:
             self.results[name] = {"error_code": exc.error_code}
+            if message:
+                self.results[name]["message"] = self.normalize(exc.message)
             return None
         except Exception as exc:  # any other failure is a difference to report, not a crash
             self.results[name] = {"exception": f"{type(exc).__name__}: {exc}"[:300]}
@@ -77,7 +88,7 @@ class Recorder:
     def _replace_ids(self, text: str, exact: bool) -> str:
         if exact and text in self.labels:
             return f"<{self.labels[text]}>"
-        text = text.replace(self.prefix, "P")
+        text = text.replace(self.prefix, "P").replace(self.cwd, "CWD")
         if ":/" in text:  # a URI: drop scheme://host:port, label id path segments
             text = re.sub(r"^([\w+.-]+)://[^/]*", r"\1://HOST", text)
             parts = text.split("/")
@@ -167,9 +178,11 @@ def tree_digest(root: Path) -> dict[str, str]:
 
 # --- the sequence ---------------------------------------------------------------------------
 def reset_mlflow(uri: str | None) -> None:
-    """Forget the fluent API's global state (active runs, experiment) and point it at ``uri``."""
+    """Forget the fluent API's global state (active runs, experiment, active model) and point
+    it at ``uri``."""
     while mlflow.active_run() is not None:
         mlflow.end_run()
+    mlflow.clear_active_model()
     mlflow.tracking.fluent._active_experiment_id = None
     mlflow.tracking.fluent._last_active_run_id.set(None)
     mlflow.set_tracking_uri(uri)
@@ -187,29 +200,44 @@ def make_sources(root: Path) -> Path:
     return root
 
 
-def mlflow_sequence(uri: str, work: Path) -> dict[str, Any]:
-    """Run the whole MLflow call sequence against ``uri``; return ``{step: outcome}``."""
-    rec = Recorder(f"diff{uuid.uuid4().hex[:10]}")
+def mlflow_sequence(uri: str, work: Path, cwd: Path) -> dict[str, Any]:
+    """Run the whole MLflow call sequence against ``uri``; return ``{step: outcome}``.
+
+    *cwd* is the server's working directory (it resolves relative artifact locations).
+    The sequence starts on a fresh server (no experiment created yet).
+    """
+    rec = Recorder(f"diff{uuid.uuid4().hex[:10]}", cwd)
     client = MlflowClient(tracking_uri=uri)
     reset_mlflow(uri)
     sources = make_sources(work / "sources")
     ids: dict[str, str] = {}
     runs: dict[str, str] = {}
+    from mlflow_sequence_checks import details_part, fresh_part, suite_part
+    from mlflow_sequence_models import logged_models_part, registry_part
+
     parts: list[tuple[str, Callable[[], Any]]] = [
+        ("fresh", lambda: fresh_part(rec, client)),
         ("experiments", lambda: ids.update(experiments_part(rec, client))),
         ("runs", lambda: runs.update(runs_part(rec, client, ids["main"], sources, work))),
         ("search", lambda: search_part(rec, client, runs)),
         ("lifecycle", lambda: lifecycle_part(rec, client, ids, runs)),
         ("errors", lambda: errors_part(rec, client, runs)),
         ("rest", lambda: rest_part(rec, uri, runs)),
+        ("details", lambda: details_part(rec, client, uri, runs, sources, work)),
+        ("logged_models", lambda: ids.update(logged_models_part(rec, client, work))),
+        ("registry", lambda: registry_part(rec, client, ids, work)),
+        ("suite", lambda: suite_part(rec, client, uri, runs)),
     ]
     for name, part in parts:
+        started = time.perf_counter()
         try:
             part()
         except Exception as exc:  # an unrecorded set-up call failed: the part's later steps
             rec.aborted.append(f"{name} part aborted: {type(exc).__name__}: {exc}"[:300])
+        rec.timings[name] = time.perf_counter() - started
     with contextlib.suppress(Exception):
         reset_mlflow(uri)
+    print(f"mlflow sequence against {uri}:", {k: round(v, 1) for k, v in rec.timings.items()})
     return rec.results | {ABORTED: rec.aborted}
 
 

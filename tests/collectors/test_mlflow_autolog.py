@@ -27,10 +27,23 @@ def test_sklearn_autolog(ml: Any, collector: Any) -> None:
     run_id = ml.last_active_run().info.run_id
 
     stored = Client(collector.endpoint).get_run(run_id)
-    files = [f["path"] for f in Client(collector.endpoint).list_files(run_id)]
     assert "True" == stored["params"]["fit_intercept"]
     assert 1.0 == pytest.approx(MlflowClient().get_run(run_id).data.metrics["training_r2_score"])
-    assert any(path.startswith("models/") and path.endswith("MLmodel") for path in files)
+    assert ["MLmodel"] == [f for f in model_files(collector, run_id) if f == "MLmodel"]
+
+
+def model_files(collector: Any, run_id: str) -> list[str]:
+    """Files of the logged models whose source run is *run_id*, in the model file store."""
+    client = MlflowClient()
+    experiment = client.get_run(run_id).info.experiment_id
+    models = client.search_logged_models([experiment], f"source_run_id = '{run_id}'")
+    root = collector.data_dir / "model-files"
+    return [
+        p.relative_to(root / m.model_id).as_posix()
+        for m in models
+        for p in (root / m.model_id).rglob("*")
+        if p.is_file()
+    ]
 
 
 @pytest.mark.slow
@@ -70,5 +83,4 @@ def test_pytorch_autolog_with_lightning(ml: Any, collector: Any, log_models: boo
     assert "2" == stored["params"]["epochs"]
     assert [0, 1] == [m.step for m in history]
     assert "Completed" == stored["status"]
-    files = [f["path"] for f in Client(collector.endpoint).list_files(run_id)]
-    assert log_models == any(p.startswith("models/") and p.endswith("MLmodel") for p in files)
+    assert log_models == ("MLmodel" in model_files(collector, run_id))

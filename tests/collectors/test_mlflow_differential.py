@@ -1,22 +1,24 @@
 """Differential check: the same MLflow client calls against ``mlflow server`` and the collector.
 
 The sequence (tests/collectors/mlflow_sequence.py) runs once against a real ``mlflow server``
-(SQLite, proxied artifacts, started here on a loopback port) and once against the session's
-collector; each step is then one test comparing the two normalized outcomes. Where the
-collector differs on purpose (docs/mlflow.md) the test asserts that exact difference; where it
-is wrong the step is a strict xfail naming the call, what MLflow answers and what the
-collector answers.
+(SQLite, proxied artifacts, started here on a loopback port) and once against a fresh
+collector started here too (both in their own working directory); each step is then one
+test comparing the two normalized outcomes. The sequence covers tracking, artifacts, MLflow
+3 logged models (with and without a run), the model registry (register, versions, stages,
+aliases, tags, loading ``models:/`` URIs) and the details MLflow's own tests check (path
+checks, error wording). Where the collector differs on purpose (docs/mlflow.md) the test
+asserts that exact difference; where it is wrong the step is a strict xfail naming the call,
+what MLflow answers and what the collector answers.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from collector_process import Collector
+from collector_process import run_collector
 from mlflow_server import run_mlflow_server
 
 pytest.importorskip("mlflow")
@@ -24,6 +26,8 @@ from mlflow_sequence import ABORTED, make_sources, mlflow_sequence, reset_mlflow
 
 pytestmark = [
     pytest.mark.slow,
+    # The first step runs both whole sequences (fixtures); mlflow server takes ~2 minutes.
+    pytest.mark.timeout(900),
     # mlflow's own dataset digest code, on the pandas in this venv:
     pytest.mark.filterwarnings("ignore:Starting with pandas version 4.0"),
 ]
@@ -36,6 +40,7 @@ def quiet_mlflow_client() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
         mp.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+        mp.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         mp.delenv("MLFLOW_TRACKING_URI", raising=False)
         mp.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
         mp.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
@@ -49,52 +54,24 @@ def mlflow_results(
 ) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("mlflow-server")
     with run_mlflow_server(root / "server") as server:
-        return mlflow_sequence(server.url, root / "work")
+        return mlflow_sequence(server.url, root / "work", server.root)
 
 
 @pytest.fixture(scope="module")
 def collector_results(
-    collector: Collector, tmp_path_factory: pytest.TempPathFactory, quiet_mlflow_client: None
+    tmp_path_factory: pytest.TempPathFactory, quiet_mlflow_client: None
 ) -> dict[str, Any]:
-    return mlflow_sequence(collector.endpoint, tmp_path_factory.mktemp("mlflow-collector"))
+    """A fresh collector of its own: the sequence starts on an empty store."""
+    root = tmp_path_factory.mktemp("mlflow-collector")
+    (root / "cwd").mkdir()
+    with run_collector(root / "data", cwd=root / "cwd") as collector:
+        return mlflow_sequence(collector.endpoint, root / "work", root / "cwd")
 
 
 # --- where the collector differs on purpose, and where it is wrong -------------------------
-FLOAT_MAX = 1.7976931348623157e308  # sys.float_info.max
-
-
-def unclamped(value: Any) -> Any:
-    """MLflow's SQL store clamps +-inf to +-float max; the collector keeps the float logged."""
-    if isinstance(value, float) and abs(value) == FLOAT_MAX:
-        return repr(math.copysign(math.inf, value))
-    if isinstance(value, list | tuple):
-        return [unclamped(v) for v in value]
-    if isinstance(value, dict):
-        return {k: unclamped(v) for k, v in value.items()}
-    return value
-
-
-def latest_is_last_logged(run: dict[str, Any]) -> dict[str, Any]:
-    """docs/mlflow.md: a run's latest metric is the last point logged, not MLflow's max step.
-
-    MLflow reports the value at the highest step (then newest timestamp); the sequence logs
-    ``loss`` = 9.0 at step 2 after steps 5..24, so the collector reports 9.0.
-    """
-    metrics = unclamped(run["metrics"]) | {"loss": 9.0}
-    return run | {"metrics": metrics}
-
-
 # Documented differences: step -> (what the collector answers, given MLflow's answer to this
 # step and to all steps, why). Each is asserted exactly, never skipped.
 DELIBERATE: dict[str, tuple[Callable[[Any, dict[str, Any]], Any], str]] = {
-    "get_metric_history.edge": (
-        lambda mine, _: unclamped(mine),
-        "the collector stores +-inf as logged",
-    ),
-    "end_run.get_run": (
-        lambda mine, _: latest_is_last_logged(mine),
-        "latest metric = last point; +-inf kept",
-    ),
     # docs/mlflow.md (Search): the collector also takes IN / NOT IN on params and tags, which
     # mlflow 3.17 refuses (400) outside run_id; it answers like the equivalent != filter.
     "search_runs.tag_in": (
@@ -111,11 +88,17 @@ DELIBERATE: dict[str, tuple[Callable[[Any, dict[str, Any]], Any], str]] = {
         lambda _, __: {"error_code": "INVALID_STATE"},
         "renaming a deleted experiment: INVALID_STATE with status 400, not 500",
     ),
+    # mlflow server fails on an unknown logged-model attribute with a 500 (INTERNAL_ERROR).
+    "models.search.bad_filter": (
+        lambda _, __: {"error_code": "INVALID_PARAMETER_VALUE"},
+        "a filter on an unknown attribute is a 400, not a 500",
+    ),
 }
 # Collector bugs found by this check: step -> reason (strict xfail: fixing one fails loudly).
 KNOWN_BUGS: dict[str, str] = {}
 
 STEPS = [
+    "fresh.search_experiments",
     "create_experiment",
     "get_experiment",
     "get_experiment_by_name",
@@ -236,6 +219,141 @@ STEPS = [
     "rest.search_runs.too_many_results",
     "rest.get_history.paged",
     "rest.bulk_interval",
+    "details.artifacts_list.parent",
+    "details.artifacts_list.absolute",
+    "details.artifacts_list.dot",
+    "details.list_artifacts.dot",
+    "details.download_artifacts.dot",
+    "details.location.relative",
+    "details.location.relative.run",
+    "details.location.proxied",
+    "details.location.proxied.run",
+    "details.location.proxied.list",
+    "details.location.proxied.download",
+    "details.log_batch.no_timestamp",
+    "details.log_metric.parent_dir",
+    "details.log_metric.inner",
+    "details.log_metric.dots",
+    "details.log_metric.bad",
+    "details.log_param.bad_key",
+    "details.set_tag.bad_key",
+    "details.log_param.changed",
+    "details.create_experiment.empty",
+    "details.bulk_interval.empty_key",
+    "details.inputs.order",
+    "details.latest_metric",
+    "models.initialize",
+    "models.external",
+    "models.active.set",
+    "models.active.get",
+    "models.active.thread",
+    "models.active.clear",
+    "models.active.new",
+    "models.finalize",
+    "models.log_params",
+    "models.set_tags",
+    "models.delete_tag",
+    "models.delete_tag.missing",
+    "models.log_outputs",
+    "models.get",
+    "models.run_outputs",
+    "models.run_history",
+    "models.log_model.no_run",
+    "models.last_logged_model",
+    "models.artifacts",
+    "models.download",
+    "models.load",
+    "models.search.all",
+    "models.search.name",
+    "models.search.model_id_in",
+    "models.search.metric",
+    "models.search.param",
+    "models.search.tag_like",
+    "models.search.order_metric",
+    "models.search.order_name",
+    "models.search.paged",
+    "models.search.bad_filter",
+    "models.search.page_two",
+    "models.delete",
+    "models.get.deleted",
+    "models.get.unknown",
+    "registry.create",
+    "registry.create.duplicate",
+    "registry.create.bad_name",
+    "registry.register.runs_uri",
+    "registry.register.model_uri",
+    "registry.create_version.run_files",
+    "registry.create_version.wrong_run",
+    "registry.logged_model_tag",
+    "registry.get_version",
+    "registry.update_version",
+    "registry.stage.staging",
+    "registry.stage.production",
+    "registry.stage.archive_existing",
+    "registry.stage.versions",
+    "registry.stage.bad",
+    "registry.latest_versions",
+    "registry.version_tag.set",
+    "registry.version_tag.delete",
+    "registry.model_tag.set",
+    "registry.model_tag.delete",
+    "registry.alias.set",
+    "registry.alias.reserved",
+    "registry.alias.get",
+    "registry.alias.latest",
+    "registry.get",
+    "registry.download_uri",
+    "registry.load.version",
+    "registry.load.alias",
+    "registry.download.alias",
+    "registry.alias.delete",
+    "registry.alias.missing",
+    "registry.search_versions.run",
+    "registry.search_models",
+    "registry.update_model",
+    "registry.delete_version",
+    "registry.delete_version.get",
+    "registry.after_delete",
+    "registry.rename",
+    "registry.rename.versions",
+    "registry.rename.old",
+    "registry.delete",
+    "registry.delete.search",
+    "suite.log_metric.run_id_type",
+    "suite.log_metric.key_type",
+    "suite.log_metric.step_type",
+    "suite.log_metric.timestamp_type",
+    "suite.log_metric.run_id_none",
+    "suite.log_metric.key_none",
+    "suite.log_param.run_id_type",
+    "suite.log_param.key_type",
+    "suite.set_tag.value_type",
+    "suite.set_tag.no_key",
+    "suite.set_tag.run_uuid",
+    "suite.create_experiment.name_type",
+    "suite.create_experiment.location_type",
+    "suite.create_experiment.tags_type",
+    "suite.log_batch.no_step",
+    "suite.log_batch.metrics_type",
+    "suite.log_batch.params_type",
+    "suite.log_batch.tags_type",
+    "suite.interval.no_run_ids",
+    "suite.interval.too_many",
+    "suite.interval.max_results",
+    "suite.interval.no_key",
+    "suite.interval.end_before_start",
+    "suite.interval.start_only",
+    "suite.bulk.no_run_id",
+    "suite.bulk.too_many",
+    "suite.bulk.no_key",
+    "suite.bulk.two_runs",
+    "suite.bulk.max_results",
+    "suite.history.bad_token",
+    "suite.get_artifact.path",
+    "suite.model_version_artifact.path",
+    "suite.model_metric",
+    "suite.model_inputs",
+    "suite.search_pagination",
 ]
 
 

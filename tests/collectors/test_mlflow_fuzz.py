@@ -85,6 +85,37 @@ ENDPOINTS: list[tuple[str, str, list[str]]] = [
     ("PATCH", "logged-models/{model_id}", ["status"]),
     ("PATCH", "logged-models/{model_id}/tags", ["tags"]),
     ("POST", "logged-models/{model_id}/params", ["params"]),
+    ("POST", "logged-models/search", ["datasets", "order_by"]),
+    ("GET", "logged-models/{model_id}/artifacts/directories", ["artifact_directory_path"]),
+    ("POST", "registered-models/create", ["name", "tags", "description"]),
+    ("GET", "registered-models/get", ["name"]),
+    ("POST", "registered-models/rename", ["name", "new_name"]),
+    ("PATCH", "registered-models/update", ["name", "description"]),
+    ("DELETE", "registered-models/delete", ["name"]),
+    ("GET", "registered-models/search", ["filter", "max_results", "order_by", "page_token"]),
+    ("POST", "registered-models/get-latest-versions", ["name", "stages"]),
+    ("POST", "registered-models/set-tag", ["name", "key", "value"]),
+    ("DELETE", "registered-models/delete-tag", ["name", "key"]),
+    ("POST", "registered-models/alias", ["name", "alias", "version"]),
+    ("GET", "registered-models/alias", ["name", "alias"]),
+    ("DELETE", "registered-models/alias", ["name", "alias"]),
+    (
+        "POST",
+        "model-versions/create",
+        ["name", "source", "run_id", "model_id", "tags", "description", "run_link"],
+    ),
+    ("GET", "model-versions/get", ["name", "version"]),
+    ("PATCH", "model-versions/update", ["name", "version", "description"]),
+    (
+        "POST",
+        "model-versions/transition-stage",
+        ["name", "version", "stage", "archive_existing_versions"],
+    ),
+    ("DELETE", "model-versions/delete", ["name", "version"]),
+    ("GET", "model-versions/search", ["filter", "max_results", "order_by", "page_token"]),
+    ("GET", "model-versions/get-download-uri", ["name", "version"]),
+    ("POST", "model-versions/set-tag", ["name", "version", "key", "value"]),
+    ("DELETE", "model-versions/delete-tag", ["name", "version", "key"]),
 ]
 
 
@@ -110,6 +141,9 @@ def ids(api: httpx.Client) -> dict[str, str]:
     model = api.post(
         "logged-models", json={"experiment_id": experiment_id, "source_run_id": run_id}
     ).json()["model"]["info"]["model_id"]
+    api.post("registered-models/create", json={"name": name}).raise_for_status()
+    version = {"name": name, "source": f"models:/{model}", "model_id": model}
+    api.post("model-versions/create", json=version).raise_for_status()
     return {"experiment": experiment_id, "experiment_name": name, "run": run_id, "model": model}
 
 
@@ -143,6 +177,30 @@ def base_request(path: str, ids: dict[str, str]) -> dict[str, Any]:
         "logged-models/{model_id}": {"status": "LOGGED_MODEL_READY"},
         "logged-models/{model_id}/tags": {"tags": [{"key": "k", "value": "v"}]},
         "logged-models/{model_id}/params": {"params": [{"key": "k", "value": "v"}]},
+        "logged-models/{model_id}/artifacts/directories": {"artifact_directory_path": "a"},
+    }
+    registered, gone = ids["experiment_name"], f"gone-{uuid.uuid4().hex[:8]}"
+    version = {"name": registered, "version": "1"}
+    bases |= {
+        "registered-models/create": {"name": f"fuzz-{uuid.uuid4().hex}"},
+        "registered-models/get": {"name": registered},
+        "registered-models/rename": {"name": gone, "new_name": f"{gone}-2"},  # unknown: 404
+        "registered-models/update": {"name": registered, "description": "d"},
+        "registered-models/delete": {"name": gone},
+        "registered-models/search": {"filter": f"name = '{registered}'"},
+        "registered-models/get-latest-versions": {"name": registered},
+        "registered-models/set-tag": {"name": registered, "key": "k", "value": "v"},
+        "registered-models/delete-tag": {"name": registered, "key": "k"},
+        "registered-models/alias": {"name": registered, "alias": "a", "version": "1"},
+        "model-versions/create": {"name": registered, "source": f"models:/{ids['model']}"},
+        "model-versions/get": version,
+        "model-versions/update": version | {"description": "d"},
+        "model-versions/transition-stage": version | {"stage": "Staging"},
+        "model-versions/delete": {"name": registered, "version": "99"},  # unknown: 404
+        "model-versions/search": {"filter": f"name = '{registered}'"},
+        "model-versions/get-download-uri": version,
+        "model-versions/set-tag": version | {"key": "k", "value": "v"},
+        "model-versions/delete-tag": version | {"key": "k"},
     }
     return dict(bases.get(path, {}))
 

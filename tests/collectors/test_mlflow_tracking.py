@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -164,7 +165,9 @@ def test_log_batch_limits(ml: Any, collector: Any) -> None:
     assert {} == MlflowClient().get_run(run_id).data.params
 
 
-def test_log_batch_and_special_values(ml: Any) -> None:
+def test_log_batch_and_special_values(ml: Any, collector: Any) -> None:
+    """NaN is kept; +-inf is kept in the store (runlog's API answers it) and clamped to
+    +-float max in MLflow's answers, as mlflow server's SQL store clamps it."""
     client = MlflowClient()
     run_id = client.create_run("0").info.run_id
     metrics = [
@@ -174,9 +177,12 @@ def test_log_batch_and_special_values(ml: Any) -> None:
     client.log_batch(run_id, metrics=metrics, params=[mlflow.entities.Param("a", "1")])
 
     history = client.get_metric_history(run_id, "loss")
+    stored = Client(collector.endpoint).get_metric(run_id, "loss")
     assert [(0, 1000), (1, 1001), (2, 1002), (3, 1003)] == [(m.step, m.timestamp) for m in history]
     assert 1.5 == history[0].value and math.isnan(history[1].value)
-    assert [math.inf, -math.inf] == [m.value for m in history[2:]]
+    assert [sys.float_info.max, -sys.float_info.max] == [m.value for m in history[2:]]
+    assert -sys.float_info.max == client.get_run(run_id).data.metrics["loss"]
+    assert [math.inf, -math.inf] == list(stored.values[2:])
     assert {"a": "1"} == client.get_run(run_id).data.params
 
 

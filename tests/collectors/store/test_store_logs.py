@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
@@ -122,15 +121,14 @@ def test_concurrent_writers_never_share_a_seq(store_url: str) -> None:
         assert [f"{name}{i}{s}" for i in range(20) for s in ("", "+")] == mine
 
 
-def test_many_lines_are_written_fast(store: SQLStore) -> None:
-    """The store side of the 100k lines/s target (measured ~170k/s; generous for loaded CI)."""
+def test_many_lines_in_one_commit_are_all_kept(store: SQLStore) -> None:
+    """50 ops of 1,000 lines in one transaction (the rate is measured by bench/core.py)."""
     ops = [AppendLogLines("r1", tuple(line(f"line {i}") for i in range(1000))) for _ in range(50)]
-    started = time.perf_counter()
     store.apply([ops])
-    elapsed = time.perf_counter() - started
 
-    assert 50_000 == len(store.read_logs("r1", after_seq=0, limit=100_000))
-    assert elapsed < 1.0, f"50k lines took {elapsed:.2f}s"
+    kept = store.read_logs("r1", after_seq=0, limit=100_000)
+    assert 50_000 == len(kept)
+    assert list(range(1, 50_001)) == [info.seq for info in kept]
 
 
 def test_spans_are_listed_by_start_and_replaced_when_sent_again(store: SQLStore) -> None:

@@ -13,6 +13,13 @@ from collectors.store import SQLStore, open_store
 from collectors.store.schema import metadata
 
 TABLES = {
+    "logged_model_files",
+    "logged_model_metrics",
+    "model_version_tags",
+    "model_versions",
+    "registered_model_aliases",
+    "registered_model_tags",
+    "registered_models",
     "alembic_version",
     "batches",
     "experiment_tags",
@@ -36,7 +43,7 @@ def test_fresh_database_gets_every_table_at_head(store: SQLStore) -> None:
         tables = set(sa.inspect(conn).get_table_names())
         version = MigrationContext.configure(conn).get_current_revision()
 
-    assert (tables, version) == (TABLES, "0004")
+    assert (tables, version) == (TABLES, "0005")
 
 
 def test_migrations_match_the_schema_module(store: SQLStore) -> None:
@@ -68,7 +75,7 @@ def test_reopening_keeps_data_and_version(store_url: str) -> None:
     second.close()
 
     assert run is not None and run.start_ns == 5
-    assert [tuple(v) for v in versions] == [("0004",)]
+    assert [tuple(v) for v in versions] == [("0005",)]
 
 
 def test_open_store_accepts_a_plain_path(tmp_path: Path) -> None:
