@@ -47,7 +47,7 @@ def free_port() -> int:
 class Collector:
     """A real collector process on free loopback ports with a temporary data dir."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, args: list[str] | None = None) -> None:
         self.port, self.grpc_port = free_port(), free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
@@ -61,6 +61,7 @@ class Collector:
                 str(self.port),
                 "--grpc-port",
                 str(self.grpc_port),
+                *(args or []),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

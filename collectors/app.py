@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from collectors import schemas
 from collectors.auth import TokenCheck
+from collectors.compute import ComputeService
 from collectors.errors import (
     INTERNAL,
     INVALID_ARGUMENT,
@@ -64,6 +65,7 @@ def create_app(
     writer: Writer,
     settings: Settings,
     model_files: FileStore | None = None,
+    compute: ComputeService | None = None,
 ) -> FastAPI:
     """Build the collector's FastAPI application.
 
@@ -74,6 +76,7 @@ def create_app(
         settings: limits and the token.
         model_files: the file byte store of MLflow logged models (default: a local
             directory, ``settings.model_files_dir``).
+        compute: the compute targets that run submitted scripts (none: no compute routes).
 
     Returns:
         The application; serve it with uvicorn (see `collectors.server`).
@@ -101,6 +104,12 @@ def create_app(
     app.include_router(models.router(), dependencies=auth)
     mlflow = MlflowApi(store, files, writer, uploads, model_files)
     app.include_router(mlflow.router(), dependencies=auth)
+    if compute is not None:
+        from collectors.compute import disabled_targets
+        from collectors.compute.api import ComputeApi
+
+        api = ComputeApi(compute, disabled_targets(settings))
+        app.include_router(api.router(), dependencies=auth)
     app.add_api_route("/healthz", healthz, response_model=schemas.Health, tags=["health"])
     _add_docs(app, auth)
     app.state.studio = Studio(store, writer)

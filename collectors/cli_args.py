@@ -78,7 +78,32 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="a NotResponding run is Failed after this much more silence (default 600)",
     )
+    add_compute_arguments(parser)
     return parser
+
+
+def add_compute_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of the compute targets that run submitted scripts."""
+    parser.add_argument(
+        "--no-local-execution",
+        action="store_true",
+        help="refuse submitted runs on this host (the local target)",
+    )
+    parser.add_argument(
+        "--max-local-runs", type=int, default=2, help="submitted runs run here at a time"
+    )
+    parser.add_argument(
+        "--ray-address",
+        default=os.environ.get("RAY_ADDRESS") or None,
+        help="Ray cluster (job API) address for the ray target, e.g. http://127.0.0.1:8265",
+    )
+    parser.add_argument("--max-ray-runs", type=int, default=8, help="runs handed to Ray at a time")
+    parser.add_argument(
+        "--cancel-grace",
+        type=float,
+        default=10.0,
+        help="seconds between SIGTERM and SIGKILL when a run is canceled",
+    )
 
 
 def parse_settings(argv: Sequence[str] | None = None) -> Settings:
@@ -96,4 +121,9 @@ def parse_settings(argv: Sequence[str] | None = None) -> Settings:
         replay_spool=args.replay_spool,
         heartbeat_timeout_s=args.heartbeat_timeout,
         dead_after_s=args.dead_after,
+        local_execution=not args.no_local_execution,
+        max_local_runs=args.max_local_runs,
+        ray_address=args.ray_address,
+        max_ray_runs=args.max_ray_runs,
+        cancel_grace_s=args.cancel_grace,
     )

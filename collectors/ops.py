@@ -429,6 +429,84 @@ class SetRegisteredModelAlias:
     version: int | None
 
 
+# --- submitted runs (collectors.compute): snapshots, the queue, the lifecycle ----------------
+
+
+@dataclass(frozen=True, slots=True)
+class AddSnapshot:
+    """Record a stored source snapshot (its zip lies in the data directory); once per digest."""
+
+    digest: str
+    size: int
+    file_count: int
+    time_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitRun:
+    """Create a submitted run (NotStarted, then Queued) and its row in the target's queue.
+
+    ``arguments`` are the script's arguments; ``environment`` is the environment's JSON.
+    Refused when the run id exists or the snapshot is unknown.
+    """
+
+    run_id: str
+    experiment: str
+    name: str | None
+    collector: str
+    target: str
+    snapshot: str
+    script: str
+    arguments: tuple[str, ...]
+    environment: str
+    time_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimRun:
+    """Take a queued run off its queue (state active, status Preparing); refused otherwise."""
+
+    run_id: str
+    time_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateSubmission:
+    """Remember where a started run runs: its process, its Ray job, how much log was read.
+
+    Fields left None keep their value.
+    """
+
+    run_id: str
+    pid: int | None = None
+    pid_start: int | None = None
+    job_id: str | None = None
+    log_offset: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CancelRun:
+    """Cancel a submitted run: a queued one is Canceled at once, an active one is marked
+    for its target to stop; refused for a run that has finished."""
+
+    run_id: str
+    time_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class AdvanceStatus:
+    """Move a submitted run forward in its lifecycle; never back, never out of an end state.
+
+    With ``done`` the run also leaves its target's queue.
+    """
+
+    run_id: str
+    status: str
+    time_ns: int
+    error: str | None = None
+    done: bool = False
+
+
 Op = Union[  # noqa: UP007  # a runtime alias on Python 3.10
     EnsureRun,
     SetStatus,
@@ -462,6 +540,12 @@ Op = Union[  # noqa: UP007  # a runtime alias on Python 3.10
     UpdateModelVersion,
     SetModelVersionTag,
     SetRegisteredModelAlias,
+    AddSnapshot,
+    SubmitRun,
+    ClaimRun,
+    UpdateSubmission,
+    CancelRun,
+    AdvanceStatus,
 ]
 
 

@@ -22,6 +22,7 @@ import uvicorn
 
 from collectors.app import create_app
 from collectors.cli_args import parse_settings
+from collectors.compute import ComputeService, build_service
 from collectors.grpc_server import create_grpc_server
 from collectors.ingest import Ingestor
 from collectors.liveness import Sweeper
@@ -105,8 +106,10 @@ def serve(settings: Settings) -> None:
     writer.start()
     sweeper = _start_sweeper(writer, settings)
     grpc_server: grpc.Server | None = None
+    files = LocalFileStore(settings.files_dir)
+    compute = build_service(store, files, writer, settings)
     try:
-        app = create_app(store, LocalFileStore(settings.files_dir), writer, settings)
+        app = create_app(store, files, writer, settings, compute=compute)
         ingestor: Ingestor = app.state.ingestor
         grpc_port = settings.grpc_port
         if grpc_port is not None:
@@ -117,8 +120,9 @@ def serve(settings: Settings) -> None:
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
         uploads: Uploads = app.state.uploads
         server = _Server(config, app.state.studio.close)
-        asyncio.run(_run_http(server, sock, settings, grpc_port, ingestor, uploads))
+        asyncio.run(_run_http(server, sock, settings, grpc_port, ingestor, uploads, compute))
     finally:
+        compute.stop()
         _shutdown(grpc_server, sweeper, writer, store)
 
 
@@ -129,11 +133,13 @@ async def _run_http(
     grpc_port: int | None,
     ingestor: Ingestor,
     uploads: Uploads,
+    compute: ComputeService,
 ) -> None:
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started and not task.done():
         await asyncio.sleep(0.02)
     if server.started:
+        compute.start()
         print(ready_line(settings, grpc_port), flush=True)
         if settings.replay_spool:
             _start_replay(settings.spool_dir, ingestor, uploads)

@@ -43,6 +43,12 @@ class Settings:
         heartbeat_timeout_s: seconds of silence after which a run whose producer sends
             heartbeats is NotResponding; 0 switches the watching off.
         dead_after_s: further seconds of silence after which such a run is Failed.
+        local_execution: run submitted scripts on this host (the ``local`` target).
+        max_local_runs: submitted runs the ``local`` target runs at a time.
+        ray_address: a Ray cluster's address (e.g. ``http://127.0.0.1:8265``) for the
+            ``ray`` target; None for no ray target.
+        max_ray_runs: runs the ``ray`` target has submitted to Ray at a time.
+        cancel_grace_s: seconds between SIGTERM and SIGKILL when a run is canceled.
     """
 
     data_dir: Path = field(default_factory=lambda: Path("runlog-data"))
@@ -56,6 +62,11 @@ class Settings:
     replay_spool: bool = False
     heartbeat_timeout_s: float = DEFAULT_HEARTBEAT_TIMEOUT_S
     dead_after_s: float = DEFAULT_DEAD_AFTER_S
+    local_execution: bool = True
+    max_local_runs: int = 2
+    ray_address: str | None = None
+    max_ray_runs: int = 8
+    cancel_grace_s: float = 10.0
 
     def check(self) -> None:
         """Refuse settings the collector must not run with.
@@ -85,6 +96,20 @@ class Settings:
                 "--heartbeat-timeout and --dead-after must be seconds from 0 to 10 years "
                 f"(got {self.heartbeat_timeout_s} and {self.dead_after_s})"
             )
+        if self.max_local_runs < 1 or self.max_ray_runs < 1 or self.cancel_grace_s < 0:
+            raise ConfigError("run limits must be at least 1 and the cancel grace at least 0")
+
+    @property
+    def run_endpoint(self) -> str:
+        """The URL that runs started by this collector send their data to."""
+        host = self.host
+        if host in ("0.0.0.0", ""):
+            host = "127.0.0.1"
+        elif host in ("::", "[::]"):
+            host = "[::1]"
+        elif ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
 
     @property
     def db_path(self) -> Path:

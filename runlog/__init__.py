@@ -18,6 +18,7 @@ from runlog.exceptions import (
     ConfigError,
     InvalidArgumentError,
     NotFoundError,
+    RunFailedError,
     RunlogError,
 )
 from runlog.experiment import Experiment
@@ -26,6 +27,7 @@ from runlog.model import Model
 from runlog.otel import configure_otel
 from runlog.processors import RunlogProcessor
 from runlog.run import Run
+from runlog.submit import CondaDependencies, Environment, RunConfiguration, ScriptRunConfig
 from runlog.workspace import Workspace
 
 
@@ -135,15 +137,20 @@ def active_run() -> Run:
 __all__ = [
     "AuthenticationError",
     "CollectorUnavailableError",
+    "CondaDependencies",
     "ConfigError",
+    "Environment",
     "Experiment",
     "InvalidArgumentError",
     "Model",
     "NotFoundError",
     "Run",
+    "RunConfiguration",
+    "RunFailedError",
     "RunlogError",
     "RunlogHandler",
     "RunlogProcessor",
+    "ScriptRunConfig",
     "Workspace",
     "__version__",
     "active_run",

@@ -76,6 +76,8 @@ class Launch:
     tags: Mapping[str, str] = field(default_factory=dict)
     autolog: str = ",".join(c.AUTOLOG_NAMES)
     outputs: str = "outputs"
+    #: Launch into this existing run (a submitted one) instead of starting a new run.
+    run_id: str | None = None
 
 
 def launch(request: Launch, workspace: Any = None) -> int:
@@ -83,7 +85,9 @@ def launch(request: Launch, workspace: Any = None) -> int:
     import runlog
 
     name = request.name or os.path.basename(request.command[0])
-    run = runlog.start_run(request.experiment, name=name, tags=request.tags, workspace=workspace)
+    run = runlog.start_run(
+        request.experiment, name=name, tags=request.tags, run_id=request.run_id, workspace=workspace
+    )
     try:
         return _launch(run, request)
     except BaseException as exc:  # runlog's own failure: the run must not end Completed
@@ -143,9 +147,11 @@ def _not_started(run: Run, program: str, exc: OSError) -> int:
 def _finish(
     run: Run, outputs: str, returncode: int, signalled: int | None, error: str | None
 ) -> None:
+    run._event(c.EVENT_RUN_STATUS, ((c.STATUS, c.STATUS_FINALIZING),))
     folder = Path(outputs)
     if folder.is_dir():
         run.upload_folder(folder.resolve().name or "outputs", folder)
+        run.flush()  # the outputs are in before the final status says the run is done
     run.add_properties({c.PROPERTY_EXIT_CODE: exit_code(returncode)})
     if returncode == 0:
         run.complete()
@@ -406,11 +412,26 @@ def child_bootstrap() -> None:
 
 
 def _record_interpreter() -> None:
+    """Record the interpreter facts in the background: reading installed versions takes
+    0.1-0.3 s that the script's first line should not wait for. Joined at exit (before
+    the exporter's last flush, atexit being last-in first-out), so nothing is lost."""
+    import atexit
+
     from runlog.instrumentation._base import current_run
 
     run = current_run()
-    if run is not None:
-        run.add_properties(interpreter_properties())
+    if run is None:
+        return
+
+    def record() -> None:
+        try:
+            run.add_properties(interpreter_properties())
+        except Exception as exc:
+            _report_bootstrap_error("_record_interpreter", exc)
+
+    thread = threading.Thread(target=record, name="runlog-interpreter-facts", daemon=True)
+    thread.start()
+    atexit.register(thread.join, 5.0)
 
 
 def _report_bootstrap_error(step: str, exc: Exception) -> None:
@@ -445,3 +466,35 @@ def _flush_on_sigterm() -> None:
         return
     if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _lifecycle._on_sigterm)
+
+
+# --- the launcher of submitted runs --------------------------------------------------------
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m runlog._launch --run-id RUN -e EXP [--name N] [--no-autolog] -- CMD``.
+
+    `launch` into an existing run, as compute targets start submitted runs: ``runlog run
+    --run-id`` without the command line tool's imports, so the script starts sooner.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m runlog._launch")
+    parser.add_argument("--run-id", required=True)
+    parser.add_argument("-e", "--experiment", required=True)
+    parser.add_argument("--name")
+    parser.add_argument("--outputs", default="outputs")
+    parser.add_argument("--no-autolog", action="store_true")
+    parser.add_argument("command", nargs="+")
+    args = parser.parse_args(argv)
+    request = Launch(
+        args.command,
+        experiment=args.experiment,
+        name=args.name,
+        autolog="0" if args.no_autolog else ",".join(c.AUTOLOG_NAMES),
+        outputs=args.outputs,
+        run_id=args.run_id,
+    )
+    raise SystemExit(launch(request))
+
+
+if __name__ == "__main__":
+    main()

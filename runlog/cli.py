@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from runlog import _tables
+from runlog import _cli_compute, _tables
 from runlog import conventions as c
 from runlog._models_cli import models
 from runlog.exceptions import (
@@ -191,6 +191,31 @@ def main() -> None:
     metavar="SECONDS",
     help="A NotResponding run is Failed after this much more silence.",
 )
+@click.option("--no-local-execution", is_flag=True, help="Refuse submitted runs on this host.")
+@click.option(
+    "--max-local-runs",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Submitted runs run here at a time; the rest wait in the queue.",
+)
+@click.option(
+    "--ray-address", envvar="RAY_ADDRESS", metavar="URL", help="Ray job API: adds the ray target."
+)
+@click.option(
+    "--max-ray-runs",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Runs handed to Ray at a time.",
+)
+@click.option(
+    "--cancel-grace",
+    type=click.FloatRange(min=0),
+    default=10.0,
+    show_default=True,
+    help="Seconds between SIGTERM and SIGKILL when a run is canceled.",
+)
 @pass_options
 def collector(
     opts: Options,
@@ -204,6 +229,11 @@ def collector(
     no_replay: bool,
     heartbeat_timeout: float,
     dead_after: float,
+    no_local_execution: bool,
+    max_local_runs: int,
+    ray_address: str | None,
+    max_ray_runs: int,
+    cancel_grace: float,
 ) -> None:
     """Start the collector sidecar (needs `pip install 'runlog[collector]'`)."""
     serve, settings_cls = _import_collector()
@@ -215,6 +245,11 @@ def collector(
         "replay_spool": not no_replay,
         "heartbeat_timeout_s": heartbeat_timeout,
         "dead_after_s": dead_after,
+        "local_execution": not no_local_execution,
+        "max_local_runs": max_local_runs,
+        "ray_address": ray_address,
+        "max_ray_runs": max_ray_runs,
+        "cancel_grace_s": cancel_grace,
     }
     if data_dir:
         values["data_dir"] = Path(data_dir)
@@ -352,11 +387,15 @@ def show(opts: Options, run_id: str, as_json: bool) -> None:
     with opts.client() as client:
         run = client.get_run(run_id)
         files = client.list_files(run_id)
+        statuses = client.get_statuses(run_id)
+        children = client.search_runs(filter=f"attributes.parent_id = '{run_id}'")
     if as_json:
-        _tables.print_json({**run, "files": files})
+        _tables.print_json({**run, "files": files, "statuses": statuses, "children": children})
         return
     console = _tables.console()
     console.print(_tables.details_grid(run))
+    if len(statuses) > 1:
+        console.print(_cli_compute.statuses_table(statuses))
     for title in ("tags", "params", "properties"):
         if run.get(title):
             console.print(_tables.key_values_table(title, run[title]))
@@ -364,6 +403,8 @@ def show(opts: Options, run_id: str, as_json: bool) -> None:
         console.print(_tables.metrics_table(run["metrics"]))
     if files:
         console.print(_tables.files_table(files))
+    if children:
+        console.print(_tables.runs_table(children, []))
 
 
 # --- metrics and files --------------------------------------------------------------------
@@ -450,7 +491,7 @@ def files(opts: Options, run_id: str, as_json: bool) -> None:
 
 @cli.command()
 @click.argument("run_id", metavar="RUN")
-@click.argument("name")
+@click.argument("name", required=False)
 @click.option(
     "-o",
     "--output",
@@ -458,9 +499,19 @@ def files(opts: Options, run_id: str, as_json: bool) -> None:
     default=None,
     help="File or directory to write to (default: the file's name, here).",
 )
+@click.option("--snapshot", is_flag=True, help="The submitted run's source snapshot (a zip).")
 @pass_options
-def download(opts: Options, run_id: str, name: str, output: str | None) -> None:
-    """Download the run's file NAME (e.g. outputs/model.pkl)."""
+def download(
+    opts: Options, run_id: str, name: str | None, output: str | None, snapshot: bool
+) -> None:
+    """Download the run's file NAME (e.g. outputs/model.pkl), or its --snapshot."""
+    if snapshot == (name is not None):
+        raise click.UsageError("give a file NAME or --snapshot (one of them)")
+    if snapshot:
+        from runlog._snapshot import FILE_NAME
+
+        name, output = FILE_NAME, output or f"{run_id}-snapshot.zip"
+    assert name is not None  # one of the two, checked above
     with opts.client() as client:
         written = client.download_file(run_id, name, output)
     click.echo(written)
@@ -518,6 +569,7 @@ def spans(opts: Options, run_id: str, as_json: bool) -> None:
     metavar="DIR",
     help="Folder uploaded to the run when the command ends.",
 )
+@click.option("--run-id", metavar="RUN", help="Launch into this existing (submitted) run.")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @pass_options
 def run_command(
@@ -527,6 +579,7 @@ def run_command(
     tags: tuple[str, ...],
     no_autolog: bool,
     outputs: str,
+    run_id: str | None,
     command: tuple[str, ...],
 ) -> None:
     """Run COMMAND as a run: runlog run -e EXP -- python train.py ARGS.
@@ -546,6 +599,7 @@ def run_command(
         tags=_parse_tags(tags),
         autolog="0" if no_autolog else ",".join(c.AUTOLOG_NAMES),
         outputs=outputs,
+        run_id=run_id,
     )
     code = launch(request, Workspace(opts.endpoint, opts.token))
     raise click.exceptions.Exit(code)
@@ -583,6 +637,7 @@ def _parse_tags(pairs: Sequence[str]) -> dict[str, str]:
 
 
 cli.add_command(models)  # runlog/_models_cli.py
+_cli_compute.register(cli, pass_options, _parse_tags)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -485,6 +485,46 @@ class Client:
         url = f"{_model_files_url(name, version)}/{quote(check_file_path(path), safe='/')}"
         return self._download(url, target)
 
+    # --- submitted runs -----------------------------------------------------------------------
+
+    def upload_snapshot(self, path: str | os.PathLike[str], digest: str) -> None:
+        """Upload the snapshot zip *path* as *digest*, unless the collector has it already."""
+        url = f"{c.API_PREFIX}/snapshots/{digest}"
+        try:
+            self._send("HEAD", url)
+            return
+        except NotFoundError:
+            pass
+        with open(path, "rb") as stream:
+            size = str(os.fstat(stream.fileno()).st_size)
+            headers = {"Content-Length": size, "Content-Type": "application/zip"}
+            self._send("PUT", url, content=stream, headers=headers)
+
+    def submit_run(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Queue a submitted run (``POST /api/v1/compute/runs``); return its submission."""
+        return dict(self._send("POST", f"{c.API_PREFIX}/compute/runs", json=dict(body)).json())
+
+    def get_submission(self, run_id: str) -> dict[str, Any]:
+        """How *run_id* was submitted, its place in the queue and its status history."""
+        return dict(self._get_json(f"{_run_path(run_id)}/submission"))
+
+    def get_statuses(self, run_id: str) -> list[dict[str, Any]]:
+        """Every status of the run with its time (``{status, time_ns}``), oldest first."""
+        return list(self._get_json(f"{_run_path(run_id)}/statuses")["statuses"])
+
+    def cancel_run(self, run_id: str) -> str:
+        """Cancel a submitted run; return its status right after the request."""
+        return str(self._send("POST", f"{_run_path(run_id)}/cancel").json()["status"])
+
+    def list_queue(self, target: str | None = None) -> list[dict[str, Any]]:
+        """Queued and running submitted runs (of *target*), in queue order."""
+        params = {"target": target} if target else None
+        return list(self._get_json(f"{c.API_PREFIX}/compute/queue", params)["runs"])
+
+    def list_targets(self) -> list[dict[str, Any]]:
+        """The collector's compute targets with their limits and queue lengths."""
+        return list(self._get_json(f"{c.API_PREFIX}/compute/targets")["targets"])
+
 
 # --- helpers --------------------------------------------------------------------------------
 

@@ -7,7 +7,8 @@ Logging calls (`run.log`, `log_row`, …) never raise: they log a warning instea
     ├── InvalidArgumentError (ValueError)   the collector or the client refused an argument
     ├── NotFoundError (LookupError)         unknown experiment, run, metric or file
     ├── AuthenticationError (PermissionError) token missing or wrong
-    └── CollectorUnavailableError (ConnectionError) the collector cannot be reached
+    ├── CollectorUnavailableError (ConnectionError) the collector cannot be reached
+    └── RunFailedError                      a waited-for submitted run ended Failed
 """
 
 from __future__ import annotations
@@ -37,11 +38,20 @@ class CollectorUnavailableError(RunlogError, ConnectionError):
     """The collector could not be reached or could not serve the request."""
 
 
+class RunFailedError(RunlogError):
+    """`Run.wait_for_completion` saw the run end Failed; ``details`` has its record."""
+
+    def __init__(self, message: str, details: dict[str, object] | None = None) -> None:
+        super().__init__(message)
+        self.details = details or {}
+
+
 __all__ = [
     "AuthenticationError",
     "CollectorUnavailableError",
     "ConfigError",
     "InvalidArgumentError",
     "NotFoundError",
+    "RunFailedError",
     "RunlogError",
 ]

@@ -11,6 +11,7 @@ from runlog.workspace import Workspace, default_workspace
 
 if TYPE_CHECKING:
     from runlog.run import Run
+    from runlog.submit import ScriptRunConfig
 
 
 class Experiment:
@@ -68,6 +69,20 @@ class Experiment:
         if system_metrics or (system_metrics is None and system.enabled_by_env()):
             system.start(run)
         return run
+
+    def submit(
+        self,
+        config: ScriptRunConfig,
+        tags: Mapping[str, Any] | None = None,
+        run_id: str | None = None,
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> Run:
+        """Submit a `ScriptRunConfig`: snapshot its folder and queue it on its compute
+        target. Returns the run at once (status Queued); see `runlog.submit`."""
+        from runlog.submit import submit
+
+        return submit(self, config, tags, run_id, name)
 
     def get_runs(
         self,

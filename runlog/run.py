@@ -464,8 +464,17 @@ class Run:
         return Model._from_info(self._experiment.workspace, info)
 
     def get_details(self) -> dict[str, Any]:
-        """The run's record: id, status, times, tags, params, properties, parent."""
-        info = self._client().get_run(self._id)
+        """The run's record: id, status, times, tags, params, properties, parent, child run
+        ids, every status with its time (``statusHistory``) and, for a submitted run, how it was
+        submitted (``target``, ``snapshotId``, ``runDefinition``)."""
+        from runlog.submit import submission_details
+
+        client = self._client()
+        info = client.get_run(self._id)
+        history = [
+            {"status": s["status"], "timeUtc": _iso(s["time_ns"])}
+            for s in client.get_statuses(self._id)
+        ]
         return {
             "runId": info["run_id"],
             "experiment": info["experiment"],
@@ -478,7 +487,42 @@ class Run:
             "tags": info.get("tags", {}),
             "properties": info.get("properties", {}),
             "params": info.get("params", {}),
+            "statusHistory": history,
+            "children": [
+                child["run_id"]
+                for child in client.search_runs(filter=f"attributes.parent_id = '{self._id}'")
+            ],
+            **submission_details(self),
         }
+
+    def get_details_with_logs(self) -> dict[str, Any]:
+        """`get_details` plus ``logFiles``: the run's log as text (``std_log.txt`` holds what
+        the script printed; other files what runlog and loggers recorded)."""
+        from runlog.submit import details_with_logs
+
+        return details_with_logs(self)
+
+    def wait_for_completion(
+        self,
+        show_output: bool = False,
+        wait_post_processing: bool = False,
+        raise_on_error: bool = True,
+    ) -> dict[str, Any]:
+        """Wait until the run ends and return `get_details`; with *show_output*, print what
+        the script prints as it arrives.
+
+        Raises:
+            RunFailedError: the run ended Failed (and *raise_on_error* is true).
+        """
+        from runlog.submit import wait_for_completion
+
+        return wait_for_completion(self, show_output, raise_on_error)
+
+    def restore_snapshot(self, path: str | os.PathLike[str] | None = None) -> str:
+        """Download the submitted run's source snapshot as a zip; returns its path."""
+        from runlog._snapshot import FILE_NAME
+
+        return self.download_file(FILE_NAME, path or f"{self._id}-snapshot.zip")
 
     def get_status(self) -> str:
         """Running, Completed, Failed or Canceled (the local view when the collector is down)."""
@@ -538,6 +582,20 @@ class Run:
         """Start a child run (status Running) of this run."""
         return Run._start(self._experiment, name=name, parent_id=self._id, run_id=run_id)
 
+    def create_children(
+        self,
+        count: int | None = None,
+        tag_key: str | None = None,
+        tag_values: list[str] | None = None,
+    ) -> list[Run]:
+        """Start *count* child runs, or one per value of *tag_values* tagged *tag_key*."""
+        if tag_values is not None:
+            children = [self.child_run() for _ in tag_values]
+            for child, value in zip(children, tag_values, strict=True):
+                child.tag(tag_key or "tag", value)
+            return children
+        return [self.child_run() for _ in range(count or 0)]
+
     def complete(self, _set_status: bool = True) -> None:
         """Mark the run Completed and flush its data (bounded wait)."""
         self._finish(c.STATUS_COMPLETED, None)
@@ -554,7 +612,16 @@ class Run:
         self._finish(c.STATUS_FAILED, text)
 
     def cancel(self) -> None:
-        """Mark the run Canceled."""
+        """Mark the run Canceled; a submitted run is stopped by its compute target (a
+        queued one never starts)."""
+        if not self._owned:
+            from runlog.exceptions import NotFoundError
+
+            try:
+                self._status = self._client().cancel_run(self._id)
+                return
+            except NotFoundError:
+                pass  # not submitted: an interactive run of another process
         self._finish(c.STATUS_CANCELED, None)
 
     def _finish(self, status: str, error: str | None, wait: bool = True) -> None:

@@ -100,10 +100,15 @@ def stop_collector(collector: Collector) -> int:
 
 @contextmanager
 def run_collector(
-    data_dir: Path, args: Sequence[str] = (), token: str | None = None, cwd: Path | None = None
+    data_dir: Path,
+    args: Sequence[str] = (),
+    token: str | None = None,
+    cwd: Path | None = None,
+    port: int | None = None,
 ) -> Iterator[Collector]:
-    """Start ``python -m collectors`` on free loopback ports (in *cwd*); stop it on exit."""
-    port, grpc_port = free_port(), free_port()
+    """Start ``python -m collectors`` on free loopback ports (HTTP on *port* if given, in
+    *cwd*); stop it on exit."""
+    port, grpc_port = port or free_port(), free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir.parent / f"{data_dir.name}-collector.log"
     command = [sys.executable, "-m", "collectors", "--data-dir", str(data_dir)]

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -141,3 +142,35 @@ def test_traced_training_gives_the_run_a_timeline(
     )
     assert 1000 == len(client.get_metric(run["run_id"], "loss"))
     assert "learning rate was never decayed" in client.get_logs(run["run_id"])[-1]["message"]
+
+
+def test_submit_example_runs_the_seeds_sweep_submitted(
+    collector: Any, client: Client, tmp_path: Path
+) -> None:
+    """The v1 train-on-local script, changed only in its import, runs as a submitted run."""
+    pytest.importorskip("sklearn")
+    train = (EXAMPLES / "submit" / "train.py").read_text()
+    code = [line for line in train.splitlines() if not line.startswith(('"', "``"))]
+    assert ["from runlog import Run"] == [line for line in code if "runlog" in line]
+    out = run_example("submit/submit.py", collector.endpoint, tmp_path)
+    run_id = out.split()[1].rstrip(":")
+    printed = [line for line in out.splitlines() if line.startswith(("alpha", "best"))]
+    assert 21 == len(printed)
+    lines = client.get_logs(run_id, limit=10000)
+    assert printed == [line["message"] for line in lines if line.get("stream") == "stdout"]
+    history = client.get_statuses(run_id)
+    assert sorted(h["time_ns"] for h in history) == [h["time_ns"] for h in history]
+    assert ["NotStarted", "Queued", "Preparing", "Running", "Finalizing", "Completed"] == [
+        h["status"] for h in history
+    ]
+    metrics = client.get_metrics(run_id)
+    assert [round(0.05 * i, 2) for i in range(20)] == [round(a, 2) for a in metrics["alpha"]]
+    files = [f["path"] for f in client.list_files(run_id)]
+    assert [f"outputs/ridge_{0.05 * i:.2f}.pkl" for i in range(20)] == [
+        f for f in files if f.startswith("outputs/")
+    ]
+    assert {"best_model.pkl", "snapshot.zip"} <= set(files)
+    snapshot = client.download_file(run_id, "snapshot.zip", tmp_path / "s.zip")
+    with zipfile.ZipFile(snapshot) as archive:
+        assert [".runlogignore", "mylib.py", "train.py"] == sorted(archive.namelist())
+        assert train == archive.read("train.py").decode()

@@ -39,7 +39,7 @@ from collectors.ops import (
     SetTag,
     SweepSilentRuns,
 )
-from collectors.store import _apply_mlflow, _files, _liveness, chunks, schema
+from collectors.store import _apply_compute, _apply_mlflow, _files, _liveness, chunks, schema
 from collectors.store._logs import LogWriter
 from collectors.store._points import (
     Metric,
@@ -62,6 +62,11 @@ _SEEN_BATCH = sa.select(_batches.c.batch_id, _batches.c.digest).where(
     _batches.c.batch_id.in_(_p("ids", expanding=True))
 )
 _RUN_EXISTS = sa.select(_runs.c.run_id).where(_runs.c.run_id == _p("r"))
+_statuses = schema.run_statuses
+_RUN_STATUS = sa.select(_runs.c.status).where(_runs.c.run_id == _p("r"))
+_LAST_STATUS_SEQ = sa.select(sa.func.coalesce(sa.func.max(_statuses.c.seq), 0)).where(
+    _statuses.c.run_id == _p("r")
+)
 _EXPERIMENT_ID = sa.select(_experiments.c.id).where(_experiments.c.name == _p("n"))
 _FILL_RUN = {
     column: sa.update(_runs)
@@ -129,7 +134,7 @@ class Transaction:
     def apply(self, ops: Sequence[Op]) -> Applied:
         """Apply one list, unless it carries a batch id applied before.
 
-        The first operation on each run also notes a sign of life (`_liveness.TOUCH`).
+        The first operation on each run also notes a sign of life (`_liveness.touch`).
         """
         now = self._now_ns()
         marks = {op.batch_id: op.digest for op in ops if isinstance(op, MarkBatch)}
@@ -147,7 +152,7 @@ class Transaction:
             run_id = getattr(op, "run_id", None)
             if run_id is not None and run_id not in self._touched:
                 self._touched.add(run_id)
-                self._conn.execute(_liveness.TOUCH, {"r": run_id, "now": now})
+                _liveness.touch(self, run_id, now)
             error = _HANDLERS[type(op)](self, op)
             if error is not None:
                 applied.errors.append(error)
@@ -202,7 +207,29 @@ class Transaction:
         }
         self._conn.execute(sa.insert(_runs), row)
         self._runs.add(run_id)
+        self.record_status(run_id, cv.STATUS_RUNNING, time_ns)
         return None
+
+    def status_of(self, run_id: str) -> str | None:
+        """The run's current status (None for an unknown run)."""
+        found = self._conn.execute(_RUN_STATUS, {"r": run_id}).scalar()
+        return None if found is None else str(found)
+
+    def set_status(self, run_id: str, status: str, time_ns: int, error: str | None) -> None:
+        """Set the status of an existing run; a change is added to its status history."""
+        changed = self.status_of(run_id) != status
+        terminal = status in cv.TERMINAL_STATUSES
+        end_ns, text = (time_ns, error) if terminal else (None, None)
+        statement = _END_RUN if terminal else _SET_STATUS
+        self._conn.execute(statement, {"r": run_id, "s": status, "e": end_ns, "x": text})
+        if changed:
+            self.record_status(run_id, status, time_ns)
+
+    def record_status(self, run_id: str, status: str, time_ns: int) -> None:
+        """Append one entry to the run's status history."""
+        seq = int(self._conn.execute(_LAST_STATUS_SEQ, {"r": run_id}).scalar() or 0) + 1
+        row = {"run_id": run_id, "seq": seq, "status": status, "time_ns": time_ns}
+        self._conn.execute(sa.insert(_statuses), row)
 
     def _run_exists(self, run_id: str) -> bool:
         if run_id not in self._runs:
@@ -245,12 +272,7 @@ class Transaction:
             return f"run {op.run_id!r}: unknown status {op.status!r}; expected one of {expected}"
         error = self._require_run(op.run_id, op.time_ns)
         if error is None:
-            terminal = op.status in cv.TERMINAL_STATUSES
-            end_ns, text = (op.time_ns, op.error) if terminal else (None, None)
-            self._conn.execute(
-                _END_RUN if terminal else _SET_STATUS,
-                {"r": op.run_id, "s": op.status, "e": end_ns, "x": text},
-            )
+            self.set_status(op.run_id, op.status, op.time_ns, op.error)
         return error
 
     # --- tags, params, properties --------------------------------------------------------
@@ -415,6 +437,7 @@ _HANDLERS: dict[type, Callable[[Transaction, Any], str | None]] = {
     SweepSilentRuns: _liveness.on_sweep,
     RecordFile: _files.on_record_file,
     **_apply_mlflow.HANDLERS,
+    **_apply_compute.HANDLERS,
 }
 
 

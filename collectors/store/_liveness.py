@@ -1,7 +1,7 @@
 """Liveness of runs: signs of life, heartbeats, and the sweep that fails silent runs.
 
 Every list of operations that names a run is a sign of life: the first operation on each
-run in a transaction *touches* it (`TOUCH`): ``last_seen_ns`` becomes now, and a run that
+run in a transaction *touches* it (`touch`): ``last_seen_ns`` becomes now, and a run that
 was NotResponding, or Failed by the collector for silence (liveness ``lost``), is Running
 again, so that its own end event, if it follows, finishes it properly. A run that its
 producer completed, failed or canceled is never reopened.
@@ -40,20 +40,24 @@ _lost = _r.c.liveness == LOST
 _revive = sa.or_(_r.c.status == cv.STATUS_NOT_RESPONDING, _lost)
 
 #: The sign of life; parameters ``r`` (run id) and ``now`` (Unix ns).
-TOUCH: Final = (
+_SEEN: Final = sa.update(_r).where(_r.c.run_id == _p("r")).values(last_seen_ns=_p("now"))
+#: A NotResponding run, or one failed for silence, is Running again (parameter ``r``).
+_REVIVE: Final = (
     sa.update(_r)
-    .where(_r.c.run_id == _p("r"))
-    .values(
-        last_seen_ns=_p("now"),
-        status=sa.case((_revive, cv.STATUS_RUNNING), else_=_r.c.status),
-        end_ns=sa.case((_lost, sa.null()), else_=_r.c.end_ns),
-        error=sa.case((_lost, sa.null()), else_=_r.c.error),
-        liveness=sa.case((_lost, WATCHED), else_=_r.c.liveness),
-    )
+    .where(_r.c.run_id == _p("r"), _revive)
+    .values(status=cv.STATUS_RUNNING, end_ns=None, error=sa.case((_lost, None), else_=_r.c.error))
+    .values(liveness=sa.case((_lost, WATCHED), else_=_r.c.liveness))
 )
 _WATCH = (
     sa.update(_r).where(_r.c.run_id == _p("r"), _r.c.liveness.is_(None)).values(liveness=WATCHED)
 )
+
+
+def touch(tx: Transaction, run_id: str, now_ns: int) -> None:
+    """Note a sign of life of *run_id*; revive it (status history too) if it went silent."""
+    tx.connection.execute(_SEEN, {"r": run_id, "now": now_ns})
+    if tx.connection.execute(_REVIVE, {"r": run_id}).rowcount:
+        tx.record_status(run_id, cv.STATUS_RUNNING, now_ns)
 
 
 def on_heartbeat(tx: Transaction, op: Heartbeat) -> str | None:
@@ -66,18 +70,22 @@ def on_sweep(tx: Transaction, op: SweepSilentRuns) -> str | None:
     """Mark silent runs NotResponding, and long-silent ones Failed."""
     silent_since = op.now_ns - op.timeout_ns
     if silent_since > op.since_ns:  # else not listening long enough to call anyone silent
-        _mark_not_responding(tx.connection, silent_since, op.timeout_ns)
+        _mark_not_responding(tx, silent_since, op.timeout_ns, op.now_ns)
     dead_since = silent_since - op.dead_after_ns
     if dead_since > op.since_ns:
-        _mark_failed(tx.connection, dead_since, silence_error(op.timeout_ns, op.dead_after_ns))
+        error = silence_error(op.timeout_ns, op.dead_after_ns)
+        _mark_failed(tx, dead_since, error, op.now_ns)
     return None
 
 
-def _mark_not_responding(conn: sa.Connection, silent_since: int, timeout_ns: int) -> None:
+def _mark_not_responding(tx: Transaction, silent_since: int, timeout_ns: int, now: int) -> None:
+    conn = tx.connection
     stalled = _ids(conn, _silent_since(silent_since), _r.c.status.in_(LIVE_STATUSES))
     if stalled:
         values = {"status": cv.STATUS_NOT_RESPONDING}
         conn.execute(sa.update(_r).where(_r.c.run_id.in_(stalled)).values(values))
+        for run_id in stalled:
+            tx.record_status(run_id, cv.STATUS_NOT_RESPONDING, now)
         logger.warning(
             "no sign of life for %s from %d run(s), now NotResponding: %s",
             seconds(timeout_ns),
@@ -86,11 +94,14 @@ def _mark_not_responding(conn: sa.Connection, silent_since: int, timeout_ns: int
         )
 
 
-def _mark_failed(conn: sa.Connection, dead_since: int, error: str) -> None:
+def _mark_failed(tx: Transaction, dead_since: int, error: str, now: int) -> None:
+    conn = tx.connection
     dead = _ids(conn, _silent_since(dead_since), _r.c.status == cv.STATUS_NOT_RESPONDING)
     if dead:
         values = {"status": cv.STATUS_FAILED, "end_ns": _r.c.last_seen_ns, "liveness": LOST}
         conn.execute(sa.update(_r).where(_r.c.run_id.in_(dead)).values(error=error, **values))
+        for run_id in dead:
+            tx.record_status(run_id, cv.STATUS_FAILED, now)
         logger.warning("%d silent run(s) marked Failed: %s", len(dead), ", ".join(dead[:20]))
 
 

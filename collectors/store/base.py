@@ -238,6 +238,43 @@ class SpanInfo:
     attributes: dict[str, Any]
 
 
+@dataclass(slots=True)
+class StatusChange:
+    """One entry of a run's status history."""
+
+    status: str
+    time_ns: int
+
+
+@dataclass(slots=True)
+class SubmissionInfo:
+    """A submitted run as its compute target's queue holds it (``state`` queued/active/done).
+
+    ``status`` is the run's current status; ``environment`` the environment's JSON object.
+    """
+
+    run_id: str
+    experiment: str
+    name: str | None
+    status: str
+    seq: int
+    collector: str
+    target: str
+    snapshot: str
+    script: str
+    arguments: list[str]
+    environment: dict[str, Any]
+    state: str
+    queued_ns: int
+    claimed_ns: int | None
+    cancel_ns: int | None
+    done_ns: int | None
+    pid: int | None
+    pid_start: int | None
+    job_id: str | None
+    log_offset: int
+
+
 class Store(Protocol):
     """Metadata and metric vectors of experiments and runs."""
 

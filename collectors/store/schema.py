@@ -308,3 +308,49 @@ registered_model_aliases = sa.Table(
     sa.Column("alias", sa.Text, primary_key=True),
     sa.Column("version", sa.Integer, nullable=False),
 )
+
+# Submitted runs (migration 0006). ``run_statuses`` keeps every status change of every run
+# with its time (``seq`` numbers a run's changes from 1). ``snapshots`` lists the source
+# folders kept once per content digest (the bytes are a zip in the data directory);
+# ``submissions`` is the persistent queue: one row per submitted run, ``state`` queued ->
+# active -> done, taken in ``seq`` order by the collector named in ``collector``.
+run_statuses = sa.Table(
+    "run_statuses",
+    metadata,
+    sa.Column("run_id", sa.Text, sa.ForeignKey("runs.run_id"), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("time_ns", sa.BigInteger, nullable=False),
+)
+
+snapshots = sa.Table(
+    "snapshots",
+    metadata,
+    sa.Column("digest", sa.Text, primary_key=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("file_count", sa.Integer, nullable=False),
+    sa.Column("created_ns", sa.BigInteger, nullable=False),
+)
+
+submissions = sa.Table(
+    "submissions",
+    metadata,
+    sa.Column("run_id", sa.Text, sa.ForeignKey("runs.run_id"), primary_key=True),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("collector", sa.Text, nullable=False),
+    sa.Column("target", sa.Text, nullable=False),
+    sa.Column("snapshot", sa.Text, sa.ForeignKey("snapshots.digest"), nullable=False),
+    sa.Column("script", sa.Text, nullable=False),
+    sa.Column("arguments", sa.Text, nullable=False),  # JSON array of strings
+    sa.Column("environment", sa.Text, nullable=False),  # JSON object
+    sa.Column("state", sa.Text, nullable=False),  # queued | active | done
+    sa.Column("queued_ns", sa.BigInteger, nullable=False),
+    sa.Column("claimed_ns", sa.BigInteger, nullable=True),
+    sa.Column("cancel_ns", sa.BigInteger, nullable=True),
+    sa.Column("done_ns", sa.BigInteger, nullable=True),
+    sa.Column("pid", sa.Integer, nullable=True),
+    sa.Column("pid_start", sa.BigInteger, nullable=True),
+    sa.Column("job_id", sa.Text, nullable=True),
+    sa.Column("log_offset", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Index("ix_submissions_queue", "collector", "target", "state", "seq"),
+)

@@ -19,7 +19,17 @@ from alembic import command
 from alembic.config import Config
 
 from collectors.ops import Applied, Op
-from collectors.store import _logs, _mlflow, _registry, _search, _table, _window, chunks, schema
+from collectors.store import (
+    _compute,
+    _logs,
+    _mlflow,
+    _registry,
+    _search,
+    _table,
+    _window,
+    chunks,
+    schema,
+)
 from collectors.store._apply import Transaction
 from collectors.store.base import (
     ExperimentInfo,
@@ -37,6 +47,8 @@ from collectors.store.base import (
     RunState,
     RunTable,
     SpanInfo,
+    StatusChange,
+    SubmissionInfo,
 )
 from collectors.store.filters import parse_filter
 from runlog import conventions as cv
@@ -409,6 +421,34 @@ class SQLStore:
         by name and version."""
         with self._engine.connect() as conn:
             return _registry.model_versions(conn, names, include_deleted, version)
+
+    # --- submitted runs (collectors.compute) ---------------------------------------------
+
+    def status_history(self, run_id: str) -> list[StatusChange]:
+        """Every status the run has had, with its time, oldest first."""
+        with self._engine.connect() as conn:
+            return _compute.status_history(conn, run_id)
+
+    def get_submission(self, run_id: str) -> SubmissionInfo | None:
+        """The submitted run *run_id* as its target's queue holds it, or None."""
+        with self._engine.connect() as conn:
+            return _compute.submission(conn, run_id)
+
+    def list_submissions(
+        self,
+        states: Sequence[str],
+        target: str | None = None,
+        collector: str | None = None,
+        limit: int | None = None,
+    ) -> list[SubmissionInfo]:
+        """Submitted runs in *states* (queued, active, done), oldest submission first."""
+        with self._engine.connect() as conn:
+            return _compute.submissions(conn, states, target, collector, limit)
+
+    def has_snapshot(self, digest: str) -> bool:
+        """Whether the snapshot *digest* was recorded."""
+        with self._engine.connect() as conn:
+            return _compute.has_snapshot(conn, digest)
 
     def close(self) -> None:
         """Close every pooled connection."""

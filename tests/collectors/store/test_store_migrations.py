@@ -32,8 +32,11 @@ TABLES = {
     "params",
     "properties",
     "run_io",
+    "run_statuses",
     "runs",
+    "snapshots",
     "spans",
+    "submissions",
     "tags",
 }
 
@@ -43,7 +46,7 @@ def test_fresh_database_gets_every_table_at_head(store: SQLStore) -> None:
         tables = set(sa.inspect(conn).get_table_names())
         version = MigrationContext.configure(conn).get_current_revision()
 
-    assert (tables, version) == (TABLES, "0005")
+    assert (tables, version) == (TABLES, "0006")
 
 
 def test_migrations_match_the_schema_module(store: SQLStore) -> None:
@@ -75,7 +78,7 @@ def test_reopening_keeps_data_and_version(store_url: str) -> None:
     second.close()
 
     assert run is not None and run.start_ns == 5
-    assert [tuple(v) for v in versions] == [("0005",)]
+    assert [tuple(v) for v in versions] == [("0006",)]
 
 
 def test_open_store_accepts_a_plain_path(tmp_path: Path) -> None:
