@@ -29,9 +29,11 @@ from collectors.ops import (
     ClaimRun,
     LogLine,
     Op,
+    RecordFile,
     SetTag,
     SubmitRun,
 )
+from collectors.run_files import Uploads
 from collectors.store._apply_compute import ACTIVE, QUEUED
 from collectors.store.base import StatusChange, Store, SubmissionInfo
 from collectors.store.files import FileStore
@@ -75,6 +77,7 @@ class Context:
     store: ComputeStore
     writer: Writer
     files: FileStore
+    uploads: Uploads
     snapshots: SnapshotStore
     environments: EnvironmentCache
     endpoint: str
@@ -329,7 +332,7 @@ class ComputeService:
         if errors:
             raise SubmitRefused("; ".join(errors))
         size, sha256 = ctx.snapshots.link_into_run(ctx.files, request.run_id, request.snapshot)
-        ctx.store.record_file(request.run_id, request.experiment, FILE_NAME, size, sha256, now)
+        ctx.apply([RecordFile(request.run_id, request.experiment, FILE_NAME, size, sha256, now)])
         target.wake.set()
 
     def cancel(self, run_id: str) -> str:
