@@ -15,7 +15,6 @@ import socket
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 
 import grpc
 import uvicorn
@@ -142,7 +141,7 @@ async def _run_http(
         compute.start()
         print(ready_line(settings, grpc_port), flush=True)
         if settings.replay_spool:
-            _start_replay(settings.spool_dir, ingestor, uploads)
+            _start_replay(settings, ingestor, uploads)
     await task
 
 
@@ -166,12 +165,13 @@ def _shutdown(
     print("runlog collector stopped", flush=True)
 
 
-def _start_replay(spool_dir: Path, ingestor: Ingestor, uploads: Uploads) -> None:
+def _start_replay(settings: Settings, ingestor: Ingestor, uploads: Uploads) -> None:
     from collectors.replay import replay_spool  # only when asked: imports the client spool
 
     thread = threading.Thread(
         target=replay_spool,
-        args=(spool_dir, ingestor, uploads),
+        args=(settings.spool_dir, ingestor, uploads),
+        kwargs={"listening": (settings.host, settings.port)},
         name="runlog-spool-replay",
         daemon=True,
     )

@@ -15,7 +15,7 @@ from urllib.parse import quote, urlsplit
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 
 from runlog import conventions as c
-from runlog._spool import Upload
+from runlog.spool import Upload
 
 _log = logging.getLogger("runlog.internal")
 
@@ -29,6 +29,8 @@ class RejectedError(Exception):
 
 
 _RETRYABLE = {401, 403, 408, 425, 429}
+#: Answers that say the endpoint is wrong, not the data: kept (spooled), never dropped.
+_MISCONFIGURED = {404, 405}
 
 
 class Sender:
@@ -159,4 +161,9 @@ def _check(status: int, reply: bytes, what: str) -> None:
     message = reply[:500].decode("utf-8", "replace")
     if status >= 500 or status in _RETRYABLE:
         raise SendError(f"collector answered {status} for {what}: {message}")
+    if status in _MISCONFIGURED:
+        raise SendError(
+            f"the endpoint answered {status} for {what}: is it a runlog collector's base URL "
+            f"(e.g. {c.DEFAULT_ENDPOINT})? The data stays in the spool: {message}"
+        )
     raise RejectedError(f"collector refused {what} ({status}): {message}")

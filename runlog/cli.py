@@ -279,21 +279,32 @@ def _import_collector() -> tuple[Callable[[Any], Any], type[Any]]:
 )
 @pass_options
 def sync(opts: Options, spool_dir: str | None) -> None:
-    """Replay the disk spool (data logged while the collector was unreachable)."""
-    from runlog import _config, _spool
+    """Send the disk spool's entries to the collectors they were meant for.
+
+    Each entry names its collector; entries of this endpoint (and old entries, which name
+    none) go here with the token, others go to their own collector. What cannot be
+    delivered stays spooled and is listed; corrupt entries are set aside in quarantine/.
+    """
+    from runlog import _config, spool
 
     settings = _config.resolve(opts.endpoint, opts.token)
-    result = _spool.sync(settings.endpoint, settings.token, spool_dir)
-    click.echo(
-        f"replayed {result.sent} spooled {_plural(result.sent, 'entry', 'entries')} "
-        f"to {settings.endpoint}"
-    )
-    if result.failed:
+    result = spool.sync(settings.endpoint, settings.token, spool_dir)
+    if not result.delivered:
+        click.echo(f"replayed 0 spooled entries to {settings.endpoint}")
+    for endpoint, count in result.delivered.items():
+        click.echo(f"replayed {count} spooled {_plural(count, 'entry', 'entries')} to {endpoint}")
+    for path in result.quarantined:
+        click.echo(f"set aside a corrupt entry: {path}")
+    for endpoint, (left, why) in result.undelivered.items():
+        click.echo(
+            f"could not deliver {left} {_plural(left, 'entry', 'entries')} to {endpoint}: {why}",
+            err=True,
+        )
+    if result.undelivered:
         raise Unreachable(
-            f"{result.left} {_plural(result.left, 'entry', 'entries')} stay "
-            f"spooled: the collector at {settings.endpoint} did not take them; "
-            "is it running? start it with `runlog collector`, then run "
-            "`runlog sync` again"
+            f"{result.left} {_plural(result.left, 'entry', 'entries')} stay spooled: their "
+            "collector did not take them; is it running? start it with `runlog collector`, "
+            "then run `runlog sync` again"
         )
 
 

@@ -375,17 +375,17 @@ def test_collector_refuses_public_address_without_token(tmp_path: Path) -> None:
 # --- sync -----------------------------------------------------------------------------------
 
 
-def spool_one_run(directory: Path, run_id: str) -> None:
+def spool_one_run(directory: Path, run_id: str, destination: str) -> None:
     """Put one logs request for *run_id* into a spool, as the client does when offline."""
     from google.protobuf import json_format
     from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
-    from runlog._spool import Spool
+    from runlog.spool import Spool
 
     body = json_format.ParseDict(
         otlp.request(run_id, "cli-sync", [otlp.point("m", 1.0)]), ExportLogsServiceRequest()
     )
-    Spool(directory).write_logs(body.SerializeToString())
+    Spool(directory, destination=destination).write_logs(body.SerializeToString())
 
 
 def test_sync_of_an_empty_spool(tmp_path: Path) -> None:
@@ -394,8 +394,9 @@ def test_sync_of_an_empty_spool(tmp_path: Path) -> None:
 
 
 def test_sync_without_collector_keeps_the_spool_and_exits_3(tmp_path: Path) -> None:
-    spool_one_run(tmp_path, new_id())
-    result = invoke("sync", "--spool-dir", str(tmp_path), endpoint=closed_endpoint())
+    endpoint = closed_endpoint()
+    spool_one_run(tmp_path, new_id(), endpoint)
+    result = invoke("sync", "--spool-dir", str(tmp_path), endpoint=endpoint)
     assert 3 == result.exit_code
     assert "runlog sync" in result.stderr
     assert 1 == len([p for p in tmp_path.iterdir() if not p.name.startswith(".")])
@@ -403,7 +404,7 @@ def test_sync_without_collector_keeps_the_spool_and_exits_3(tmp_path: Path) -> N
 
 def test_sync_replays_into_the_collector(collector: Any, tmp_path: Path) -> None:
     run_id = new_id()
-    spool_one_run(tmp_path, run_id)
+    spool_one_run(tmp_path, run_id, collector.endpoint)
     result = invoke("sync", "--spool-dir", str(tmp_path), endpoint=collector.endpoint)
     assert result.exit_code == 0, result.output
     assert result.output.startswith("replayed 1 spooled entry")

@@ -1,0 +1,912 @@
+"""The durable disk spool: where run data waits while its collector cannot be reached.
+
+This module is the spool's public, documented format (docs/spool.md): the client writes
+it, and both ``runlog sync`` and a collector started with ``--replay-spool`` read it.
+
+Layout of a spool directory (default ``~/.runlog/spool``, or ``RUNLOG_SPOOL_DIR``)::
+
+    <time_ns>-<pid>-<n>.logs           one logs request: MAGIC, a JSON header line, the body
+    <time_ns>-<pid>-<n>.upload         a file's bytes waiting for upload
+    <time_ns>-<pid>-<n>.upload.json    its header: destination, run, path, size, sha256
+    quarantine/                        torn or corrupt entries, set aside (never sent)
+
+Every entry names its **destination**, the normalised endpoint of the collector it was
+meant for, and a SHA-256 of its bytes. A collector replays only its own entries, a client
+that reconnects replays only its endpoint's entries, and ``runlog sync`` sends each entry
+where it belongs. An entry whose header does not parse, whose size or checksum does not
+match (a torn write, a flipped byte) is moved to ``quarantine/`` with a warning naming
+it, and replay goes on with the next one.
+
+Entries are written under a hidden temporary name and renamed, so a reader never sees
+half an entry. A replayer claims an entry by renaming it to ``….inflight-<pid>``; only one
+process wins the rename. After a successful send the entry is deleted; after a failure it
+is renamed back. A claim whose process is gone (or whose pid now belongs to a younger
+process) is taken back. Requests carry batch ids, so a replay of something the collector
+already kept is ignored; a replay sends exactly the bytes that were spooled.
+
+Entries of the first format (``.logs.pb`` with no header, ``.upload.json`` without
+``destination``) have no destination: only ``runlog sync`` sends them, to the endpoint it
+is given.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import json
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from runlog import conventions as c
+
+_log = logging.getLogger("runlog.internal")
+
+#: The first bytes of a logs entry (format 2).
+MAGIC = b"RUNLOG-SPOOL 2\n"
+FORMAT = 2
+LOGS_SUFFIX = ".logs"
+LEGACY_LOGS_SUFFIX = ".logs.pb"
+UPLOAD_SUFFIX = ".upload"
+META_SUFFIX = ".upload.json"
+INFLIGHT = ".inflight-"
+QUARANTINE_DIR = "quarantine"
+#: A claim by a live process is taken back after this long only when psutil is missing
+#: (then a pid cannot be told from a reused one).
+STALE_CLAIM_SECONDS = 600
+DEFAULT_MAX_BYTES = 2 * 1024**3
+_CHUNK = 1024 * 1024
+_FICLONE = 0x40049409  # Linux ioctl: a copy-on-write clone of a whole file (btrfs, xfs)
+_MAX_HEADER = 64 * 1024
+
+
+def default_dir() -> Path:
+    """``RUNLOG_SPOOL_DIR``, else ``~/.runlog/spool``."""
+    configured = os.environ.get(c.ENV_SPOOL_DIR)
+    return Path(configured) if configured else Path.home() / ".runlog" / "spool"
+
+
+# --- destinations --------------------------------------------------------------------------
+
+
+def _loopback(host: str) -> bool:
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+_Key = tuple[str, str, int, str]
+
+
+def destination_key(endpoint: str) -> _Key:
+    """What identifies a collector: scheme, host (all loopback names are one), port, path."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(endpoint)
+    host = (parts.hostname or "").lower()
+    scheme = parts.scheme.lower()
+    port = parts.port or (443 if scheme == "https" else 80)
+    return scheme, "loopback" if _loopback(host) else host, port, parts.path.rstrip("/")
+
+
+def same_collector(a: str, b: str) -> bool:
+    """Whether endpoints *a* and *b* name the same collector (``localhost`` = ``127.0.0.1``)."""
+    return destination_key(a) == destination_key(b)
+
+
+def listening_accepts(host: str, port: int) -> Callable[[str | None], bool]:
+    """For a collector listening on *host*:*port*: which destinations are its own.
+
+    Loopback names always are; a collector on ``0.0.0.0`` or ``::`` also owns this
+    machine's host name. Entries without a destination (the first format) are not.
+    """
+    own = {"loopback", host.lower()}
+    if host in ("0.0.0.0", "::", ""):
+        own |= {socket.gethostname().lower(), socket.getfqdn().lower()}
+
+    def accept(destination: str | None) -> bool:
+        if destination is None:
+            return False
+        scheme, name, dest_port, path = destination_key(destination)
+        return scheme == "http" and dest_port == port and name in own and not path
+
+    return accept
+
+
+# --- entries ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """A spooled file upload."""
+
+    data: Path
+    run_id: str
+    experiment: str
+    path: str
+
+
+@dataclass(slots=True)
+class ReplayResult:
+    """What a replay did: entries sent, failed (still spooled), left, and set aside."""
+
+    sent: int = 0
+    failed: int = 0
+    left: int = 0
+    quarantined: list[Path] = field(default_factory=list)
+    error: str = ""
+
+
+class SpoolFullError(OSError):
+    """The spool has reached its size limit."""
+
+
+class CorruptEntryError(ValueError):
+    """A spool entry is torn or damaged (its header, size or checksum does not match)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One pending entry as found on disk (a logs request or an upload's data file)."""
+
+    path: Path
+    destination: str | None
+
+    @property
+    def is_upload(self) -> bool:
+        """Whether this is a file upload (else a logs request)."""
+        return self.path.name.endswith(UPLOAD_SUFFIX)
+
+
+def encode_logs_entry(body: bytes, destination: str) -> bytes:
+    """The bytes of a logs entry: MAGIC, one JSON header line, *body*."""
+    header = {"destination": destination, "size": len(body), "sha256": _sha256(body)}
+    return MAGIC + json.dumps(header, sort_keys=True).encode() + b"\n" + body
+
+
+def decode_logs_entry(raw: bytes) -> tuple[dict[str, Any], bytes]:
+    """Split a logs entry into its header and body, checking size and checksum.
+
+    Raises:
+        CorruptEntryError: the header is missing or does not parse, or the body's size or
+            SHA-256 is not what the header says.
+    """
+    if not raw.startswith(MAGIC):
+        raise CorruptEntryError("it does not start with the spool's magic line")
+    end = raw.find(b"\n", len(MAGIC), len(MAGIC) + _MAX_HEADER)
+    if end < 0:
+        raise CorruptEntryError("its header line is torn")
+    try:
+        header = json.loads(raw[len(MAGIC) : end])
+        size, digest = int(header["size"]), str(header["sha256"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CorruptEntryError(f"its header does not parse ({exc})") from exc
+    body = raw[end + 1 :]
+    if len(body) != size:
+        raise CorruptEntryError(f"it holds {len(body)} bytes where its header says {size}")
+    if _sha256(body) != digest:
+        raise CorruptEntryError("its SHA-256 does not match (damaged on disk)")
+    return header, body
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        while chunk := stream.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+_warned_unwritable: set[str] = set()
+
+
+class Spool:
+    """One spool directory, writing for one destination.
+
+    Args:
+        directory: the spool directory (default: `default_dir`).
+        max_bytes: the size limit; past it, writes raise `SpoolFullError`.
+        destination: the collector endpoint new entries are meant for and whose entries
+            `replay` sends; default: the configured endpoint (``RUNLOG_ENDPOINT``,
+            ``.runlog/config.json``, else ``http://127.0.0.1:4318``).
+        check: probe once whether the directory can be written and warn loudly if not
+            (off for readers such as a collector replaying it).
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str] | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        destination: str | None = None,
+        check: bool = True,
+    ) -> None:
+        self.directory = Path(directory) if directory else default_dir()
+        self.max_bytes = max_bytes
+        self.destination = _normalise(destination) if destination else _configured()
+        self._counter = 0
+        self._lock = threading.Lock()
+        self._direct: dict[Path, _Direct] = {}
+        self._staging: dict[Path, threading.Event] = {}
+        self._stager: _Stager | None = None
+        self.writable = self.probe() if check else True
+
+    def probe(self) -> bool:
+        """Whether the directory can be written; says so loudly, once, when it cannot."""
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            probe = self.directory / f".probe-{os.getpid()}-{threading.get_ident()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            key = str(self.directory)
+            if key not in _warned_unwritable:
+                _warned_unwritable.add(key)
+                _log.error(
+                    "runlog spool %s cannot be written (%s): files are uploaded directly "
+                    "and run data is sent straight to the collector, but anything it cannot "
+                    "take while it is unreachable will be LOST; set %s to a writable folder",
+                    self.directory,
+                    exc.strerror or exc,
+                    c.ENV_SPOOL_DIR,
+                )
+            return False
+        return True
+
+    # --- writing -----------------------------------------------------------------------------
+    def _new_name(self) -> str:
+        with self._lock:
+            self._counter += 1
+            counter = self._counter
+        return f"{time.time_ns():020d}-{os.getpid()}-{counter:06d}"
+
+    def _ensure_room(self, size: int) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        if self.size() + size > self.max_bytes:
+            raise SpoolFullError(
+                errno.ENOSPC,
+                f"runlog spool {self.directory} is full ({self.max_bytes} bytes); "
+                "start the collector and run `runlog sync`, or raise the limit",
+            )
+
+    def _publish(self, name: str, write: Callable[[IO[bytes]], object]) -> Path:
+        final = self.directory / name
+        temporary = self.directory / f".{name}.tmp"
+        with open(temporary, "wb") as stream:
+            write(stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, final)
+        return final
+
+    def write_logs(self, body: bytes) -> Path:
+        """Keep one serialised logs request; raise `SpoolFullError` past the size limit."""
+        raw = encode_logs_entry(body, self.destination)
+        self._ensure_room(len(raw))
+        return self._publish(self._new_name() + LOGS_SUFFIX, lambda s: s.write(raw))
+
+    def stage_upload(
+        self,
+        run_id: str,
+        experiment: str,
+        path: str,
+        source: str | os.PathLike[str] | IO[bytes] | bytes,
+    ) -> Upload:
+        """Keep *source* as it is now for upload, without blocking the caller for long.
+
+        Bytes and streams are written at once. A file is cloned (copy-on-write) or hard
+        linked into the spool where the filesystem allows, else copied by a background
+        thread that checks the file's identity (size, mtime, inode) and warns if it
+        changed. When the spool cannot be written, the file is uploaded directly from
+        where it is (bytes and streams from a temporary file).
+
+        Raises:
+            OSError: *source* cannot be read.
+        """
+        name = self._new_name()
+        upload = Upload(self.directory / (name + UPLOAD_SUFFIX), run_id, experiment, path)
+        if isinstance(source, (str, os.PathLike)):
+            return self._stage_file(upload, Path(source))
+        content = source if isinstance(source, bytes) else source.read()
+        try:
+            self._ensure_room(len(content))
+            self._write_upload(upload, content)
+        except OSError as exc:
+            return self._go_direct_with_bytes(upload, content, exc)
+        return upload
+
+    def _write_upload(self, upload: Upload, content: bytes) -> None:
+        temporary = upload.data.with_name(f".{upload.data.name}.tmp")
+        temporary.write_bytes(content)
+        self._finish_upload(upload, temporary, len(content), _sha256(content))
+
+    def _finish_upload(
+        self, upload: Upload, temporary: Path, size: int, digest: str, linked: bool = False
+    ) -> None:
+        """Publish the header, then the data (a replayer looks only at data files)."""
+        stat = temporary.stat()
+        meta = {
+            "linked": linked,
+            "mtime_ns": stat.st_mtime_ns,
+            "format": FORMAT,
+            "destination": self.destination,
+            "run_id": upload.run_id,
+            "experiment": upload.experiment,
+            "path": upload.path,
+            "size": size,
+            "sha256": digest,
+        }
+        header = json.dumps(meta, sort_keys=True).encode()
+        self._publish(_meta_path(upload.data).name, lambda s: s.write(header))
+        os.replace(temporary, upload.data)
+
+    def _stage_file(self, upload: Upload, source: Path) -> Upload:
+        identity = _identity(source.stat())
+        temporary = upload.data.with_name(f".{upload.data.name}.tmp")
+        try:
+            self._ensure_room(identity[0])
+            linked = _clone_or_link(source, temporary)
+        except OSError as exc:
+            return self._go_direct(upload, source, identity, exc)
+        done = threading.Event()
+        with self._lock:
+            self._staging[upload.data] = done
+            if self._stager is None or not self._stager.is_alive():
+                self._stager = _Stager(self)
+                self._stager.start()
+            self._stager.jobs.put((upload, source, identity, temporary, linked, done))
+        return upload
+
+    def _stage_in_background(
+        self,
+        upload: Upload,
+        source: Path,
+        identity: tuple[int, ...],
+        temporary: Path,
+        linked: bool,
+        done: threading.Event,
+    ) -> None:
+        try:
+            digest, now = _hash_checked(temporary if linked else source, temporary, linked)
+            if now[:2] != identity[:2]:
+                _log.warning(
+                    "file %s changed after upload_file() was called; run %s gets its "
+                    "content as of %s",
+                    source,
+                    upload.run_id,
+                    time.strftime("%H:%M:%S"),
+                )
+            self._finish_upload(upload, temporary, now[0], digest, linked)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+            self._go_direct(upload, source, identity, exc)
+        finally:
+            with self._lock:
+                self._staging.pop(upload.data, None)
+            done.set()
+
+    # --- direct uploads (the spool cannot take them) ------------------------------------------
+    def _go_direct(
+        self, upload: Upload, source: Path, identity: tuple[int, ...], exc: OSError
+    ) -> Upload:
+        direct = Upload(source, upload.run_id, upload.experiment, upload.path)
+        with self._lock:
+            self._direct[source] = _Direct(direct, identity, temporary=False)
+        _log.warning(
+            "runlog spool %s cannot take file %s (%s); uploading it directly from where it is",
+            self.directory,
+            source,
+            exc.strerror or exc,
+        )
+        return direct
+
+    def _go_direct_with_bytes(self, upload: Upload, content: bytes, exc: OSError) -> Upload:
+        import tempfile
+
+        with tempfile.NamedTemporaryFile(prefix="runlog-upload-", delete=False) as stream:
+            stream.write(content)
+        direct = Upload(Path(stream.name), upload.run_id, upload.experiment, upload.path)
+        with self._lock:
+            self._direct[direct.data] = _Direct(
+                direct, _identity(direct.data.stat()), temporary=True
+            )
+        _log.warning(
+            "runlog spool %s cannot take file %r of run %s (%s); uploading it directly",
+            self.directory,
+            upload.path,
+            upload.run_id,
+            exc.strerror or exc,
+        )
+        return direct
+
+    def _send_direct(self, direct: _Direct, send_upload: Callable[[Upload], object]) -> None:
+        if _identity(direct.upload.data.stat()) != direct.identity:
+            _log.warning(
+                "file %s changed after upload_file() was called; uploading it as it is now",
+                direct.upload.data,
+            )
+        send_upload(direct.upload)
+        with self._lock:
+            self._direct.pop(direct.upload.data, None)
+        if direct.temporary:
+            direct.upload.data.unlink(missing_ok=True)
+
+    def direct_pending(self) -> list[Upload]:
+        """Uploads held only in this process (the spool could not take them), not yet sent."""
+        with self._lock:
+            return [d.upload for d in self._direct.values()]
+
+    # --- reading -----------------------------------------------------------------------------
+    def size(self) -> int:
+        """Bytes held in the spool now."""
+        if not self.directory.is_dir():
+            return 0
+        total = 0
+        for entry in os.scandir(self.directory):
+            with contextlib.suppress(OSError):
+                if entry.is_file():
+                    total += entry.stat().st_size
+        return total
+
+    def pending(self) -> list[Path]:
+        """Unclaimed entries (logs requests and upload data files), oldest first."""
+        if not self.directory.is_dir():
+            return []
+        self._reclaim_stale()
+        names = sorted(p.name for p in self.directory.iterdir())
+        return [
+            self.directory / n
+            for n in names
+            if n.endswith((LOGS_SUFFIX, LEGACY_LOGS_SUFFIX, UPLOAD_SUFFIX))
+            and not n.startswith(".")
+        ]
+
+    def entries(self) -> Iterator[Entry | Path]:
+        """Pending entries with their destination; a corrupt one is quarantined and yielded
+        as the `Path` it now has."""
+        for path in self.pending():
+            try:
+                yield Entry(path, _destination_of(path))
+            except CorruptEntryError as exc:
+                moved = self.quarantine(path, exc)
+                if moved is not None:
+                    yield moved
+            except OSError:
+                continue  # claimed by another replayer meanwhile
+
+    def destinations(self) -> dict[str | None, int]:
+        """How many pending entries each destination has (None: first-format entries)."""
+        counts: dict[str | None, int] = {}
+        for entry in self.entries():
+            if isinstance(entry, Entry):
+                counts[entry.destination] = counts.get(entry.destination, 0) + 1
+        return counts
+
+    def quarantine(self, path: Path, reason: Exception | str) -> Path | None:
+        """Set a corrupt entry (and an upload's header) aside in ``quarantine/``; warn."""
+        folder = self.directory / QUARANTINE_DIR
+        try:
+            folder.mkdir(exist_ok=True)
+            target = folder / path.name
+            os.replace(path, target)
+            if path.name.endswith(UPLOAD_SUFFIX) and _meta_path(path).exists():
+                os.replace(_meta_path(path), folder / _meta_path(path).name)
+        except OSError as exc:
+            _log.error(
+                "runlog spool entry %s is corrupt (%s) and cannot be moved: %s", path, reason, exc
+            )
+            return None
+        _log.warning(
+            "runlog spool entry %s is corrupt (%s); moved it to %s and went on with the rest",
+            path.name,
+            reason,
+            target,
+        )
+        return target
+
+    def _reclaim_stale(self) -> None:
+        for path in self.directory.glob(f"*{INFLIGHT}*"):
+            pid_text = path.name.rsplit(INFLIGHT, 1)[1]
+            try:
+                if pid_text.isdigit() and _owner_gone(int(pid_text), path.stat().st_ctime):
+                    os.replace(path, path.with_name(path.name.rsplit(INFLIGHT, 1)[0]))
+            except OSError:
+                continue  # another replayer took it back first
+
+    def replay(
+        self,
+        send_logs: Callable[[bytes], object],
+        send_upload: Callable[[Upload], object],
+        accept: Callable[[str | None], bool] | None = None,
+    ) -> ReplayResult:
+        """Send pending entries meant for this spool's destination, in order.
+
+        Stops at the first failure (the collector is down); a corrupt entry is quarantined
+        and the replay goes on. *send_logs* / *send_upload* raise on failure; the entry
+        then stays in the spool.
+
+        Args:
+            send_logs: sends one logs request body.
+            send_upload: sends one upload.
+            accept: which destinations to send (default: those of the same collector as
+                this spool's destination).
+        """
+        wanted = accept or (lambda d: d is not None and same_collector(d, self.destination))
+        result = ReplayResult()
+        try:
+            for direct in list(self._direct.values()):
+                self._send_direct(direct, send_upload)
+                result.sent += 1
+            for entry in self.entries():
+                if isinstance(entry, Path):
+                    result.quarantined.append(entry)
+                elif wanted(entry.destination) and not self._replay_entry(
+                    entry.path, send_logs, send_upload, result
+                ):
+                    break
+        except Exception as exc:  # a direct upload failed: the collector is down
+            result.failed += 1
+            result.error = str(exc)
+        result.left = sum(
+            1 for e in self.entries() if isinstance(e, Entry) and wanted(e.destination)
+        )
+        return result
+
+    def _replay_entry(
+        self,
+        path: Path,
+        send_logs: Callable[[bytes], object],
+        send_upload: Callable[[Upload], object],
+        result: ReplayResult,
+    ) -> bool:
+        try:
+            if self.replay_one(path, send_logs, send_upload):
+                result.sent += 1
+        except CorruptEntryError:
+            result.quarantined.append(self.directory / QUARANTINE_DIR / path.name)
+        except Exception as exc:  # the entry stays for the next replay
+            result.failed += 1
+            result.error = str(exc)
+            _log.warning("spool replay of %s stopped: %s", path.name, exc)
+            return False
+        return True
+
+    def replay_one(
+        self,
+        entry: Path,
+        send_logs: Callable[[bytes], object],
+        send_upload: Callable[[Upload], object],
+    ) -> bool:
+        """Send one entry now; False if another process had claimed it. Raises on failure.
+
+        An upload still being staged is waited for; one the spool could not take is sent
+        from where it is. A corrupt entry is quarantined and `CorruptEntryError` raised.
+        """
+        with self._lock:
+            staging = self._staging.get(entry)
+        if staging is not None:
+            staging.wait()
+        with self._lock:
+            direct = self._direct.get(entry)
+        if direct is not None:
+            self._send_direct(direct, send_upload)
+            return True
+        if entry.parent != self.directory:
+            return False  # never claim (rename) a file outside the spool
+        claimed = _claim(entry)
+        if claimed is None:
+            return False
+        try:
+            _send(claimed, entry, send_logs, send_upload)
+        except CorruptEntryError as exc:
+            os.replace(claimed, entry)
+            self.quarantine(entry, exc)
+            raise
+        except BaseException:
+            os.replace(claimed, entry)
+            raise
+        _delete(claimed, entry)
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class _Direct:
+    upload: Upload
+    identity: tuple[int, ...]
+    temporary: bool
+
+
+class _Stager(threading.Thread):
+    """Copies (or checksums) staged files off the training thread."""
+
+    def __init__(self, spool: Spool) -> None:
+        super().__init__(name="runlog-spool-stager", daemon=True)
+        self.spool = spool
+        self.jobs: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+
+    def run(self) -> None:
+        while True:
+            job = self.jobs.get()
+            try:
+                self.spool._stage_in_background(*job)
+            except Exception:  # a bug here must not stop later staging
+                _log.exception("runlog could not stage a file for upload")
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _normalise(endpoint: str) -> str:
+    from runlog._config import check_endpoint
+
+    return check_endpoint(endpoint)
+
+
+def _configured() -> str:
+    """The configured endpoint, or the default one if the configuration cannot be read."""
+    from runlog._config import resolve
+    from runlog.exceptions import ConfigError
+
+    try:
+        return resolve().endpoint
+    except ConfigError:
+        return c.DEFAULT_ENDPOINT
+
+
+def _identity(stat: os.stat_result) -> tuple[int, ...]:
+    return stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_dev
+
+
+def _clone_or_link(source: Path, target: Path) -> bool:
+    """Clone *source* to *target* (copy-on-write) or hard link it; False when neither works
+    (*target* then does not exist and the file is copied in the background)."""
+    try:
+        import fcntl
+
+        with open(source, "rb") as src, open(target, "wb") as dst:
+            fcntl.ioctl(dst.fileno(), _FICLONE, src.fileno())
+        return True
+    except (OSError, ImportError):
+        with contextlib.suppress(OSError):
+            target.unlink()
+    try:
+        os.link(source, target)
+    except OSError:
+        return False
+    return True
+
+
+def _hash_checked(source: Path, target: Path, linked: bool) -> tuple[str, tuple[int, ...]]:
+    """Hash *source* (copying it to *target* unless *target* is a link or clone of it);
+    repeat if it changed meanwhile, so the digest matches what is kept."""
+    for _attempt in range(3):
+        digest = hashlib.sha256()
+        with open(source, "rb") as src, contextlib.ExitStack() as stack:
+            dst = None if linked else stack.enter_context(open(target, "wb"))
+            before = _identity(os.fstat(src.fileno()))
+            while chunk := src.read(_CHUNK):
+                digest.update(chunk)
+                if dst is not None:
+                    dst.write(chunk)
+            if dst is not None:
+                dst.flush()
+                os.fsync(dst.fileno())
+            after = _identity(os.fstat(src.fileno()))
+        if before == after:
+            break
+    return digest.hexdigest(), after
+
+
+def _owner_gone(pid: int, claimed_at: float) -> bool:
+    """Whether the process that claimed an entry at *claimed_at* is gone (or its pid reused)."""
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass  # alive, another user's
+    except OSError:
+        return False
+    try:
+        import psutil
+    except ImportError:
+        return time.time() - claimed_at > STALE_CLAIM_SECONDS
+    try:
+        return bool(psutil.Process(pid).create_time() > claimed_at + 1.0)
+    except psutil.NoSuchProcess:
+        return True
+    except psutil.Error:
+        return time.time() - claimed_at > STALE_CLAIM_SECONDS
+
+
+def _claim(entry: Path) -> Path | None:
+    """Rename *entry* to a name of this process; None if another process got it first."""
+    claimed = entry.with_name(f"{entry.name}{INFLIGHT}{os.getpid()}")
+    try:
+        os.rename(entry, claimed)
+    except OSError:
+        return None
+    return claimed
+
+
+def _meta_path(entry: Path) -> Path:
+    return entry.with_name(entry.name[: -len(UPLOAD_SUFFIX)] + META_SUFFIX)
+
+
+def _read_meta(entry: Path) -> dict[str, Any]:
+    try:
+        meta = json.loads(_meta_path(entry).read_bytes())
+    except FileNotFoundError as exc:
+        raise CorruptEntryError("its header file is missing") from exc
+    except ValueError as exc:
+        raise CorruptEntryError(f"its header does not parse ({exc})") from exc
+    if not isinstance(meta, dict) or not all(
+        isinstance(meta.get(k), str) for k in ("run_id", "path")
+    ):
+        raise CorruptEntryError("its header lacks run_id or path")
+    return meta
+
+
+def _destination_of(path: Path) -> str | None:
+    if path.name.endswith(LEGACY_LOGS_SUFFIX):
+        return None
+    if path.name.endswith(UPLOAD_SUFFIX):
+        destination = _read_meta(path).get("destination")
+        return str(destination) if destination else None
+    with open(path, "rb") as stream:
+        head = stream.read(len(MAGIC) + _MAX_HEADER)
+    end = head.find(b"\n", len(MAGIC))
+    if not head.startswith(MAGIC) or end < 0:
+        raise CorruptEntryError("its header is missing or torn")
+    try:
+        return str(json.loads(head[len(MAGIC) : end])["destination"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CorruptEntryError(f"its header does not parse ({exc})") from exc
+
+
+def _read_upload(data: Path, entry: Path) -> Upload:
+    meta = _read_meta(entry)
+    if meta.get("format") == FORMAT:
+        _check_upload(data, meta)
+    experiment = str(meta.get("experiment", c.DEFAULT_EXPERIMENT))
+    return Upload(data, meta["run_id"], experiment, meta["path"])
+
+
+def _check_upload(data: Path, meta: dict[str, Any]) -> None:
+    """Raise `CorruptEntryError` unless *data* is what its header says.
+
+    A hard link shares the user's file: if the user changed that file in place after
+    staging, the change is theirs, not damage; it is uploaded as it is now, with a warning.
+    """
+    stat = data.stat()
+    if meta.get("linked") and (stat.st_size, stat.st_mtime_ns) != (
+        meta.get("size"),
+        meta.get("mtime_ns"),
+    ):
+        _log.warning(
+            "file %r of run %s changed after upload_file() was called; uploading it as it is now",
+            meta["path"],
+            meta["run_id"],
+        )
+        return
+    if stat.st_size != meta.get("size"):
+        raise CorruptEntryError(
+            f"it holds {stat.st_size} bytes where its header says {meta.get('size')}"
+        )
+    if _file_sha256(data) != meta.get("sha256"):
+        raise CorruptEntryError("its SHA-256 does not match (damaged on disk)")
+
+
+def _send(
+    claimed: Path,
+    entry: Path,
+    send_logs: Callable[[bytes], object],
+    send_upload: Callable[[Upload], object],
+) -> None:
+    if entry.name.endswith(LEGACY_LOGS_SUFFIX):
+        send_logs(claimed.read_bytes())
+    elif entry.name.endswith(LOGS_SUFFIX):
+        send_logs(decode_logs_entry(claimed.read_bytes())[1])
+    else:
+        send_upload(_read_upload(claimed, entry))
+
+
+def _delete(claimed: Path, entry: Path) -> None:
+    claimed.unlink(missing_ok=True)
+    if entry.name.endswith(UPLOAD_SUFFIX):
+        _meta_path(entry).unlink(missing_ok=True)
+
+
+# --- `runlog sync` ---------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class SyncResult:
+    """What ``runlog sync`` did, per destination.
+
+    Attributes:
+        delivered: entries sent, per destination endpoint.
+        undelivered: per destination that did not take its entries: (entries left, why).
+        quarantined: corrupt entries set aside (their paths in ``quarantine/``).
+    """
+
+    delivered: dict[str, int] = field(default_factory=dict)
+    undelivered: dict[str, tuple[int, str]] = field(default_factory=dict)
+    quarantined: list[Path] = field(default_factory=list)
+
+    @property
+    def sent(self) -> int:
+        """Entries sent, in all."""
+        return sum(self.delivered.values())
+
+    @property
+    def failed(self) -> int:
+        """Destinations that did not take their entries."""
+        return len(self.undelivered)
+
+    @property
+    def left(self) -> int:
+        """Entries still spooled because their collector did not take them."""
+        return sum(left for left, _ in self.undelivered.values())
+
+
+def sync(
+    endpoint: str | None = None,
+    token: str | None = None,
+    directory: str | os.PathLike[str] | None = None,
+) -> SyncResult:
+    """Send each spooled entry to the collector it was meant for (``runlog sync``).
+
+    Entries of *endpoint* (default: the configured one) are sent with *token*; entries of
+    other collectors are sent there without it; first-format entries, which name no
+    collector, go to *endpoint*. A collector that cannot be reached keeps its entries in
+    the spool and is listed in `SyncResult.undelivered`. Data the collector refuses
+    outright is logged and removed, so one bad entry cannot block the rest.
+    """
+    from runlog._config import resolve
+    from runlog._transport import Sender
+
+    settings = resolve(endpoint, token)
+    spool = Spool(directory, destination=settings.endpoint, check=False)
+    result = SyncResult()
+    for target in _targets(spool, settings.endpoint):
+        mine = same_collector(target, settings.endpoint)
+        sender = Sender(target, settings.token if mine else None)
+        key = destination_key(target)
+
+        def accept(destination: str | None, mine: bool = mine, key: _Key = key) -> bool:
+            if destination is None:
+                return mine
+            return destination_key(destination) == key
+
+        try:
+            replayed = spool.replay(sender.deliver_logs, sender.deliver_file, accept)
+        finally:
+            sender.close()
+        result.quarantined += replayed.quarantined
+        if replayed.sent:
+            result.delivered[target] = replayed.sent
+        if replayed.failed:
+            result.undelivered[target] = (replayed.left, replayed.error)
+    return result
+
+
+def _targets(spool: Spool, configured: str) -> list[str]:
+    """The destinations with pending entries, the configured one first."""
+    found: dict[_Key, str] = {destination_key(configured): configured}
+    for destination in spool.destinations():
+        if destination is not None:
+            found.setdefault(destination_key(destination), destination)
+    return list(found.values())
