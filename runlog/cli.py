@@ -277,8 +277,15 @@ def _import_collector() -> tuple[Callable[[Any], Any], type[Any]]:
     envvar=c.ENV_SPOOL_DIR,
     help=f"The spool to replay [env {c.ENV_SPOOL_DIR}; default ~/.runlog/spool].",
 )
+@click.option(
+    "--all",
+    "everything",
+    is_flag=True,
+    help="Send every entry to this endpoint, whichever collector it names "
+    "(after a collector moved, or when the endpoint was mistyped).",
+)
 @pass_options
-def sync(opts: Options, spool_dir: str | None) -> None:
+def sync(opts: Options, spool_dir: str | None, everything: bool) -> None:
     """Send the disk spool's entries to the collectors they were meant for.
 
     Each entry names its collector; entries of this endpoint (and old entries, which name
@@ -288,7 +295,7 @@ def sync(opts: Options, spool_dir: str | None) -> None:
     from runlog import _config, spool
 
     settings = _config.resolve(opts.endpoint, opts.token)
-    result = spool.sync(settings.endpoint, settings.token, spool_dir)
+    result = spool.sync(settings.endpoint, settings.token, spool_dir, everything)
     if not result.delivered:
         click.echo(f"replayed 0 spooled entries to {settings.endpoint}")
     for endpoint, count in result.delivered.items():

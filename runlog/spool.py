@@ -866,8 +866,12 @@ def sync(
     endpoint: str | None = None,
     token: str | None = None,
     directory: str | os.PathLike[str] | None = None,
+    everything: bool = False,
 ) -> SyncResult:
     """Send each spooled entry to the collector it was meant for (``runlog sync``).
+
+    With *everything*, every entry goes to *endpoint*, whichever collector it names (after
+    a collector moved, or when the endpoint was mistyped).
 
     Entries of *endpoint* (default: the configured one) are sent with *token*; entries of
     other collectors are sent there without it; first-format entries, which name no
@@ -881,13 +885,14 @@ def sync(
     settings = resolve(endpoint, token)
     spool = Spool(directory, destination=settings.endpoint, check=False)
     result = SyncResult()
-    for target in _targets(spool, settings.endpoint):
+    targets = [settings.endpoint] if everything else _targets(spool, settings.endpoint)
+    for target in targets:
         mine = same_collector(target, settings.endpoint)
         sender = Sender(target, settings.token if mine else None)
         key = destination_key(target)
 
         def accept(destination: str | None, mine: bool = mine, key: _Key = key) -> bool:
-            if destination is None:
+            if destination is None or everything:
                 return mine
             return destination_key(destination) == key
 

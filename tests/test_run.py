@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from collector_process import run_collector
 
 import runlog
 from runlog import conventions as c
-from runlog._spool import sync
+from runlog.spool import sync
 
 pytestmark = pytest.mark.usefixtures("client_env")
 
@@ -204,9 +205,7 @@ def test_files_round_trip_byte_exactly(ws: runlog.Workspace, tmp_path: Path) -> 
     assert payload == Path(local).read_bytes()
 
 
-def test_collector_down_spools_and_sync_replays(
-    collector: Any, tmp_path: Path, unused_endpoint: str
-) -> None:
+def test_collector_down_spools_and_sync_replays(tmp_path: Path, unused_endpoint: str) -> None:
     spool = tmp_path / "spool"
     script = textwrap.dedent("""
         import runlog
@@ -215,21 +214,23 @@ def test_collector_down_spools_and_sync_replays(
                 run.log("loss", i / 1000)
             run.upload_file("outputs/x.txt", b"kept")
     """)
-    env = _script_env(
-        collector, spool, **{c.ENV_ENDPOINT: unused_endpoint, c.ENV_FLUSH_TIMEOUT: "2"}
-    )
+    env = {**os.environ, c.ENV_ENDPOINT: unused_endpoint, c.ENV_SPOOL_DIR: str(spool)}
+    env[c.ENV_FLUSH_TIMEOUT] = "2"
+    env.pop(c.ENV_RUN_ID, None)
     done = subprocess.run(
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
     )
     assert 0 == done.returncode, done.stderr
     assert "spool" in done.stderr
     assert any(spool.iterdir())
-    result = sync(collector.endpoint, directory=spool)
-    assert 0 == result.failed
-    run = runlog.Workspace(collector.endpoint).get_run("offline-run-1")
-    assert [i / 1000 for i in range(1000)] == run.get_metrics()["loss"]
-    assert ["outputs/x.txt"] == run.get_file_names()
-    assert "Completed" == run.get_status()
+    port = int(unused_endpoint.rsplit(":", 1)[1])
+    with run_collector(tmp_path / "data", port=port) as collector:  # the collector is back
+        result = sync(collector.endpoint, directory=spool)
+        assert (0, {collector.endpoint: result.sent}) == (result.failed, result.delivered)
+        run = runlog.Workspace(collector.endpoint).get_run("offline-run-1")
+        assert [i / 1000 for i in range(1000)] == run.get_metrics()["loss"]
+        assert ["outputs/x.txt"] == run.get_file_names()
+        assert "Completed" == run.get_status()
 
 
 def _run_script(

@@ -1,0 +1,146 @@
+"""The spool end to end: real client processes, real collectors, `runlog sync` (issue 9)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import uuid
+from pathlib import Path
+
+import _otlp_json as otlp
+from click.testing import CliRunner
+from collector_process import Collector, free_port, run_collector
+from google.protobuf import json_format
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+import runlog
+from runlog import conventions as c
+from runlog.cli import cli
+from runlog.client import Client
+from runlog.spool import QUARANTINE_DIR, Spool
+
+
+def new_id() -> str:
+    return f"spool-{uuid.uuid4().hex[:10]}"
+
+
+def spool_point(directory: Path, destination: str, run_id: str) -> Path:
+    """One logs request for *run_id*, spooled for *destination* as an offline client does."""
+    body = json_format.ParseDict(
+        otlp.request(run_id, "spool-e2e", [otlp.point("m", 1.0)]), ExportLogsServiceRequest()
+    )
+    return Spool(directory, destination=destination).write_logs(body.SerializeToString())
+
+
+def has_run(collector: Collector, run_id: str) -> bool:
+    with collector.client() as client:
+        return client.get(f"/api/v1/runs/{run_id}").status_code == 200
+
+
+def run_script(body: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("RUNLOG_")}
+    environment.update(env)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(body)],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_sync_sends_each_entry_to_its_collector_and_lists_the_rest(tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    with (
+        run_collector(tmp_path / "a") as a,
+        run_collector(tmp_path / "b") as b,
+    ):
+        run_a, run_b, run_lost = new_id(), new_id(), new_id()
+        torn = spool_point(spool, a.endpoint, new_id())
+        torn.write_bytes(torn.read_bytes()[:-3])
+        spool_point(spool, a.endpoint, run_a)
+        spool_point(spool, b.endpoint.replace("127.0.0.1", "localhost"), run_b)
+        spool_point(spool, nowhere, run_lost)
+
+        result = CliRunner().invoke(
+            cli, ["sync", "--spool-dir", str(spool)], env={c.ENV_ENDPOINT: a.endpoint}
+        )
+
+        assert (True, False) == (has_run(a, run_a), has_run(a, run_b))
+        assert (True, False) == (has_run(b, run_b), has_run(b, run_a))
+    assert 3 == result.exit_code, result.output
+    assert f"replayed 1 spooled entry to {a.endpoint}\n" in result.stdout
+    assert "replayed 1 spooled entry to http://localhost:" in result.stdout
+    assert f"set aside a corrupt entry: {spool / QUARANTINE_DIR / torn.name}" in result.stdout
+    assert f"could not deliver 1 entry to {nowhere}" in result.stderr
+    assert {nowhere: 1} == Spool(spool, check=False).destinations()
+
+
+def test_an_unwritable_spool_does_not_stop_uploads(collector: Collector, tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_bytes(b"")
+    weights = tmp_path / "weights.bin"
+    weights.write_bytes(os.urandom(200_000))
+    run_id = new_id()
+    done = run_script(
+        f"""
+        import runlog
+        with runlog.start_run("unwritable", run_id={run_id!r}) as run:
+            run.log("loss", 0.5)
+            assert run.upload_file("weights.bin", {str(weights)!r})
+            assert run.upload_file("note.txt", b"note")
+        """,
+        **{c.ENV_ENDPOINT: collector.endpoint, c.ENV_SPOOL_DIR: str(tmp_path / "a-file" / "s")},
+    )
+    assert 0 == done.returncode, done.stderr
+    assert 1 == done.stderr.count("cannot be written")
+    run = runlog.Workspace(collector.endpoint).get_run(run_id)
+    assert ["note.txt", "weights.bin"] == sorted(run.get_file_names())
+    copy = run.download_file("weights.bin", tmp_path / "copy.bin")
+    assert weights.read_bytes() == Path(copy).read_bytes()
+
+
+def test_an_endpoint_with_the_otlp_path_still_delivers(
+    collector: Collector, tmp_path: Path
+) -> None:
+    run_id = new_id()
+    done = run_script(
+        f"""
+        import runlog
+        with runlog.start_run("with-path", run_id={run_id!r}) as run:
+            run.log("loss", 0.25)
+        """,
+        **{c.ENV_ENDPOINT: collector.endpoint + "/v1/logs", c.ENV_SPOOL_DIR: str(tmp_path)},
+    )
+    assert 0 == done.returncode, done.stderr
+    with Client(collector.endpoint) as client:
+        assert {"loss": 0.25} == client.get_metrics(run_id)
+
+
+def test_a_wrong_endpoint_path_keeps_the_data(collector: Collector, tmp_path: Path) -> None:
+    run_id = new_id()
+    done = run_script(
+        f"""
+        import runlog
+        with runlog.start_run("wrong-path", run_id={run_id!r}) as run:
+            run.log("loss", 0.75)
+        """,
+        **{
+            c.ENV_ENDPOINT: collector.endpoint + "/not-runlog",
+            c.ENV_SPOOL_DIR: str(tmp_path / "spool"),
+            c.ENV_FLUSH_TIMEOUT: "2",
+        },
+    )
+    assert 0 == done.returncode, done.stderr
+    assert "dropped" not in done.stderr
+    assert "404" in done.stderr
+    result = CliRunner().invoke(
+        cli,
+        ["sync", "--all", "--spool-dir", str(tmp_path / "spool")],
+        env={c.ENV_ENDPOINT: collector.endpoint},
+    )
+    assert 0 == result.exit_code, result.output
+    with Client(collector.endpoint) as client:
+        assert {"loss": 0.75} == client.get_metrics(run_id)
