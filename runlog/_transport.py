@@ -14,6 +14,7 @@ from urllib.parse import quote, urlsplit
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 
+from runlog import _progress
 from runlog import conventions as c
 from runlog.spool import Upload
 
@@ -60,7 +61,11 @@ class Sender:
             self._connection = None
 
     def _request(
-        self, method: str, path: str, body: bytes | IO[bytes], headers: dict[str, str]
+        self,
+        method: str,
+        path: str,
+        body: bytes | IO[bytes] | _progress.Stream,
+        headers: dict[str, str],
     ) -> tuple[int, bytes]:
         """One request; a kept-alive connection the server closed meanwhile is retried once.
 
@@ -86,7 +91,11 @@ class Sender:
             raise SendError(f"cannot reach the collector at {self.endpoint}: {exc}") from exc
 
     def _attempt(
-        self, method: str, path: str, body: bytes | IO[bytes], headers: dict[str, str]
+        self,
+        method: str,
+        path: str,
+        body: bytes | IO[bytes] | _progress.Stream,
+        headers: dict[str, str],
     ) -> tuple[int, bytes]:
         connection = self._connect()
         connection.request(
@@ -119,7 +128,8 @@ class Sender:
             "Content-Length": str(os.path.getsize(data)),
             c.HEADER_EXPERIMENT: quote(experiment),
         }
-        with open(data, "rb") as stream:
+        size = int(headers["Content-Length"])
+        with open(data, "rb") as raw, _progress.reading(raw, size, f"runlog: {path}") as stream:
             status, reply = self._request("PUT", url, stream, headers)
         _check(status, reply, f"file {path!r}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -144,3 +145,37 @@ def test_a_wrong_endpoint_path_keeps_the_data(collector: Collector, tmp_path: Pa
     assert 0 == result.exit_code, result.output
     with Client(collector.endpoint) as client:
         assert {"loss": 0.75} == client.get_metrics(run_id)
+
+
+def test_a_long_upload_shows_a_progress_bar_on_a_terminal(
+    collector: Collector, tmp_path: Path
+) -> None:
+    import pty
+
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(4 * 1024 * 1024))
+    script = f"""
+        import runlog, runlog._progress
+        runlog._progress.MIN_BYTES = 1024 * 1024  # "long" for this test
+        with runlog.start_run("bar") as run:
+            run.upload_file("big.bin", {str(big)!r})
+    """
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("RUNLOG_")}
+    environment.update({c.ENV_ENDPOINT: collector.endpoint, c.ENV_SPOOL_DIR: str(tmp_path)})
+    leader, follower = pty.openpty()
+    with open(os.devnull, "rb") as nothing:
+        process = subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(script)],
+            env=environment,
+            stdin=nothing,
+            stdout=subprocess.DEVNULL,
+            stderr=follower,
+        )
+    os.close(follower)
+    shown = b""
+    with contextlib.suppress(OSError):  # EIO once the process has exited
+        while chunk := os.read(leader, 65536):
+            shown += chunk
+    os.close(leader)
+    assert 0 == process.wait(60)
+    assert b"runlog: big.bin" in shown
