@@ -315,3 +315,17 @@ def test_a_file_changed_in_place_after_the_call_is_reported(
     assert 1 == len(received)
     if received != [b"a,b\n"]:  # hard linked: the change is visible and must be reported
         assert "changed after upload_file()" in caplog.text
+
+
+def test_without_xxhash_entries_carry_sha256(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "xxhash", None)  # as in a light client install
+    spool = Spool(tmp_path, destination=HERE)
+    entry = spool.write_logs(b"body")
+    assert decode_logs_entry(entry.read_bytes())[0]["digest"].startswith("sha256:")
+    upload = spool.stage_upload("r", "e", "a.txt", b"abc")
+    sent: list[bytes] = []
+    received: list[str] = []
+    assert 2 == spool.replay(sent.append, lambda u: received.append(u.path)).sent
+    assert ([b"body"], [upload.path]) == (sent, received)
