@@ -552,6 +552,25 @@ class Spool:
                     os.replace(path, path.with_name(path.name.rsplit(INFLIGHT, 1)[0]))
             except OSError:
                 continue  # another replayer took it back first
+        self._clear_dead_writes()
+
+    def _clear_dead_writes(self) -> None:
+        """Remove what a writer that died mid-entry left: hidden temporaries, and upload
+        headers whose data never arrived (set aside in quarantine/)."""
+        for path in self.directory.iterdir():
+            name = path.name
+            hidden = name.startswith(".") and name.endswith(".tmp")
+            orphan = name.endswith(META_SUFFIX) and not self._has_data(path)
+            if not (hidden or orphan) or not _writer_gone(name.lstrip("."), path):
+                continue
+            if hidden:
+                path.unlink(missing_ok=True)
+            elif not self._has_data(path):  # look again: the writer may just have finished
+                self.quarantine(path, "an upload header whose data never arrived")
+
+    def _has_data(self, meta: Path) -> bool:
+        data = meta.name[: -len(META_SUFFIX)] + UPLOAD_SUFFIX
+        return (self.directory / data).exists() or any(self.directory.glob(f"{data}{INFLIGHT}*"))
 
     def replay(
         self,
@@ -759,6 +778,18 @@ def _owner_gone(pid: int, claimed_at: float) -> bool:
         return True
     except psutil.Error:
         return time.time() - claimed_at > STALE_CLAIM_SECONDS
+
+
+def _writer_gone(name: str, path: Path) -> bool:
+    """Whether the process that wrote entry *name* (``<time_ns>-<pid>-<n>…``) is gone."""
+    parts = name.split("-", 2)
+    if len(parts) < 3 or not parts[1].isdigit():
+        return False
+    try:
+        # ctime: a hard link keeps the user's old mtime, but linking sets the ctime.
+        return _owner_gone(int(parts[1]), path.stat().st_ctime)
+    except OSError:
+        return False
 
 
 def _claim(entry: Path) -> Path | None:

@@ -329,3 +329,30 @@ def test_without_xxhash_entries_carry_sha256(
     received: list[str] = []
     assert 2 == spool.replay(sent.append, lambda u: received.append(u.path)).sent
     assert ([b"body"], [upload.path]) == (sent, received)
+
+
+def test_what_a_dead_writer_left_is_cleared(tmp_path: Path) -> None:
+    dead = _dead_pid()
+    temporary = tmp_path / f".00000000000000000001-{dead}-000001.logs.tmp"
+    temporary.write_bytes(b"half an ent")
+    header = tmp_path / f"00000000000000000002-{dead}-000002.upload.json"
+    header.write_text('{"run_id": "r", "path": "a.txt"}')
+    live_header = tmp_path / f"00000000000000000003-{os.getpid()}-000003.upload.json"
+    live_header.write_text('{"run_id": "r", "path": "b.txt"}')  # still being written
+    assert [] == Spool(tmp_path, destination=HERE).pending()
+    assert not temporary.exists()
+    assert (tmp_path / QUARANTINE_DIR / header.name).exists()
+    assert live_header.exists()
+
+
+def test_a_live_writer_keeps_its_hard_linked_temporary(tmp_path: Path) -> None:
+    pytest.importorskip("psutil")
+    old = tmp_path / "old.bin"
+    old.write_bytes(b"x")
+    os.utime(old, (1_000_000_000, 1_000_000_000))  # older than any running process
+    spool_dir = tmp_path / "spool"
+    spool_dir.mkdir()
+    linked = spool_dir / f".00000000000000000001-{os.getppid()}-000001.upload.tmp"
+    os.link(old, linked)  # as the parent process staging it right now
+    Spool(spool_dir, destination=HERE).pending()
+    assert linked.exists()
