@@ -350,9 +350,11 @@ class Run:
     ) -> str | None:
         """Upload a file (path, binary stream or bytes) as run file *name*.
 
-        The content is copied into the spool now and sent in the background, so later
-        changes to the source do not matter. Returns *name*, or None if it was refused
-        (the reason is logged).
+        The content is kept as it is now and sent in the background: bytes and streams
+        are written into the spool, a file is cloned or hard linked into it (else copied by
+        a background thread), so the call does not wait for a copy; a file changed in place
+        afterwards is reported. If the spool cannot be written, the file is uploaded
+        directly. Returns *name*, or None if it was refused (the reason is logged).
         """
         reason = c.check_file_path(name)
         if reason:

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from pathlib import Path
 
@@ -179,3 +180,26 @@ def test_a_long_upload_shows_a_progress_bar_on_a_terminal(
     os.close(leader)
     assert 0 == process.wait(60)
     assert b"runlog: big.bin" in shown
+
+
+def test_a_reconnecting_client_replays_only_its_collectors_entries(
+    collector: Collector, tmp_path: Path, client_env: None
+) -> None:
+    spool = Path(os.environ[c.ENV_SPOOL_DIR])
+    other_run = new_id()
+    spool_point(spool, collector.endpoint, other_run)  # meant for the session's collector
+    port = free_port()
+    ws = runlog.Workspace(f"http://127.0.0.1:{port}")
+    run = runlog.start_run("reconnect", workspace=ws)
+    run.log("m", 1.0)
+    assert run.flush(timeout=5)  # the collector is away: spooled
+    with run_collector(tmp_path / "data", port=port) as back:
+        run.log("m", 2.0)
+        run.complete()
+        deadline = time.monotonic() + 30
+        while not (has_run(back, run.id) and len(run.get_metrics().get("m", [])) == 2):
+            assert time.monotonic() < deadline, back.log()
+            time.sleep(0.2)
+        assert [1.0, 2.0] == run.get_metrics()["m"]
+        assert False is has_run(back, other_run)
+    assert {collector.endpoint: 1} == Spool(spool, check=False).destinations()
