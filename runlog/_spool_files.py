@@ -1,0 +1,135 @@
+"""Staging files for upload off the training thread, and who owns a claimed entry."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from runlog._spool_format import _CHUNK, INFLIGHT, STALE_CLAIM_SECONDS, Upload, _hasher
+
+if TYPE_CHECKING:
+    from runlog.spool import Spool
+
+_log = logging.getLogger("runlog.internal")
+_FICLONE = 0x40049409  # Linux ioctl: a copy-on-write clone of a whole file (btrfs, xfs)
+
+
+@dataclass(frozen=True, slots=True)
+class _Direct:
+    upload: Upload
+    identity: tuple[int, ...]
+    temporary: bool
+
+
+class _Stager(threading.Thread):
+    """Copies (or checksums) staged files off the training thread."""
+
+    def __init__(self, spool: Spool) -> None:
+        super().__init__(name="runlog-spool-stager", daemon=True)
+        self.spool = spool
+        self.jobs: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+
+    def run(self) -> None:
+        while True:
+            job = self.jobs.get()
+            try:
+                self.spool._stage_in_background(*job)
+            except Exception:  # a bug here must not stop later staging
+                _log.exception("runlog could not stage a file for upload")
+
+
+def _identity(stat: os.stat_result) -> tuple[int, ...]:
+    return stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_dev
+
+
+def _clone_or_link(source: Path, target: Path) -> bool:
+    """Clone *source* to *target* (copy-on-write) or hard link it; False when neither works
+    (*target* then does not exist and the file is copied in the background)."""
+    try:
+        import fcntl
+
+        with open(source, "rb") as src, open(target, "wb") as dst:
+            fcntl.ioctl(dst.fileno(), _FICLONE, src.fileno())
+        return True
+    except (OSError, ImportError):
+        with contextlib.suppress(OSError):
+            target.unlink()
+    try:
+        os.link(source, target)
+    except OSError:
+        return False
+    return True
+
+
+def _hash_checked(source: Path, target: Path, linked: bool) -> tuple[str, tuple[int, ...]]:
+    """Hash *source* (copying it to *target* unless *target* is a link or clone of it);
+    repeat if it changed meanwhile, so the digest matches what is kept."""
+    for _attempt in range(3):
+        name, digest = _hasher()
+        with open(source, "rb") as src, contextlib.ExitStack() as stack:
+            dst = None if linked else stack.enter_context(open(target, "wb"))
+            before = _identity(os.fstat(src.fileno()))
+            while chunk := src.read(_CHUNK):
+                digest.update(chunk)
+                if dst is not None:
+                    dst.write(chunk)
+            if dst is not None:
+                dst.flush()
+                os.fsync(dst.fileno())
+            after = _identity(os.fstat(src.fileno()))
+        if before == after:
+            break
+    return f"{name}:{digest.hexdigest()}", after
+
+
+def _owner_gone(pid: int, claimed_at: float) -> bool:
+    """Whether the process that claimed an entry at *claimed_at* is gone (or its pid reused)."""
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass  # alive, another user's
+    except OSError:
+        return False
+    try:
+        import psutil
+    except ImportError:
+        return time.time() - claimed_at > STALE_CLAIM_SECONDS
+    try:
+        return bool(psutil.Process(pid).create_time() > claimed_at + 1.0)
+    except psutil.NoSuchProcess:
+        return True
+    except psutil.Error:
+        return time.time() - claimed_at > STALE_CLAIM_SECONDS
+
+
+def _writer_gone(name: str, path: Path) -> bool:
+    """Whether the process that wrote entry *name* (``<time_ns>-<pid>-<n>…``) is gone."""
+    parts = name.split("-", 2)
+    if len(parts) < 3 or not parts[1].isdigit():
+        return False
+    try:
+        # ctime: a hard link keeps the user's old mtime, but linking sets the ctime.
+        return _owner_gone(int(parts[1]), path.stat().st_ctime)
+    except OSError:
+        return False
+
+
+def _claim(entry: Path) -> Path | None:
+    """Rename *entry* to a name of this process; None if another process got it first."""
+    claimed = entry.with_name(f"{entry.name}{INFLIGHT}{os.getpid()}")
+    try:
+        os.rename(entry, claimed)
+    except OSError:
+        return None
+    return claimed
