@@ -21,11 +21,14 @@ _log = logging.getLogger("runlog.internal")
 _FICLONE = 0x40049409  # Linux ioctl: a copy-on-write clone of a whole file (btrfs, xfs)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class _Direct:
+    """An upload the spool could not take, sent from where it is (*temporary*: ours)."""
+
     upload: Upload
     identity: tuple[int, ...]
     temporary: bool
+    key: Path
 
 
 class _Stager(threading.Thread):

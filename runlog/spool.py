@@ -125,7 +125,7 @@ class Spool:
         self.destination = _normalise(destination) if destination else _configured()
         self._counter = 0
         self._lock = threading.Lock()
-        self._direct: dict[Path, _Direct] = {}
+        self._direct: dict[Path, list[_Direct]] = {}  # by the path the caller holds
         self._staging: dict[Path, threading.Event] = {}
         self._stager: _Stager | None = None
         self.writable = self.probe() if check else True
@@ -246,7 +246,7 @@ class Spool:
             self._ensure_room(identity[0])
             linked = _clone_or_link(source, temporary)
         except OSError as exc:
-            return self._go_direct(upload, source, identity, exc)
+            return self._go_direct(upload, source, identity, exc, source)
         done = threading.Event()
         with self._lock:
             self._staging[upload.data] = done
@@ -279,7 +279,7 @@ class Spool:
         except OSError as exc:
             with contextlib.suppress(OSError):
                 temporary.unlink()
-            self._go_direct(upload, source, identity, exc)
+            self._go_direct(upload, source, identity, exc, upload.data)
         finally:
             with self._lock:
                 self._staging.pop(upload.data, None)
@@ -287,11 +287,10 @@ class Spool:
 
     # --- direct uploads (the spool cannot take them) ------------------------------------------
     def _go_direct(
-        self, upload: Upload, source: Path, identity: tuple[int, ...], exc: OSError
+        self, upload: Upload, source: Path, identity: tuple[int, ...], exc: OSError, key: Path
     ) -> Upload:
         direct = Upload(source, upload.run_id, upload.experiment, upload.path)
-        with self._lock:
-            self._direct[source] = _Direct(direct, identity, temporary=False)
+        self._hold(key, _Direct(direct, identity, temporary=False, key=key))
         _log.warning(
             "runlog spool %s cannot take file %s (%s); uploading it directly from where it is",
             self.directory,
@@ -306,10 +305,8 @@ class Spool:
         with tempfile.NamedTemporaryFile(prefix="runlog-upload-", delete=False) as stream:
             stream.write(content)
         direct = Upload(Path(stream.name), upload.run_id, upload.experiment, upload.path)
-        with self._lock:
-            self._direct[direct.data] = _Direct(
-                direct, _identity(direct.data.stat()), temporary=True
-            )
+        identity = _identity(direct.data.stat())
+        self._hold(direct.data, _Direct(direct, identity, temporary=True, key=direct.data))
         _log.warning(
             "runlog spool %s cannot take file %r of run %s (%s); uploading it directly",
             self.directory,
@@ -319,22 +316,54 @@ class Spool:
         )
         return direct
 
-    def _send_direct(self, direct: _Direct, send_upload: Callable[[Upload], object]) -> None:
-        if _identity(direct.upload.data.stat()) != direct.identity:
+    def _hold(self, key: Path, direct: _Direct) -> None:
+        with self._lock:
+            self._direct.setdefault(key, []).append(direct)
+
+    def _take_direct(self, key: Path) -> _Direct | None:
+        with self._lock:
+            waiting = self._direct.get(key)
+            return waiting[0] if waiting else None
+
+    def _send_direct(self, direct: _Direct, send_upload: Callable[[Upload], object]) -> bool:
+        """Upload from where the file is; False if it is gone; raises (and keeps it) when
+        sending fails."""
+        try:
+            changed = _identity(direct.upload.data.stat()) != direct.identity
+        except OSError as exc:
+            _log.error(
+                "file %r of run %s was NOT uploaded: %s is gone (%s) and the spool could "
+                "not keep a copy",
+                direct.upload.path,
+                direct.upload.run_id,
+                direct.upload.data,
+                exc.strerror or exc,
+            )
+            self._release(direct)
+            return False
+        if changed:
             _log.warning(
                 "file %s changed after upload_file() was called; uploading it as it is now",
                 direct.upload.data,
             )
         send_upload(direct.upload)
+        self._release(direct)
+        return True
+
+    def _release(self, direct: _Direct) -> None:
         with self._lock:
-            self._direct.pop(direct.upload.data, None)
+            waiting = self._direct.get(direct.key, [])
+            if direct in waiting:
+                waiting.remove(direct)
+            if not waiting:
+                self._direct.pop(direct.key, None)
         if direct.temporary:
             direct.upload.data.unlink(missing_ok=True)
 
     def direct_pending(self) -> list[Upload]:
         """Uploads held only in this process (the spool could not take them), not yet sent."""
         with self._lock:
-            return [d.upload for d in self._direct.values()]
+            return [d.upload for waiting in self._direct.values() for d in waiting]
 
     # --- reading -----------------------------------------------------------------------------
     def size(self) -> int:
@@ -453,9 +482,10 @@ class Spool:
         wanted = accept or (lambda d: d is not None and same_collector(d, self.destination))
         result = ReplayResult()
         try:
-            for direct in list(self._direct.values()):
-                self._send_direct(direct, send_upload)
-                result.sent += 1
+            with self._lock:
+                held = [d for waiting in self._direct.values() for d in waiting]
+            for direct in held:
+                result.sent += self._send_direct(direct, send_upload)
             for entry in self.entries():
                 if isinstance(entry, Path):
                     result.quarantined.append(entry)
@@ -505,11 +535,9 @@ class Spool:
             staging = self._staging.get(entry)
         if staging is not None:
             staging.wait()
-        with self._lock:
-            direct = self._direct.get(entry)
+        direct = self._take_direct(entry)
         if direct is not None:
-            self._send_direct(direct, send_upload)
-            return True
+            return self._send_direct(direct, send_upload)
         if entry.parent != self.directory:
             return False  # never claim (rename) a file outside the spool
         claimed = _claim(entry)

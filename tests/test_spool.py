@@ -356,3 +356,31 @@ def test_a_live_writer_keeps_its_hard_linked_temporary(tmp_path: Path) -> None:
     os.link(old, linked)  # as the parent process staging it right now
     Spool(spool_dir, destination=HERE).pending()
     assert linked.exists()
+
+
+def test_direct_uploads_of_one_file_under_two_names_are_both_sent(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_bytes(b"")
+    source = tmp_path / "model.pt"
+    source.write_bytes(b"weights")
+    spool = Spool(tmp_path / "a-file" / "spool", destination=HERE)
+    first = spool.stage_upload("r", "e", "best.pt", source)
+    second = spool.stage_upload("r", "e", "last.pt", source)
+    received: list[str] = []
+    assert spool.replay_one(first.data, print, lambda u: received.append(u.path))
+    assert spool.replay_one(second.data, print, lambda u: received.append(u.path))
+    assert ["best.pt", "last.pt"] == received
+
+
+def test_a_direct_upload_whose_file_is_gone_is_reported_and_does_not_block(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "a-file").write_bytes(b"")
+    source = tmp_path / "gone.bin"
+    source.write_bytes(b"x")
+    spool = Spool(tmp_path / "a-file" / "spool", destination=HERE)
+    spool.stage_upload("r", "e", "gone.bin", source)
+    source.unlink()
+    with caplog.at_level(logging.ERROR, "runlog.internal"):
+        result = spool.replay(print, print)
+    assert (0, 0, []) == (result.sent, result.failed, spool.direct_pending())
+    assert "'gone.bin' of run r was NOT uploaded" in caplog.text
