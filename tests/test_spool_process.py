@@ -203,3 +203,21 @@ def test_a_reconnecting_client_replays_only_its_collectors_entries(
         assert [1.0, 2.0] == run.get_metrics()["m"]
         assert False is has_run(back, other_run)
     assert {collector.endpoint: 1} == Spool(spool, check=False).destinations()
+
+
+def test_sync_takes_back_an_entry_claimed_by_a_process_that_died(
+    collector: Collector, tmp_path: Path
+) -> None:
+    run_id = new_id()
+    entry = spool_point(tmp_path, collector.endpoint, run_id)
+    died = subprocess.Popen([sys.executable, "-c", "pass"])
+    died.wait()
+    os.rename(entry, f"{entry}.inflight-{died.pid}")  # it was sending this when it died
+    result = CliRunner().invoke(
+        cli, ["sync", "--spool-dir", str(tmp_path)], env={c.ENV_ENDPOINT: collector.endpoint}
+    )
+    assert (0, f"replayed 1 spooled entry to {collector.endpoint}\n") == (
+        result.exit_code,
+        result.output,
+    )
+    assert has_run(collector, run_id)
