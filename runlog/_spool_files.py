@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from runlog.spool import Spool
 
 _log = logging.getLogger("runlog.internal")
+_IDLE_SECONDS = 0.5  # a stager with nothing to do for this long ends
 _FICLONE = 0x40049409  # Linux ioctl: a copy-on-write clone of a whole file (btrfs, xfs)
 
 
@@ -32,16 +33,29 @@ class _Direct:
 
 
 class _Stager(threading.Thread):
-    """Copies (or checksums) staged files off the training thread."""
+    """Copies (or checksums) staged files off the training thread.
+
+    Not a daemon: the interpreter waits for it at exit (before atexit's final flush), so a
+    file handed to `upload_file` just before the end is still kept. It ends when it has
+    nothing left to do; the spool starts a new one for the next file.
+    """
 
     def __init__(self, spool: Spool) -> None:
-        super().__init__(name="runlog-spool-stager", daemon=True)
+        super().__init__(name="runlog-spool-stager", daemon=False)
         self.spool = spool
         self.jobs: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+        self.finished = False  # set under the spool's lock once it takes no more jobs
 
     def run(self) -> None:
         while True:
-            job = self.jobs.get()
+            try:
+                job = self.jobs.get(timeout=_IDLE_SECONDS)
+            except queue.Empty:
+                with self.spool._lock:
+                    if self.jobs.empty():
+                        self.finished = True
+                        return
+                continue
             try:
                 self.spool._stage_in_background(*job)
             except Exception:  # a bug here must not stop later staging

@@ -250,7 +250,7 @@ class Spool:
         done = threading.Event()
         with self._lock:
             self._staging[upload.data] = done
-            if self._stager is None or not self._stager.is_alive():
+            if self._stager is None or self._stager.finished:
                 self._stager = _Stager(self)
                 self._stager.start()
             self._stager.jobs.put((upload, source, identity, temporary, linked, done))

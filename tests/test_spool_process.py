@@ -221,3 +221,37 @@ def test_sync_takes_back_an_entry_claimed_by_a_process_that_died(
         result.output,
     )
     assert has_run(collector, run_id)
+
+
+def test_a_file_staged_just_before_exit_is_kept(tmp_path: Path) -> None:
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
+        import pytest
+
+        pytest.skip("needs a second filesystem for the spool (no hard link possible)")
+    big = tmp_path / "big.bin"
+    with open(big, "wb") as stream:  # big enough to outlast the end of the process
+        for _ in range(10):
+            stream.write(os.urandom(16 * 1024 * 1024))
+    spool_dir = shm / f"runlog-test-{uuid.uuid4().hex}"
+    try:
+        done = run_script(
+            f"""
+            import runlog
+            run = runlog.start_run("exit-staging")
+            run.upload_file("big.bin", {str(big)!r})  # copied in the background
+            """,  # ...and the process ends at once
+            **{
+                c.ENV_ENDPOINT: f"http://127.0.0.1:{free_port()}",
+                c.ENV_SPOOL_DIR: str(spool_dir),
+                c.ENV_FLUSH_TIMEOUT: "1",
+            },
+        )
+        assert 0 == done.returncode, done.stderr
+        uploads = [p for p in spool_dir.iterdir() if p.name.endswith(".upload")]
+        assert [big.stat().st_size] == [p.stat().st_size for p in uploads]
+        assert [] == [p.name for p in spool_dir.iterdir() if p.name.endswith(".tmp")]
+    finally:
+        import shutil
+
+        shutil.rmtree(spool_dir, ignore_errors=True)
