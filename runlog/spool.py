@@ -11,11 +11,11 @@ Layout of a spool directory (default ``~/.runlog/spool``, or ``RUNLOG_SPOOL_DIR`
     quarantine/                        torn or corrupt entries, set aside (never sent)
 
 Every entry names its **destination**, the normalised endpoint of the collector it was
-meant for, and a SHA-256 of its bytes. A collector replays only its own entries, a client
-that reconnects replays only its endpoint's entries, and ``runlog sync`` sends each entry
-where it belongs. An entry whose header does not parse, whose size or checksum does not
-match (a torn write, a flipped byte) is moved to ``quarantine/`` with a warning naming
-it, and replay goes on with the next one.
+meant for, and a digest of its bytes (xxh3-128, or SHA-256 without xxhash). A collector
+replays only its own entries, a client that reconnects replays only its endpoint's
+entries, and ``runlog sync`` sends each entry where it belongs. An entry whose header
+does not parse, whose size or checksum does not match (a torn write, a flipped byte) is
+moved to ``quarantine/`` with a warning naming it, and replay goes on with the next one.
 
 Entries are written under a hidden temporary name and renamed, so a reader never sees
 half an entry. A replayer claims an entry by renaming it to ``….inflight-<pid>``; only one
