@@ -219,8 +219,11 @@ def _destination_of(path: Path) -> str | None:
         destination = _read_meta(path).get("destination")
         return str(destination) if destination else None
     with open(path, "rb") as stream:
-        head = stream.read(len(MAGIC) + _MAX_HEADER)
-    end = head.find(b"\n", len(MAGIC))
+        head = stream.read(4096)  # a header is ~150 bytes; the body is not read here
+        end = head.find(b"\n", len(MAGIC))
+        if end < 0:
+            head += stream.read(len(MAGIC) + _MAX_HEADER - len(head))
+            end = head.find(b"\n", len(MAGIC))
     if not head.startswith(MAGIC) or end < 0:
         raise CorruptEntryError("its header is missing or torn")
     try:
