@@ -1,7 +1,7 @@
 // Compute: each compute target with its limit and counts, its running and queued runs (in
 // the order they start) with Cancel, and the submitted runs that ended last.
 
-import { api, ApiError, askToken, AuthError, enc, onLive } from "../api.js";
+import { api, ApiError, askToken, AuthError, enc, needsToken, onLive } from "../api.js";
 import {
   clear, emptyState, fmtDuration, fmtFullTime, fmtTime, h, isActive, statusBadge, throttle,
 } from "../dom.js";
@@ -23,6 +23,7 @@ export async function computePage() {
     notice, targetsHost, helpHost, finishedHost);
   let data = await load();
   const pending = new Set(); // run ids whose cancel is in flight
+  let refused = false; // the collector refused the page's token: wait for the user to sign in
 
   async function load() {
     const [targets, queue, finished, experiments] = await Promise.all(
@@ -92,7 +93,7 @@ export async function computePage() {
           h("td", null, statusBadge(r.status)),
           h("td", { class: "nowrap", title: fmtFullTime(r.queued_ns) }, fmtTime(r.queued_ns)),
           h("td", { class: "nowrap", title: fmtFullTime(r.claimed_ns) }, r.claimed_ns ? fmtTime(r.claimed_ns) : "—"),
-          h("td", { class: "num nowrap", title: r.state === "queued" ? "waiting for" : "running for" }, fmtDuration((now - since) / 1e9)),
+          h("td", { class: "num nowrap", title: r.state === "queued" ? "waiting for" : "running for", "data-since": String(since) }, fmtDuration((now - since) / 1e9)),
           h("td", { class: "actions" }, canceling
             ? h("span", { class: "muted small" }, "Canceling…")
             : h("button", { type: "button", class: "danger-button", "aria-label": `Cancel run ${r.run_id}`, onclick: () => cancel(r) }, "Cancel")));
@@ -127,7 +128,12 @@ export async function computePage() {
         : `Run ${r.run_id} is ${result.status}.`, result.status === "Canceled" ? "ok" : "");
     } catch (error) {
       if (error instanceof AuthError) {
-        say(`Not canceled: the collector requires a token for ${r.run_id}'s cancel and refused this page's. Sign in with the collector's token (the value of --token or RUNLOG_TOKEN), then try again.`, "error", true);
+        refused = true;
+        pending.delete(r.run_id);
+        draw();
+        const why = needsToken() ? "the collector refused this page's token" : "the collector requires a token and this page has none";
+        say(`Not canceled: ${why}. Sign in with the collector's token (the value of its --token or RUNLOG_TOKEN), then cancel again.`, "error", true);
+        return;
       } else if (error instanceof ApiError) {
         say(`Not canceled: ${error.message}`, "error");
       } else throw error;
@@ -145,6 +151,7 @@ export async function computePage() {
   }
 
   async function reload() {
+    if (refused) return;
     try {
       data = await load();
       draw();
@@ -161,7 +168,10 @@ export async function computePage() {
     if (change.resync || touched) refresh();
   });
   // The durations tick, and a short poll covers changes the live stream does not carry.
-  const tick = setInterval(() => { if (data.runs.length) draw(); }, 1000);
+  const tick = setInterval(() => {
+    const now = Date.now() * 1e6;
+    for (const cell of el.querySelectorAll("td[data-since]")) cell.textContent = fmtDuration((now - Number(cell.dataset.since)) / 1e9);
+  }, 1000);
   const poll = setInterval(refresh, POLL_MS);
   return { el, dispose: () => { stop(); clearInterval(tick); clearInterval(poll); } };
 }
