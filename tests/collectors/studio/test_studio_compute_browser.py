@@ -184,6 +184,21 @@ def test_cancel_without_the_collectors_token_is_refused_on_the_page(
             wait_status(client, run.id, {"Completed"})
 
 
+def test_a_switched_off_target_shows_why_and_no_submit_command(
+    browser: Any, tmp_path: Path
+) -> None:
+    with run_collector(tmp_path / "data", ["--no-local-execution"]) as off:
+        for page in open_page(browser, off.endpoint):
+            shown = page.open("/#/compute")
+            card = shown.locator("[data-target=local]")
+
+            assert "Switched off" == card.locator(".target-state").inner_text()
+            assert "--no-local-execution" in card.locator(".target-off").inner_text()
+            assert shown.get_by_text("This collector runs no submitted scripts").is_visible()
+            assert "runlog submit" not in shown.locator("main").inner_text()
+            assert [] == page.errors
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

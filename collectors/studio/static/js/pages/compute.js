@@ -113,7 +113,9 @@ export async function computePage() {
         h("td", null, statusBadge(r.status)),
         h("td", { class: "nowrap", title: fmtFullTime(r.queued_ns) }, fmtTime(r.queued_ns)),
         h("td", { class: "nowrap", title: fmtFullTime(r.done_ns) }, fmtTime(r.done_ns)),
-        h("td", { class: "num nowrap" }, r.done_ns ? fmtDuration((r.done_ns - (r.claimed_ns || r.queued_ns)) / 1e9) : "")))));
+        r.claimed_ns && r.done_ns
+          ? h("td", { class: "num nowrap", title: "from its start to its end" }, fmtDuration((r.done_ns - r.claimed_ns) / 1e9))
+          : h("td", { class: "num nowrap muted" }, "never ran")))));
   }
 
   async function cancel(r) {
@@ -192,7 +194,14 @@ function stat(label, value) {
 }
 
 export function submitHelp(targets) {
-  const name = (targets.find((t) => !t.disabled) || { name: "local" }).name;
+  const open = targets.find((t) => !t.disabled);
+  if (!open) {
+    return emptyState("This collector runs no submitted scripts",
+      h("p", null, "Every compute target is switched off. Start the collector without ", h("code", null, "--no-local-execution"),
+        " to run them on its host, or with ", h("code", null, "--ray-address URL"), " to hand them to a Ray cluster."),
+      h("p", { class: "muted" }, "Interactive runs and ", h("code", null, "runlog run"), " log into it as before."));
+  }
+  const name = open.name;
   return emptyState("No submitted runs yet",
     h("p", null, "Submit a script folder as a run from a terminal, in the folder that holds it:"),
     h("pre", { class: "code" }, `runlog submit -e my-experiment --target ${name} -- train.py --alpha 0.5`),
