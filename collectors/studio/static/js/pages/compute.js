@@ -115,7 +115,7 @@ export async function computePage() {
         h("td", { class: "nowrap", title: fmtFullTime(r.done_ns) }, fmtTime(r.done_ns)),
         r.claimed_ns && r.done_ns
           ? h("td", { class: "num nowrap", title: "from its start to its end" }, fmtDuration((r.done_ns - r.claimed_ns) / 1e9))
-          : h("td", { class: "num nowrap muted" }, "never ran")))));
+          : h("td", { class: "num nowrap muted", title: "it ended before it started" }, "—")))));
   }
 
   async function cancel(r) {
