@@ -65,7 +65,8 @@ export async function computePage() {
     const head = h("div", { class: "card-head target-head" },
       h("h2", null, target.name),
       target.kind ? h("span", { class: "kind" }, target.kind) : null,
-      h("span", { class: off ? "target-state off" : "target-state on" }, off ? "Switched off" : "Accepting runs"),
+      target.unknown ? h("span", { class: "target-state off" }, "Not served by this collector")
+        : h("span", { class: off ? "target-state off" : "target-state on" }, off ? "Switched off" : "Accepting runs"),
       target.address ? h("span", { class: "muted small" }, target.kind === "local" ? "on " : "at ", h("span", { class: "target-address" }, target.address)) : null,
       h("div", { class: "spacer" }),
       h("div", { class: "target-stats" }, stats));
