@@ -21,7 +21,16 @@ export async function computePage() {
   const el = h("section", { class: "page compute" },
     h("div", { class: "page-head" }, h("h1", null, "Compute"), summary),
     notice, targetsHost, helpHost, finishedHost);
-  let data = await load();
+  let data;
+  try {
+    data = await load();
+  } catch (error) {
+    if (!(error instanceof ApiError && error.status === 404)) throw error;
+    return { el: h("section", { class: "page" }, h("div", { class: "page-head" }, h("h1", null, "Compute")),
+      h("div", { class: "card" }, emptyState("This collector has no compute targets",
+        h("p", null, "It was started without its compute service, so it cannot run submitted scripts. ",
+          h("code", null, "runlog collector"), " starts one with the ", h("code", null, "local"), " target.")))) };
+  }
   const pending = new Set(); // run ids whose cancel is in flight
   let refused = false; // the collector refused the page's token: wait for the user to sign in
 
@@ -175,7 +184,7 @@ export async function computePage() {
     const now = Date.now() * 1e6;
     for (const cell of el.querySelectorAll("td[data-since]")) cell.textContent = fmtDuration((now - Number(cell.dataset.since)) / 1e9);
   }, 1000);
-  const poll = setInterval(refresh, POLL_MS);
+  const poll = setInterval(() => { if (!document.hidden) refresh(); }, POLL_MS);
   return { el, dispose: () => { stop(); clearInterval(tick); clearInterval(poll); } };
 }
 
