@@ -135,6 +135,12 @@ export async function computePage() {
     draw();
     try {
       const result = await api.cancel(r.run_id);
+      if (!isActive(result.status)) { // ended at once (it was queued): show it there now
+        data.runs = data.runs.filter((x) => x.run_id !== r.run_id);
+        data.finished = [{ ...r, status: result.status, state: "done", position: null, done_ns: Date.now() * 1e6 }, ...data.finished];
+        pending.delete(r.run_id);
+        draw();
+      }
       say(isActive(result.status)
         ? `Cancel of ${r.run_id} requested: the run is being stopped (status ${result.status} for now).`
         : `Run ${r.run_id} is ${result.status}.`, result.status === "Canceled" ? "ok" : "");
