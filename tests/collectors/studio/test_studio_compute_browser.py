@@ -134,6 +134,7 @@ def test_compute_page_shows_the_queue_live_and_cancels_from_the_page(
     lifecycle = shown.locator("table[aria-label='Status history'] tbody tr")
     lifecycle.last.wait_for()
     assert history == [r.get_attribute("data-status") for r in lifecycle.all()]
+    assert f"Submitted to local: wait.py {stop}" == shown.locator(".submitted").inner_text()
     assert [] == page.errors
 
 
@@ -151,6 +152,7 @@ def test_run_page_shows_an_interactive_runs_lifecycle(
     assert ["Running", "Completed"] == history
     assert history == [r.get_attribute("data-status") for r in rows.all()]
     assert "—" == rows.last.locator("td").last.inner_text()  # the end: no duration
+    assert 0 == shown.locator(".submitted").count()
     assert [] == page.errors
 
 

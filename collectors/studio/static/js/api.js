@@ -84,6 +84,7 @@ export const api = {
   files: (runId) => getJSON(`${runPath(runId)}/files`),
   editTags: (runId, set, del) => getJSON(`${runPath(runId)}/tags`, { method: "PATCH", body: { set, delete: del } }),
   statuses: (runId) => getJSON(`${runPath(runId)}/statuses`),
+  submission: (runId) => getJSON(`${runPath(runId)}/submission`),
   targets: () => getJSON(`${API}/compute/targets`),
   queue: () => getJSON(`${API}/compute/queue`),
   finished: (limit = 20) => getJSON(`${API}/compute/finished?limit=${limit}`),

@@ -175,20 +175,24 @@ async function overviewSection(initial) {
       }))));
   }
 
-  let history = null;
+  let history = null, submission = null;
   async function loadHistory() {
-    try { history = (await api.statuses(run.run_id)).statuses; } catch (error) {
+    try {
+      history = (await api.statuses(run.run_id)).statuses;
+      // Only submitted runs start NotStarted; asking others would be a 404 in the console.
+      if (history.length && history[0].status === "NotStarted") submission = await api.submission(run.run_id);
+    } catch (error) {
       if (error instanceof AuthError) throw error;
-      history = null;
+      history = history || null;
     }
-    drawLifecycle(lifecycle, run, history);
+    drawLifecycle(lifecycle, run, history, submission);
   }
 
   draw();
   await Promise.all([drawChildren(), loadHistory()]);
   const refreshChildren = throttle(drawChildren, 2000);
   const refreshHistory = throttle(loadHistory, 500);
-  const tick = setInterval(() => { if (isActive(run.status)) drawLifecycle(lifecycle, run, history); }, 1000);
+  const tick = setInterval(() => { if (isActive(run.status)) drawLifecycle(lifecycle, run, history, submission); }, 1000);
   return {
     el,
     onRun: (next) => { run = next; draw(); refreshChildren(); refreshHistory(); },
@@ -198,7 +202,7 @@ async function overviewSection(initial) {
 
 // The run's statuses in order, with when each began and how long it lasted: a bar of the
 // phases in proportion, then one row per status.
-export function drawLifecycle(host, run, history) {
+export function drawLifecycle(host, run, history, submission) {
   const head = h("h2", null, "Lifecycle");
   if (!history) {
     clear(host, head, h("p", { class: "muted" }, "This collector does not report status histories."));
@@ -229,10 +233,24 @@ export function drawLifecycle(host, run, history) {
     h("td", { class: "num muted" }, p.time_ns === first ? "" : `+${fmtDuration((p.time_ns - first) / 1e9)}`),
     h("td", { class: "num" }, p.seconds === null ? "—" : `${fmtDuration(p.seconds)}${p.last ? " so far" : ""}`)));
   clear(host, h("div", { class: "card-head" }, head, h("span", { class: "muted small" }, `${history.length} status${history.length === 1 ? "" : "es"} since ${fmtTime(first)}`)),
+    submission ? submittedLine(submission) : null,
     bar,
     h("table", { class: "plain compact lifecycle", "aria-label": "Status history" },
       h("thead", null, h("tr", null, ["Status", "Began", "After start", "Lasted"].map((x, i) => h("th", { scope: "col", class: i > 1 ? "num" : "" }, x)))),
       h("tbody", null, rows)));
+}
+
+// Where and what a submitted run runs: its target (to the Compute page), script and
+// arguments as a shell would take them, its place while it waits.
+function submittedLine(sub) {
+  const command = [sub.script, ...sub.arguments].map(shellQuote).join(" ");
+  return h("p", { class: "submitted small" }, "Submitted to ", h("a", { href: "#/compute" }, sub.target), ": ",
+    h("code", { class: "wrap" }, command),
+    sub.position ? h("span", { class: "muted" }, ` · #${sub.position} in its queue`) : null);
+}
+
+function shellQuote(arg) {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`;
 }
 
 function fmtClock(ns) {
