@@ -34,7 +34,7 @@ from collectors.ops import (
     SubmitRun,
 )
 from collectors.run_files import Uploads
-from collectors.store._apply_compute import ACTIVE, QUEUED
+from collectors.store._apply_compute import ACTIVE, DONE, QUEUED
 from collectors.store.base import StatusChange, Store, SubmissionInfo
 from collectors.store.files import FileStore
 from collectors.writer import Writer
@@ -58,6 +58,7 @@ class ComputeStore(Store, Protocol):
         target: str | None = None,
         collector: str | None = None,
         limit: int | None = None,
+        newest_first: bool = False,
     ) -> list[SubmissionInfo]: ...
 
     def status_history(self, run_id: str) -> list[StatusChange]: ...
@@ -357,6 +358,14 @@ class ComputeService:
         if target is not None:
             self.target(target)
         return self.context.store.list_submissions([QUEUED, ACTIVE], target)
+
+    def finished(self, target: str | None = None, limit: int = 20) -> list[SubmissionInfo]:
+        """The *limit* most recently submitted runs (of *target*) that have ended, newest
+        first."""
+        if target is not None:
+            self.target(target)
+        store = self.context.store
+        return store.list_submissions([DONE], target, limit=limit, newest_first=True)
 
     def describe_targets(self) -> list[dict[str, Any]]:
         """Every target with its limit and how many runs it has queued and running."""
