@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import threading
 from collections.abc import Iterator
 from typing import IO, Any
 
 #: Transfers below this size finish too fast for a bar to help.
 MIN_BYTES = 64 * 1024 * 1024
+_one_bar = threading.Lock()  # one bar at a time: two live displays would garble stderr
 
 
 def wanted(size: int) -> bool:
@@ -48,22 +50,25 @@ Stream = IO[bytes] | _Counting
 @contextlib.contextmanager
 def reading(stream: IO[bytes], size: int, label: str) -> Iterator[Stream]:
     """Yield *stream*, wrapped so that reading it draws a bar when `wanted`."""
-    if not wanted(size):
-        yield stream
+    if not wanted(size) or not _one_bar.acquire(blocking=False):
+        yield stream  # no terminal, or another transfer's bar is showing
         return
     try:
-        from rich.console import Console
-        from rich.progress import Progress
-    except ImportError:
-        yield stream
-        return
-    with Progress(console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task(label, total=size)
+        try:
+            from rich.console import Console
+            from rich.progress import Progress
+        except ImportError:
+            yield stream
+            return
+        with Progress(console=Console(stderr=True), transient=True) as progress:
+            task = progress.add_task(label, total=size)
 
-        def advance(count: int | None) -> None:
-            if count is None:
-                progress.reset(task, total=size)
-            else:
-                progress.advance(task, count)
+            def advance(count: int | None) -> None:
+                if count is None:
+                    progress.reset(task, total=size)
+                else:
+                    progress.advance(task, count)
 
-        yield _Counting(stream, advance)
+            yield _Counting(stream, advance)
+    finally:
+        _one_bar.release()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runlog import _progress
 from runlog._spool_format import _CHUNK, INFLIGHT, STALE_CLAIM_SECONDS, Upload, _hasher
 
 if TYPE_CHECKING:
@@ -85,14 +86,18 @@ def _clone_or_link(source: Path, target: Path) -> bool:
     return True
 
 
-def _hash_checked(source: Path, target: Path, linked: bool) -> tuple[str, tuple[int, ...]]:
+def _hash_checked(
+    source: Path, target: Path, linked: bool, label: str = ""
+) -> tuple[str, tuple[int, ...]]:
     """Hash *source* (copying it to *target* unless *target* is a link or clone of it);
-    repeat if it changed meanwhile, so the digest matches what is kept."""
+    repeat if it changed meanwhile, so the digest matches what is kept. A long copy draws
+    a progress bar named *label* on a terminal."""
     for _attempt in range(3):
         name, digest = _hasher()
-        with open(source, "rb") as src, contextlib.ExitStack() as stack:
+        with open(source, "rb") as raw, contextlib.ExitStack() as stack:
+            before = _identity(os.fstat(raw.fileno()))
+            src = raw if linked else stack.enter_context(_progress.reading(raw, before[0], label))
             dst = None if linked else stack.enter_context(open(target, "wb"))
-            before = _identity(os.fstat(src.fileno()))
             while chunk := src.read(_CHUNK):
                 digest.update(chunk)
                 if dst is not None:
@@ -100,7 +105,7 @@ def _hash_checked(source: Path, target: Path, linked: bool) -> tuple[str, tuple[
             if dst is not None:
                 dst.flush()
                 os.fsync(dst.fileno())
-            after = _identity(os.fstat(src.fileno()))
+            after = _identity(os.fstat(raw.fileno()))
         if before == after:
             break
     return f"{name}:{digest.hexdigest()}", after

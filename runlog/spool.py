@@ -266,7 +266,8 @@ class Spool:
         done: threading.Event,
     ) -> None:
         try:
-            digest, now = _hash_checked(temporary if linked else source, temporary, linked)
+            label = f"runlog: keeping {upload.path} for upload"
+            digest, now = _hash_checked(temporary if linked else source, temporary, linked, label)
             if now[:2] != identity[:2]:
                 _log.warning(
                     "file %s changed after upload_file() was called; run %s gets its "

@@ -148,21 +148,12 @@ def test_a_wrong_endpoint_path_keeps_the_data(collector: Collector, tmp_path: Pa
         assert {"loss": 0.75} == client.get_metrics(run_id)
 
 
-def test_a_long_upload_shows_a_progress_bar_on_a_terminal(
-    collector: Collector, tmp_path: Path
-) -> None:
+def on_terminal(script: str, **env: str) -> bytes:
+    """Run *script* with stderr on a pseudo-terminal; return what it drew there."""
     import pty
 
-    big = tmp_path / "big.bin"
-    big.write_bytes(os.urandom(4 * 1024 * 1024))
-    script = f"""
-        import runlog, runlog._progress
-        runlog._progress.MIN_BYTES = 1024 * 1024  # "long" for this test
-        with runlog.start_run("bar") as run:
-            run.upload_file("big.bin", {str(big)!r})
-    """
     environment = {k: v for k, v in os.environ.items() if not k.startswith("RUNLOG_")}
-    environment.update({c.ENV_ENDPOINT: collector.endpoint, c.ENV_SPOOL_DIR: str(tmp_path)})
+    environment.update(env)
     leader, follower = pty.openpty()
     with open(os.devnull, "rb") as nothing:
         process = subprocess.Popen(
@@ -178,8 +169,51 @@ def test_a_long_upload_shows_a_progress_bar_on_a_terminal(
         while chunk := os.read(leader, 65536):
             shown += chunk
     os.close(leader)
-    assert 0 == process.wait(60)
+    assert 0 == process.wait(60), shown.decode(errors="replace")
+    return shown
+
+
+BAR_SCRIPT = """
+    import runlog, runlog._progress
+    runlog._progress.MIN_BYTES = 1024 * 1024  # "long" for this test
+    with runlog.start_run("bar") as run:
+        run.upload_file("big.bin", {path!r})
+"""
+
+
+def test_a_long_upload_shows_a_progress_bar_on_a_terminal(
+    collector: Collector, tmp_path: Path
+) -> None:
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(4 * 1024 * 1024))
+    shown = on_terminal(
+        BAR_SCRIPT.format(path=str(big)),
+        **{c.ENV_ENDPOINT: collector.endpoint, c.ENV_SPOOL_DIR: str(tmp_path)},
+    )
     assert b"runlog: big.bin" in shown
+
+
+def test_a_long_background_copy_shows_a_progress_bar_on_a_terminal(
+    collector: Collector, tmp_path: Path
+) -> None:
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
+        import pytest
+
+        pytest.skip("needs a second filesystem for the spool (no hard link possible)")
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(4 * 1024 * 1024))
+    spool_dir = shm / f"runlog-test-{uuid.uuid4().hex}"
+    try:
+        shown = on_terminal(
+            BAR_SCRIPT.format(path=str(big)),
+            **{c.ENV_ENDPOINT: collector.endpoint, c.ENV_SPOOL_DIR: str(spool_dir)},
+        )
+    finally:
+        import shutil
+
+        shutil.rmtree(spool_dir, ignore_errors=True)
+    assert b"runlog: keeping big.bin for upload" in shown
 
 
 def test_a_reconnecting_client_replays_only_its_collectors_entries(
