@@ -216,7 +216,10 @@ class Spool:
 
     def _write_upload(self, upload: Upload, content: bytes) -> None:
         temporary = upload.data.with_name(f".{upload.data.name}.tmp")
-        temporary.write_bytes(content)
+        with open(temporary, "wb") as stream:
+            stream.write(content)
+            stream.flush()
+            os.fsync(stream.fileno())
         self._finish_upload(upload, temporary, len(content), _digest_of(content))
 
     def _finish_upload(
