@@ -67,37 +67,41 @@ def _identity(stat: os.stat_result) -> tuple[int, ...]:
     return stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_dev
 
 
-def _clone_or_link(source: Path, target: Path) -> bool:
-    """Clone *source* to *target* (copy-on-write) or hard link it; False when neither works
-    (*target* then does not exist and the file is copied in the background)."""
+CLONED, LINKED, COPY = "cloned", "linked", "copy"
+
+
+def _clone_or_link(source: Path, target: Path) -> str:
+    """Clone *source* to *target* (copy-on-write: a snapshot) or hard link it (the same
+    file); `COPY` when neither works (*target* then does not exist and the file is copied
+    in the background)."""
     try:
         import fcntl
 
         with open(source, "rb") as src, open(target, "wb") as dst:
             fcntl.ioctl(dst.fileno(), _FICLONE, src.fileno())
-        return True
+        return CLONED
     except (OSError, ImportError):
         with contextlib.suppress(OSError):
             target.unlink()
     try:
         os.link(source, target)
     except OSError:
-        return False
-    return True
+        return COPY
+    return LINKED
 
 
 def _hash_checked(
-    source: Path, target: Path, linked: bool, label: str = ""
+    source: Path, target: Path, copy: bool, label: str = ""
 ) -> tuple[str, tuple[int, ...]]:
-    """Hash *source* (copying it to *target* unless *target* is a link or clone of it);
+    """Hash *source*, copying it to *target* if *copy* (else *target* is a link or clone);
     repeat if it changed meanwhile, so the digest matches what is kept. A long copy draws
     a progress bar named *label* on a terminal."""
     for _attempt in range(3):
         name, digest = _hasher()
         with open(source, "rb") as raw, contextlib.ExitStack() as stack:
             before = _identity(os.fstat(raw.fileno()))
-            src = raw if linked else stack.enter_context(_progress.reading(raw, before[0], label))
-            dst = None if linked else stack.enter_context(open(target, "wb"))
+            src = stack.enter_context(_progress.reading(raw, before[0], label)) if copy else raw
+            dst = stack.enter_context(open(target, "wb")) if copy else None
             while chunk := src.read(_CHUNK):
                 digest.update(chunk)
                 if dst is not None:

@@ -45,6 +45,9 @@ from typing import IO
 
 from runlog import conventions as c
 from runlog._spool_files import (
+    CLONED,
+    COPY,
+    LINKED,
     _claim,
     _clone_or_link,
     _Direct,
@@ -247,7 +250,7 @@ class Spool:
         temporary = upload.data.with_name(f".{upload.data.name}.tmp")
         try:
             self._ensure_room(identity[0])
-            linked = _clone_or_link(source, temporary)
+            how = _clone_or_link(source, temporary)
         except OSError as exc:
             return self._go_direct(upload, source, identity, exc, source)
         done = threading.Event()
@@ -256,7 +259,7 @@ class Spool:
             if self._stager is None or self._stager.finished:
                 self._stager = _Stager(self)
                 self._stager.start()
-            self._stager.jobs.put((upload, source, identity, temporary, linked, done))
+            self._stager.jobs.put((upload, source, identity, temporary, how, done))
         return upload
 
     def _stage_in_background(
@@ -265,13 +268,14 @@ class Spool:
         source: Path,
         identity: tuple[int, ...],
         temporary: Path,
-        linked: bool,
+        how: str,
         done: threading.Event,
     ) -> None:
         try:
             label = f"runlog: keeping {upload.path} for upload"
-            digest, now = _hash_checked(temporary if linked else source, temporary, linked, label)
-            if now[:2] != identity[:2]:
+            copied = how == COPY
+            digest, now = _hash_checked(source if copied else temporary, temporary, copied, label)
+            if how != CLONED and now[:2] != identity[:2]:  # a clone is a snapshot of the call
                 _log.warning(
                     "file %s changed after upload_file() was called; run %s gets its "
                     "content as of %s",
@@ -279,7 +283,7 @@ class Spool:
                     upload.run_id,
                     time.strftime("%H:%M:%S"),
                 )
-            self._finish_upload(upload, temporary, now[0], digest, linked)
+            self._finish_upload(upload, temporary, now[0], digest, how == LINKED)
         except OSError as exc:
             with contextlib.suppress(OSError):
                 temporary.unlink()
