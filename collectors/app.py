@@ -40,6 +40,7 @@ from collectors.settings import Settings
 from collectors.store.files import FileStore, LocalFileStore
 from collectors.studio import Studio, StudioStore
 from collectors.writer import Writer
+from runlog.extras import DISTRIBUTION
 
 _OTLP_PREFIX = "/v1/"
 OPENAPI_URL = "/openapi.json"
@@ -54,7 +55,7 @@ _STATUS_CODES = {
 def version() -> str:
     """The installed runlog version (``0.1.0`` when running from a source tree)."""
     try:
-        return metadata.version("runlog")
+        return metadata.version(DISTRIBUTION)
     except metadata.PackageNotFoundError:
         return "0.1.0"
 

@@ -22,6 +22,7 @@ from runlog.exceptions import (
     ConfigError,
     RunlogError,
 )
+from runlog.extras import DISTRIBUTION, missing_message
 
 if TYPE_CHECKING:
     from runlog.client import Client
@@ -118,7 +119,7 @@ def _print_version(ctx: click.Context, value: bool) -> None:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        found = version("runlog")
+        found = version(DISTRIBUTION)
     except PackageNotFoundError:
         found = "(not installed; running from source)"
     click.echo(f"runlog {found}")
@@ -235,7 +236,7 @@ def collector(
     max_ray_runs: int,
     cancel_grace: float,
 ) -> None:
-    """Start the collector sidecar (needs `pip install 'runlog[collector]'`)."""
+    """Start the collector sidecar (needs `pip install 'runlog-ml[collector]'`)."""
     serve, settings_cls = _import_collector()
     values: dict[str, Any] = {
         "host": host,
@@ -263,10 +264,7 @@ def _import_collector() -> tuple[Callable[[Any], Any], type[Any]]:
         from collectors.server import serve
         from collectors.settings import Settings
     except ImportError as exc:
-        raise CommandFailed(
-            f"the collector needs its server libraries (missing {exc.name}); "
-            "install them with `pip install 'runlog[collector]'`"
-        ) from exc
+        raise CommandFailed(missing_message("the collector", exc)) from exc
     return serve, Settings
 
 

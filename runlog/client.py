@@ -690,9 +690,9 @@ def runs_to_pandas(runs: Iterable[Mapping[str, Any]]) -> Any:
     try:
         import pandas as pd
     except ImportError as exc:
-        raise ImportError(
-            "runs_to_pandas() needs pandas; install it with `pip install 'runlog[pandas]'`"
-        ) from exc
+        from runlog.extras import missing_message
+
+        raise ImportError(missing_message("runs_to_pandas()", exc), name=exc.name) from exc
     frame = pd.DataFrame([run_row(r) for r in runs])
     if frame.empty:
         return pd.DataFrame(columns=_BASE_COLUMNS)
