@@ -8,12 +8,12 @@ Errors go to stderr as one line; ``--json`` prints machine-readable JSON on stdo
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from collectors.cli_args import command as collector_command
 from runlog import _cli_compute, _tables
 from runlog import conventions as c
 from runlog._models_cli import models
@@ -22,7 +22,7 @@ from runlog.exceptions import (
     ConfigError,
     RunlogError,
 )
-from runlog.extras import DISTRIBUTION, missing_message
+from runlog.extras import DISTRIBUTION
 
 if TYPE_CHECKING:
     from runlog.client import Client
@@ -132,140 +132,6 @@ def main() -> None:
 
 
 # --- collector and sync -------------------------------------------------------------------
-
-
-@cli.command()
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False),
-    envvar=c.ENV_DATA_DIR,
-    help=f"Where the store and files live [env {c.ENV_DATA_DIR}; default ./runlog-data].",
-)
-@click.option(
-    "--host",
-    default="127.0.0.1",
-    show_default=True,
-    help="Address to bind; a non-loopback address needs --token.",
-)
-@click.option(
-    "--port",
-    type=click.IntRange(0, 65535),
-    default=c.DEFAULT_HTTP_PORT,
-    show_default=True,
-    help="OTLP/HTTP, files and query API port.",
-)
-@click.option(
-    "--grpc-port",
-    type=click.IntRange(0, 65535),
-    default=c.DEFAULT_GRPC_PORT,
-    show_default=True,
-    help="OTLP/gRPC port.",
-)
-@click.option("--no-grpc", is_flag=True, help="Do not start the OTLP/gRPC receiver.")
-@click.option(
-    "--token",
-    "own_token",
-    metavar="TOKEN",
-    help="Require this bearer token (default: the global --token / RUNLOG_TOKEN).",
-)
-@click.option(
-    "--max-body-mb",
-    type=click.IntRange(min=1),
-    default=None,
-    metavar="MB",
-    help="Largest request body, decompressed [default 64].",
-)
-@click.option("--no-replay", is_flag=True, help="Do not replay this machine's disk spool.")
-@click.option(
-    "--heartbeat-timeout",
-    type=click.FloatRange(min=0),
-    default=60.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="A run that sends heartbeats is NotResponding after this much silence (0: never).",
-)
-@click.option(
-    "--dead-after",
-    type=click.FloatRange(min=0),
-    default=600.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="A NotResponding run is Failed after this much more silence.",
-)
-@click.option("--no-local-execution", is_flag=True, help="Refuse submitted runs on this host.")
-@click.option(
-    "--max-local-runs",
-    type=click.IntRange(min=1),
-    default=2,
-    show_default=True,
-    help="Submitted runs run here at a time; the rest wait in the queue.",
-)
-@click.option(
-    "--ray-address", envvar="RAY_ADDRESS", metavar="URL", help="Ray job API: adds the ray target."
-)
-@click.option(
-    "--max-ray-runs",
-    type=click.IntRange(min=1),
-    default=8,
-    show_default=True,
-    help="Runs handed to Ray at a time.",
-)
-@click.option(
-    "--cancel-grace",
-    type=click.FloatRange(min=0),
-    default=10.0,
-    show_default=True,
-    help="Seconds between SIGTERM and SIGKILL when a run is canceled.",
-)
-@pass_options
-def collector(
-    opts: Options,
-    data_dir: str | None,
-    host: str,
-    port: int,
-    grpc_port: int,
-    no_grpc: bool,
-    own_token: str | None,
-    max_body_mb: int | None,
-    no_replay: bool,
-    heartbeat_timeout: float,
-    dead_after: float,
-    no_local_execution: bool,
-    max_local_runs: int,
-    ray_address: str | None,
-    max_ray_runs: int,
-    cancel_grace: float,
-) -> None:
-    """Start the collector sidecar (needs `pip install 'runlog-ml[collector]'`)."""
-    serve, settings_cls = _import_collector()
-    values: dict[str, Any] = {
-        "host": host,
-        "port": port,
-        "token": own_token or opts.token,
-        "grpc_port": None if no_grpc else grpc_port,
-        "replay_spool": not no_replay,
-        "heartbeat_timeout_s": heartbeat_timeout,
-        "dead_after_s": dead_after,
-        "local_execution": not no_local_execution,
-        "max_local_runs": max_local_runs,
-        "ray_address": ray_address,
-        "max_ray_runs": max_ray_runs,
-        "cancel_grace_s": cancel_grace,
-    }
-    if data_dir:
-        values["data_dir"] = Path(data_dir)
-    if max_body_mb:
-        values["max_body_bytes"] = max_body_mb * 1024 * 1024
-    serve(settings_cls(**values))
-
-
-def _import_collector() -> tuple[Callable[[Any], Any], type[Any]]:
-    try:
-        from collectors.server import serve
-        from collectors.settings import Settings
-    except ImportError as exc:
-        raise CommandFailed(missing_message("the collector", exc)) from exc
-    return serve, Settings
 
 
 @cli.command()
@@ -635,6 +501,7 @@ def _parse_tags(pairs: Sequence[str]) -> dict[str, str]:
 
 
 cli.add_command(models)  # runlog/_models_cli.py
+cli.add_command(collector_command)  # collectors/cli_args.py: `python -m collectors` too
 _cli_compute.register(cli, pass_options, _parse_tags)
 
 if __name__ == "__main__":  # pragma: no cover
