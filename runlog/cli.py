@@ -364,11 +364,14 @@ def files(opts: Options, run_id: str, as_json: bool) -> None:
     help="File or directory to write to (default: the file's name, here).",
 )
 @click.option("--snapshot", is_flag=True, help="The submitted run's source snapshot (a zip).")
+@click.option("--force", is_flag=True, help="Overwrite a local file that exists.")
 @pass_options
 def download(
-    opts: Options, run_id: str, name: str | None, output: str | None, snapshot: bool
+    opts: Options, run_id: str, name: str | None, output: str | None, snapshot: bool, force: bool
 ) -> None:
     """Download the run's file NAME (e.g. outputs/model.pkl), or its --snapshot."""
+    from runlog.client import _target_path
+
     if snapshot == (name is not None):
         raise click.UsageError("give a file NAME or --snapshot (one of them)")
     if snapshot:
@@ -376,6 +379,9 @@ def download(
 
         name, output = FILE_NAME, output or f"{run_id}-snapshot.zip"
     assert name is not None  # one of the two, checked above
+    target = _target_path(name, output)
+    if target.exists() and not force:
+        _fail(f"{target} exists; pass --force to overwrite it, or -o to write elsewhere")
     with opts.client() as client:
         written = client.download_file(run_id, name, output)
     click.echo(written)

@@ -338,6 +338,24 @@ def test_files_and_download(logged: dict[str, Any], tmp_path: Path) -> None:
     )
     assert (0, str(target)) == (result.exit_code, result.output.strip())
     assert b"model bytes" == target.read_bytes()
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert oct(0o666 & ~umask) == oct(target.stat().st_mode & 0o777)  # not mkstemp's 0600
+
+
+def test_download_refuses_to_overwrite_without_force(
+    logged: dict[str, Any], tmp_path: Path
+) -> None:
+    target = tmp_path / "model.bin"
+    target.write_bytes(b"mine")
+    args = ["download", logged["first"], "outputs/model.pkl", "-o", str(target)]
+
+    refused = invoke(*args, endpoint=logged["endpoint"])
+
+    assert_one_line_error(refused, 1, "pass --force to overwrite it")
+    assert b"mine" == target.read_bytes()
+    forced = invoke(*args, "--force", endpoint=logged["endpoint"])
+    assert (0, b"model bytes") == (forced.exit_code, target.read_bytes())
 
 
 def test_download_unknown_file_exits_1(logged: dict[str, Any], tmp_path: Path) -> None:
