@@ -216,9 +216,9 @@ def points_table(series: Sequence[Series]) -> Table:
             table.add_row(str(step), fmt_time(ts), fmt_value(value))
         return table
     table = new_table("step", *(s.column for s in series), title=series[0].name)
-    longest = max(series, key=len)
-    for i, step in enumerate(longest.steps):
-        table.add_row(str(step), *(fmt_value(s.values[i]) if i < len(s) else "" for s in series))
+    by_step = [dict(zip(s.steps, s.values, strict=True)) for s in series]
+    for step in sorted({step for s in series for step in s.steps}):  # a row per step, aligned
+        table.add_row(str(step), *(fmt_value(col[step]) if step in col else "" for col in by_step))
     return table
 
 

@@ -126,6 +126,25 @@ def test_fmt_size(size: int, text: str) -> None:
     assert text == fmt_size(size)
 
 
+def test_points_of_rows_with_differing_columns_stay_aligned() -> None:
+    from rich.console import Console
+
+    from runlog._decode import Series
+    from runlog._tables import points_table
+
+    series = [
+        Series("tbl", "a", "row", "int", [0, 1], [0, 0], [1, 3]),
+        Series("tbl", "b", "row", "int", [0], [0], [2]),
+        Series("tbl", "c", "row", "str", [1], [0], ["x"]),
+    ]
+    console = Console(record=True, width=60)
+    console.print(points_table(series))
+    rows = [
+        [cell.strip() for cell in line.split("│")] for line in console.export_text().splitlines()
+    ]
+    assert [["0", "1", "2", ""], ["1", "3", "", "x"]] == rows[3:]
+
+
 def test_pick_columns_puts_mentioned_keys_first_then_common_ones() -> None:
     runs = [
         {
