@@ -128,23 +128,72 @@ def pick_columns(
     return list(dict.fromkeys(chosen))
 
 
-def runs_table(found: Sequence[Mapping[str, Any]], extra: Sequence[str]) -> Table:
-    """A table of runs: id, experiment, name, status, started, duration, then *extra* keys."""
+def fmt_when(ns: int | None, now: float | None = None) -> str:
+    """A compact local start time: ``14:03`` today, ``12-03 14:03`` this year, else the date."""
+    if ns is None:
+        return "-"
+    when = datetime.fromtimestamp(ns / 1e9)
+    today = datetime.fromtimestamp(time.time() if now is None else now)
+    if when.date() == today.date():
+        return when.strftime("%H:%M")
+    if when.year == today.year:
+        return when.strftime("%m-%d %H:%M")
+    return when.strftime("%Y-%m-%d")
+
+
+def runs_table(
+    found: Sequence[Mapping[str, Any]],
+    extra: Sequence[str],
+    show_experiment: bool = True,
+    width: int | None = None,
+) -> tuple[Table, list[str]]:
+    """A table of runs: id (never cut), experiment (unless one was asked for), name, status,
+    started, duration, then the *extra* keys that fit in *width* columns.
+
+    Returns the table and the extra keys left out for lack of room.
+    """
     from runlog.client import run_row
 
-    table = new_table("run id", "experiment", "name", "status", "started", "duration", *extra)
-    for run in found:
-        row = run_row(run)
-        table.add_row(
-            run["run_id"],
-            run.get("experiment", ""),
-            run.get("name") or "",
-            marked_deleted(run.get("status", ""), run),
-            fmt_time(run.get("start_ns")),
-            fmt_duration(run_duration(run)),
-            *(fmt_value(row.get(k)) for k in extra),
-        )
-    return table
+    rows = [run_row(run) for run in found]
+    base: list[tuple[str, list[str]]] = [("run id", [r["run_id"] for r in found])]
+    if show_experiment:
+        base.append(("experiment", [r.get("experiment", "") for r in found]))
+    base += [
+        ("name", [r.get("name") or "" for r in found]),
+        ("status", [marked_deleted(r.get("status", ""), r) for r in found]),
+        ("started", [fmt_when(r.get("start_ns")) for r in found]),
+        ("duration", [fmt_duration(run_duration(r)) for r in found]),
+    ]
+    columns = base[:]
+    left_out: list[str] = []
+    used = sum(_width(head, cells) + 3 for head, cells in base)
+    for key in extra:
+        cells = [fmt_value(row.get(key)) for row in rows]
+        need = _width(key, cells) + 3
+        if width is not None and used + need > width:
+            left_out.append(key)
+            continue
+        used += need
+        columns.append((key, cells))
+    table = new_table()
+    for head, _cells in columns:
+        table.add_column(head, no_wrap=True, overflow="fold" if head == "name" else "ellipsis")
+    for i in range(len(found)):
+        table.add_row(*(cells[i] for _head, cells in columns))
+    return table, left_out
+
+
+def _width(head: str, cells: Sequence[str]) -> int:
+    return max([len(head), *map(len, cells)])
+
+
+def left_out_note(left_out: Sequence[str]) -> str:
+    """Says which columns did not fit and how to see them."""
+    shown = ", ".join(left_out[:4]) + (", ..." if len(left_out) > 4 else "")
+    return (
+        f"({len(left_out)} more column{'s' if len(left_out) > 1 else ''} did not fit: {shown}; "
+        "choose with --columns KEYS, or see all with --json)"
+    )
 
 
 def details_grid(run: Mapping[str, Any]) -> Table:

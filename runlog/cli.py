@@ -232,14 +232,33 @@ def runs(
         found = client.search_runs(
             list(experiments_), filter_, list(order_by), max_results, include_deleted
         )
+        if not found and experiments_:
+            _unknown_experiments(client, experiments_)
     if as_json:
         _tables.print_json(found)
         return
-    if columns:
-        extra = [k.strip() for k in columns.split(",") if k.strip()]
+    console = _tables.console()
+    if columns:  # asked for: all of them, however wide
+        extra, width = [k.strip() for k in columns.split(",") if k.strip()], None
     else:
         extra = _tables.pick_columns(found, [*order_by, filter_ or ""])
-    _tables.console().print(_tables.runs_table(found, extra))
+        width = console.width
+    table, left_out = _tables.runs_table(found, extra, len(experiments_) != 1, width)
+    console.print(table)
+    if left_out:
+        console.print(_tables.left_out_note(left_out))
+
+
+def _unknown_experiments(client: Client, asked: Sequence[str]) -> None:
+    """No runs: say so when an experiment asked for does not exist (a typo, usually)."""
+    names = [str(e["name"]) for e in client.list_experiments(True)]
+    unknown = [name for name in asked if name not in names]
+    if unknown:
+        known = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
+        _fail(
+            f"no experiment {unknown[0]!r} (experiments: {known or 'none yet'}); "
+            "list them with `runlog experiments`"
+        )
 
 
 @cli.command()
@@ -268,7 +287,7 @@ def show(opts: Options, run_id: str, as_json: bool) -> None:
     if files:
         console.print(_tables.files_table(files))
     if children:
-        console.print(_tables.runs_table(children, []))
+        console.print(_tables.runs_table(children, [], width=console.width)[0])
 
 
 # --- metrics and files --------------------------------------------------------------------

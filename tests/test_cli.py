@@ -222,6 +222,53 @@ def test_runs_table_shows_runs_and_metric_columns(logged: dict[str, Any]) -> Non
         assert text in result.output
 
 
+def test_runs_of_an_unknown_experiment_say_so(logged: dict[str, Any]) -> None:
+    result = invoke("runs", "-e", "typo-" + new_id(), endpoint=logged["endpoint"])
+    assert_one_line_error(result, 1, "no experiment 'typo-")
+    assert logged["experiment"] in result.output
+
+
+def _long_runs() -> list[dict[str, Any]]:
+    metrics = [
+        {"name": f"metric_{k}", "column": "", "kind": "scalar", "last": 0.123456 * k}
+        for k in range(8)
+    ]
+    return [
+        {
+            "run_id": f"diabetes-sweep-alpha-0.{i}-{'a1b2c3d4' * 2}",
+            "experiment": "diabetes-sweep",
+            "name": f"alpha {i}",
+            "status": "Completed",
+            "start_ns": time.time_ns(),
+            "end_ns": time.time_ns() + 3_000_000_000,
+            "params": {"alpha": f"0.{i}"},
+            "metrics": metrics,
+        }
+        for i in range(3)
+    ]
+
+
+@pytest.mark.parametrize("width", [100, 120])
+def test_runs_table_never_cuts_ids_and_fits_its_columns(width: int) -> None:
+    from rich.console import Console
+
+    from runlog._tables import runs_table
+
+    found = _long_runs()
+    extra = pick_columns(found, [])
+    console = Console(record=True, width=width)
+    table, left_out = runs_table(found, extra, show_experiment=False, width=width)
+    console.print(table)
+    text = console.export_text()
+
+    lines = text.splitlines()
+    assert all(run["run_id"] in text for run in found)
+    assert "experiment" not in lines[0]
+    assert 2 + len(found) == len(lines)  # one line per run: no wrapped dates or ids
+    assert max(map(len, lines)) <= width
+    assert left_out and set(left_out) | {"params.alpha"} <= set(extra)
+
+
 def test_runs_json_ordered_and_limited(logged: dict[str, Any]) -> None:
     result = invoke(
         "runs",
