@@ -315,3 +315,99 @@ def _span_depths(spans: Sequence[Mapping[str, Any]]) -> dict[str, int]:
             parent = parents[parent]
         depths[span_id] = depth
     return depths
+
+
+_BLOCKS = " ▁▂▃▄▅▆▇█"
+_LABEL_ROOM = 12
+
+
+def chart(series: Series, width: int, height: int = 8) -> str:
+    """A terminal chart of one numeric column: block bars by step, y labels, step range.
+
+    Each of the chart's columns shows the mean of the points whose step falls in it (the
+    y labels are the lowest and highest of these means); NaN and infinite values are left
+    out. Returns ``""`` when there is nothing numeric to draw.
+    """
+    import math
+
+    points = [
+        (int(step), float(value))
+        for step, value in zip(series.steps, series.values, strict=True)
+        if isinstance(value, (int, float)) and not isinstance(value, bool)
+        if math.isfinite(value)
+    ]
+    if not points:
+        return ""
+    first, last = points[0][0], points[-1][0]
+    cols = max(8, width - _LABEL_ROOM - 3)  # a y label (%.6g) is 12 characters at most
+    sums, counts = [0.0] * cols, [0] * cols
+    for step, value in points:
+        i = (step - first) * cols // (last - first + 1) if last > first else 0
+        sums[min(cols - 1, max(0, i))] += value
+        counts[min(cols - 1, max(0, i))] += 1
+    means: list[float] = []
+    for total, count in zip(sums, counts, strict=True):  # empty columns repeat the last value
+        means.append(total / count if count else means[-1] if means else points[0][1])
+    lo, hi = min(means), max(means)
+    labels = [fmt_value(hi), fmt_value(lo)]
+    label_width = max(map(len, labels))
+    levels: list[float | None] = [
+        (m - lo) / (hi - lo) * height * 8 if hi > lo else height * 4 for m in means
+    ]
+    lines = []
+    for row in range(height):
+        base, bottom = (height - 1 - row) * 8, row == height - 1
+        cells = "".join(_cell(level, base, bottom) for level in levels)
+        label = labels[0] if row == 0 else labels[1] if bottom else ""
+        lines.append(f"{label:>{label_width}} ┤{cells}")
+    axis = f"{'':>{label_width}} └{'─' * cols}"
+    left = f"{'':>{label_width}}  step {first}"
+    right = f"step {last}"
+    if len(left) + len(right) < label_width + 2 + cols:
+        steps_line = left + right.rjust(label_width + 2 + cols - len(left))
+    else:
+        steps_line = f"{'':>{label_width}}  steps {first}-{last}"
+    return "\n".join([*lines, axis, steps_line])
+
+
+def _cell(level: float | None, base: int, bottom: bool) -> str:
+    """The block for one chart cell: eighths above *base*; the bottom row is never empty."""
+    import math
+
+    if level is None:
+        return " "
+    eighths = max(0, min(8, math.ceil(level - base)))
+    return _BLOCKS[max(1, eighths) if bottom else eighths]
+
+
+def metric_summary_grid(summary: Mapping[str, Any]) -> Table:
+    """One metric column's summary: count, last (at its step), min, max, kind and dtype."""
+    from rich.table import Table
+
+    grid = Table.grid(padding=(0, 2))
+    name = summary["name"] + (f" [{summary['column']}]" if summary.get("column") else "")
+    fields = [
+        ("metric", name),
+        ("points", str(summary.get("count", ""))),
+        ("last", f"{fmt_value(summary.get('last'))} (step {summary.get('last_step', '-')})"),
+        ("min / max", f"{fmt_value(summary.get('min'))} / {fmt_value(summary.get('max'))}"),
+        ("kind", f"{summary.get('kind', '')}, {summary.get('dtype', '')}"),
+    ]
+    for key, value in fields:
+        grid.add_row(f"{key}:", value)
+    return grid
+
+
+def print_csv(series: Sequence[Series]) -> None:
+    """Every point as CSV: ``step,time_ns,<column>...`` (one row per step, aligned)."""
+    import csv
+
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(["step", "time_ns", *(s.column or s.name for s in series)])
+    by_step = [
+        dict(zip(s.steps, zip(s.timestamps, s.values, strict=True), strict=True)) for s in series
+    ]
+    for step in sorted({step for s in series for step in s.steps}):
+        cells = [col.get(step) for col in by_step]
+        time_ns = next(cell[0] for cell in cells if cell is not None)
+        writer.writerow([step, time_ns, *("" if cell is None else cell[1] for cell in cells)])

@@ -304,7 +304,9 @@ def show(opts: Options, run_id: str, as_json: bool) -> None:
     metavar="N",
     help="Let the collector downsample each column to at most N points.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--all", "show_all", is_flag=True, help="Print every point as a table.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print every point as CSV.")
+@click.option("--json", "as_json", is_flag=True, help="Print every point as JSON.")
 @pass_options
 def metrics(
     opts: Options,
@@ -312,20 +314,64 @@ def metrics(
     name: str | None,
     column: str | None,
     max_points: int | None,
+    show_all: bool,
+    as_csv: bool,
     as_json: bool,
 ) -> None:
-    """Without NAME: the run's metric summaries. With NAME: its points."""
+    """Without NAME: the run's metric summaries. With NAME: its summary and a chart (numbers)
+    or its points (anything else); --all, --csv and --json print every point."""
     with opts.client() as client:
         summaries = client.list_metrics(run_id)
         if name is None:
             _print_summaries(summaries, as_json)
             return
         columns = _columns_of(summaries, run_id, name, column)
+        if not (show_all or as_csv or as_json):
+            _print_overview(client, run_id, name, columns, summaries, max_points)
+            return
         series = [client.get_metric(run_id, name, col, max_points) for col in columns]
     if as_json:
         _tables.print_json([dataclasses.asdict(s) for s in series])
+    elif as_csv:
+        _tables.print_csv(series)
     else:
         _tables.console().print(_tables.points_table(series))
+
+
+_SHOWN_AS_TABLE = 50  # a metric with at most this many points is simply listed
+
+
+def _print_overview(
+    client: Client,
+    run_id: str,
+    name: str,
+    columns: Sequence[str],
+    summaries: Sequence[Mapping[str, Any]],
+    max_points: int | None,
+) -> None:
+    """The default view of one metric: a summary per column and a chart of each numeric one."""
+    console = _tables.console()
+    mine = [s for s in summaries if s["name"] == name and str(s.get("column", "")) in columns]
+    total = sum(int(s.get("count", 0)) for s in mine)
+    numeric = [s for s in mine if s.get("dtype") in ("f8", "i8") and s.get("kind") != "image"]
+    if total <= _SHOWN_AS_TABLE * len(mine):
+        every = [client.get_metric(run_id, name, col, max_points) for col in columns]
+        console.print(_tables.points_table(every))
+        return
+    width = min(console.width, 120)
+    for summary in mine:
+        console.print(_tables.metric_summary_grid(summary))
+        if summary in numeric:
+            points = max_points or max(2, width - 12)
+            one = client.get_metric(run_id, name, str(summary.get("column", "")), points)
+            drawn = _tables.chart(one, width)
+            if drawn:
+                console.print(drawn, highlight=False, markup=False)
+        console.print()
+    console.print(
+        f"({total} point{'s' if total != 1 else ''}; every one with --all, --csv or --json)",
+        highlight=False,
+    )
 
 
 def _print_summaries(summaries: Sequence[Mapping[str, Any]], as_json: bool) -> None:

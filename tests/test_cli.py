@@ -363,6 +363,57 @@ def test_metrics_summaries_and_points(logged: dict[str, Any]) -> None:
     assert [("cos", [1.0])] == [(s["column"], s["values"]) for s in column]
 
 
+@pytest.fixture
+def long_metric(collector: Any, client_env: None) -> dict[str, Any]:
+    import runlog
+
+    run = runlog.Experiment(runlog.Workspace(collector.endpoint), "long").start_logging()
+    for step in range(2000):
+        run.log("loss", 1.0 / (1 + step))
+    run.complete()
+    return {"endpoint": collector.endpoint, "run": run.id}
+
+
+def test_metrics_of_a_long_metric_show_a_summary_and_a_chart(long_metric: dict[str, Any]) -> None:
+    result = invoke("metrics", long_metric["run"], "loss", endpoint=long_metric["endpoint"])
+
+    assert 0 == result.exit_code, result.output
+    lines = result.output.splitlines()
+    assert len(lines) < 25  # not 2000 rows
+    assert ["points:", "2000"] == lines[1].split()
+    assert "█" in result.output and "step 0" in result.output and "step 1999" in result.output
+    assert "(2000 points; every one with --all, --csv or --json)" == lines[-1]
+
+
+def test_metrics_csv_and_all_print_every_point(long_metric: dict[str, Any]) -> None:
+    as_csv = invoke(
+        "metrics", long_metric["run"], "loss", "--csv", endpoint=long_metric["endpoint"]
+    )
+    rows = as_csv.output.splitlines()
+    assert (2001, "step,time_ns,loss") == (len(rows), rows[0])
+    assert ["1", "0.5"] == [rows[2].split(",")[0], rows[2].split(",")[2]]
+    every = invoke("metrics", long_metric["run"], "loss", "--all", endpoint=long_metric["endpoint"])
+    assert 2000 < len(every.output.splitlines())
+
+
+def test_chart_draws_a_falling_line() -> None:
+    from runlog._decode import Series
+    from runlog._tables import chart
+
+    falling = Series("loss", "", "scalar", "f8", [0, 1, 2, 3], [0] * 4, [4.0, 3.0, 2.0, 1.0])
+
+    drawn = chart(falling, 23, 4)
+
+    assert [
+        "4 ┤██      ",
+        "  ┤██▆▆    ",
+        "  ┤████▃▃  ",
+        "1 ┤██████▁▁",
+        "  └────────",
+        "   steps 0-3",
+    ] == drawn.splitlines()
+
+
 @pytest.mark.parametrize("args", [["nosuch"], ["Cos", "--column", "sin"]])
 def test_metrics_unknown_name_or_column_exits_1(logged: dict[str, Any], args: list[str]) -> None:
     assert_one_line_error(
