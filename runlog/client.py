@@ -548,7 +548,24 @@ def raise_for_status(response: httpx.Response, endpoint: str) -> None:
         return
     if not response.is_stream_consumed:
         response.read()
-    raise error_for(response.status_code, _server_message(response), endpoint)
+    media = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media == "text/html" or response.content.lstrip()[:1] == b"<":
+        raise _foreign_page(response, endpoint)
+    raise error_for(response.status_code, _server_message(response, media), endpoint)
+
+
+def _foreign_page(response: httpx.Response, endpoint: str) -> CollectorUnavailableError:
+    """An HTML page instead of the collector's JSON: another server answers at *endpoint*."""
+    import re
+
+    found = re.search(rb"<title[^>]*>(.*?)</title>", response.content, re.I | re.S)
+    title = found.group(1).decode(errors="replace").strip()[:80] if found else ""
+    about = f" ({title!r})" if title else ""
+    return CollectorUnavailableError(
+        f"{endpoint} answered {response.request.method} {response.request.url.path} with an "
+        f"HTML page{about}, HTTP {response.status_code}: not a runlog collector? Check "
+        f"--endpoint / {c.ENV_ENDPOINT} (the collector's base URL, e.g. {c.DEFAULT_ENDPOINT})"
+    )
 
 
 def error_for(status: int, message: str, endpoint: str) -> RunlogError:
@@ -570,13 +587,53 @@ def error_for(status: int, message: str, endpoint: str) -> RunlogError:
     return RunlogError(f"unexpected answer {status} from the collector at {endpoint}: {message}")
 
 
-def _server_message(response: httpx.Response) -> str:
+def _server_message(response: httpx.Response, media: str = "") -> str:
+    if media == "application/x-protobuf":  # an OTLP path answers a google.rpc.Status
+        message = _status_message(response.content)
+        if message is not None:
+            return message
     try:
         error = response.json()["error"]
         return f"{error['message']}"
     except (ValueError, KeyError, TypeError):
-        text = response.text.strip()
+        text = response.text.strip() if media != "application/x-protobuf" else ""
         return text[:500] or response.reason_phrase or f"HTTP {response.status_code}"
+
+
+def _status_message(data: bytes) -> str | None:
+    """The ``message`` (field 2) of a serialized ``google.rpc.Status``, or None.
+
+    Read by hand: the light client does not depend on googleapis-common-protos.
+    """
+    pos = 0
+    try:
+        while pos < len(data):
+            tag, pos = _varint(data, pos)
+            if tag & 7 == 0:  # varint (the code)
+                _, pos = _varint(data, pos)
+            elif tag & 7 == 2:  # length-delimited (message, details)
+                size, pos = _varint(data, pos)
+                if tag >> 3 == 2:
+                    return bytes(data[pos : pos + size]).decode("utf-8", "replace")
+                pos += size
+            else:
+                return None
+    except (IndexError, ValueError):
+        return None
+    return None
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    """A protobuf base-128 varint at *pos*: (value, position after it)."""
+    value = shift = 0
+    while True:
+        byte = data[pos]
+        value |= (byte & 0x7F) << shift
+        pos, shift = pos + 1, shift + 7
+        if not byte & 0x80:
+            return value, pos
+        if shift > 63:
+            raise ValueError("varint too long")
 
 
 def _binary_series(response: httpx.Response, name: str, column: str) -> Series:

@@ -475,6 +475,56 @@ def test_download_refuses_to_overwrite_without_force(
     assert (0, b"model bytes") == (forced.exit_code, target.read_bytes())
 
 
+def test_an_otlp_path_in_the_endpoint_gives_a_clean_message(collector: Any) -> None:
+    """The OTLP paths answer google.rpc.Status protobuf: its message, not its bytes."""
+    result = invoke("runs", endpoint=collector.endpoint + "/v1/logs")
+    assert_one_line_error(result, 1, "Error: GET /v1/logs/api/v1/runs")
+
+
+def test_a_foreign_html_server_is_summarised_and_exits_3() -> None:
+    import http.server
+    import threading
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"<!doctype html><html><head><title>Welcome to nginx</title></head>"
+            body += b"<body>" + b"<p>lots of markup</p>" * 200 + b"</body></html>"
+            self.send_response(404)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        result = invoke("runs", endpoint=f"http://127.0.0.1:{server.server_address[1]}")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert_one_line_error(result, 3, "with an HTML page ('Welcome to nginx'), HTTP 404")
+    assert "<p>" not in result.stderr
+
+
+def test_download_of_a_missing_run_says_the_run_is_missing(
+    logged: dict[str, Any], tmp_path: Path
+) -> None:
+    result = invoke(
+        "download",
+        "no-such-run-" + new_id(),
+        "a.txt",
+        "-o",
+        str(tmp_path / "a"),
+        endpoint=logged["endpoint"],
+    )
+    assert_one_line_error(result, 1, "Error: run 'no-such-run-")
+    assert "does not exist" in result.stderr
+    assert "has no file" not in result.stderr
+
+
 def test_download_unknown_file_exits_1(logged: dict[str, Any], tmp_path: Path) -> None:
     result = invoke(
         "download",
