@@ -411,3 +411,40 @@ def print_csv(series: Sequence[Series]) -> None:
         cells = [col.get(step) for col in by_step]
         time_ns = next(cell[0] for cell in cells if cell is not None)
         writer.writerow([step, time_ns, *("" if cell is None else cell[1] for cell in cells)])
+
+
+def comparison(runs: Sequence[Mapping[str, Any]], show_all: bool = False) -> list[dict[str, Any]]:
+    """Rows ``{"key", "values": [a, b], "differs"}``: params (those that differ unless
+    *show_all*), then the last value of every metric column either run has."""
+    rows: list[dict[str, Any]] = []
+    params = [run.get("params") or {} for run in runs]
+    for key in sorted(set().union(*params)):
+        values = [p.get(key) for p in params]
+        if show_all or len(set(values)) > 1:
+            rows.append({"key": f"params.{key}", "values": values, "differs": len(set(values)) > 1})
+    lasts = [
+        {
+            m["name"] + (f".{m['column']}" if m.get("column") else ""): m.get("last")
+            for m in run.get("metrics") or []
+        }
+        for run in runs
+    ]
+    for key in sorted(set().union(*lasts)):
+        values = [last.get(key) for last in lasts]
+        rows.append({"key": f"metrics.{key}", "values": values, "differs": values[0] != values[1]})
+    return rows
+
+
+def comparison_table(runs: Sequence[Mapping[str, Any]], rows: Sequence[Mapping[str, Any]]) -> Table:
+    """The two runs' values side by side, with the change of numbers (second - first)."""
+    table = new_table("", *(str(run["run_id"]) for run in runs), "change", title="compare")
+    table.add_row("name", *(str(run.get("name") or "") for run in runs), "")
+    table.add_row("status", *(str(run.get("status") or "") for run in runs), "")
+    for row in rows:
+        a, b = row["values"]
+        change = ""
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (a, b)):
+            change = f"{b - a:+.6g}" if a != b else "="
+        cells = ["-" if v is None else fmt_value(v) for v in (a, b)]
+        table.add_row(row["key"], *cells, change)
+    return table

@@ -290,6 +290,70 @@ def show(opts: Options, run_id: str, as_json: bool) -> None:
         console.print(_tables.runs_table(children, [], width=console.width)[0])
 
 
+@cli.command()
+@click.argument("run_ids", metavar="RUN...", nargs=-1, required=True)
+@pass_options
+def delete(opts: Options, run_ids: tuple[str, ...]) -> None:
+    """Mark runs deleted (as MLflow does): lists leave them out; `runlog restore` undoes it."""
+    with opts.client() as client:
+        for run_id in run_ids:
+            client.delete_run(run_id)
+            click.echo(f"deleted {run_id} (undo: runlog restore {run_id})")
+
+
+@cli.command()
+@click.argument("run_ids", metavar="RUN...", nargs=-1, required=True)
+@pass_options
+def restore(opts: Options, run_ids: tuple[str, ...]) -> None:
+    """Restore runs that were deleted."""
+    with opts.client() as client:
+        for run_id in run_ids:
+            client.restore_run(run_id)
+            click.echo(f"restored {run_id}")
+
+
+@cli.command()
+@click.argument("run_id", metavar="RUN")
+@click.argument("name")
+@pass_options
+def rename(opts: Options, run_id: str, name: str) -> None:
+    """Give RUN the display name NAME."""
+    with opts.client() as client:
+        client.rename_run(run_id, name)
+    click.echo(f"renamed {run_id} to {name!r}")
+
+
+@cli.command()
+@click.argument("run_id", metavar="RUN")
+@click.argument("pairs", metavar="KEY=VALUE...", nargs=-1)
+@click.option("--delete", "remove", multiple=True, metavar="KEY", help="Remove this tag.")
+@pass_options
+def tag(opts: Options, run_id: str, pairs: tuple[str, ...], remove: tuple[str, ...]) -> None:
+    """Set tags of RUN (KEY=VALUE ...) and remove others (--delete KEY); prints its tags."""
+    if not pairs and not remove:
+        raise click.UsageError("give KEY=VALUE pairs to set, or --delete KEY")
+    with opts.client() as client:
+        tags = client.set_tags(run_id, _parse_tags(pairs), remove)
+    _tables.console().print(_tables.key_values_table("tags", tags))
+
+
+@cli.command()
+@click.argument("first", metavar="RUN")
+@click.argument("second", metavar="RUN")
+@click.option("--all", "show_all", is_flag=True, help="Also the params that are the same.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_options
+def compare(opts: Options, first: str, second: str, show_all: bool, as_json: bool) -> None:
+    """Compare two runs: the params that differ, and the last metric values side by side."""
+    with opts.client() as client:
+        runs_ = [client.get_run(first), client.get_run(second)]
+    rows = _tables.comparison(runs_, show_all)
+    if as_json:
+        _tables.print_json(rows)
+        return
+    _tables.console().print(_tables.comparison_table(runs_, rows))
+
+
 # --- metrics and files --------------------------------------------------------------------
 
 

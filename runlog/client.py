@@ -227,6 +227,33 @@ class Client:
         run deleted through MLflow: its ``deleted`` is true)."""
         return decode_run(self._get_json(_run_path(run_id)))
 
+    def set_tags(
+        self, run_id: str, tags: Mapping[str, str], delete: Sequence[str] = ()
+    ) -> dict[str, str]:
+        """Set *tags* and remove the tags named in *delete*; return the run's tags.
+
+        Raises:
+            NotFoundError: The run does not exist.
+            InvalidArgumentError: A key or value is refused.
+        """
+        body = {"set": dict(tags), "delete": list(delete)}
+        return dict(self._send("PATCH", f"{_run_path(run_id)}/tags", json=body).json()["tags"])
+
+    def rename_run(self, run_id: str, name: str) -> None:
+        """Give the run a new display name (MLflow's ``runs/update``)."""
+        self._mlflow("runs/update", {"run_id": run_id, "run_name": name})
+
+    def delete_run(self, run_id: str) -> None:
+        """Mark the run deleted, as MLflow does: searches leave it out until restored."""
+        self._mlflow("runs/delete", {"run_id": run_id})
+
+    def restore_run(self, run_id: str) -> None:
+        """Undo `delete_run`."""
+        self._mlflow("runs/restore", {"run_id": run_id})
+
+    def _mlflow(self, method: str, body: Mapping[str, Any]) -> None:
+        self._send("POST", f"/api/2.0/mlflow/{method}", json=dict(body))
+
     # --- metrics ----------------------------------------------------------------------------
 
     def list_metrics(self, run_id: str) -> list[dict[str, Any]]:
@@ -593,8 +620,10 @@ def _server_message(response: httpx.Response, media: str = "") -> str:
         if message is not None:
             return message
     try:
-        error = response.json()["error"]
-        return f"{error['message']}"
+        body = response.json()
+        if "error" not in body and "message" in body:  # MLflow's error body
+            return str(body["message"])
+        return f"{body['error']['message']}"
     except (ValueError, KeyError, TypeError):
         text = response.text.strip() if media != "application/x-protobuf" else ""
         return text[:500] or response.reason_phrase or f"HTTP {response.status_code}"

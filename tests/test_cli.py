@@ -61,6 +61,11 @@ def test_help_lists_every_command() -> None:
         "download",
         "sync",
         "models",
+        "delete",
+        "restore",
+        "rename",
+        "tag",
+        "compare",
     ):
         assert command in result.output
 
@@ -412,6 +417,40 @@ def test_chart_draws_a_falling_line() -> None:
         "  └────────",
         "   steps 0-3",
     ] == drawn.splitlines()
+
+
+def test_tag_rename_delete_and_restore_from_the_shell(logged: dict[str, Any]) -> None:
+    run, endpoint = logged["first"], logged["endpoint"]
+
+    tagged = invoke("tag", run, "owner=o'brien", "--delete", "selected", endpoint=endpoint)
+    renamed = invoke("rename", run, "better name", endpoint=endpoint)
+    deleted = invoke("delete", run, endpoint=endpoint)
+    listed_deleted = invoke("runs", "-e", logged["experiment"], "--json", endpoint=endpoint)
+    restored = invoke("restore", run, endpoint=endpoint)
+    listed = invoke("runs", "-e", logged["experiment"], "--json", endpoint=endpoint)
+
+    assert [0, 0, 0, 0] == [r.exit_code for r in (tagged, renamed, deleted, restored)]
+    assert "o'brien" in tagged.output and "selected" not in tagged.output
+    assert [logged["second"]] == [r["run_id"] for r in json.loads(listed_deleted.output)]
+    (shown,) = [r for r in json.loads(listed.output) if r["run_id"] == run]
+    assert ("better name", {"owner": "o'brien"}) == (shown["name"], shown["tags"])
+
+
+def test_tag_of_a_missing_run_exits_1(logged: dict[str, Any]) -> None:
+    result = invoke("tag", "nope-" + new_id(), "a=b", endpoint=logged["endpoint"])
+    assert_one_line_error(result, 1, "does not exist")
+
+
+def test_compare_shows_differing_params_and_last_metrics(logged: dict[str, Any]) -> None:
+    result = invoke(
+        "compare", logged["first"], logged["second"], "--json", endpoint=logged["endpoint"]
+    )
+    rows = {row["key"]: row["values"] for row in json.loads(result.output)}
+    assert ["0.3", "0.6"] == rows["params.alpha"]
+    assert [2.5, 1.5] == rows["metrics.mse"]
+    assert [0.5, None] == rows["metrics.loss"]
+    table = invoke("compare", logged["first"], logged["second"], endpoint=logged["endpoint"])
+    assert "-1" in table.output  # mse: 1.5 - 2.5
 
 
 @pytest.mark.parametrize("args", [["nosuch"], ["Cos", "--column", "sin"]])
