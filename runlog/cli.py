@@ -234,6 +234,10 @@ def runs(
         )
         if not found and experiments_:
             _unknown_experiments(client, experiments_)
+    if not found and filter_:
+        hint = _status_hint(filter_)
+        if hint:
+            click.echo(hint, err=True)
     if as_json:
         _tables.print_json(found)
         return
@@ -247,6 +251,20 @@ def runs(
     console.print(table)
     if left_out:
         console.print(_tables.left_out_note(left_out))
+
+
+def _status_hint(filter_: str) -> str | None:
+    """A hint when the filter compares the status with a wrongly cased status name."""
+    import re
+
+    statuses = {name.lower(): name for name in c.STATUSES}
+    for value in re.findall(
+        r"\bstatus\s*(?:!?=|LIKE|IN\s*\()\s*['\"]([^'\"]*)['\"]", filter_, re.I
+    ):
+        proper = statuses.get(value.lower())
+        if proper and proper != value:
+            return f"no runs: statuses are case-sensitive; did you mean '{proper}'?"
+    return None
 
 
 def _unknown_experiments(client: Client, asked: Sequence[str]) -> None:

@@ -233,6 +233,19 @@ def test_runs_of_an_unknown_experiment_say_so(logged: dict[str, Any]) -> None:
     assert logged["experiment"] in result.output
 
 
+def test_a_wrongly_cased_status_gets_a_hint(logged: dict[str, Any]) -> None:
+    result = invoke(
+        "runs",
+        "-e",
+        logged["experiment"],
+        "--filter",
+        "attributes.status = 'completed'",
+        endpoint=logged["endpoint"],
+    )
+    assert 0 == result.exit_code, result.output
+    assert "statuses are case-sensitive; did you mean 'Completed'?" in result.stderr
+
+
 def _long_runs() -> list[dict[str, Any]]:
     metrics = [
         {"name": f"metric_{k}", "column": "", "kind": "scalar", "last": 0.123456 * k}
