@@ -7,6 +7,7 @@ when something is printed.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import time
@@ -30,8 +31,12 @@ _KEY_RE = re.compile(r"\b(metrics|params|tags)\.(`[^`]+`|[A-Za-z0-9_\-]+)")
 def console() -> Console:
     from rich.console import Console
 
-    # Not a terminal (a pipe, a test): no wrapping at 80 columns, no colour codes.
-    return Console(width=None if sys.stdout.isatty() else 200, highlight=False)
+    # Not a terminal (a pipe, a test): no colour codes, and COLUMNS or 200 columns rather
+    # than rich's 80.
+    if sys.stdout.isatty():
+        return Console(highlight=False)
+    columns = os.environ.get("COLUMNS", "")
+    return Console(width=int(columns) if columns.isdigit() else 200, highlight=False)
 
 
 def new_table(*columns: str, title: str | None = None) -> Table:
@@ -190,10 +195,7 @@ def _width(head: str, cells: Sequence[str]) -> int:
 def left_out_note(left_out: Sequence[str]) -> str:
     """Says which columns did not fit and how to see them."""
     shown = ", ".join(left_out[:4]) + (", ..." if len(left_out) > 4 else "")
-    return (
-        f"({len(left_out)} more column{'s' if len(left_out) > 1 else ''} did not fit: {shown}; "
-        "choose with --columns KEYS, or see all with --json)"
-    )
+    return f"(+{len(left_out)} not shown: {shown}; choose with --columns KEYS, all with --json)"
 
 
 def details_grid(run: Mapping[str, Any]) -> Table:
@@ -437,7 +439,9 @@ def comparison(runs: Sequence[Mapping[str, Any]], show_all: bool = False) -> lis
 
 def comparison_table(runs: Sequence[Mapping[str, Any]], rows: Sequence[Mapping[str, Any]]) -> Table:
     """The two runs' values side by side, with the change of numbers (second - first)."""
-    table = new_table("", *(str(run["run_id"]) for run in runs), "change", title="compare")
+    # Ids are long: they head the table whole (A, B), not cut in narrow column headers.
+    title = "\n".join(f"{mark}: {run['run_id']}" for mark, run in zip("AB", runs, strict=False))
+    table = new_table("", "A", "B", "change (B - A)", title=title)
     table.add_row("name", *(str(run.get("name") or "") for run in runs), "")
     table.add_row("status", *(str(run.get("status") or "") for run in runs), "")
     for row in rows:
