@@ -234,13 +234,11 @@ def runs(
         )
         if not found and experiments_:
             _unknown_experiments(client, experiments_)
-    if not found and filter_:
-        hint = _status_hint(filter_)
-        if hint:
-            click.echo(hint, err=True)
     if as_json:
         _tables.print_json(found)
         return
+    if not found:  # say why there is nothing, on stderr (stdout stays the empty table)
+        click.echo(_why_no_runs(experiments_, filter_), err=True)
     console = _tables.console()
     if columns:  # asked for: all of them, however wide
         extra, width = [k.strip() for k in columns.split(",") if k.strip()], None
@@ -251,6 +249,14 @@ def runs(
     console.print(table)
     if left_out:
         console.print(_tables.left_out_note(left_out))
+
+
+def _why_no_runs(experiments_: Sequence[str], filter_: str | None) -> str:
+    if filter_:
+        return _status_hint(filter_) or f"no runs match the filter {filter_!r}"
+    if experiments_:
+        return f"no runs in {', '.join(repr(e) for e in experiments_)} yet"
+    return "no runs yet: log one (README, 'The run API') or start one with `runlog run`"
 
 
 def _status_hint(filter_: str) -> str | None:

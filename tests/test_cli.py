@@ -246,6 +246,21 @@ def test_a_wrongly_cased_status_gets_a_hint(logged: dict[str, Any]) -> None:
     assert "statuses are case-sensitive; did you mean 'Completed'?" in result.stderr
 
 
+def test_a_filter_that_matches_nothing_says_so(logged: dict[str, Any]) -> None:
+    result = invoke(
+        "runs",
+        "-e",
+        logged["experiment"],
+        "--filter",
+        "metrics.mse > 1e9",
+        endpoint=logged["endpoint"],
+    )
+    assert (0, "no runs match the filter 'metrics.mse > 1e9'") == (
+        result.exit_code,
+        result.stderr.strip(),
+    )
+
+
 def _long_runs() -> list[dict[str, Any]]:
     metrics = [
         {"name": f"metric_{k}", "column": "", "kind": "scalar", "last": 0.123456 * k}
