@@ -86,13 +86,13 @@ def server(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _run(
-    python: Path, code: str, *args: str, timeout: float = 120
+    python: Path, code: str, *args: str, timeout: float = 120, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(python), "-c", textwrap.dedent(code), *args],
         capture_output=True,
         text=True,
-        env={**_clean_env(), "RUNLOG_SPOOL_DIR": str(python.parents[2] / "spool")},
+        env={**_clean_env(), "RUNLOG_SPOOL_DIR": str(python.parents[2] / "spool"), **(env or {})},
         cwd=python.parents[2],  # not the checkout: import the installed package
         timeout=timeout,
     )
@@ -270,3 +270,39 @@ def test_light_client_logs_a_run_into_the_collector_install(
     assert 0 == points.returncode, points.stderr
     (series,) = json.loads(points.stdout)
     assert [1.0, 0.5, 1 / 3, 0.25, 0.2] == series["values"]
+
+
+@pytest.fixture(scope="module")
+def with_sklearn(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    where = tmp_path_factory.mktemp("sklearn") / "venv"
+    return _venv(where, f"{DISTRIBUTION}[sklearn] @ {wheel.as_uri()}")
+
+
+def test_sklearn_extra_records_a_fit(with_sklearn: Path, collector_endpoint: str) -> None:
+    """``[sklearn]`` alone is enough for `runlog.autolog()` to record a fit (README)."""
+    result = _run(
+        with_sklearn,
+        """
+        import sys, runlog
+        runlog.autolog()
+        from sklearn.linear_model import Ridge
+        with runlog.start_run(experiment="sklearn-extra") as run:
+            Ridge(alpha=0.5).fit([[0.0], [1.0], [2.0], [3.0]], [0.0, 1.1, 1.9, 3.2])
+        print(run.id)
+        """,
+        env={"RUNLOG_ENDPOINT": collector_endpoint},
+    )
+    assert 0 == result.returncode, result.stderr
+    run_id = result.stdout.strip().splitlines()[-1]
+    runlog_cmd = [str(with_sklearn.parent / "runlog"), "--endpoint", collector_endpoint]
+    shown = subprocess.run(
+        [*runlog_cmd, "show", run_id, "--json"],
+        capture_output=True,
+        text=True,
+        env=_clean_env(),
+        timeout=60,
+    )
+    assert 0 == shown.returncode, shown.stderr
+    run = json.loads(shown.stdout)
+    assert {"ridge.alpha": "0.5"}.items() <= run["params"].items()
+    assert "ridge.training_r2_score" in {m["name"] for m in run["metrics"]}
