@@ -1,11 +1,14 @@
 # The two commands: `make demo` (collector + sweep example + query) and `make test`.
-# Both create .venv and install the project into it on first use.
+# Both create .venv and install the project into it on first use: `make demo` only what the
+# demo uses (the `demo` extra), `make test` the whole dev extra. `make test-fast`: the quick
+# in-process subset for the edit-test loop (FAST_TESTS below).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
+DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: install demo test lint bench browser screenshots clean
+.PHONY: install demo test test-fast lint bench browser screenshots clean
 
 # The studio's browser tests and `make screenshots` drive Debian's chromium (Playwright's own
 # browser download cannot work here); install it when it is missing.
@@ -19,8 +22,18 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-demo: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
+# Quiet, one line per step; pip's own output only when it fails.
+$(DEMO_STAMP): pyproject.toml
+	@echo "demo: creating $(VENV)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "demo: installing runlog-ml[demo] (collector, scikit-learn, PyTorch CPU, TensorBoard, MLflow client)"
+	@$(BIN)/python -m pip install -qq --upgrade pip >$(VENV)/demo-install.log 2>&1 \
+		&& $(BIN)/python -m pip install -qq -e '.[demo]' >>$(VENV)/demo-install.log 2>&1 \
+		|| { tail -n 20 $(VENV)/demo-install.log; echo "demo: install failed (log: $(VENV)/demo-install.log)"; exit 1; }
+	@touch $@
+
+demo: $(DEMO_STAMP)
+	@PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check runlog collectors tests bench examples
@@ -29,6 +42,15 @@ lint: $(STAMP)
 
 test: lint browser
 	$(BIN)/pytest
+
+# The in-process unit tests (no collector process, browser, Ray or fresh venv): 761 tests,
+# 49 s of CPU (4.5 min wall on a shared 2-core machine). `make test` stays the full suite.
+FAST_TESTS := tests/collectors/test_convert.py tests/collectors/store tests/test_values.py \
+	tests/test_conventions.py tests/test_extras.py tests/test_packer.py tests/test_spool.py \
+	tests/collectors/test_writer.py tests/collectors/test_cli_args.py tests/test_demo_ports.py
+
+test-fast: $(STAMP)
+	$(BIN)/pytest -q -x -m "not slow and not install and not ray" $(FAST_TESTS)
 
 browser:
 	@if [ ! -x $(CHROMIUM) ]; then \

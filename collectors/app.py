@@ -40,6 +40,7 @@ from collectors.settings import Settings
 from collectors.store.files import FileStore, LocalFileStore
 from collectors.studio import Studio, StudioStore
 from collectors.writer import Writer
+from runlog.extras import DISTRIBUTION
 
 _OTLP_PREFIX = "/v1/"
 OPENAPI_URL = "/openapi.json"
@@ -54,7 +55,7 @@ _STATUS_CODES = {
 def version() -> str:
     """The installed runlog version (``0.1.0`` when running from a source tree)."""
     try:
-        return metadata.version("runlog")
+        return metadata.version(DISTRIBUTION)
     except metadata.PackageNotFoundError:
         return "0.1.0"
 
@@ -111,6 +112,10 @@ def create_app(
         api = ComputeApi(compute, disabled_targets(settings))
         app.include_router(api.router(), dependencies=auth)
     app.add_api_route("/healthz", healthz, response_model=schemas.Health, tags=["health"])
+    # What `mlflow server` answers (load balancers and MLflow tooling probe them); no token,
+    # as MLflow's auth exempts them too.
+    app.add_api_route("/health", mlflow_health, tags=["health"], response_class=Response)
+    app.add_api_route("/version", mlflow_version, tags=["health"], response_class=Response)
     _add_docs(app, auth)
     app.state.studio = Studio(store, writer)
     app.state.studio.install(app, auth)
@@ -138,6 +143,20 @@ def _add_docs(app: FastAPI, auth: list[Any]) -> None:
 def healthz() -> dict[str, str]:
     """Liveness: answers without a token."""
     return {"status": "ok", "version": version()}
+
+
+def mlflow_health() -> Response:
+    """``mlflow server``'s ``/health``: ``OK``, 200, without a token."""
+    return Response("OK", media_type=_MLFLOW_TEXT)
+
+
+def mlflow_version() -> Response:
+    """``mlflow server``'s ``/version``: the server's version as text, without a token."""
+    return Response(version(), media_type=_MLFLOW_TEXT)
+
+
+# Flask's default for a returned string, which is what `mlflow server` answers with.
+_MLFLOW_TEXT = "text/html"
 
 
 def _add_error_handlers(app: FastAPI) -> None:

@@ -16,11 +16,11 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 
+import click
 import grpc
 import uvicorn
 
 from collectors.app import create_app
-from collectors.cli_args import parse_settings
 from collectors.compute import ComputeService, build_service
 from collectors.grpc_server import create_grpc_server
 from collectors.ingest import Ingestor
@@ -179,10 +179,27 @@ def _start_replay(settings: Settings, ingestor: Ingestor, uploads: Uploads) -> N
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry point (``python -m collectors``); returns the exit status."""
+    """Command-line entry point (``python -m collectors``); returns the exit status.
+
+    Runs the same command as ``runlog collector`` (`collectors.cli_args.command`).
+    """
+    from collectors.cli_args import make_command
+
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    command = make_command(serve)
     try:
-        serve(parse_settings(argv))
+        command.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="python -m collectors",
+            standalone_mode=False,
+        )
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.Abort:
+        return 1
     except ConfigError as exc:
         print(f"runlog collector: {exc}", file=sys.stderr)
         return 2

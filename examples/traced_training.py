@@ -7,7 +7,7 @@ Start a collector first (``runlog collector``), then::
 
 The run (experiment ``traced-training``) gets a ``train`` span with one ``epoch`` span per
 epoch, each with ``load_data`` and ``evaluate`` spans inside; ``loss`` per step, ``accuracy``
-per epoch, and log lines through standard ``logging`` (needs ``pip install 'runlog[otel]'``).
+per epoch, and log lines through standard ``logging`` (needs ``pip install 'runlog-ml[otel]'``).
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ def __getattr__(name: str) -> str:
         from importlib.metadata import PackageNotFoundError, version
 
         try:
-            return version("runlog")
+            return version("runlog-ml")  # runlog.extras.DISTRIBUTION
         except PackageNotFoundError:  # a source tree that is not installed
             return "0.0.0+unknown"
     raise AttributeError(f"module 'runlog' has no attribute {name!r}")

@@ -8,7 +8,7 @@
 In Jupyter (Lab, Notebook 7, VS Code) it shows the run's status, duration, a chart per
 metric, the latest log lines and, for a parent, its children with their status and key
 metrics; a background thread refreshes it every couple of seconds until the run ends,
-then stops. It is an anywidget (``pip install 'runlog[widgets]'``). Where it cannot render
+then stops. It is an anywidget (``pip install 'runlog-ml[widgets]'``). Where it cannot render
 (a terminal, or anywidget missing) ``show()`` prints a text summary and the run's studio URL.
 """
 

@@ -44,6 +44,15 @@ def _script_env(collector: Any, spool: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def test_rows_with_differing_columns_keep_their_alignment(ws: runlog.Workspace) -> None:
+    run = runlog.Experiment(ws, "rows").start_logging()
+    run.log_row("tbl", a=1, b=2)
+    run.log_row("tbl", a=3, c="x")
+    run.complete()
+
+    assert {"tbl": {"a": [1, 3], "b": [2, None], "c": [None, "x"]}} == run.get_metrics()
+
+
 def test_issue_example_gives_azure_ml_shapes(ws: runlog.Workspace, tmp_path: Path) -> None:
     plt = pytest.importorskip("matplotlib.pyplot")
     model = tmp_path / "model.pkl"
