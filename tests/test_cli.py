@@ -542,10 +542,10 @@ def test_download_refuses_to_overwrite_without_force(
     assert (0, b"model bytes") == (forced.exit_code, target.read_bytes())
 
 
-def test_an_otlp_path_in_the_endpoint_gives_a_clean_message(collector: Any) -> None:
-    """The OTLP paths answer google.rpc.Status protobuf: its message, not its bytes."""
+def test_an_otlp_path_in_the_endpoint_is_the_collector_itself(collector: Any) -> None:
+    """An endpoint copied with its OTLP path (``.../v1/logs``) means the collector it names."""
     result = invoke("runs", endpoint=collector.endpoint + "/v1/logs")
-    assert_one_line_error(result, 1, "Error: GET /v1/logs/api/v1/runs")
+    assert 0 == result.exit_code, result.output
 
 
 def test_a_foreign_html_server_is_summarised_and_exits_3() -> None:
