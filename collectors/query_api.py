@@ -17,8 +17,8 @@ from collectors import schemas
 from collectors._lines import min_level_number
 from collectors.errors import invalid, not_found
 from collectors.store.base import MetricSummary, MetricVector, Store
-from collectors.store.filters import Key, parse_filter
 from runlog import conventions as c
+from runlog.filters import Comparison, Filter, Key, comparisons, conjoin, parse_filter
 
 
 class QueryStore(Store, Protocol):
@@ -66,18 +66,14 @@ def run_not_found(run_id: str) -> Exception:
 
 _INCLUDE_DELETED = "also list what was deleted through MLflow (their `deleted` is true)"
 _LIFECYCLE = Key("attribute", "lifecycle_stage")
+_ACTIVE = Comparison(_LIFECYCLE, "=", "active")
 
 
-def without_deleted(filter_text: str) -> str:
-    """*filter_text* restricted to runs not deleted, unless it names the lifecycle stage.
-
-    Raises:
-        FilterError: the filter is malformed (checked first, so the message points into it).
-    """
-    if any(comparison.key == _LIFECYCLE for comparison in parse_filter(filter_text)):
-        return filter_text
-    active = "attributes.lifecycle_stage = 'active'"
-    return f"{filter_text} and {active}" if filter_text.strip() else active
+def without_deleted(filter: Filter) -> Filter:
+    """*filter* restricted to runs not deleted, unless it names the lifecycle stage."""
+    if any(comparison.key == _LIFECYCLE for comparison in comparisons(filter)):
+        return filter
+    return conjoin(filter, _ACTIVE)
 
 
 class QueryApi:
@@ -132,9 +128,13 @@ class QueryApi:
     ) -> Response:
         """Search runs with an MLflow-style filter, ordering and paging."""
         try:
-            filter = filter if include_deleted else without_deleted(filter)
+            parsed = parse_filter(filter)
             page = self.store.search_runs(
-                experiment or None, filter, order_by or (), max_results, page_token
+                experiment or None,
+                parsed if include_deleted else without_deleted(parsed),
+                order_by or (),
+                max_results,
+                page_token,
             )
         except ValueError as exc:  # FilterError, or a page token that does not parse
             raise invalid(str(exc)) from None

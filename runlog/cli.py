@@ -22,6 +22,7 @@ from runlog.exceptions import (
     ConfigError,
     RunlogError,
 )
+from runlog.filters import children_of
 
 if TYPE_CHECKING:
     from runlog.client import Client
@@ -388,7 +389,7 @@ def show(opts: Options, run_id: str, as_json: bool) -> None:
         run = client.get_run(run_id)
         files = client.list_files(run_id)
         statuses = client.get_statuses(run_id)
-        children = client.search_runs(filter=f"attributes.parent_id = '{run_id}'")
+        children = client.search_runs(filter=children_of(run_id))
     if as_json:
         _tables.print_json({**run, "files": files, "statuses": statuses, "children": children})
         return

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from runlog import conventions as c
 from runlog.exceptions import InvalidArgumentError
+from runlog.filters import quote, quote_name
 from runlog.workspace import Workspace, default_workspace
 
 if TYPE_CHECKING:
@@ -97,10 +98,10 @@ class Experiment:
         max_results: int | None = None,
     ) -> Iterator[Run]:
         """Runs of this experiment, newest first (Azure ML v1 filters plus a runlog filter)."""
-        clauses = [filter] if filter else []
+        clauses = [f"({filter})"] if filter else []
         clauses += _key_clauses("tags", tags) + _key_clauses("properties", properties)
         if status:
-            clauses.append(f"attributes.status = {_quote(status)}")
+            clauses.append(f"attributes.status = {quote(status)}")
         if not include_children:
             clauses.append("attributes.parent_id IS NULL")
         return self._runs_where(" and ".join(clauses), order_by, max_results)
@@ -130,13 +131,9 @@ class Experiment:
         return list(ws.experiments.values())
 
 
-def _quote(value: str) -> str:
-    return "'" + str(value).replace("'", "\\'") + "'"
-
-
 def _key_clauses(kind: str, wanted: str | Mapping[str, str] | None) -> list[str]:
     if wanted is None:
         return []
     if isinstance(wanted, str):
-        return [f"{kind}.`{wanted}` IS NOT NULL"]
-    return [f"{kind}.`{k}` = {_quote(v)}" for k, v in wanted.items()]
+        return [f"{kind}.{quote_name(wanted)} IS NOT NULL"]
+    return [f"{kind}.{quote_name(k)} = {quote(v)}" for k, v in wanted.items()]

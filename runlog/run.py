@@ -30,6 +30,7 @@ from runlog import conventions as c
 from runlog._packer import OP_EVENT, OP_POINTS, OP_SERIES, OP_UPLOAD, RunHandle
 from runlog._records import RunKey
 from runlog._values import PLAIN, Invalid, check_string, coerce
+from runlog.filters import children_of
 
 if TYPE_CHECKING:
     from runlog.client import Client
@@ -489,8 +490,7 @@ class Run:
             "params": info.get("params", {}),
             "statusHistory": history,
             "children": [
-                child["run_id"]
-                for child in client.search_runs(filter=f"attributes.parent_id = '{self._id}'")
+                child["run_id"] for child in client.search_runs(filter=children_of(self._id))
             ],
             **submission_details(self),
         }

@@ -191,6 +191,23 @@ def test_child_runs_and_get_runs(ws: runlog.Workspace) -> None:
     assert {parent.id, child.id} == {r.id for r in exp.get_runs(include_children=True)}
 
 
+def test_get_runs_quotes_values_and_keeps_or_inside_its_filter(ws: runlog.Workspace) -> None:
+    """Tag values with quotes match (they were sent with backslashes: a 400), and a user
+    filter with OR stays one clause (it was joined to the others without parentheses)."""
+    exp = runlog.Experiment(ws, "quoting")
+    with exp.start_logging(name="a", tags={"owner": "o'brien"}) as first:
+        first.tag("my tag", 'say "hi"')
+        with first.child_run(name="kid") as kid:
+            kid.tag("owner", "o'brien")
+    with exp.start_logging(name="b", tags={"owner": "x"}) as second:
+        pass
+
+    assert [first.id] == [r.id for r in exp.get_runs(tags={"owner": "o'brien"})]
+    assert [first.id] == [r.id for r in exp.get_runs(tags={"my tag": 'say "hi"'})]
+    either = "tags.owner = 'x' or tags.owner = 'o''brien'"
+    assert {first.id, second.id} == {r.id for r in exp.get_runs(filter=either)}
+
+
 def test_files_round_trip_byte_exactly(ws: runlog.Workspace, tmp_path: Path) -> None:
     folder = tmp_path / "out"
     (folder / "sub").mkdir(parents=True)

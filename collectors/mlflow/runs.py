@@ -41,8 +41,8 @@ from collectors.ops import (
 )
 from collectors.store import _search
 from collectors.store.base import RunInfo
-from collectors.store.filters import FilterError
 from runlog import conventions as cv
+from runlog.filters import FilterError
 
 _NS_PER_MS = 1_000_000
 LOG_MODEL_HISTORY_TAG = "mlflow.log-model.history"

@@ -1,4 +1,4 @@
-"""Run search: the filter AST as SQLAlchemy, paging tokens, and batched loading of runs."""
+"""Run search: the parsed filter as SQLAlchemy, paging tokens, and batched loading of runs."""
 
 from __future__ import annotations
 
@@ -13,15 +13,19 @@ import sqlalchemy as sa
 
 from collectors.store import schema
 from collectors.store.base import MetricSummary, RunInfo
-from collectors.store.filters import (
+from runlog import conventions as cv
+from runlog.filters import (
     COMPARISONS,
+    MATCH_ALL,
+    And,
     Comparison,
+    Filter,
     FilterError,
     Key,
     OrderBy,
+    parse_filter,
     parse_order_by,
 )
-from runlog import conventions as cv
 
 MAX_RESULTS = 10_000
 _IN_CHUNK = 500  # ids per IN (...) list, well below every driver's parameter limit
@@ -65,19 +69,31 @@ def key_expression(key: Key) -> sa.ColumnElement[Any]:
     return sa.select(table.c.value).where(*where).scalar_subquery()
 
 
+def condition(filter: Filter) -> sa.ColumnElement[bool]:
+    """*filter* as a SQL condition on the run in the enclosing query."""
+    if isinstance(filter, Comparison):
+        return _OPERATORS[filter.op](key_expression(filter.key), filter.value)
+    terms = [condition(term) for term in filter.terms]
+    if not terms:
+        return sa.true()
+    return sa.and_(*terms) if isinstance(filter, And) else sa.or_(*terms)
+
+
 def run_query(
     experiments: Sequence[str] | None,
-    comparisons: Sequence[Comparison],
-    order_by: Sequence[str],
+    filter: Filter | str,
+    order_by: Sequence[OrderBy | str],
 ) -> sa.Select[Any]:
-    """The ordered ``SELECT run_id`` for a search (paging is added by the caller)."""
+    """The ordered ``SELECT run_id`` for a search (paging is added by the caller); text is
+    parsed with the runs' keys."""
     query = sa.select(_runs.c.run_id).join(_experiments, _runs.c.experiment_id == _experiments.c.id)
     if experiments is not None:
         query = query.where(_experiments.c.name.in_(list(experiments)))
-    for comparison in comparisons:
-        expression = key_expression(comparison.key)
-        query = query.where(_OPERATORS[comparison.op](expression, comparison.value))
-    orders = [parse_order_by(text) for text in order_by] or [_DEFAULT_ORDER]
+    parsed = parse_filter(filter) if isinstance(filter, str) else filter
+    if parsed != MATCH_ALL:
+        query = query.where(condition(parsed))
+    orders = [o if isinstance(o, OrderBy) else parse_order_by(o) for o in order_by]
+    orders = orders or [_DEFAULT_ORDER]
     for order in orders:
         expression = key_expression(order.key)
         direction = expression.asc() if order.ascending else expression.desc()

@@ -30,10 +30,11 @@ from collectors.store.base import RunTable
 from collectors.studio.events import EventHub
 from collectors.writer import Writer, WriterError
 from runlog import conventions as c
+from runlog.filters import MATCH_ALL, Comparison, Filter, Key, OrderBy, conjoin, parse_filter
 
 PREFIX = c.API_PREFIX + "/studio"
 _COMMIT_TIMEOUT_S = 30.0
-_TOP_LEVEL = "attributes.parent_id IS NULL"
+_TOP_LEVEL = Comparison(Key("attribute", "parent_id"), "IS NULL", None)
 
 
 class StudioStore(QueryStore, Protocol):
@@ -42,8 +43,8 @@ class StudioStore(QueryStore, Protocol):
     def run_table(
         self,
         experiments: Sequence[str] | None = None,
-        filter_string: str = "",
-        order_by: Sequence[str] = (),
+        filter: Filter | str = MATCH_ALL,
+        order_by: Sequence[OrderBy | str] = (),
         max_results: int = 10_000,
         page_token: str | None = None,
     ) -> RunTable: ...
@@ -100,11 +101,11 @@ class StudioApi:
     ) -> Response:
         """Runs matching a search as columns: run fields, tags, params, last metric values."""
         try:
-            text = without_deleted(filter)
+            parsed = without_deleted(parse_filter(filter))
             if not children:
-                text = f"{text} and {_TOP_LEVEL}"
+                parsed = conjoin(parsed, _TOP_LEVEL)
             table = self.store.run_table(
-                experiment or None, text, order_by or (), max_results, page_token
+                experiment or None, parsed, order_by or (), max_results, page_token
             )
         except ValueError as exc:  # FilterError, or a page token that does not parse
             raise invalid(str(exc)) from None
