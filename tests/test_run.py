@@ -208,6 +208,46 @@ def test_get_runs_quotes_values_and_keeps_or_inside_its_filter(ws: runlog.Worksp
     assert {first.id, second.id} == {r.id for r in exp.get_runs(filter=either)}
 
 
+def test_recursive_metrics_and_children_include_every_descendant(ws: runlog.Workspace) -> None:
+    """As Azure ML v1: ``get_metrics(recursive=True)`` is ``{run_id: metrics}`` of the run
+    and all its descendants (it returned the run's own metrics only)."""
+    exp = runlog.Experiment(ws, "recursive")
+    with exp.start_logging(name="parent") as parent:
+        parent.log("loss", 1.0)
+        with parent.child_run(name="kid") as kid:
+            kid.log("loss", 2.0)
+            kid.tag("fold", "1")
+            with kid.child_run(name="grandkid") as grandkid:
+                grandkid.log("acc", 0.5)
+    for run in (parent, kid, grandkid):
+        run.flush(30)
+
+    assert {
+        parent.id: {"loss": 1.0},
+        kid.id: {"loss": 2.0},
+        grandkid.id: {"acc": 0.5},
+    } == parent.get_metrics(recursive=True)
+    assert {parent.id: {"loss": 1.0}, kid.id: {"loss": 2.0}} == parent.get_metrics(
+        "loss", recursive=True
+    )
+    assert {"loss": 1.0} == parent.get_metrics()
+    assert [kid.id, grandkid.id] == [r.id for r in parent.get_children(recursive=True)]
+    assert [kid.id] == [r.id for r in parent.get_children()]
+    assert [kid.id] == [r.id for r in parent.get_children(recursive=True, tags={"fold": "1"})]
+
+
+def test_experiment_list_selects_by_name(ws: runlog.Workspace) -> None:
+    with runlog.Experiment(ws, "listed-a").start_logging():
+        pass
+    with runlog.Experiment(ws, "listed-b").start_logging():
+        pass
+
+    found = runlog.Experiment.list(ws, experiment_name="listed-b")
+
+    assert ["listed-b"] == [e.name for e in found]
+    assert {"listed-a", "listed-b"} <= {e.name for e in runlog.Experiment.list(ws)}
+
+
 def test_files_round_trip_byte_exactly(ws: runlog.Workspace, tmp_path: Path) -> None:
     folder = tmp_path / "out"
     (folder / "sub").mkdir(parents=True)

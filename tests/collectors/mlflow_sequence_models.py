@@ -198,7 +198,6 @@ def search_models(rec: Recorder, client: MlflowClient, exp: str, init_id: str, e
         "bad_filter": {"filter_string": "colour = 'red'"},
         # A run attribute is no logged-model key: a 400, not a filter on some other field.
         "run_attribute": {"filter_string": "attributes.parent_id = 'sklearn'"},
-        "experiment_id": {"filter_string": "attributes.experiment_id = 'x'"},
     }
     for name, kwargs in searches.items():
         rec.step(
