@@ -182,7 +182,7 @@ class QueryApi:
             vector, downsampled = window
         if format == "binary" and enc.is_binary_encodable(vector):
             headers = enc.vector_headers(vector)
-            headers["X-Runlog-Downsampled"] = "true" if downsampled else "false"
+            headers[c.HEADER_DOWNSAMPLED] = "true" if downsampled else "false"
             body = enc.vector_binary(vector)
             return Response(body, media_type=enc.BINARY_MEDIA_TYPE, headers=headers)
         return json_response(enc.vector_json(vector, downsampled))
