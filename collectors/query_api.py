@@ -8,7 +8,7 @@ answer pre-encoded JSON (`collectors.encoding`).
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 
@@ -16,29 +16,10 @@ from collectors import encoding as enc
 from collectors import schemas
 from collectors._lines import min_level_number
 from collectors.errors import invalid, not_found
-from collectors.store.base import MetricSummary, MetricVector, Store
+from collectors.store.base import MetricVector
+from collectors.store.protocols import QueryStore
 from runlog import conventions as c
 from runlog.filters import Comparison, Filter, Key, comparisons, conjoin, parse_filter
-
-
-class QueryStore(Store, Protocol):
-    """The store calls beyond `Store` that the query API uses."""
-
-    def read_metric_downsampled(
-        self, run_id: str, name: str, column: str, max_points: int
-    ) -> MetricVector | None: ...
-
-    def list_metrics(self, run_id: str) -> list[MetricSummary]: ...
-
-    def read_metric_window(
-        self,
-        run_id: str,
-        name: str,
-        column: str,
-        axis: str,
-        bounds: tuple[int, int],
-        max_points: int | None = None,
-    ) -> tuple[MetricVector, bool] | None: ...
 
 
 class JsonBytes(Response):

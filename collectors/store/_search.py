@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -20,14 +17,12 @@ from runlog.filters import (
     And,
     Comparison,
     Filter,
-    FilterError,
     Key,
     OrderBy,
     parse_filter,
     parse_order_by,
 )
 
-MAX_RESULTS = 10_000
 _IN_CHUNK = 500  # ids per IN (...) list, well below every driver's parameter limit
 _DEFAULT_ORDER = OrderBy(Key("attribute", "start_time"), ascending=False)
 
@@ -99,37 +94,6 @@ def run_query(
         direction = expression.asc() if order.ascending else expression.desc()
         query = query.order_by(direction.nulls_last())
     return query.order_by(_runs.c.run_id.asc())
-
-
-def encode_page_token(offset: int) -> str:
-    """An opaque token for the page starting at *offset*."""
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
-
-
-def decode_page_token(token: str | None) -> int:
-    """The offset in *token* (0 for None); raises FilterError for a token not made here."""
-    if not token:
-        return 0
-    try:
-        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
-    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
-        raise FilterError(_bad_token(token)) from exc
-    # bool is an int; an offset past int64 cannot be a page this store handed out.
-    if type(offset) is not int or not 0 <= offset <= cv.INT64_MAX:
-        raise FilterError(_bad_token(token))
-    return offset
-
-
-def _bad_token(token: str) -> str:
-    return (
-        f"page_token {token[:40]!r} is not a token this store issued; pass the "
-        "next_page_token of the previous page unchanged"
-    )
-
-
-def check_max_results(max_results: int) -> None:
-    if not 1 <= max_results <= MAX_RESULTS:
-        raise FilterError(f"max_results must be between 1 and {MAX_RESULTS}, got {max_results}")
 
 
 def load_runs(conn: sa.Connection, run_ids: Sequence[str]) -> list[RunInfo]:

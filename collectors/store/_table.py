@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
-from collectors.store import _search, schema
+from collectors.store import _search, paging, schema
 from collectors.store.base import RunTable
 from runlog import conventions as cv
 from runlog.filters import Filter, OrderBy
@@ -35,14 +35,14 @@ def run_table(
     Raises:
         FilterError: The filter, an order-by clause, the page size or token is invalid.
     """
-    _search.check_max_results(max_results)
-    offset = _search.decode_page_token(page_token)
+    paging.check_max_results(max_results)
+    offset = paging.decode_page_token(page_token)
     ordered = _search.run_query(experiments, filter, order_by)
     ids = list(conn.execute(ordered.offset(offset).limit(max_results + 1)).scalars())
     more = len(ids) > max_results
     ids = ids[:max_results]
     table = RunTable(run_ids=ids)
-    table.next_page_token = _search.encode_page_token(offset + max_results) if more else None
+    table.next_page_token = paging.encode_page_token(offset + max_results) if more else None
     if ids:
         page: sa.Select[Any] = sa.select(sa.literal_column("run_id")).select_from(
             ordered.offset(offset).limit(max_results).subquery()

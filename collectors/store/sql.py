@@ -28,6 +28,7 @@ from collectors.store import (
     _table,
     _window,
     chunks,
+    paging,
     schema,
 )
 from collectors.store._apply import Transaction
@@ -166,15 +167,15 @@ class SQLStore:
         Raises:
             FilterError: The filter, an order-by clause, the page size or token is invalid.
         """
-        _search.check_max_results(max_results)
-        offset = _search.decode_page_token(page_token)
+        paging.check_max_results(max_results)
+        offset = paging.decode_page_token(page_token)
         query = _search.run_query(experiments, filter, order_by)
         query = query.offset(offset).limit(max_results + 1)
         with self._engine.connect() as conn:
             run_ids = list(conn.execute(query).scalars())
             runs = _search.load_runs(conn, run_ids[:max_results])
         more = len(run_ids) > max_results
-        token = _search.encode_page_token(offset + max_results) if more else None
+        token = paging.encode_page_token(offset + max_results) if more else None
         return RunPage(runs=runs, next_page_token=token)
 
     def run_table(
