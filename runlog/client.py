@@ -701,8 +701,6 @@ def runs_to_pandas(runs: Iterable[Mapping[str, Any]]) -> Any:
     return frame
 
 
-to_pandas = runs_to_pandas
-
 __all__ = [
     "BINARY_THRESHOLD",
     "Client",
@@ -712,5 +710,4 @@ __all__ = [
     "raise_for_status",
     "run_row",
     "runs_to_pandas",
-    "to_pandas",
 ]

@@ -325,6 +325,35 @@ def test_get_context_outside_a_launch_records_a_run_named_after_the_script(
     assert {"loss": 0.5} == run.get_metrics()
 
 
+def test_get_context_from_many_threads_at_once_starts_one_run(
+    collector: Any, tmp_path: Path, ws: runlog.Workspace
+) -> None:
+    """Threads racing into the first `Run.get_context` share one run (each started its own
+    and all but one were left behind as stray runs)."""
+    done = _run_script(
+        collector,
+        tmp_path,
+        """
+        import threading
+        from runlog import Run
+        barrier, ids = threading.Barrier(16), set()
+        def ask():
+            barrier.wait()
+            ids.add(Run.get_context().id)
+        threads = [threading.Thread(target=ask) for _ in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        print(len(ids))
+    """,
+        RUNLOG_EXPERIMENT="context-race",
+    )
+    assert 0 == done.returncode, done.stderr
+    assert "1" == done.stdout.strip()
+    assert 1 == len(list(runlog.Experiment(ws, "context-race").get_runs()))
+
+
 def test_get_context_inside_a_launched_process_joins_that_run(
     collector: Any, tmp_path: Path, ws: runlog.Workspace
 ) -> None:

@@ -41,6 +41,7 @@ def runs(store: SQLStore) -> SQLStore:
 
 
 def ids(store: SQLStore, filter_string: str = "", *order_by: str, **kwargs: object) -> list[str]:
+    # **kwargs are the tests' max_results / page_token, typed object here
     page = store.search_runs(filter=filter_string, order_by=order_by, **kwargs)  # type: ignore[arg-type]
     return [run.run_id for run in page.runs]
 
@@ -181,4 +182,4 @@ def test_search_loads_many_runs(store: SQLStore) -> None:
 )
 def test_bad_search_arguments(store: SQLStore, kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(FilterError, match=message):
-        store.search_runs(**kwargs)  # type: ignore[arg-type]
+        store.search_runs(**kwargs)  # type: ignore[arg-type]  # each bad on purpose
