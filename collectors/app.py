@@ -141,6 +141,8 @@ def healthz() -> dict[str, str]:
 
 
 def _add_error_handlers(app: FastAPI) -> None:
+    # Starlette types a handler as taking any Exception; each of these takes the class it is
+    # registered for, which is what Starlette passes it (hence the arg-type ignores).
     app.add_exception_handler(ApiError, _on_api_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _on_validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _on_http_error)  # type: ignore[arg-type]

@@ -509,7 +509,7 @@ def download(
     if snapshot == (name is not None):
         raise click.UsageError("give a file NAME or --snapshot (one of them)")
     if snapshot:
-        from runlog._snapshot import FILE_NAME
+        from runlog.snapshot import FILE_NAME
 
         name, output = FILE_NAME, output or f"{run_id}-snapshot.zip"
     assert name is not None  # one of the two, checked above

@@ -565,7 +565,7 @@ class Run:
 
     def restore_snapshot(self, path: str | os.PathLike[str] | None = None) -> str:
         """Download the submitted run's source snapshot as a zip; returns its path."""
-        from runlog._snapshot import FILE_NAME
+        from runlog.snapshot import FILE_NAME
 
         return self.download_file(FILE_NAME, path or f"{self._id}-snapshot.zip")
 

@@ -38,7 +38,7 @@ from collectors.store.files import FileStore
 from collectors.store.protocols import ComputeStore
 from collectors.writer import Writer
 from runlog import conventions as c
-from runlog._snapshot import FILE_NAME
+from runlog.snapshot import FILE_NAME
 
 logger = logging.getLogger(__name__)
 #: The logger name of the lines the collector adds to a submitted run's log.
