@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/autolog_torch.py
 	$(BIN)/python bench/mlflow_compare.py
 	$(BIN)/python bench/studio.py
+	$(BIN)/python bench/studio_compute.py
 	$(BIN)/python bench/submit.py
 
 clean:

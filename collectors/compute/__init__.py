@@ -16,6 +16,7 @@ from collectors.compute.service import (
     collector_id,
 )
 from collectors.compute.snapshots import SnapshotStore
+from collectors.run_files import Uploads
 from collectors.settings import Settings
 from collectors.store.files import FileStore
 from collectors.store.protocols import ComputeStore
@@ -33,6 +34,7 @@ def build_service(
         store=store,
         writer=writer,
         files=files,
+        uploads=Uploads(files, writer, settings.max_file_bytes),
         snapshots=SnapshotStore(data / "snapshots"),
         environments=EnvironmentCache(data / "envs"),
         endpoint=settings.run_endpoint,

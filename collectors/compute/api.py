@@ -59,6 +59,7 @@ class ComputeApi:
         add = router.add_api_route
         add("/compute/targets", self.targets, response_model=schemas.TargetList)
         add("/compute/queue", self.queue, response_model=schemas.SubmissionList)
+        add("/compute/finished", self.finished, response_model=schemas.SubmissionList)
         add(
             "/compute/runs",
             self.submit,
@@ -108,6 +109,18 @@ class ComputeApi:
         except SubmitRefused as exc:
             raise invalid(str(exc)) from None
         return json_response({"runs": _with_positions(found)})
+
+    def finished(
+        self,
+        target: Annotated[str | None, Query(description="only this target")] = None,
+        limit: Annotated[int, Query(ge=1, le=1000, description="at most this many")] = 20,
+    ) -> Response:
+        """Submitted runs that have ended (Completed, Failed, Canceled), newest first."""
+        try:
+            found = self.service.finished(target, limit)
+        except SubmitRefused as exc:
+            raise invalid(str(exc)) from None
+        return json_response({"runs": [submission_json(sub) for sub in found]})
 
     # --- submit and cancel ----------------------------------------------------------------
     def submit(self, body: SubmitRequest) -> Response:

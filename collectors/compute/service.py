@@ -29,10 +29,12 @@ from collectors.ops import (
     ClaimRun,
     LogLine,
     Op,
+    RecordFile,
     SetTag,
     SubmitRun,
 )
-from collectors.store._apply_compute import ACTIVE, QUEUED
+from collectors.run_files import Uploads
+from collectors.store._apply_compute import ACTIVE, DONE, QUEUED
 from collectors.store.base import SubmissionInfo
 from collectors.store.files import FileStore
 from collectors.store.protocols import ComputeStore
@@ -58,6 +60,7 @@ class Context:
     store: ComputeStore
     writer: Writer
     files: FileStore
+    uploads: Uploads
     snapshots: SnapshotStore
     environments: EnvironmentCache
     endpoint: str
@@ -312,7 +315,7 @@ class ComputeService:
         if errors:
             raise SubmitRefused("; ".join(errors))
         size, sha256 = ctx.snapshots.link_into_run(ctx.files, request.run_id, request.snapshot)
-        ctx.store.record_file(request.run_id, request.experiment, FILE_NAME, size, sha256, now)
+        ctx.apply([RecordFile(request.run_id, request.experiment, FILE_NAME, size, sha256, now)])
         target.wake.set()
 
     def cancel(self, run_id: str) -> str:
@@ -337,6 +340,14 @@ class ComputeService:
         if target is not None:
             self.target(target)
         return self.context.store.list_submissions([QUEUED, ACTIVE], target)
+
+    def finished(self, target: str | None = None, limit: int = 20) -> list[SubmissionInfo]:
+        """The *limit* most recently submitted runs (of *target*) that have ended, newest
+        first."""
+        if target is not None:
+            self.target(target)
+        store = self.context.store
+        return store.list_submissions([DONE], target, limit=limit, newest_first=True)
 
     def describe_targets(self) -> list[dict[str, Any]]:
         """Every target with its limit and how many runs it has queued and running."""

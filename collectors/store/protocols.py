@@ -133,6 +133,7 @@ class ComputeStore(Store, Protocol):
         target: str | None = None,
         collector: str | None = None,
         limit: int | None = None,
+        newest_first: bool = False,
     ) -> list[SubmissionInfo]: ...
 
     def status_history(self, run_id: str) -> list[StatusChange]: ...

@@ -440,10 +440,12 @@ class SQLStore:
         target: str | None = None,
         collector: str | None = None,
         limit: int | None = None,
+        newest_first: bool = False,
     ) -> list[SubmissionInfo]:
-        """Submitted runs in *states* (queued, active, done), oldest submission first."""
+        """Submitted runs in *states* (queued, active, done), oldest submission first (or
+        newest first)."""
         with self._engine.connect() as conn:
-            return _compute.submissions(conn, states, target, collector, limit)
+            return _compute.submissions(conn, states, target, collector, limit, newest_first)
 
     def has_snapshot(self, digest: str) -> bool:
         """Whether the snapshot *digest* was recorded."""
