@@ -38,3 +38,21 @@ def test_the_collector_imports_no_private_client_module() -> None:
     }
 
     assert set() == private
+
+
+def test_no_collector_subpackage_imports_another_ones_private_module() -> None:
+    """``collectors.compute`` reads the store through `collectors.store.protocols`, not
+    through ``collectors.store._apply_compute`` (which it did for the queue states)."""
+    root = Path(collectors.__file__).parent
+    crossing = set()
+    for path in sorted(root.rglob("*.py")):
+        own = ".".join(path.relative_to(root.parent).with_suffix("").parts[:-1])
+        for name in _imported_modules(path):
+            parts = name.split(".")
+            private = [i for i, part in enumerate(parts) if part.startswith("_")]
+            if parts[0] == "collectors" and private:
+                package = ".".join(parts[: private[0]])
+                if package != own and not own.startswith(package + "."):
+                    crossing.add(f"{path.relative_to(root.parent)}: {name}")
+
+    assert set() == crossing

@@ -24,8 +24,8 @@ from collectors.errors import FORBIDDEN, TOO_LARGE, ApiError, invalid, not_found
 from collectors.ops import AddSnapshot
 from collectors.query_api import check_run_id, json_response, run_not_found
 from collectors.schemas import ERROR_RESPONSES
-from collectors.store._apply_compute import ACTIVE, QUEUED
 from collectors.store.base import SubmissionInfo
+from collectors.store.protocols import ACTIVE, QUEUED
 from runlog import conventions as c
 from runlog import snapshot
 

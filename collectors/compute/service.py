@@ -34,10 +34,9 @@ from collectors.ops import (
     SubmitRun,
 )
 from collectors.run_files import Uploads
-from collectors.store._apply_compute import ACTIVE, DONE, QUEUED
 from collectors.store.base import SubmissionInfo
 from collectors.store.files import FileStore
-from collectors.store.protocols import ComputeStore
+from collectors.store.protocols import ACTIVE, DONE, QUEUED, ComputeStore
 from collectors.writer import Writer
 from runlog import conventions as c
 from runlog.snapshot import FILE_NAME

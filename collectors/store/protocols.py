@@ -10,7 +10,7 @@ the reads every reader shares) is declared beside the data types in `collectors.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from collectors.store.base import (
     FileInfo,
@@ -30,6 +30,9 @@ from collectors.store.base import (
 from runlog.filters import MATCH_ALL, Filter, OrderBy
 
 __all__ = [
+    "ACTIVE",
+    "DONE",
+    "QUEUED",
     "CollectorStore",
     "ComputeStore",
     "MlflowStore",
@@ -120,6 +123,13 @@ class MlflowStore(ModelsStore, Protocol):
     def logged_model_metrics(
         self, model_ids: Sequence[str]
     ) -> dict[str, list[ModelMetricInfo]]: ...
+
+
+#: The states of a submission in its target's queue (`SubmissionInfo.state`, the *states*
+#: of `ComputeStore.list_submissions`): waiting, claimed by a worker, ended.
+QUEUED: Final = "queued"
+ACTIVE: Final = "active"
+DONE: Final = "done"
 
 
 class ComputeStore(Store, Protocol):
