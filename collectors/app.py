@@ -8,7 +8,7 @@ every refusal into the documented error bodies (``{"error": {...}}``, or a
 from __future__ import annotations
 
 from importlib import metadata
-from typing import Any, cast
+from typing import Any
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -32,13 +32,14 @@ from collectors.ingest import JSON, PROTOBUF, Ingestor
 from collectors.mlflow import MlflowApi
 from collectors.mlflow.api import MLFLOW_PREFIXES
 from collectors.mlflow.errors import translate
-from collectors.models_api import ModelsApi, ModelsStore
+from collectors.models_api import ModelsApi
 from collectors.otlp_http import OtlpHttpApi, status_body
 from collectors.query_api import QueryApi, json_response
 from collectors.run_files import Uploads
 from collectors.settings import Settings
 from collectors.store.files import FileStore, LocalFileStore
-from collectors.studio import Studio, StudioStore
+from collectors.store.protocols import CollectorStore
+from collectors.studio import Studio
 from collectors.writer import Writer
 from runlog.extras import DISTRIBUTION
 
@@ -61,7 +62,7 @@ def version() -> str:
 
 
 def create_app(
-    store: StudioStore,
+    store: CollectorStore,
     files: FileStore,
     writer: Writer,
     settings: Settings,
@@ -100,8 +101,7 @@ def create_app(
     app.include_router(QueryApi(store).router(), dependencies=auth)
     app.include_router(FilesApi(store, files, uploads).router(), dependencies=auth)
     model_files = model_files or LocalFileStore(settings.model_files_dir)
-    # The collector's store is an SQLStore, which has the registry reads too.
-    models = ModelsApi(cast(ModelsStore, store), writer, files, model_files)
+    models = ModelsApi(store, writer, files, model_files)
     app.include_router(models.router(), dependencies=auth)
     mlflow = MlflowApi(store, files, writer, uploads, model_files)
     app.include_router(mlflow.router(), dependencies=auth)
@@ -160,6 +160,8 @@ _MLFLOW_TEXT = "text/html"
 
 
 def _add_error_handlers(app: FastAPI) -> None:
+    # Starlette types a handler as taking any Exception; each of these takes the class it is
+    # registered for, which is what Starlette passes it (hence the arg-type ignores).
     app.add_exception_handler(ApiError, _on_api_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _on_validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _on_http_error)  # type: ignore[arg-type]

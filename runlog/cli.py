@@ -23,6 +23,7 @@ from runlog.exceptions import (
     RunlogError,
 )
 from runlog.extras import DISTRIBUTION
+from runlog.filters import children_of
 
 if TYPE_CHECKING:
     from runlog.client import Client
@@ -313,7 +314,7 @@ def show(opts: Options, run_id: str, as_json: bool) -> None:
         run = client.get_run(run_id)
         files = client.list_files(run_id)
         statuses = client.get_statuses(run_id)
-        children = client.search_runs(filter=f"attributes.parent_id = '{run_id}'")
+        children = client.search_runs(filter=children_of(run_id))
     if as_json:
         _tables.print_json({**run, "files": files, "statuses": statuses, "children": children})
         return
@@ -546,7 +547,7 @@ def download(
     if snapshot == (name is not None):
         raise click.UsageError("give a file NAME or --snapshot (one of them)")
     if snapshot:
-        from runlog._snapshot import FILE_NAME
+        from runlog.snapshot import FILE_NAME
 
         name, output = FILE_NAME, output or f"{run_id}-snapshot.zip"
     assert name is not None  # one of the two, checked above

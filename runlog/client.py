@@ -49,7 +49,7 @@ from runlog.exceptions import (
 
 #: Vectors with more points than this are fetched in the binary format.
 BINARY_THRESHOLD = 5000
-BINARY_CONTENT_TYPE = "application/vnd.runlog.vector"
+BINARY_CONTENT_TYPE = c.BINARY_MEDIA_TYPE
 _CHUNK = 1 << 20
 _START_HINT = "is the collector running? start it with `runlog collector`"
 
@@ -671,10 +671,10 @@ def _binary_series(response: httpx.Response, name: str, column: str) -> Series:
         response.content,
         name=name,
         column=column,
-        kind=headers.get("x-runlog-kind", c.KIND_SCALAR),
-        dtype=headers.get("x-runlog-dtype", c.DTYPE_FLOAT),
-        count=int(headers.get("x-runlog-count", "0")),
-        downsampled=headers.get("x-runlog-downsampled", "") == "true",
+        kind=headers.get(c.HEADER_KIND, c.KIND_SCALAR),
+        dtype=headers.get(c.HEADER_DTYPE, c.DTYPE_FLOAT),
+        count=int(headers.get(c.HEADER_COUNT, "0")),
+        downsampled=headers.get(c.HEADER_DOWNSAMPLED, "") == "true",
     )
 
 
@@ -801,8 +801,6 @@ def runs_to_pandas(runs: Iterable[Mapping[str, Any]]) -> Any:
     return frame
 
 
-to_pandas = runs_to_pandas
-
 __all__ = [
     "BINARY_THRESHOLD",
     "Client",
@@ -812,5 +810,4 @@ __all__ = [
     "raise_for_status",
     "run_row",
     "runs_to_pandas",
-    "to_pandas",
 ]

@@ -153,6 +153,16 @@ ENV_FLUSH_TIMEOUT: Final = "RUNLOG_FLUSH_TIMEOUT"
 ENV_DATA_DIR: Final = "RUNLOG_DATA_DIR"
 #: Seconds between heartbeats a live run's process sends (default 10).
 ENV_HEARTBEAT_INTERVAL: Final = "RUNLOG_HEARTBEAT_INTERVAL"
+#: ``1`` / ``true``: every run samples CPU, memory and GPU (`runlog.system_metrics`).
+ENV_SYSTEM_METRICS: Final = "RUNLOG_SYSTEM_METRICS"
+#: Seconds between system metric samples (default 5).
+ENV_SYSTEM_METRICS_INTERVAL: Final = "RUNLOG_SYSTEM_METRICS_INTERVAL"
+#: ``1``: runlog's own errors inside instrumentation raise instead of being logged (tests, CI).
+ENV_INSTRUMENTATION_STRICT: Final = "RUNLOG_INSTRUMENTATION_STRICT"
+#: Set by the collector for a submitted run's interpreter: a folder holding runlog's client,
+#: appended to ``sys.path`` by the launcher's ``sitecustomize`` (which spells it out: it runs
+#: before runlog can be imported).
+ENV_CLIENT_PATH: Final = "RUNLOG_CLIENT_PATH"
 DEFAULT_HEARTBEAT_INTERVAL: Final = 10.0
 DEFAULT_ENDPOINT: Final = "http://127.0.0.1:4318"
 DEFAULT_HTTP_PORT: Final = 4318
@@ -163,6 +173,13 @@ OTLP_METRICS_PATH: Final = "/v1/metrics"
 API_PREFIX: Final = "/api/v1"
 #: Header on a file upload naming the run's experiment, used when the upload creates the run.
 HEADER_EXPERIMENT: Final = "X-Runlog-Experiment"
+#: Media type of a metric vector in the query API's binary format (docs/api.md): steps and
+#: times as little-endian int64, then the values; the headers below describe it.
+BINARY_MEDIA_TYPE: Final = "application/vnd.runlog.vector"
+HEADER_COUNT: Final = "X-Runlog-Count"
+HEADER_DTYPE: Final = "X-Runlog-Dtype"
+HEADER_KIND: Final = "X-Runlog-Kind"
+HEADER_DOWNSAMPLED: Final = "X-Runlog-Downsampled"
 
 
 def is_valid_run_id(run_id: object) -> bool:

@@ -22,6 +22,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from runlog import conventions as c
+from runlog.filters import children_of
 
 if TYPE_CHECKING:
     from runlog.client import Client
@@ -131,9 +132,7 @@ class RunDetails:
         ]
 
     def _children(self, client: Client) -> list[dict[str, Any]]:
-        found = client.search_runs(
-            filter=f"attributes.parent_id = '{self.run.id}'", max_results=200
-        )
+        found = client.search_runs(filter=children_of(self.run.id), max_results=200)
         out = []
         for child in found:
             last = {

@@ -201,6 +201,63 @@ def test_child_runs_and_get_runs(ws: runlog.Workspace) -> None:
     assert {parent.id, child.id} == {r.id for r in exp.get_runs(include_children=True)}
 
 
+def test_get_runs_quotes_values_and_keeps_or_inside_its_filter(ws: runlog.Workspace) -> None:
+    """Tag values with quotes match (they were sent with backslashes: a 400), and a user
+    filter with OR stays one clause (it was joined to the others without parentheses)."""
+    exp = runlog.Experiment(ws, "quoting")
+    with exp.start_logging(name="a", tags={"owner": "o'brien"}) as first:
+        first.tag("my tag", 'say "hi"')
+        with first.child_run(name="kid") as kid:
+            kid.tag("owner", "o'brien")
+    with exp.start_logging(name="b", tags={"owner": "x"}) as second:
+        pass
+
+    assert [first.id] == [r.id for r in exp.get_runs(tags={"owner": "o'brien"})]
+    assert [first.id] == [r.id for r in exp.get_runs(tags={"my tag": 'say "hi"'})]
+    either = "tags.owner = 'x' or tags.owner = 'o''brien'"
+    assert {first.id, second.id} == {r.id for r in exp.get_runs(filter=either)}
+
+
+def test_recursive_metrics_and_children_include_every_descendant(ws: runlog.Workspace) -> None:
+    """As Azure ML v1: ``get_metrics(recursive=True)`` is ``{run_id: metrics}`` of the run
+    and all its descendants (it returned the run's own metrics only)."""
+    exp = runlog.Experiment(ws, "recursive")
+    with exp.start_logging(name="parent") as parent:
+        parent.log("loss", 1.0)
+        with parent.child_run(name="kid") as kid:
+            kid.log("loss", 2.0)
+            kid.tag("fold", "1")
+            with kid.child_run(name="grandkid") as grandkid:
+                grandkid.log("acc", 0.5)
+    for run in (parent, kid, grandkid):
+        run.flush(30)
+
+    assert {
+        parent.id: {"loss": 1.0},
+        kid.id: {"loss": 2.0},
+        grandkid.id: {"acc": 0.5},
+    } == parent.get_metrics(recursive=True)
+    assert {parent.id: {"loss": 1.0}, kid.id: {"loss": 2.0}} == parent.get_metrics(
+        "loss", recursive=True
+    )
+    assert {"loss": 1.0} == parent.get_metrics()
+    assert [kid.id, grandkid.id] == [r.id for r in parent.get_children(recursive=True)]
+    assert [kid.id] == [r.id for r in parent.get_children()]
+    assert [kid.id] == [r.id for r in parent.get_children(recursive=True, tags={"fold": "1"})]
+
+
+def test_experiment_list_selects_by_name(ws: runlog.Workspace) -> None:
+    with runlog.Experiment(ws, "listed-a").start_logging():
+        pass
+    with runlog.Experiment(ws, "listed-b").start_logging():
+        pass
+
+    found = runlog.Experiment.list(ws, experiment_name="listed-b")
+
+    assert ["listed-b"] == [e.name for e in found]
+    assert {"listed-a", "listed-b"} <= {e.name for e in runlog.Experiment.list(ws)}
+
+
 def test_files_round_trip_byte_exactly(ws: runlog.Workspace, tmp_path: Path) -> None:
     folder = tmp_path / "out"
     (folder / "sub").mkdir(parents=True)
@@ -276,6 +333,35 @@ def test_get_context_outside_a_launch_records_a_run_named_after_the_script(
     assert "train.py" == run.name
     assert "Completed" == run.get_status()
     assert {"loss": 0.5} == run.get_metrics()
+
+
+def test_get_context_from_many_threads_at_once_starts_one_run(
+    collector: Any, tmp_path: Path, ws: runlog.Workspace
+) -> None:
+    """Threads racing into the first `Run.get_context` share one run (each started its own
+    and all but one were left behind as stray runs)."""
+    done = _run_script(
+        collector,
+        tmp_path,
+        """
+        import threading
+        from runlog import Run
+        barrier, ids = threading.Barrier(16), set()
+        def ask():
+            barrier.wait()
+            ids.add(Run.get_context().id)
+        threads = [threading.Thread(target=ask) for _ in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        print(len(ids))
+    """,
+        RUNLOG_EXPERIMENT="context-race",
+    )
+    assert 0 == done.returncode, done.stderr
+    assert "1" == done.stdout.strip()
+    assert 1 == len(list(runlog.Experiment(ws, "context-race").get_runs()))
 
 
 def test_get_context_inside_a_launched_process_joins_that_run(

@@ -11,7 +11,6 @@ from pathlib import Path
 from collectors.compute.environments import EnvironmentCache
 from collectors.compute.service import (
     ComputeService,
-    ComputeStore,
     Context,
     Target,
     collector_id,
@@ -20,6 +19,7 @@ from collectors.compute.snapshots import SnapshotStore
 from collectors.run_files import Uploads
 from collectors.settings import Settings
 from collectors.store.files import FileStore
+from collectors.store.protocols import ComputeStore
 from collectors.writer import Writer
 
 __all__ = ["ComputeService", "build_service", "disabled_targets"]

@@ -24,10 +24,10 @@ from collectors.errors import FORBIDDEN, TOO_LARGE, ApiError, invalid, not_found
 from collectors.ops import AddSnapshot
 from collectors.query_api import check_run_id, json_response, run_not_found
 from collectors.schemas import ERROR_RESPONSES
-from collectors.store._apply_compute import ACTIVE, QUEUED
 from collectors.store.base import SubmissionInfo
-from runlog import _snapshot
+from collectors.store.protocols import ACTIVE, QUEUED
 from runlog import conventions as c
+from runlog import snapshot
 
 _MAX_ARGUMENTS = 1000
 
@@ -211,7 +211,7 @@ class ComputeApi:
                         raise ApiError(TOO_LARGE, f"snapshot exceeds {MAX_UPLOAD_BYTES} bytes")
                     await run_in_threadpool(stream.write, chunk)
             kept = await run_in_threadpool(ctx.snapshots.keep, path, digest)
-        except _snapshot.SnapshotError as exc:
+        except snapshot.SnapshotError as exc:
             raise invalid(str(exc)) from None
         finally:
             path.unlink(missing_ok=True)
@@ -233,7 +233,7 @@ def _submission(body: SubmitRequest) -> Submission:
     if not DIGEST.fullmatch(body.snapshot):
         raise invalid("snapshot must be the 64 hex digits of an uploaded snapshot")
     try:
-        script = _snapshot.check_script(body.script)
+        script = snapshot.check_script(body.script)
         environment = EnvironmentSpec.from_json(body.environment)
     except ValueError as exc:
         raise invalid(str(exc)) from None

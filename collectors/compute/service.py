@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from collectors.compute.environments import EnvironmentCache, EnvironmentSpec
 from collectors.compute.snapshots import SnapshotStore
@@ -34,36 +34,17 @@ from collectors.ops import (
     SubmitRun,
 )
 from collectors.run_files import Uploads
-from collectors.store._apply_compute import ACTIVE, DONE, QUEUED
-from collectors.store.base import StatusChange, Store, SubmissionInfo
+from collectors.store.base import SubmissionInfo
 from collectors.store.files import FileStore
+from collectors.store.protocols import ACTIVE, DONE, QUEUED, ComputeStore
 from collectors.writer import Writer
 from runlog import conventions as c
-from runlog._snapshot import FILE_NAME
+from runlog.snapshot import FILE_NAME
 
 logger = logging.getLogger(__name__)
 #: The logger name of the lines the collector adds to a submitted run's log.
 COMPUTE_LOGGER = "runlog.compute"
 ENVIRONMENT_LOGGER = "runlog.environment"
-
-
-class ComputeStore(Store, Protocol):
-    """The store calls the compute service uses besides `Store` (`SQLStore` has them)."""
-
-    def get_submission(self, run_id: str) -> SubmissionInfo | None: ...
-
-    def list_submissions(
-        self,
-        states: Sequence[str],
-        target: str | None = None,
-        collector: str | None = None,
-        limit: int | None = None,
-        newest_first: bool = False,
-    ) -> list[SubmissionInfo]: ...
-
-    def status_history(self, run_id: str) -> list[StatusChange]: ...
-
-    def has_snapshot(self, digest: str) -> bool: ...
 
 
 class SubmitRefused(ValueError):

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import wrapt
 
 from runlog import _guard
+from runlog import conventions as c
 
 if TYPE_CHECKING:
     from runlog.run import Run
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 _log = logging.getLogger("runlog.internal")
 
 #: Set to ``1`` to make runlog's own errors inside instrumentation raise (tests, CI).
-ENV_STRICT = "RUNLOG_INSTRUMENTATION_STRICT"
+ENV_STRICT = c.ENV_INSTRUMENTATION_STRICT
 
 _SUPPRESSED: ContextVar[bool] = ContextVar("runlog_instrumentation_suppressed", default=False)
 _reported: set[str] = set()
