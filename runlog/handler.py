@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from runlog import _lifecycle
 from runlog._guard import INSIDE, already_taken
+from runlog._logcapture import ON_STDOUT
 from runlog._logfields import (
     COMMON_EXTRAS,
     RECORD_ATTRIBUTES,
@@ -130,7 +131,7 @@ class RunlogHandler(logging.Handler):
         if len(attributes) <= _PLAIN_RECORD_SIZE and not self.parse_messages:
             return  # no extra= keys: nothing can be a point (most log lines)
         values = {k: attributes[k] for k in attributes.keys() - self._ignored}
-        if self.parse_messages:
+        if self.parse_messages and ON_STDOUT not in attributes:
             values = {**parse_key_values(message), **values}
         explicit = attributes.get("metrics")
         if isinstance(explicit, dict):
@@ -183,8 +184,10 @@ _installed: RunlogHandler | None = None
 def install_logging(level: int | str = logging.INFO, **handler_kwargs: Any) -> RunlogHandler:
     """Add a `RunlogHandler` to the root logger and return it (the existing one if installed).
 
-    The root logger's level is lowered to *level* when it is higher, so that records of
-    *level* reach the handler.
+    Levels are left as they are: the handler records what the logging configuration lets
+    through (the root logger's default is WARNING; ``logging.basicConfig(level=logging.INFO)``
+    or a logger's own level lets INFO records through). Records logged by runlog itself
+    (httpx's request lines in its exporter) never reach any handler (`runlog._logcapture`).
 
     Args:
         level: The handler's level (default INFO).
@@ -196,8 +199,6 @@ def install_logging(level: int | str = logging.INFO, **handler_kwargs: Any) -> R
         return _installed
     _installed = RunlogHandler(level=level, **handler_kwargs)
     root.addHandler(_installed)
-    if root.getEffectiveLevel() > _installed.level:
-        root.setLevel(_installed.level)
     return _installed
 
 

@@ -336,6 +336,37 @@ def test_install_logging_is_idempotent_and_follows_the_active_run(
     assert ["inner"] == [line["message"] for line in stored_lines(inner)]
 
 
+def test_install_logging_changes_no_level(root_logger: logging.Logger) -> None:
+    root_logger.setLevel(logging.WARNING)
+    runlog.install_logging()
+    assert logging.WARNING == root_logger.level
+
+
+class _Kept(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_runlogs_own_records_never_reach_the_users_handlers(
+    ws: runlog.Workspace, root_logger: logging.Logger, log: logging.Logger
+) -> None:
+    """httpx's request lines from runlog's exporter and queries stay out of user handlers."""
+    kept = _Kept()
+    root_logger.addHandler(kept)
+    root_logger.setLevel(logging.DEBUG)  # the user asked for everything
+    runlog.install_logging()
+    with runlog.Experiment(ws, "handler").start_logging() as run:
+        log.info("mine")
+        run.log("loss", 0.5)
+        run.flush()
+    assert {"loss": 0.5} == run.get_metrics()  # a query, through httpx, from this thread
+    assert ["mine"] == [r.getMessage() for r in kept.records if not r.name.startswith("runlog")]
+
+
 def test_a_broken_handler_run_does_not_raise(
     root_logger: logging.Logger, log: logging.Logger, caplog: pytest.LogCaptureFixture
 ) -> None:
