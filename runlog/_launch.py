@@ -7,15 +7,18 @@ start (`child_bootstrap`) — the way ``opentelemetry-instrument`` does it. Insi
 `runlog.active_run` is an attached run: the child never finishes it.
 
 The parent echoes the child's stdout and stderr unchanged and records each line in the run
-(``log.iostream`` = stdout or stderr; stdout lines at INFO, stderr lines at ERROR, as
-Cloud Logging does), forwards SIGINT/SIGTERM to the child, uploads the outputs folder,
-and sets the final status from the exit code. See docs/autolog.md.
+(``log.iostream`` = stdout or stderr; at the level the line names when it reads as a log
+record or a Python warning, else at the neutral INFO: a warning or a progress bar on stderr
+is no error), reads print-style metrics (``epoch 3 loss=1.62``) from stdout lines, forwards
+SIGINT/SIGTERM to the child, uploads the outputs folder, and sets the final status from the
+exit code. See docs/autolog.md.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import selectors
 import signal
 import subprocess
@@ -30,6 +33,7 @@ from types import FrameType
 from typing import IO, TYPE_CHECKING, Any
 
 from runlog import conventions as c
+from runlog._logfields import parse_key_values, split_points
 from runlog._packer import OP_LOG
 
 if TYPE_CHECKING:
@@ -62,8 +66,28 @@ PACKAGES_OF_NOTE = (
 STDERR_TAIL = 200
 #: Longest captured line; a longer one is recorded in pieces.
 MAX_LINE_BYTES = 64 * 1024
-_SEVERITY = {"stdout": (9, "INFO"), "stderr": (17, "ERROR")}
 _TRACEBACK = "Traceback (most recent call last):"
+#: The level of a captured line that names none (OTel severity number, text).
+NEUTRAL = (9, "INFO")
+_LEVELS = {
+    "DEBUG": (5, "DEBUG"),
+    "INFO": (9, "INFO"),
+    "WARN": (13, "WARNING"),
+    "WARNING": (13, "WARNING"),
+    "ERROR": (17, "ERROR"),
+    "CRITICAL": (21, "CRITICAL"),
+    "FATAL": (21, "CRITICAL"),
+}
+#: A level name at a line's start, after an optional timestamp or bracket: ``WARNING:x:msg``,
+#: ``2024-05-01 12:00:00,123 ERROR msg``, ``[INFO] msg``.
+_LOG_LINE = re.compile(
+    r"^[\[(]?(?:\d{4}-\d\d-\d\d[ T][\d:.,]+\s*[\])]?\s*[-|]?\s*[\[(]?)?"
+    r"(DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)\b[\])]?(?::|\s|$)"
+)
+#: What `warnings.showwarning` prints: ``path.py:12: UserWarning: message``.
+_WARNING_LINE = re.compile(r"^.+:\d+: [A-Za-z_][\w.]*Warning: ")
+#: Interpreters whose runs are named after the script they run (``python train.py``).
+_PYTHON = re.compile(r"^python[\d.]*w?(?:\.exe)?$")
 
 
 @dataclass(slots=True)
@@ -78,13 +102,48 @@ class Launch:
     outputs: str = "outputs"
     #: Launch into this existing run (a submitted one) instead of starting a new run.
     run_id: str | None = None
+    #: Read print-style metrics from stdout lines and log messages (``ENV_PARSE_METRICS``).
+    parse_metrics: bool = True
+
+
+def default_name(command: Sequence[str]) -> str:
+    """The run's name for *command*: the program, or the script or module Python runs.
+
+    ``python train.py`` → ``train.py``; ``python -u -m pkg.train`` → ``pkg.train``;
+    ``./train.sh`` → ``train.sh``; ``python -c CODE`` → ``python``.
+    """
+    program = os.path.basename(command[0])
+    if not _PYTHON.match(program):
+        return program
+    rest = iter(command[1:])
+    for arg in rest:
+        if arg == "-m":
+            return next(rest, program)
+        if arg in ("-c", "-"):
+            return program
+        if arg in ("-W", "-X", "--check-hash-based-pycs"):
+            next(rest, None)  # the option's value
+        elif not arg.startswith("-"):
+            return os.path.basename(arg)
+    return program
+
+
+def line_level(text: str) -> tuple[int, str]:
+    """The level of a captured line: the one it names as a log record or Python warning,
+    else `NEUTRAL` (neither stream means a level by itself)."""
+    match = _LOG_LINE.match(text)
+    if match:
+        return _LEVELS[match.group(1)]
+    if _WARNING_LINE.match(text):
+        return _LEVELS["WARNING"]
+    return NEUTRAL
 
 
 def launch(request: Launch, workspace: Any = None) -> int:
     """Run *request.command* as a run; return the exit code to exit with (the child's)."""
     import runlog
 
-    name = request.name or os.path.basename(request.command[0])
+    name = request.name or default_name(request.command)
     run = runlog.start_run(
         request.experiment, name=name, tags=request.tags, run_id=request.run_id, workspace=workspace
     )
@@ -101,14 +160,14 @@ def _launch(run: Run, request: Launch) -> int:
         try:
             child = subprocess.Popen(
                 list(request.command),
-                env=child_environment(run, request.autolog),
+                env=child_environment(run, request.autolog, parse_metrics=request.parse_metrics),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
             )
         except OSError as exc:
             return _not_started(run, request.command[0], exc)
         forwarder.attach(child)
-        capture = Capture(run, child)
+        capture = Capture(run, child, parse_metrics=request.parse_metrics)
         returncode = child.wait()
         capture.join()
     _finish(run, request.outputs, returncode, forwarder.received, capture.error_text())
@@ -121,12 +180,13 @@ def exit_code(returncode: int) -> int:
 
 
 def child_environment(
-    run: Run, autolog: str, base: Mapping[str, str] | None = None
+    run: Run, autolog: str, base: Mapping[str, str] | None = None, parse_metrics: bool = True
 ) -> dict[str, str]:
-    """The child's environment: *base* plus the run, autolog choice and bootstrap path."""
+    """The child's environment: *base* plus the run, autolog choices and bootstrap path."""
     env = dict(os.environ if base is None else base)
     env.update(run.otel_environment())
     env[c.ENV_AUTOLOG] = autolog
+    env[c.ENV_PARSE_METRICS] = "1" if parse_metrics else "0"
     paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     env["PYTHONPATH"] = os.pathsep.join([BOOTSTRAP_DIR, *paths])
     # Block-buffered output would reach us (and the terminal) late and out of order.
@@ -231,16 +291,18 @@ class Capture:
     which the data reached us (two pipes carry no finer ordering than that).
     """
 
-    def __init__(self, run: Run, child: subprocess.Popen[bytes]) -> None:
+    def __init__(
+        self, run: Run, child: subprocess.Popen[bytes], parse_metrics: bool = True
+    ) -> None:
         self._stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL)
         streams = {
-            "stdout": (child.stdout, sys.stdout, None),
-            "stderr": (child.stderr, sys.stderr, self._stderr_tail),
+            "stdout": (child.stdout, sys.stdout, None, parse_metrics),
+            "stderr": (child.stderr, sys.stderr, self._stderr_tail, False),
         }
         self._selector = selectors.DefaultSelector()
-        for name, (pipe, echo, tail) in streams.items():
+        for name, (pipe, echo, tail, parse) in streams.items():
             if pipe is not None:
-                reader = _Stream(pipe, echo, _recorder(run, name, tail))
+                reader = _Stream(pipe, echo, _recorder(run, name, tail, parse))
                 self._selector.register(pipe.fileno(), selectors.EVENT_READ, reader)
         self._thread = threading.Thread(target=self._pump, name="runlog-capture", daemon=True)
         self._thread.start()
@@ -286,17 +348,30 @@ class _Stream:
         return True
 
 
-def _recorder(run: Run, stream: str, tail: deque[str] | None) -> Callable[[bytes], None]:
-    number, level = _SEVERITY[stream]
+def _recorder(
+    run: Run, stream: str, tail: deque[str] | None, parse: bool
+) -> Callable[[bytes], None]:
     append, handle = run._append, run._handle
 
     def record(raw: bytes) -> None:
         text = line_text(raw)
+        number, level = line_level(text)
         append((OP_LOG, handle, time.time_ns(), number, level, stream, text, None, stream))
         if tail is not None:
             tail.append(text)
+        if parse and b"\r" not in raw:  # a progress bar's updates are no metrics
+            record_printed_metrics(run, text)
 
     return record
+
+
+def record_printed_metrics(run: Run, text: str) -> None:
+    """Log the print-style metrics of one line (``epoch 3 loss=1.62``) as points of *run*."""
+    values = parse_key_values(text)
+    if values:
+        points, step = split_points(values)
+        for name, value in points.items():
+            run.log(name, value, step=step)
 
 
 def line_text(raw: bytes) -> str:

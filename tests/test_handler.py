@@ -97,7 +97,11 @@ def test_metric_value_takes_numbers_only(value: Any, expected: float | int | Non
 @pytest.mark.parametrize(
     ("message", "expected"),
     [
-        ("epoch 3 loss=0.31 acc=0.90", {"loss": 0.31, "acc": 0.9}),
+        ("epoch 3 loss=0.31 acc=0.90", {"epoch": 3, "loss": 0.31, "acc": 0.9}),
+        ("Epoch 2 | eval_loss: 1.6 | ppl: 4.95", {"epoch": 2, "eval_loss": 1.6, "ppl": 4.95}),
+        ("step 7: loss: 0.5, lr=1e-3", {"step": 7, "loss": 0.5, "lr": 1e-3}),
+        ("at: 12:30:00 epoch: 1/10 done: 5x", {}),
+        ("| epoch   1 |   200/ 2983 batches | lr 20.00 | loss  7.63", {"epoch": 1}),
         ("step=10, lr=1e-3; train/loss=-0.5", {"step": 10, "lr": 1e-3, "train/loss": -0.5}),
         ("(loss=.5) [n=4]", {"loss": 0.5, "n": 4}),
         ("version=1.2.3 path=/tmp/x id=abc1 x = 1", {}),
