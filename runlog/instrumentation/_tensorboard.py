@@ -102,6 +102,6 @@ def _wrap_add_hparams(wrapped: _Original, instance: Any, args: Any, kwargs: Any)
 
 def _log_hparams(hparams: dict[str, Any], metrics: dict[str, Any]) -> None:
     run = acquire_run()
-    run.log_params(flatten(hparams))
+    run._record_params(flatten(hparams))
     for name, value in metrics.items():
         run.log(name, value)

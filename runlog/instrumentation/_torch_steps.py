@@ -175,7 +175,7 @@ class StepTracker:
         run = acquire_run(type(model).__name__ if model is not None else script_name())
         self.run = run
         self.losses = LossBuffer(run.log, self.loss_every)
-        run.log_params(self._summary(optimizer, model))
+        run._record_params(self._summary(optimizer, model))
         _lifecycle.on_finish(run, functools.partial(self.finish, run))
         if self.last_backward is not None and self.last_backward.ndim == 0:
             # ``backward()`` gives this run's losses: the loss modules' outputs are not

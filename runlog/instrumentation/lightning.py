@@ -177,7 +177,7 @@ def _log_metrics(run: Run | None, metrics: dict[str, Any], step: int | None) -> 
 
 def _log_hyperparams(run: Run | None, params: Any) -> None:
     if params and run is not None:
-        run.log_params(flatten(params))
+        run._record_params(flatten(params))
 
 
 def _log_checkpoint(run: Run | None, callback: Any) -> None:
