@@ -9,9 +9,9 @@ start (`child_bootstrap`) — the way ``opentelemetry-instrument`` does it. Insi
 The parent echoes the child's stdout and stderr unchanged and records each line in the run
 (``log.iostream`` = stdout or stderr; at the level the line names when it reads as a log
 record or a Python warning, else at the neutral INFO: a warning or a progress bar on stderr
-is no error), reads print-style metrics (``epoch 3 loss=1.62``) from stdout lines, forwards
-SIGINT/SIGTERM to the child, uploads the outputs folder, and sets the final status from the
-exit code. See docs/autolog.md.
+is no error), forwards SIGINT/SIGTERM to the child, uploads the outputs folder, and sets the
+final status from the exit code. Print-style metrics are read inside the child
+(`runlog.instrumentation._printed`). See docs/autolog.md.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ from types import FrameType
 from typing import IO, TYPE_CHECKING, Any
 
 from runlog import conventions as c
-from runlog._logfields import parse_key_values, split_points
 from runlog._packer import OP_LOG
 
 if TYPE_CHECKING:
@@ -167,7 +166,7 @@ def _launch(run: Run, request: Launch) -> int:
         except OSError as exc:
             return _not_started(run, request.command[0], exc)
         forwarder.attach(child)
-        capture = Capture(run, child, parse_metrics=request.parse_metrics)
+        capture = Capture(run, child)
         returncode = child.wait()
         capture.join()
     _finish(run, request.outputs, returncode, forwarder.received, capture.error_text())
@@ -291,18 +290,16 @@ class Capture:
     which the data reached us (two pipes carry no finer ordering than that).
     """
 
-    def __init__(
-        self, run: Run, child: subprocess.Popen[bytes], parse_metrics: bool = True
-    ) -> None:
+    def __init__(self, run: Run, child: subprocess.Popen[bytes]) -> None:
         self._stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL)
         streams = {
-            "stdout": (child.stdout, sys.stdout, None, parse_metrics),
-            "stderr": (child.stderr, sys.stderr, self._stderr_tail, False),
+            "stdout": (child.stdout, sys.stdout, None),
+            "stderr": (child.stderr, sys.stderr, self._stderr_tail),
         }
         self._selector = selectors.DefaultSelector()
-        for name, (pipe, echo, tail, parse) in streams.items():
+        for name, (pipe, echo, tail) in streams.items():
             if pipe is not None:
-                reader = _Stream(pipe, echo, _recorder(run, name, tail, parse))
+                reader = _Stream(pipe, echo, _recorder(run, name, tail))
                 self._selector.register(pipe.fileno(), selectors.EVENT_READ, reader)
         self._thread = threading.Thread(target=self._pump, name="runlog-capture", daemon=True)
         self._thread.start()
@@ -348,9 +345,7 @@ class _Stream:
         return True
 
 
-def _recorder(
-    run: Run, stream: str, tail: deque[str] | None, parse: bool
-) -> Callable[[bytes], None]:
+def _recorder(run: Run, stream: str, tail: deque[str] | None) -> Callable[[bytes], None]:
     append, handle = run._append, run._handle
 
     def record(raw: bytes) -> None:
@@ -359,19 +354,8 @@ def _recorder(
         append((OP_LOG, handle, time.time_ns(), number, level, stream, text, None, stream))
         if tail is not None:
             tail.append(text)
-        if parse and b"\r" not in raw:  # a progress bar's updates are no metrics
-            record_printed_metrics(run, text)
 
     return record
-
-
-def record_printed_metrics(run: Run, text: str) -> None:
-    """Log the print-style metrics of one line (``epoch 3 loss=1.62``) as points of *run*."""
-    values = parse_key_values(text)
-    if values:
-        points, step = split_points(values)
-        for name, value in points.items():
-            run.log(name, value, step=step)
 
 
 def line_text(raw: bytes) -> str:
@@ -479,7 +463,7 @@ def child_bootstrap() -> None:
     from runlog.instrumentation._autolog import autolog_from_env
 
     _remove_bootstrap_from_pythonpath()
-    for step in (_flush_on_sigterm, _record_interpreter, autolog_from_env):
+    for step in (_flush_on_sigterm, _record_interpreter, autolog_from_env, _read_printed_metrics):
         try:
             step()
         except Exception as exc:
@@ -507,6 +491,16 @@ def _record_interpreter() -> None:
     thread = threading.Thread(target=record, name="runlog-interpreter-facts", daemon=True)
     thread.start()
     atexit.register(thread.join, 5.0)
+
+
+def _read_printed_metrics() -> None:
+    """Print-style metrics of the script's ``print`` calls, unless switched off."""
+    from runlog.instrumentation._autolog import parse_metrics_on
+
+    if parse_metrics_on():
+        from runlog.instrumentation import _printed
+
+        _printed.install()
 
 
 def _report_bootstrap_error(step: str, exc: Exception) -> None:

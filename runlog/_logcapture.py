@@ -17,14 +17,8 @@ a library's log line while runlog records a model) goes to no handler but runlog
 from __future__ import annotations
 
 import logging
-import sys
-from typing import Any
 
 from runlog._guard import INSIDE
-
-#: Set on a record that a handler of the user prints to stdout: ``runlog run`` reads the
-#: printed line from there, so the record's message is not parsed for points a second time.
-ON_STDOUT = "_runlog_on_stdout"
 
 _ORIGINAL = logging.Logger.callHandlers
 _taps: tuple[logging.Handler, ...] = ()
@@ -36,21 +30,7 @@ def _call_handlers(self: logging.Logger, record: logging.LogRecord) -> None:
     _ORIGINAL(self, record)
     for tap in _taps:
         if record.levelno >= tap.level:
-            if getattr(tap, "parse_messages", False) and _printed_on_stdout(self, record):
-                record.__dict__[ON_STDOUT] = True
             tap.handle(record)
-
-
-def _printed_on_stdout(logger: logging.Logger, record: logging.LogRecord) -> bool:
-    """Whether a handler that *record* reached writes it to this process's stdout."""
-    current: Any = logger
-    while current is not None:
-        for handler in current.handlers:
-            stream = getattr(handler, "stream", None)
-            if stream is not None and stream is sys.stdout and record.levelno >= handler.level:
-                return True
-        current = current.parent if current.propagate else None
-    return False
 
 
 def install() -> None:

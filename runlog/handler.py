@@ -35,7 +35,6 @@ from typing import TYPE_CHECKING, Any
 
 from runlog import _lifecycle
 from runlog._guard import INSIDE, already_taken
-from runlog._logcapture import ON_STDOUT
 from runlog._logfields import (
     COMMON_EXTRAS,
     RECORD_ATTRIBUTES,
@@ -131,7 +130,7 @@ class RunlogHandler(logging.Handler):
         if len(attributes) <= _PLAIN_RECORD_SIZE and not self.parse_messages:
             return  # no extra= keys: nothing can be a point (most log lines)
         values = {k: attributes[k] for k in attributes.keys() - self._ignored}
-        if self.parse_messages and ON_STDOUT not in attributes:
+        if self.parse_messages:
             values = {**parse_key_values(message), **values}
         explicit = attributes.get("metrics")
         if isinstance(explicit, dict):

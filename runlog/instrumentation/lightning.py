@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 #: The packages' trainer modules; ``fit`` is wrapped in whichever is imported.
 TRAINER_MODULES = ("lightning.pytorch.trainer.trainer", "pytorch_lightning.trainer.trainer")
+LOGGER_UTILITIES = ("lightning.pytorch.loggers.utilities", "pytorch_lightning.loggers.utilities")
 _Original = Callable[..., Any]
 _classes: dict[str, type] = {}
 
@@ -45,9 +46,25 @@ class _Options(Protocol):
 
 
 def targets(options: _Options) -> list[Target]:
-    """``Trainer.fit`` of both packages (part of `TorchInstrumentor`'s table)."""
+    """``Trainer.fit`` and the progress bar's logger version of both packages (part of
+    `TorchInstrumentor`'s table)."""
     wrapper = functools.partial(_wrap_fit, options)
-    return [Target(module, "Trainer", "fit", wrapper) for module in TRAINER_MODULES]
+    return [
+        *(Target(module, "Trainer", "fit", wrapper) for module in TRAINER_MODULES),
+        *(Target(module, "", "_version", _wrap_version) for module in LOGGER_UTILITIES),
+    ]
+
+
+def _wrap_version(wrapped: _Original, instance: Any, args: Any, kwargs: Any) -> Any:
+    """The loggers' version the progress bar shows (``v_num``), as if runlog's were not
+    there: adding a logger must not change what the script prints."""
+    loggers = args[0] if args else kwargs.get("loggers", ())
+    kept = [logger for logger in loggers if not isinstance(logger, _RunlogLogger)]
+    if len(kept) == len(loggers):
+        return wrapped(*args, **kwargs)
+    if not kept:
+        return ""  # the bar shows no version, as with no logger at all
+    return wrapped(kept, *args[1:], **kwargs)
 
 
 def _wrap_fit(options: _Options, wrapped: _Original, trainer: Any, args: Any, kwargs: Any) -> Any:
