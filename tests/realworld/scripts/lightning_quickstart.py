@@ -41,8 +41,6 @@ if __name__ == "__main__":
     dataset = TensorDataset(images, torch.zeros(256))
     train_loader = DataLoader(dataset, batch_size=32)
     autoencoder = LitAutoEncoder(encoder, decoder)
-    trainer = L.Trainer(
-        limit_train_batches=8, max_epochs=2, log_every_n_steps=4, accelerator="cpu"
-    )
+    trainer = L.Trainer(limit_train_batches=8, max_epochs=2, log_every_n_steps=4, accelerator="cpu")
     trainer.fit(model=autoencoder, train_dataloaders=train_loader)
     trainer.test(model=autoencoder, dataloaders=DataLoader(dataset, batch_size=64))

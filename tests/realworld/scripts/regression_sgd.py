@@ -32,7 +32,7 @@ def get_batch(batch_size=32):
 # Define model
 fc = torch.nn.Linear(W_target.size(0), 1)
 
-for batch_idx in range(1, 201):
+for batch_idx in range(1, 201):  # noqa: B007 (printed after the loop, as upstream does)
     # Get data
     batch_x, batch_y = get_batch()
 
@@ -54,4 +54,4 @@ for batch_idx in range(1, 201):
     if loss < 1e-3:
         break
 
-print("Loss: {:.6f} after {} batches".format(loss, batch_idx))
+print(f"Loss: {loss:.6f} after {batch_idx} batches")

@@ -12,9 +12,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4)
     args = parser.parse_args()
     logging.getLogger("datasets").warning("no cache directory configured; using memory")
-    logging.basicConfig(
-        level=logging.INFO, format="%(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     rng = random.Random(0)
     weight, lr = 0.0, 0.1
     data = [(x, 3.0 * x + rng.gauss(0, 0.1)) for x in (rng.uniform(-1, 1) for _ in range(64))]
