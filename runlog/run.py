@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 from runlog import _lifecycle
 from runlog import conventions as c
-from runlog._packer import OP_EVENT, OP_POINTS, OP_SERIES, OP_UPLOAD, RunHandle
+from runlog._packer import OP_EVENT, OP_LOG, OP_POINTS, OP_SERIES, OP_UPLOAD, RunHandle
 from runlog._records import RunKey
 from runlog._values import PLAIN, Invalid, check_string, coerce
 
@@ -305,6 +305,10 @@ class Run:
     def log_param(self, key: str, value: Any) -> None:
         """Log one hyperparameter."""
         self.log_params({key: value})
+
+    def _log_line(self, logger: str, message: str, severity: int = 9, level: str = "INFO") -> None:
+        """One log line of the run from a producer that is not `logging` (TensorBoard text)."""
+        self._append((OP_LOG, self._handle, _time_ns(), severity, level, logger, message, None))
 
     def _record_params(self, params: Mapping[str, Any]) -> None:
         """Params found by autolog, which may see one change (a second optimizer, another

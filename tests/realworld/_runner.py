@@ -46,6 +46,7 @@ class Pair:
     logged: Outcome
     run: dict[str, Any]
     endpoint: str
+    experiment: str
 
     def client(self) -> Client:
         return Client(self.endpoint)
@@ -97,7 +98,7 @@ def run_both(
         found = [r for r in client.search_runs(experiment) if not r.get("parent_id")]
         assert 1 == len(found), found
         run = client.get_run(found[0]["run_id"])
-    return Pair(outcomes[0], outcomes[1], run, collector.endpoint)
+    return Pair(outcomes[0], outcomes[1], run, collector.endpoint, experiment)
 
 
 def assert_same_output(pair: Pair) -> None:

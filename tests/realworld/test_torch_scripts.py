@@ -33,6 +33,25 @@ def test_tensorboard_hparams_sweep_prints_the_same(collector: Any, tmp_path: Pat
     pair = run_both(collector, tmp_path, "tensorboard_hparams.py")
     assert 0 == pair.plain.returncode, pair.plain.stderr
     assert_same_output(pair)
+    run_id = pair.run["run_id"]
+    with pair.client() as client:
+        trials = client.search_runs(pair.experiment)
+    children = sorted(trial["name"] for trial in trials if trial.get("parent_id") == run_id)
+    assert [
+        "lr=0.01 hidden=16",
+        "lr=0.01 hidden=4",
+        "lr=0.1 hidden=16",
+        "lr=0.1 hidden=4",
+    ] == children
+    with pair.client() as client:
+        metrics = client.get_metrics(run_id)
+        lines = [
+            line["message"]
+            for line in client.iter_logs(run_id)
+            if line["logger"] == "tensorboard.note"
+        ]
+    assert 4 * 30 == len(metrics["weights"]["count"])  # a 30-bin table per add_histogram
+    assert ["lr=0.01 hidden=4", "lr=0.01 hidden=16", "lr=0.1 hidden=4", "lr=0.1 hidden=16"] == lines
 
 
 def test_hand_written_sgd_records_steps_and_losses(collector: Any, tmp_path: Path) -> None:
@@ -58,7 +77,8 @@ def test_torch_save_to_a_file_handle_is_uploaded(collector: Any, tmp_path: Path)
     run_id = pair.run["run_id"]
     saved = (tmp_path / "logged" / "model.pt").read_bytes()
     with pair.client() as client:
-        assert saved == client.download_file(run_id, "outputs/model.pt")
+        got = client.download_file(run_id, "outputs/model.pt", tmp_path / "downloaded.pt")
+        assert saved == Path(got).read_bytes()
         loss = client.get_metric(run_id, "loss")  # per optimizer step
         printed = client.get_metric(run_id, "stdout.loss")  # the printed one, per epoch
     assert list(range(1, 13)) == loss.steps
