@@ -25,7 +25,15 @@ def test_lightning_quickstart_prints_the_same_and_is_recorded(
     with pair.client() as client:
         names = {m["name"] for m in client.list_metrics(run_id)}
         assert {"train_loss", "test_loss"} <= names
+        assert 1 == len(client.get_metric(run_id, "test_loss").values)  # once, not twice
         assert "0.001" == client.get_run(run_id)["params"]["lr"]
+        files = {f["path"] for f in client.list_files(run_id)}
+        summary = client.download_file(
+            run_id, "outputs/model_summary.txt", tmp_path / "summary.txt"
+        )
+    # save_top_k=1 (the default): the one checkpoint Lightning kept, under its own path
+    assert "outputs/lightning_logs/version_0/checkpoints/epoch=1-step=16.ckpt" in files
+    assert "Total params" in Path(summary).read_text()
 
 
 def test_tensorboard_hparams_sweep_prints_the_same(collector: Any, tmp_path: Path) -> None:
