@@ -4,7 +4,8 @@
 * `level_number`: a level *name* (structlog's ``"info"``, ``"warn"``…) as a stdlib number.
 * `metric_value`: a value that counts as a metric point (int, float, numpy/torch scalar —
   not bool, not str), or None.
-* `parse_key_values`: ``"epoch 3 loss=0.31 acc=0.90"`` → ``{"loss": 0.31, "acc": 0.9}``.
+* `parse_key_values`: ``"epoch 3 loss=0.31 acc: 0.90"`` →
+  ``{"epoch": 3, "loss": 0.31, "acc": 0.9}``.
 * `split_points`: key-values → ``(points, step)``: the first step key present is the step.
 * `exception_fields`: ``exc_info`` → ``(type, message, stacktrace)``.
 """

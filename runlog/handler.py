@@ -19,8 +19,9 @@ Which keys count:
   itself; further step keys present are ordinary points (``epoch`` logged at ``step``).
 * Never points: the record's own attributes (``lineno``, ``process`` …), keys starting
   with ``_``, and ``ignore_keys`` (default: `COMMON_EXTRAS`, e.g. ``status_code``).
-* ``parse_messages=True`` also reads numeric ``key=value`` pairs in the message
-  (``"epoch 3 loss=0.31 acc=0.90"``), for print-style logging; ``extra`` wins on conflicts.
+* ``parse_messages=True`` also reads numeric ``key=value`` and ``key: value`` pairs in the
+  message, and ``epoch N`` / ``step N`` as the step (``"epoch 3 loss=0.31 acc: 0.90"``),
+  for print-style logging; ``extra`` wins on conflicts.
 
 `emit` appends to the run's in-process buffer and returns: no lock, no I/O, and it never
 raises. Records logged while runlog itself is at work (its internal warnings, the exporter
