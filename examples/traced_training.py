@@ -26,6 +26,7 @@ STEPS_PER_EPOCH = 250
 def main() -> None:
     runlog.install_logging()
     log = logging.getLogger("train")
+    log.setLevel(logging.INFO)  # INFO records pass (the root logger stays at WARNING)
     with runlog.start_run(experiment="traced-training", name="traced-mlp") as run:
         providers = runlog.configure_otel(run, metrics=False, logs=False)
         tracer = providers.tracer_provider.get_tracer("traced_training")

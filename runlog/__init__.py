@@ -12,6 +12,7 @@ import logging as _logging
 from collections.abc import Mapping
 from typing import Any
 
+from runlog import _logcapture
 from runlog.exceptions import (
     AuthenticationError,
     CollectorUnavailableError,
@@ -56,6 +57,7 @@ def _internal_logger() -> _logging.Logger:
 
 
 _internal_logger()
+_logcapture.install()
 
 
 def start_run(

@@ -594,10 +594,7 @@ def spans(opts: Options, run_id: str, as_json: bool) -> None:
 # --- launch a command as a run --------------------------------------------------------------
 
 
-@cli.command(
-    "run",
-    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
-)
+@cli.command("run", context_settings={"allow_interspersed_args": False})
 @click.option("-e", "--experiment", metavar="NAME", help="Experiment [env RUNLOG_EXPERIMENT].")
 @click.option("--name", metavar="NAME", help="Display name [default: the program's name].")
 @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Set a tag (repeatable).")
@@ -612,6 +609,14 @@ def spans(opts: Options, run_id: str, as_json: bool) -> None:
     help="Folder uploaded to the run when the command ends.",
 )
 @click.option("--run-id", metavar="RUN", help="Launch into this existing (submitted) run.")
+@click.option(
+    "--parse-metrics/--no-parse-metrics",
+    default=True,
+    envvar=c.ENV_PARSE_METRICS,
+    show_default=True,
+    help="Record print-style metrics (`epoch 3 loss=1.62`, `eval_loss: 1.6`) of stdout lines "
+    f"and log messages as points [env {c.ENV_PARSE_METRICS}=0 to switch off].",
+)
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @pass_options
 def run_command(
@@ -622,9 +627,12 @@ def run_command(
     no_autolog: bool,
     outputs: str,
     run_id: str | None,
+    parse_metrics: bool,
     command: tuple[str, ...],
 ) -> None:
     """Run COMMAND as a run: runlog run -e EXP -- python train.py ARGS.
+
+    Options go before COMMAND; an unknown one is a usage error (exit 2) and starts nothing.
 
     Auto-instruments the launched Python (no change to the script), records its stdout and
     stderr while still showing them, the command line, Python and package versions, the git
@@ -642,6 +650,7 @@ def run_command(
         autolog="0" if no_autolog else ",".join(c.AUTOLOG_NAMES),
         outputs=outputs,
         run_id=run_id,
+        parse_metrics=parse_metrics,
     )
     code = launch(request, Workspace(opts.endpoint, opts.token))
     raise click.exceptions.Exit(code)

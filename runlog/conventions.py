@@ -233,6 +233,9 @@ def check_file_path(path: object) -> str | None:
 ENV_AUTOLOG: Final = "RUNLOG_AUTOLOG"
 #: Names `ENV_AUTOLOG` accepts, besides ``1``/``all`` and ``0``/``none``.
 AUTOLOG_NAMES: Final = ("sklearn", "torch", "logging")
+#: Whether ``runlog run`` reads print-style metrics (``epoch 3 loss=1.62``, ``eval_loss: 1.6``)
+#: from the command's stdout and its log messages: ``1`` (its default) or ``0``.
+ENV_PARSE_METRICS: Final = "RUNLOG_PARSE_METRICS"
 #: OTel log attribute marking a captured stdout/stderr line (OTel semantic conventions).
 LOG_IOSTREAM: Final = "log.iostream"
 #: Run properties ``runlog run`` records (facts about how the run was launched).

@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 from runlog import _kwargs, _lifecycle
 from runlog import conventions as c
-from runlog._packer import OP_EVENT, OP_POINTS, OP_SERIES, OP_UPLOAD, RunHandle
+from runlog._packer import OP_EVENT, OP_LOG, OP_POINTS, OP_SERIES, OP_UPLOAD, RunHandle
 from runlog._records import RunKey
 from runlog._values import PLAIN, Invalid, check_string, coerce
 from runlog.exceptions import NotFoundError
@@ -316,6 +316,45 @@ class Run:
     def log_param(self, key: str, value: Any) -> None:
         """Log one hyperparameter."""
         self.log_params({key: value})
+
+    def _log_line(self, logger: str, message: str, severity: int = 9, level: str = "INFO") -> None:
+        """One log line of the run from a producer that is not `logging` (TensorBoard text)."""
+        self._append((OP_LOG, self._handle, _time_ns(), severity, level, logger, message, None))
+
+    def _record_params(self, params: Mapping[str, Any]) -> None:
+        """Params found by autolog, which may see one change (a second optimizer, another
+        trial in the same process): that is not the user's mistake, so nothing is said.
+
+        The first value stays the param. A later different value is kept too: a number as
+        the next point of the metric of the param's name (its first value its first point),
+        anything else as the param ``key.2``, ``key.3`` …
+        """
+        for key, value in params.items():
+            text = check_string(f"param {key!r}", value)
+            if isinstance(text, Invalid):
+                _log.debug("run %s: param %r not recorded: %s", self._id, key, text.reason)
+                continue
+            known = self._params.get(key)
+            if known is None:
+                self.log_params({key: value})
+            elif known != text:
+                self._param_changed(key, known, value, text)
+
+    def _param_changed(self, key: str, known: str, value: Any, text: str) -> None:
+        from runlog._logfields import metric_value
+
+        number = metric_value(value)
+        if number is not None:
+            if key not in self._series:  # the param's first value opens its history
+                first = _as_number(known)
+                if first is not None:
+                    self.log(key, first)
+            self.log(key, number)
+            return
+        index = 2
+        while self._params.get(f"{key}.{index}", text) != text:
+            index += 1
+        self.log_params({f"{key}.{index}": value})
 
     def add_properties(self, properties: Mapping[str, Any]) -> None:
         """Add immutable properties (facts about the run that are not hyperparameters)."""
@@ -765,3 +804,13 @@ def _iso(time_ns: int | None) -> str | None:
 
 
 __all__ = ["Run", "new_run_id"]
+
+
+def _as_number(text: str) -> float | int | None:
+    """A param's stored text as the number it was, or None."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return None

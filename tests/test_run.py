@@ -172,6 +172,26 @@ def test_bad_logging_input_warns_and_keeps_the_rest(
         assert fragment in text
 
 
+def test_a_param_autolog_sees_change_is_kept_without_a_word(
+    ws: runlog.Workspace, caplog: pytest.LogCaptureFixture
+) -> None:
+    logger = runlog_logger_capture(caplog)
+    with runlog.start_run("autolog-params", workspace=ws) as run:
+        run._record_params({"lr": 0.1, "optimizer": "SGD", "epochs": 3})
+        run._record_params({"lr": 0.1, "optimizer": "SGD"})  # the same again: nothing
+        run._record_params({"lr": 0.01, "optimizer": "Adam"})
+        run._record_params({"lr": 0.001, "optimizer": "AdamW"})
+    assert "" == logger.text
+    assert {
+        "lr": "0.1",
+        "optimizer": "SGD",
+        "optimizer.2": "Adam",
+        "optimizer.3": "AdamW",
+        "epochs": "3",
+    } == run.get_params()
+    assert {"lr": [0.1, 0.01, 0.001]} == run.get_metrics()
+
+
 def runlog_logger_capture(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     """runlog.internal does not propagate; attach caplog's handler to it directly."""
     import logging
