@@ -174,15 +174,15 @@ def _is_estimator_class(cls: Any, module: Any) -> bool:
 
 
 def metric_targets(module: Any, wrapper: Wrapper) -> Iterator[Target]:
-    """Each metric function in ``sklearn.metrics`` and in the module that defines it."""
+    """Each metric function in the ``sklearn.metrics`` namespace (where users import from).
+
+    The modules that define them keep the originals: scikit-learn's own references (the
+    scorers behind ``scoring="f1"``) then still pickle by reference, which they could not
+    once the name they pickle as (``sklearn.metrics._classification.f1_score``) was a proxy.
+    """
     for name in METRICS:
-        function = getattr(module, name, None)
-        if function is None:
-            continue  # not in this scikit-learn version
-        yield Target(module.__name__, "", name, wrapper)
-        defining = function.__module__
-        if defining.startswith(module.__name__ + "."):
-            yield Target(module.__name__, defining[len(module.__name__) + 1 :], name, wrapper)
+        if getattr(module, name, None) is not None:  # else not in this scikit-learn version
+            yield Target(module.__name__, "", name, wrapper)
 
 
 # --- the wrappers ---------------------------------------------------------------------------
