@@ -104,16 +104,32 @@ def safely(site: str, function: Callable[..., _T], *args: Any, **kwargs: Any) ->
     token = _SUPPRESSED.set(True)
     try:
         return function(*args, **kwargs)
-    except Exception:
+    except Exception as exc:
         if strict():
             raise
-        if site not in _reported:
-            _reported.add(site)
-            _log.warning("runlog instrumentation: %s failed; training goes on", site, exc_info=True)
+        report_once(site, exc)
         return None
     finally:
         _SUPPRESSED.reset(token)
         _guard.INSIDE.reset(guard)
+
+
+def report_once(
+    site: str,
+    error: BaseException,
+    message: str = "runlog instrumentation: %s failed; training goes on",
+) -> None:
+    """Report runlog's own *error* at *site* on ``runlog.internal``, once per site.
+
+    One line at WARNING (what the default handler writes to stderr), the error and its
+    traceback at DEBUG only: runlog's traceback in the user's stderr reads as the script's
+    own failure, and ``runlog run`` took it for the run's error, ahead of the user's.
+    """
+    if site in _reported:
+        return
+    _reported.add(site)
+    _log.warning(message, site)
+    _log.debug("runlog instrumentation: %s: %r", site, error, exc_info=error)
 
 
 def current_run() -> Run | None:

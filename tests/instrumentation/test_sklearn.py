@@ -432,3 +432,31 @@ def test_model_saved_as_fitted_not_as_refitted_later(
     by_alpha = {r.get_params()["alpha"]: r for r in runs_of(experiment, instrumented)}
     path = by_alpha["1.0"].download_file("model/model.joblib", tmp_path / "first.joblib")
     np.testing.assert_array_equal(first, joblib.load(path).predict(X))
+
+
+def test_own_trouble_is_one_line_on_stderr_never_a_traceback(
+    instrumented: SklearnInstrumentor,
+    internal_log: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """Saving a model that cannot be pickled (a lambda inside) is runlog's trouble only."""
+    from sklearn.preprocessing import FunctionTransformer
+
+    from runlog.instrumentation import _base
+
+    monkeypatch.setenv("RUNLOG_INSTRUMENTATION_STRICT", "0")
+    monkeypatch.setattr(_base, "_reported", set())
+    X, _ = diabetes()
+    for _ in range(2):
+        FunctionTransformer(lambda x: x * 2).fit(X)
+    assert instrumented.flush(30)
+    err = capfd.readouterr().err
+    assert "Traceback" not in err
+    warnings = [r for r in internal_log.records if r.levelno >= logging.WARNING]
+    assert ["runlog instrumentation: sklearn: saving the model failed; training goes on"] == [
+        r.getMessage() for r in warnings
+    ]
+    assert [None] == [r.exc_info for r in warnings]
+    [debug] = [r for r in internal_log.records if r.levelno == logging.DEBUG and r.exc_info]
+    assert "PicklingError" in debug.getMessage()
