@@ -20,6 +20,7 @@ from __future__ import annotations
 import concurrent.futures
 import copy
 import io
+import logging
 import sys
 import threading
 import traceback
@@ -35,6 +36,8 @@ from runlog.instrumentation._base import current_run, safely, strict
 from runlog.instrumentation._sklearn_metrics import training_metrics
 from runlog.instrumentation._sklearn_predictions import Predictions
 from runlog.run import Run
+
+_log = logging.getLogger("runlog.internal")
 
 #: Longest text kept for one param value (a repr of a grid, an array, …).
 MAX_PARAM_CHARS = 250
@@ -348,7 +351,12 @@ def save_model(record: FitRecord, estimator: Any) -> None:
     import joblib
 
     buffer = io.BytesIO()
-    joblib.dump(estimator, buffer)
+    try:
+        joblib.dump(estimator, buffer)
+    except Exception as exc:  # the user's model does not pickle (a lambda inside): say so there
+        record.run.tag("model_error", f"{type(exc).__name__}: {exc}"[:MAX_PARAM_CHARS])
+        _log.info("runlog: %s not saved: %r", type(estimator).__name__, exc)
+        return
     record.run.upload_file(record.model_file, buffer.getvalue())
 
 

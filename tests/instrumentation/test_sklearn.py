@@ -530,23 +530,36 @@ def test_own_trouble_is_one_line_on_stderr_never_a_traceback(
     monkeypatch: pytest.MonkeyPatch,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
-    """Saving a model that cannot be pickled (a lambda inside) is runlog's trouble only."""
-    from sklearn.preprocessing import FunctionTransformer
-
     from runlog.instrumentation import _base
 
     monkeypatch.setenv("RUNLOG_INSTRUMENTATION_STRICT", "0")
     monkeypatch.setattr(_base, "_reported", set())
-    X, _ = diabetes()
+    monkeypatch.setattr(_sklearn_record, "training_metrics", _raise_injected)
+    X, y = diabetes()
     for _ in range(2):
-        FunctionTransformer(lambda x: x * 2).fit(X)
+        Ridge().fit(X, y)
     assert instrumented.flush(30)
     err = capfd.readouterr().err
     assert "Traceback" not in err
     warnings = [r for r in internal_log.records if r.levelno >= logging.WARNING]
-    assert ["runlog instrumentation: sklearn: saving the model failed; training goes on"] == [
+    assert ["runlog instrumentation: sklearn: recording a fit failed; training goes on"] == [
         r.getMessage() for r in warnings
     ]
     assert [None] == [r.exc_info for r in warnings]
     [debug] = [r for r in internal_log.records if r.levelno == logging.DEBUG and r.exc_info]
-    assert "PicklingError" in debug.getMessage()
+    assert "injected runlog bug" in debug.getMessage()
+
+
+def test_a_model_that_does_not_pickle_is_said_on_its_run_not_in_stderr(
+    instrumented: SklearnInstrumentor,
+    experiment: runlog.Experiment,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """A lambda inside the model is the user's normal code, not runlog's trouble."""
+    from sklearn.preprocessing import FunctionTransformer
+
+    FunctionTransformer(lambda x: x * 2).fit(diabetes()[0])
+    run = only_run(experiment, instrumented)
+    assert "" == capfd.readouterr().err
+    assert [] == run.get_file_names()
+    assert run.get_tags()["model_error"].startswith("PicklingError")
