@@ -64,10 +64,6 @@ class FitRecord:
         self.logged[name] = value
         self.run.log(name, value)
 
-    @property
-    def model_file(self) -> str:
-        return MODEL_FILE
-
 
 @dataclass(slots=True)
 class Sweep:
@@ -77,6 +73,8 @@ class Sweep:
     estimator_class: type
     promoted: bool = False
     names: Counter[str] = field(default_factory=Counter)
+    #: The first fit's model as saved, until the run becomes a sweep (then saved in its child).
+    model: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +201,9 @@ class Recorder:
         _copy_description(child, first, sweep.estimator_class)
         first.run = child
         finish(child)
+        if sweep.model is not None:
+            self.background.submit("sklearn: saving the model", save_model, child, sweep.model)
+            sweep.model = None
 
     def _describe(self, record: FitRecord, estimator: Any) -> None:
         record.run.log_params(record.params)
@@ -225,7 +226,12 @@ class Recorder:
                 # A shallow copy is enough: a later fit or set_params rebinds attributes.
                 # Submitted last: the woken worker then competes less with this thread.
                 snapshot = copy.copy(estimator)
-                self.background.submit("sklearn: saving the model", save_model, record, snapshot)
+                self.background.submit(
+                    "sklearn: saving the model", save_model, record.run, snapshot
+                )
+                sweep = self._sweeps.get(record.home or "")
+                if sweep is not None and sweep.first is record and not sweep.promoted:
+                    sweep.model = snapshot  # saved again in its child if a sweep follows
 
     def _log_results(self, record: FitRecord, estimator: Any, call: FitCall) -> None:
         record.log_metric("training_duration_s", call.seconds)
@@ -346,18 +352,18 @@ def finish(run: Run, error: str | None = None, status: str = c.STATUS_COMPLETED)
     run._finish(status, None if error is None else error[-c.MAX_VALUE_LENGTH :], wait=False)
 
 
-def save_model(record: FitRecord, estimator: Any) -> None:
-    """Upload *estimator* pickled with joblib as the record's model file."""
+def save_model(run: Run, estimator: Any) -> None:
+    """Upload *estimator* pickled with joblib as *run*'s model file (`MODEL_FILE`)."""
     import joblib
 
     buffer = io.BytesIO()
     try:
         joblib.dump(estimator, buffer)
     except Exception as exc:  # the user's model does not pickle (a lambda inside): say so there
-        record.run.tag("model_error", f"{type(exc).__name__}: {exc}"[:MAX_PARAM_CHARS])
+        run.tag("model_error", f"{type(exc).__name__}: {exc}"[:MAX_PARAM_CHARS])
         _log.info("runlog: %s not saved: %r", type(estimator).__name__, exc)
         return
-    record.run.upload_file(record.model_file, buffer.getvalue())
+    run.upload_file(MODEL_FILE, buffer.getvalue())
 
 
 def loggable(value: Any) -> Any:
