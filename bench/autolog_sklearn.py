@@ -3,9 +3,12 @@
 Each workload runs as a loop of back-to-back calls without instrumentation (the baseline,
 measured in the same process and the same rounds), with runlog's autolog (defaults:
 training metrics and the model saved) against a real collector process, and with
-``--mlflow`` with ``mlflow.sklearn.autolog()`` (defaults; SQLite store and artifacts in a
-temporary folder, the local setup MLflow recommends). No run is active, so every top-level
-fit makes its own run, as in a sweep under plain ``autolog()``.
+with ``log_models=False``, and with ``--mlflow`` with ``mlflow.sklearn.autolog(log_models=False)``
+(SQLite store and artifacts in a temporary folder, the local setup MLflow recommends; with
+its default ``log_models=True`` MLflow infers the pip requirements of every model in a
+subprocess, seconds per fit, over 100 s on a loaded 2-core machine, so that is left out).
+No run is active, so every top-level fit makes its own run, as in a sweep under plain
+``autolog()``.
 
 Workloads: ``LinearRegression.fit`` on the diabetes data (442 x 10), ``SVC.fit`` on the
 digits data (1,797 x 64; both bundled with scikit-learn), ``cross_val_score(SVC(),
@@ -89,7 +92,7 @@ class Config:
         self.name, self.setup, self.drain, self.teardown = name, setup, drain, teardown
 
 
-def runlog_config() -> Config:
+def runlog_config(log_models: bool) -> Config:
     from runlog.instrumentation.sklearn import SklearnInstrumentor
 
     instrumentor = SklearnInstrumentor()
@@ -98,7 +101,13 @@ def runlog_config() -> Config:
         if not instrumentor.flush(120):
             raise RuntimeError("runlog's background work did not finish; figures void")
 
-    return Config("runlog", instrumentor.instrument, drain, instrumentor.uninstrument)
+    name = "runlog" if log_models else "runlog, log_models=False"
+    return Config(
+        name,
+        lambda: instrumentor.instrument(log_models=log_models),
+        drain,
+        instrumentor.uninstrument,
+    )
 
 
 def mlflow_config(tmp: Path) -> Config | None:
@@ -111,8 +120,8 @@ def mlflow_config(tmp: Path) -> Config | None:
     artifacts = (tmp / "mlflow-artifacts").as_uri()
     mlflow.set_experiment(experiment_id=mlflow.create_experiment("bench", artifacts))
     return Config(
-        "mlflow",
-        lambda: mlflow.sklearn.autolog(silent=True),
+        "mlflow, log_models=False",
+        lambda: mlflow.sklearn.autolog(silent=True, log_models=False),
         teardown=lambda: mlflow.sklearn.autolog(disable=True),
     )
 
@@ -149,6 +158,7 @@ def measure(
             config.setup()
             try:
                 for name, (call, count) in loads.items():
+                    print(f"  {config.name}: {name} x{count}", file=sys.stderr, flush=True)
                     views = timed(call, count, config.drain, coll)
                     for view, value in zip(("wall", "cpu", "collector"), views, strict=True):
                         samples.setdefault((name, config.name, view), []).append(value)
@@ -167,7 +177,7 @@ def rows(
             for name in names:
                 value = results[(load, name, view)]
                 extra = ""
-                if name == "runlog" and view == "cpu":
+                if name.startswith("runlog") and view == "cpu":
                     extra = f"; collector CPU {results[(load, name, 'collector')]:.2f} ms"
                 table.append(
                     (
@@ -190,7 +200,7 @@ def main(argv: list[str] | None = None) -> None:
     with running_collector() as (collector, tmp):
         os.environ[c.ENV_ENDPOINT] = collector.endpoint
         os.environ[c.ENV_EXPERIMENT] = "bench-autolog-sklearn"
-        configs = [Config("base"), runlog_config()]
+        configs = [Config("base"), runlog_config(True), runlog_config(False)]
         mlflow = mlflow_config(tmp) if args.mlflow else None
         if mlflow is not None:
             configs.append(mlflow)

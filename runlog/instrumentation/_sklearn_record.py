@@ -54,6 +54,8 @@ class FitRecord:
     method: str
     params: dict[str, Any] = field(default_factory=dict)
     logged: dict[str, Any] = field(default_factory=dict)
+    #: Lists logged (a cross-validation's fold scores).
+    lists: dict[str, list[float]] = field(default_factory=dict)
     #: Params logged after the fit (a search's ``best_<param>``).
     results: dict[str, Any] = field(default_factory=dict)
     #: The id of the shared run this fit was recorded under (None for an own run).
@@ -249,6 +251,7 @@ class Recorder:
         """A cross-validation call returned: log its scores, finish an own run."""
         try:
             for name, values in cv_scores(function, result, scoring).items():
+                record.lists[name] = values
                 record.run.log_list(name, values)
                 record.log_metric(f"{name}_mean", float(np.mean(values)))
                 record.log_metric(f"{name}_std", float(np.std(values)))
@@ -302,6 +305,8 @@ def _copy_description(child: Run, record: FitRecord, cls: type) -> None:
     child.set_tags(estimator_tags(cls))
     for name, value in record.logged.items():
         child.log(name, value)
+    for name, values in record.lists.items():
+        child.log_list(name, values)
 
 
 def cv_scores(function: str, result: Any, scoring: Any) -> dict[str, list[float]]:

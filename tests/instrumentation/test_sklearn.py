@@ -237,6 +237,23 @@ def test_cross_val_score_is_one_record_with_fold_scores(
     assert [] == run.get_file_names()
 
 
+def test_cross_val_score_sweep_makes_child_runs_with_fold_scores(
+    instrumented: SklearnInstrumentor, experiment: runlog.Experiment
+) -> None:
+    X, y = classification()
+    scores = {}
+    with runlog.start_run(name="cv sweep") as run:
+        for C in (0.1, 1.0):
+            scores[C] = model_selection.cross_val_score(LogisticRegression(C=C), X, y, cv=3)
+    assert run.id == only_run(experiment, instrumented).id
+    children = {child.get_details()["displayName"]: child for child in run.get_children()}
+    assert {"LogisticRegression C=0.1", "LogisticRegression C=1.0"} == set(children)
+    for C, expected in scores.items():
+        got = children[f"LogisticRegression C={C}"].get_metrics()
+        assert expected.tolist() == pytest.approx(got["cv_score"])
+        assert expected.mean() == pytest.approx(got["cv_score_mean"])
+
+
 def test_cross_val_score_without_a_run_gets_one_run(
     instrumented: SklearnInstrumentor, experiment: runlog.Experiment
 ) -> None:
