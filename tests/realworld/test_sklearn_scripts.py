@@ -6,6 +6,7 @@ recorded is read back from the collector.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -91,3 +92,23 @@ def test_one_model_keeps_its_params_on_the_run(run_script: Run) -> None:
     assert accuracy == pytest.approx(run.get_metrics()["accuracy_score_X_test"], abs=5e-4)
     assert [] == list(run.get_children())
     assert "model/model.joblib" in run.get_file_names()
+
+
+#: The one traceback entry a wrapped fit adds (its frame cannot be hidden from Python).
+_RUNLOG_FRAME = re.compile(
+    r'  File "[^"]*/runlog/instrumentation/[^"]*", line \d+, in \w+\n    .*\n( *\^+\n)?'
+)
+
+
+def test_a_failing_fit_fails_alike_and_the_run_error_is_the_users(run_script: Run) -> None:
+    plain = run_script("missing_values.py", under_runlog=False)
+    traced = run_script("missing_values.py", under_runlog=True)
+    assert (1, plain.stdout) == (traced.returncode, traced.stdout)
+    assert "ValueError: Input X contains NaN." in plain.stderr
+    assert plain.stderr == _RUNLOG_FRAME.sub("", traced.stderr)
+    assert "runlog:" not in traced.stderr
+    run = only(traced.runs)
+    assert "Failed" == run.get_status()
+    error = run.get_details()["error"]
+    assert error.startswith("the command exited with code 1\nTraceback (most recent call last)")
+    assert "ValueError: Input X contains NaN" in error and "runlog:" not in error
