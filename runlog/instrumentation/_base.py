@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import pkgutil
 import threading
 import types
 from collections.abc import Callable, Collection, Iterable, Iterator
@@ -335,9 +336,13 @@ class PicklableWrapper(wrapt.FunctionWrapper):  # type: ignore[type-arg]  # gene
         return super().__getattribute__(name)
 
     def __reduce_ex__(self, protocol: Any) -> Any:
-        if isinstance(self._self_home, types.ModuleType):
-            return self._self_attribute  # a global: pickle writes "module attribute"
-        return getattr, (self._self_home, self._self_attribute)
+        home, attribute = self._self_home, self._self_attribute
+        if not isinstance(home, types.ModuleType):
+            return getattr, (home, attribute)
+        if getattr(home, attribute, None) is self:
+            return attribute  # a global: pickle writes "module attribute"
+        # Uninstrumented since (a proxy the user kept): the reference is what is there now.
+        return pkgutil.resolve_name, (f"{home.__name__}:{attribute}",)
 
     def __reduce__(self) -> Any:
         return self.__reduce_ex__(2)

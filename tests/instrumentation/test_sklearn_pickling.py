@@ -156,3 +156,14 @@ def test_wrapped_metric_compares_and_hashes_as_the_original(
     assert accuracy_score == _classification.accuracy_score
     assert hash(_classification.accuracy_score) == hash(accuracy_score)
     assert "accuracy_score" == accuracy_score.__name__
+
+
+def test_a_wrapper_kept_after_uninstrument_pickles_as_the_original(
+    experiment: runlog.Experiment,
+) -> None:
+    instrumentor = SklearnInstrumentor()
+    instrumentor.instrument(log_models=False)
+    kept = sklearn.metrics.accuracy_score
+    instrumentor.uninstrument()
+    assert isinstance(kept, PicklableWrapper)
+    assert pickle.loads(pickle.dumps(kept)) is sklearn.metrics.accuracy_score

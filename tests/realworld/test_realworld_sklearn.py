@@ -11,17 +11,17 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import Outcome
 
 pytest.importorskip("sklearn")
 # Two interpreters each with scikit-learn, one with a collector round trip: allow for
 # loaded machines.
 pytestmark = [pytest.mark.usefixtures("client_env"), pytest.mark.timeout(400)]
 
-Run = Callable[..., Outcome]
+#: The ``run_script`` fixture (tests/realworld/conftest.py); it returns an ``Outcome``.
+Run = Callable[..., Any]
 
 
-def both(run_script: Run, script: str) -> Outcome:
+def both(run_script: Run, script: str) -> Any:
     """Run *script* plainly and under ``runlog run``; assert the user sees the same."""
     plain = run_script(script, under_runlog=False)
     traced = run_script(script, under_runlog=True)
