@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from runlog import conventions as c
-from runlog.instrumentation._base import Instrumentor, strict
+from runlog.instrumentation._base import Instrumentor, report_once, strict
 
 _log = logging.getLogger("runlog.internal")
 
@@ -187,10 +187,10 @@ def _guarded(site: str, function: Any, *args: Any) -> None:
     """Run one step of `autolog`; runlog's error is logged (raised in strict mode)."""
     try:
         function(*args)
-    except Exception:
+    except Exception as exc:
         if strict():
             raise
-        _log.warning("runlog: %s failed; your code goes on without it", site, exc_info=True)
+        report_once(site, exc, "runlog: %s failed; your code goes on without it")
 
 
 def names(values: Iterable[str]) -> str:
