@@ -127,8 +127,11 @@ def pick_columns(
     rows = [run_row(r) for r in found]
     chosen = [f"{m[1]}.{m[2].strip('`')}" for text in mentioned for m in _KEY_RE.finditer(text)]
     counts = Counter(k for row in rows for k in row if "." in k)
+    params_ = {k.partition(".")[2] for k in counts if k.startswith("params.")}
     for prefix, limit in (("metrics.", metrics), ("params.", params)):
         common = [k for k, _ in counts.most_common() if k.startswith(prefix)]
+        # a metric that repeats a param of the same name (a sweep logging alpha) comes last
+        common.sort(key=lambda k: prefix == "metrics." and k.partition(".")[2] in params_)
         chosen += [k for k in common if k not in chosen][:limit]
     return list(dict.fromkeys(chosen))
 
@@ -194,8 +197,8 @@ def _width(head: str, cells: Sequence[str]) -> int:
 
 def left_out_note(left_out: Sequence[str]) -> str:
     """Says which columns did not fit and how to see them."""
-    shown = ", ".join(left_out[:4]) + (", ..." if len(left_out) > 4 else "")
-    return f"(+{len(left_out)} not shown: {shown}; choose with --columns KEYS, all with --json)"
+    shown = ", ".join(left_out[:3]) + (", ..." if len(left_out) > 3 else "")
+    return f"(+{len(left_out)} more: {shown}; show them with --columns KEYS)"
 
 
 def details_grid(run: Mapping[str, Any]) -> Table:
