@@ -9,7 +9,6 @@ the disk spool (one warning says so) and are replayed, in order, once it answers
 
 from __future__ import annotations
 
-import atexit
 import logging
 import os
 import threading
@@ -17,6 +16,7 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from runlog import _shutdown
 from runlog import conventions as c
 from runlog._packer import OP_FLUSH, OP_SERIES, OP_UPLOAD, Packer, RunHandle
 from runlog._records import Event
@@ -428,18 +428,33 @@ def _drain(queue: deque[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         return items
 
 
-_pipelines: dict[tuple[str, str | None], Pipeline] = {}
+_pipelines: dict[tuple[str, str | None, int], Pipeline] = {}
 _lock = threading.Lock()
+_override: Pipeline | None = None
 
 
-def get_pipeline(endpoint: str, token: str | None) -> Pipeline:
-    """The process's pipeline for *endpoint* (started on first use)."""
-    key = (endpoint, token)
+def get_pipeline(endpoint: str, token: str | None, transport: Transport | None = None) -> Pipeline:
+    """The process's pipeline for *endpoint* (started on first use).
+
+    A *transport* (see `runlog._transport.Transport`) replaces the HTTP sender: that
+    workspace's data goes there instead (one pipeline per transport object).
+    """
+    if _override is not None:
+        return _override
+    key = (endpoint, token, id(transport) if transport is not None else 0)
     with _lock:
         pipeline = _pipelines.get(key)
         if pipeline is None:
-            pipeline = _pipelines[key] = Pipeline(endpoint, token)
+            pipeline = _pipelines[key] = Pipeline(endpoint, token, sender=transport)
         return pipeline
+
+
+def set_override(pipeline: Pipeline | None) -> Pipeline | None:
+    """Send every run's data through *pipeline* (`runlog.testing.capture`); return the
+    previous override."""
+    global _override
+    previous, _override = _override, pipeline
+    return previous
 
 
 def close_all(timeout: float | None = None) -> None:
@@ -460,6 +475,5 @@ def _after_fork_in_child() -> None:
         pipeline._after_fork_in_child()
 
 
-atexit.register(close_all)
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+_shutdown.add(_shutdown.CLOSE, close_all)
+_shutdown.after_fork_in_child(_after_fork_in_child)
