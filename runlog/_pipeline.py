@@ -173,18 +173,26 @@ class Pipeline:
         if self._stopping:
             return
         self._retry_at = 0.0
-        flushed = self.flush(timeout)
+        wait = flush_timeout() if timeout is None else timeout
+        flushed = self.flush(wait)
         self._stopping = True
         self._wake.set()
         if flushed:
             self._thread.join(1.0)
-        self._hand_over(flushed)
+        self._hand_over()
+        if not flushed:
+            _log.warning(
+                "collector at %s did not take everything within %g s (%s)",
+                self.endpoint,
+                wait,
+                c.ENV_FLUSH_TIMEOUT,
+            )
         # A replay of the spool in progress stops at its next entry and puts back what it
         # had claimed; wait for that (bounded: a send to a stalled collector may not end).
         self._thread.join(2.0)
         self._report()
 
-    def _hand_over(self, flushed: bool) -> None:
+    def _hand_over(self) -> None:
         """Take the data from the exporter (once) and spool what was not acknowledged.
 
         Spooling happens under the lock, here and in the exporter's threads, so that the
@@ -200,12 +208,6 @@ class Pipeline:
                 batches += self._encode(self._packer.pack(items)[0])
             for batch in batches:
                 self._spool_batch(batch)
-        if not flushed:
-            _log.warning(
-                "collector at %s did not answer within the flush timeout (%s s)",
-                self.endpoint,
-                c.ENV_FLUSH_TIMEOUT,
-            )
 
     def _report(self) -> None:
         """The exit message: how many points went where (when data waits in the spool)."""
