@@ -46,17 +46,16 @@ from runlog.exceptions import NotFoundError  # noqa: E402
 
 TRAINER = textwrap.dedent(
     """
-    import json, resource, sys, time, runlog
-    rate, seconds = float(sys.argv[1]), float(sys.argv[2])
+    import json, os, resource, sys, time, runlog
+    rate, stop = float(sys.argv[1]), sys.argv[2]  # runs until the file *stop* exists
     runs, prefix = int(sys.argv[3]), sys.argv[4]
     opened = [runlog.start_run("faults", run_id=f"{prefix}-{i}") for i in range(runs)]
-    clock, wall = time.perf_counter_ns, time.time
+    clock, wall, exists = time.perf_counter_ns, time.time, os.path.exists
     samples, counts = [], [0] * runs
-    start = time.monotonic()
-    end = start + seconds
+    print("started", flush=True)
     if rate > 0:  # paced: every call timed
-        interval, due, i = 1.0 / rate, start, 0
-        while time.monotonic() < end:
+        interval, due, i = 1.0 / rate, time.monotonic(), 0
+        while i % 50 or not exists(stop):
             run = opened[i % runs]
             t0 = clock()
             run.log("x", 1.0)
@@ -68,8 +67,8 @@ TRAINER = textwrap.dedent(
             if pause > 0:
                 time.sleep(pause)
     else:  # flat out: every 1000th call timed
-        run, log = opened[0], opened[0].log
-        while time.monotonic() < end:
+        log = opened[0].log
+        while not exists(stop):
             for _ in range(999):
                 log("x", 1.0)
             t0 = clock()
@@ -158,8 +157,9 @@ def _clean_env(**extra: str) -> dict[str, str]:
 
 
 def _trainers(
-    tmp: Path, collector: Collector, processes: int, rate: float, seconds: float, runs: int = 1
+    tmp: Path, collector: Collector, processes: int, rate: float, runs: int = 1
 ) -> list[subprocess.Popen[str]]:
+    """Start trainers and wait until each has started its runs (they stop on `_stop`)."""
     script = tmp / "trainer.py"
     script.write_text(TRAINER)
     env = _clean_env(
@@ -167,9 +167,9 @@ def _trainers(
         RUNLOG_SPOOL_DIR=str(tmp / "spool"),
         RUNLOG_FLUSH_TIMEOUT="5",
     )
-    return [
+    started = [
         subprocess.Popen(
-            [sys.executable, str(script), str(rate), str(seconds), str(runs), f"p{index}"],
+            [sys.executable, str(script), str(rate), str(tmp / "stop"), str(runs), f"p{index}"],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -177,6 +177,14 @@ def _trainers(
         )
         for index in range(processes)
     ]
+    for process in started:
+        assert process.stdout is not None
+        process.stdout.readline()
+    return started
+
+
+def _stop(tmp: Path) -> None:
+    (tmp / "stop").touch()
 
 
 def _finish(
@@ -195,9 +203,13 @@ def _finish(
         run_ids += [f"p{index}-{i}" for i in range(len(report["counts"]))]
         result.sent += sum(report["counts"])
         result.errors_5xx += sum("answered 5" in line for line in err.splitlines())
+        if os.environ.get("FAULTS_DEBUG"):
+            print(err, file=sys.stderr)
         result.trainer_rss_mb = max(result.trainer_rss_mb, report["rss_kb"] / 1024)
     collector.sample_rss()
     before = _stored(collector, run_ids)[0]
+    if os.environ.get("FAULTS_DEBUG"):
+        print("stored before sync", before, run_ids, file=sys.stderr)
     sync(collector.endpoint, directory=tmp / "spool")
     result.stored, unique = _stored(collector, run_ids)
     result.duplicated = result.stored - unique
@@ -245,7 +257,7 @@ def outage(tmp: Path, how: signal.Signals, seconds: float) -> Result:
     result = Result(f"outage-{how.name.lower()}")
     collector = Collector(tmp / "data")
     collector.start()
-    trainers = _trainers(tmp, collector, 1, 1000, seconds)
+    trainers = _trainers(tmp, collector, 1, 1000)
     marks = [("before", time.time())]
     time.sleep(seconds / 3)
     collector.stop(how)
@@ -254,6 +266,8 @@ def outage(tmp: Path, how: signal.Signals, seconds: float) -> Result:
     collector.start()
     result.restarts = 1
     marks.append(("after", time.time()))
+    time.sleep(seconds / 3)
+    _stop(tmp)
     return _finish(result, tmp, collector, trainers, marks)
 
 
@@ -261,15 +275,16 @@ def crash(tmp: Path, kills: int, seconds: float) -> Result:
     result = Result("crash")
     collector = Collector(tmp / "data")
     collector.start()
-    trainers = _trainers(tmp, collector, 4, 0, seconds)
+    trainers = _trainers(tmp, collector, 4, 0)
     marks = [("under kills", time.time())]
-    pause = seconds / (kills + 1)
     for _ in range(kills):
-        time.sleep(pause)
+        time.sleep(seconds / (kills + 1))
         collector.stop(signal.SIGKILL)
         collector.start()
         result.restarts += 1
     marks.append(("after", time.time()))
+    time.sleep(seconds / (kills + 1))
+    _stop(tmp)
     return _finish(result, tmp, collector, trainers, marks)
 
 
@@ -277,16 +292,22 @@ def exit_burst(tmp: Path, seconds: float) -> Result:
     result = Result("exit-burst")
     collector = Collector(tmp / "data")
     collector.start()
-    trainers = _trainers(tmp, collector, 4, 0, seconds)
-    return _finish(result, tmp, collector, trainers, [("flat out", time.time())])
+    trainers = _trainers(tmp, collector, 4, 0)
+    marks = [("flat out", time.time())]
+    time.sleep(seconds)
+    _stop(tmp)
+    return _finish(result, tmp, collector, trainers, marks)
 
 
 def load(tmp: Path, seconds: float) -> Result:
     result = Result("load (50 runs)")
     collector = Collector(tmp / "data")
     collector.start()
-    trainers = _trainers(tmp, collector, 5, 200 * 10, seconds, runs=10)
-    return _finish(result, tmp, collector, trainers, [("50 runs", time.time())])
+    trainers = _trainers(tmp, collector, 5, 200 * 10, runs=10)
+    marks = [("50 runs", time.time())]
+    time.sleep(seconds)
+    _stop(tmp)
+    return _finish(result, tmp, collector, trainers, marks)
 
 
 def print_table(results: list[Result]) -> None:
@@ -321,7 +342,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     results = []
     for name in args.only:
-        with tempfile.TemporaryDirectory(prefix=f"runlog-faults-{name}-") as folder:
+        with tempfile.TemporaryDirectory(
+            prefix=f"runlog-faults-{name}-", ignore_cleanup_errors=True
+        ) as folder:
             tmp = Path(folder)
             if name == "outage-sigterm":
                 results.append(outage(tmp, signal.SIGTERM, outage_s))
