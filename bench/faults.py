@@ -83,6 +83,9 @@ TRAINER = textwrap.dedent(
 )
 
 
+_children: list[subprocess.Popen[Any]] = []
+
+
 @dataclass
 class Result:
     """What one scenario measured."""
@@ -123,8 +126,9 @@ class Collector:
             self.process = subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=_clean_env()
             )
+        _children.append(self.process)
         wait_healthy(
-            "collector", self.process, self.endpoint + "/healthz", self.log_path.read_text, 60
+            "collector", self.process, self.endpoint + "/healthz", self.log_path.read_text, 180
         )
 
     def sample_rss(self) -> None:
@@ -177,6 +181,7 @@ def _trainers(
         )
         for index in range(processes)
     ]
+    _children.extend(started)
     for process in started:
         assert process.stdout is not None
         process.stdout.readline()
@@ -332,30 +337,44 @@ def print_table(results: list[Result]) -> None:
 SCENARIOS = ("outage-sigterm", "outage-sigkill", "crash", "exit-burst", "load")
 
 
+def _run(name: str, tmp: Path, quick: bool) -> Result:
+    outage_s, kills, crash_s, burst_s, load_s = (6, 3, 8, 3, 5) if quick else (30, 20, 60, 20, 30)
+    if name == "outage-sigterm":
+        return outage(tmp, signal.SIGTERM, outage_s)
+    if name == "outage-sigkill":
+        return outage(tmp, signal.SIGKILL, outage_s)
+    if name == "crash":
+        return crash(tmp, kills, crash_s)
+    if name == "exit-burst":
+        return exit_burst(tmp, burst_s)
+    return load(tmp, load_s)
+
+
+def _stop_children(tmp: Path) -> None:
+    """Whatever happened, stop this scenario's trainers and collectors (by their pids)."""
+    _stop(tmp)
+    for process in list(_children):
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    _children.clear()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="short runs (about a minute)")
+    parser.add_argument("--quick", action="store_true", help="short runs (a few minutes)")
     parser.add_argument("--only", nargs="*", choices=SCENARIOS, default=list(SCENARIOS))
     args = parser.parse_args(argv)
-    outage_s, kills, crash_s, burst_s, load_s = (
-        (6, 3, 8, 3, 5) if args.quick else (30, 20, 60, 20, 30)
-    )
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stop the children on the way out
     results = []
     for name in args.only:
         with tempfile.TemporaryDirectory(
             prefix=f"runlog-faults-{name}-", ignore_cleanup_errors=True
         ) as folder:
-            tmp = Path(folder)
-            if name == "outage-sigterm":
-                results.append(outage(tmp, signal.SIGTERM, outage_s))
-            elif name == "outage-sigkill":
-                results.append(outage(tmp, signal.SIGKILL, outage_s))
-            elif name == "crash":
-                results.append(crash(tmp, kills, crash_s))
-            elif name == "exit-burst":
-                results.append(exit_burst(tmp, burst_s))
-            else:
-                results.append(load(tmp, load_s))
+            try:
+                results.append(_run(name, Path(folder), args.quick))
+            finally:
+                _stop_children(Path(folder))
         print(f"done: {name}", file=sys.stderr, flush=True)
     print_table(results)
 
