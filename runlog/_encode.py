@@ -173,9 +173,11 @@ def _request(items: list[Item]) -> bytes:
             scope_logs = resource_logs.scope_logs.add()
             scope_logs.scope.name = scope = _utf8(wanted)
             records = scope_logs.log_records
+        kept = len(records)
         try:
             _add(records, item)
         except UnicodeEncodeError:  # a lone surrogate (e.g. from a non-UTF-8 file name)
+            del records[kept:]  # a record added before one of its attributes failed
             _drop_unencodable(records, item)
     return bytes(request.SerializeToString())
 
@@ -205,7 +207,6 @@ def _drop_unencodable(records: Any, item: Item) -> None:
     for what slipped through, so that one bad string never costs the rest of the request.
     """
     if isinstance(item, LogLine):
-        del records[len(records) - 1 :]  # a record added before its attribute failed
         exception = None
         if item.exception is not None:
             kind, message, stack = item.exception

@@ -104,11 +104,14 @@ def test_a_log_line_with_a_lone_surrogate_keeps_its_request(
     ws = runlog.Workspace(collector.endpoint)
     run = runlog.Experiment(ws, "surrogate-log").start_logging()
     runlog.install_logging(run=run)
+    logging.getLogger("user").info("first")
     logging.getLogger("user").info("file %s", "caf\udce9.txt")
+    logging.getLogger("user").info("last")
     run.log("loss", 1.0)
     run.complete()
     assert 1.0 == run.get_metrics()["loss"]
-    assert ["file caf\\udce9.txt"] == [line["message"] for line in run.get_logs()]
+    messages = [line["message"] for line in run.get_logs()]
+    assert ["first", "file caf\\udce9.txt", "last"] == messages
 
 
 # --- item 2: the exit hands over exactly once -------------------------------------------------
