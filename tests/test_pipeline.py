@@ -219,7 +219,8 @@ def test_a_client_exiting_during_its_backoff_tries_the_collector_once_more(
         run = runlog.start_run("backoff", run_id="backoff-1")
         for i in range(1000):
             run.log("x", float(i))
-        time.sleep(2.5)  # the exporter failed twice: now in a backoff of a few seconds
+        time.sleep(9)  # the exporter failed 4 times (retries after 1, 2, 5 s): next in 10 s
+        print("offline", flush=True)
         while not os.path.exists({str(ready)!r}):
             time.sleep(0.05)
         for i in range(1000):
@@ -230,11 +231,13 @@ def test_a_client_exiting_during_its_backoff_tries_the_collector_once_more(
     process = subprocess.Popen(
         [sys.executable, str(script)],
         env=_env(endpoint, spool),
+        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
-        time.sleep(1.5)
+        assert process.stdout is not None
+        assert "offline" == process.stdout.readline().strip()
         with run_collector(tmp_path / "data", port=port) as collector:
             ready.touch()
             _, err = process.communicate(timeout=60)
