@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from itertools import repeat
+from itertools import repeat, starmap
 from operator import itemgetter
 from typing import Any
 
@@ -103,8 +103,8 @@ class Packer:
 
 
 def _drain(queue: deque[tuple[Any, Any, int]]) -> list[tuple[Any, Any, int]]:
-    pop = queue.popleft
-    return [pop() for _ in repeat(None, len(queue))]
+    # The points there now (more may arrive meanwhile), popped in C: ~2x the comprehension.
+    return list(starmap(queue.popleft, repeat((), len(queue))))
 
 
 class _Cycle:
