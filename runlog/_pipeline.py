@@ -35,20 +35,20 @@ DEFAULT_MAX_BUFFERED = 1_000_000
 
 def flush_timeout() -> float:
     """Seconds to wait for the collector at exit (``RUNLOG_FLUSH_TIMEOUT``, default 10)."""
-    return _seconds(c.ENV_FLUSH_TIMEOUT, 10.0)
+    return _number(c.ENV_FLUSH_TIMEOUT, 10.0)
 
 
 def heartbeat_interval() -> float:
     """Seconds between heartbeats of live runs (``RUNLOG_HEARTBEAT_INTERVAL``, default 10)."""
-    return _seconds(c.ENV_HEARTBEAT_INTERVAL, c.DEFAULT_HEARTBEAT_INTERVAL)
+    return _number(c.ENV_HEARTBEAT_INTERVAL, c.DEFAULT_HEARTBEAT_INTERVAL)
 
 
 def max_buffered() -> int:
     """Points held in memory before spilling to disk (``RUNLOG_MAX_BUFFERED_POINTS``)."""
-    return max(1, int(_seconds(c.ENV_MAX_BUFFERED_POINTS, DEFAULT_MAX_BUFFERED)))
+    return max(1, int(_number(c.ENV_MAX_BUFFERED_POINTS, DEFAULT_MAX_BUFFERED)))
 
 
-def _seconds(name: str, default: float) -> float:
+def _number(name: str, default: float) -> float:
     try:
         return max(0.0, float(os.environ.get(name, default)))
     except ValueError:
