@@ -63,7 +63,7 @@ class StepTracker:
         self._candidates: dict[int, Any] = {}
         self._module_hook: Any = None
         self._watched_calls = 0
-        #: Optimizers created in this process; with none, ``backward()`` makes the steps.
+        #: Optimizers alive in this process; with none, ``backward()`` makes the steps.
         self.optimizers_made = 0
         #: Files ``torch.save`` wrote through a file object: uploaded when the run ends.
         self._saved_handles: dict[str, str] = {}
@@ -151,6 +151,10 @@ class StepTracker:
             self._check_lrs(optimizer)
         except Exception as exc:
             safely("torch: optimizer step", _reraise, exc)  # logged once, or raised (strict)
+
+    def optimizer_gone(self) -> None:
+        """An optimizer was garbage collected (a later hand-written loop counts again)."""
+        self.optimizers_made = max(0, self.optimizers_made - 1)
 
     def backward_step(self, loss: Any) -> None:
         """A scalar ``backward()`` in a process without optimizers: one hand-made step."""

@@ -37,6 +37,7 @@ records.
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
@@ -74,7 +75,8 @@ def _wrap_optimizer_init(
     tracker: StepTracker, wrapped: _ORIGINAL, instance: Any, args: Any, kwargs: Any
 ) -> Any:
     result = wrapped(*args, **kwargs)
-    tracker.optimizers_made += 1  # from now on optimizer steps, not backward(), are steps
+    tracker.optimizers_made += 1  # while it lives, optimizer steps, not backward(), are steps
+    weakref.finalize(instance, tracker.optimizer_gone)
     return result
 
 

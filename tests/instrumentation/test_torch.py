@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 from collections.abc import Iterator
 from pathlib import Path
@@ -585,6 +586,7 @@ def test_a_loop_without_an_optimizer_counts_backward_steps_and_their_losses(
     instrumented: TorchInstrumentor, experiment: runlog.Experiment, collector: Any
 ) -> None:
     """pytorch/examples' style: ``p.data.add_(p.grad, alpha=-lr)`` instead of an optimizer."""
+    gc.collect()  # earlier tests' optimizers sit in reference cycles until a collection
     model = make_model()
     losses = []
     with experiment.start_logging() as run:
