@@ -32,6 +32,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path(os.environ.get(c.ENV_DATA_DIR, "runlog-data")),
         help=f"where runlog.db and files/ live (env {c.ENV_DATA_DIR}; default ./runlog-data)",
     )
+    parser.add_argument(
+        "--store",
+        default=os.environ.get(c.ENV_STORE) or None,
+        metavar="URL",
+        help=f"metadata store URL, e.g. postgresql://runlog@db-host/runlog to share one store "
+        f"between collectors (env {c.ENV_STORE}; default SQLite in --data-dir)",
+    )
+    parser.add_argument(
+        "--migrate",
+        action="store_true",
+        help="bring a PostgreSQL store's schema to the newest version at start "
+        "(SQLite is always migrated)",
+    )
     parser.add_argument("--host", default=DEFAULT_HOST, help="listen address (default loopback)")
     parser.add_argument("--port", type=int, default=c.DEFAULT_HTTP_PORT, help="HTTP port")
     parser.add_argument("--grpc-port", type=int, default=c.DEFAULT_GRPC_PORT, help="gRPC port")
@@ -126,4 +139,6 @@ def parse_settings(argv: Sequence[str] | None = None) -> Settings:
         ray_address=args.ray_address,
         max_ray_runs=args.max_ray_runs,
         cancel_grace_s=args.cancel_grace,
+        store=args.store,
+        migrate=args.migrate,
     )

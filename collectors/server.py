@@ -28,13 +28,15 @@ from collectors.ingest import Ingestor
 from collectors.liveness import Sweeper
 from collectors.run_files import Uploads
 from collectors.settings import Settings
-from collectors.store import LocalFileStore, open_store
-from collectors.store.sql import SQLStore
+from collectors.store import LocalFileStore, StoreUnavailableError, open_store
+from collectors.store.sql import SQLStore, safe_url
 from collectors.writer import Writer
 from runlog.exceptions import ConfigError
 
 logger = logging.getLogger("collectors")
 _GRPC_GRACE_SECONDS = 5.0
+#: Exit status when the store's database cannot be reached at start.
+EXIT_STORE_UNAVAILABLE = 3
 
 
 class _Server(uvicorn.Server):
@@ -69,6 +71,7 @@ def ready_line(settings: Settings, grpc_port: int | None) -> str:
     return (
         f"runlog collector listening on http://{settings.host}:{settings.port} "
         f"(OTLP/HTTP, query API), {grpc_part}, data {settings.data_dir}"
+        + (f", store {safe_url(settings.store)}" if settings.store else "")
     )
 
 
@@ -97,11 +100,17 @@ def serve(settings: Settings) -> None:
     Raises:
         ConfigError: the settings are unsafe (e.g. a public host without a token).
         OSError: a port is taken or the data directory cannot be created.
+        StoreUnavailableError: the store's database cannot be reached (an `OSError`).
+        SchemaOutdatedError: the store's schema is outdated and *migrate* is off.
     """
     settings.check()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     sock = bind_http(settings.host, settings.port)
-    store = open_store(settings.db_path)
+    try:
+        store = open_store(settings.store_url, migrate=settings.migrate_at_start)
+    except BaseException:
+        sock.close()
+        raise
     writer = Writer(store)
     writer.start()
     sweeper = _start_sweeper(writer, settings)
@@ -186,6 +195,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"runlog collector: {exc}", file=sys.stderr)
         return 2
+    except StoreUnavailableError as exc:
+        print(f"runlog collector: {exc}", file=sys.stderr)
+        return EXIT_STORE_UNAVAILABLE
     except OSError as exc:
         print(f"runlog collector: {exc}", file=sys.stderr)
         return 1
