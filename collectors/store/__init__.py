@@ -13,7 +13,12 @@ from pathlib import Path
 from collectors.store.base import Store
 from collectors.store.files import FileTooLargeError, InvalidPathError, LocalFileStore
 from collectors.store.filters import FilterError
-from collectors.store.sql import SchemaOutdatedError, SQLStore, StoreUnavailableError
+from collectors.store.sql import (
+    SchemaOutdatedError,
+    SQLStore,
+    StoreUnavailableError,
+    upgrade_schema,
+)
 
 __all__ = [
     "FileTooLargeError",
@@ -26,6 +31,7 @@ __all__ = [
     "StoreUnavailableError",
     "open_store",
     "store_url",
+    "upgrade_schema",
 ]
 
 

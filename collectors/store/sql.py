@@ -57,7 +57,13 @@ from collectors.store.filters import parse_filter
 from runlog import conventions as cv
 from runlog.exceptions import ConfigError, RunlogError
 
-__all__ = ["SQLStore", "SchemaOutdatedError", "StoreUnavailableError", "safe_url"]
+__all__ = [
+    "SQLStore",
+    "SchemaOutdatedError",
+    "StoreUnavailableError",
+    "safe_url",
+    "upgrade_schema",
+]
 
 _MIGRATIONS: Final = Path(__file__).with_name("migrations")
 _BUSY_TIMEOUT_MS: Final = 30_000
@@ -148,12 +154,7 @@ class SQLStore:
 
     def migrate(self) -> None:
         """Run the Alembic migrations up to the newest version (idempotent)."""
-        config = _alembic_config()
-        with self._write() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(sa.text(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})"))
-            config.attributes["connection"] = conn
-            command.upgrade(config, "head")
+        _upgrade(self._engine, "head")
 
     def schema_revision(self) -> tuple[str | None, str]:
         """The database's schema revision (None for an empty database) and the newest one."""
@@ -553,6 +554,42 @@ def _experiment_query() -> sa.Select[Any]:
 
 def _experiment(row: Any) -> ExperimentInfo:
     return ExperimentInfo(row[0], row[1], row[2], row[3], row[4], row[5] == "deleted")
+
+
+def upgrade_schema(url: str, revision: str = "head") -> tuple[str | None, str | None]:
+    """Migrate the store at *url* to *revision* (default: the newest); return the schema
+    revision before and after (None: an empty database).
+
+    Several collectors may start at once: on PostgreSQL an advisory lock lets one migrate
+    while the others wait, then find nothing left to do.
+
+    Raises:
+        StoreUnavailableError: the database cannot be reached.
+        ConfigError: *url* is not a SQLite or PostgreSQL URL.
+    """
+    engine = _create_engine(url)
+    try:
+        return _upgrade(engine, revision)
+    except sa.exc.OperationalError as exc:
+        raise StoreUnavailableError(
+            f"cannot reach the store's database at {safe_url(url)}: {exc.orig}"
+        ) from exc
+    finally:
+        engine.dispose()
+
+
+def _upgrade(engine: sa.Engine, revision: str) -> tuple[str | None, str | None]:
+    config = _alembic_config()
+    with engine.connect() as conn:
+        conn.execution_options(**{_WRITE: True})
+        with conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})"))
+            before = MigrationContext.configure(conn).get_current_revision()
+            config.attributes["connection"] = conn
+            command.upgrade(config, revision)
+            after = MigrationContext.configure(conn).get_current_revision()
+    return before, after
 
 
 def _alembic_config() -> Config:

@@ -1,0 +1,78 @@
+"""``runlog db upgrade``: commands that work on a store's database directly.
+
+They need the collector's libraries (``pip install 'runlog[collector]'``) and the store's
+URL (``--store``, env ``RUNLOG_STORE``; default: SQLite in ``--data-dir``), not a running
+collector.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from runlog import conventions as c
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def store_options(command: F) -> F:
+    """``--store`` and ``--data-dir``, as the collector takes them."""
+    command = click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help=f"The collector's data directory, for its SQLite store [env {c.ENV_DATA_DIR}; "
+        "default ./runlog-data].",
+    )(command)
+    return click.option(
+        "--store",
+        "store",
+        envvar=c.ENV_STORE,
+        metavar="URL",
+        help=f"Store URL, e.g. postgresql://runlog@db-host/runlog [env {c.ENV_STORE}; "
+        "default SQLite in --data-dir].",
+    )(command)
+
+
+def resolve_store(store: str | None, data_dir: Path | None) -> str:
+    """The store URL the options name."""
+    if store:
+        return store
+    folder = data_dir or Path(os.environ.get(c.ENV_DATA_DIR) or "runlog-data")
+    return f"sqlite:///{(folder / 'runlog.db').expanduser().resolve()}"
+
+
+def _collectors_store() -> Any:
+    try:
+        import collectors.store as store_module
+    except ImportError as exc:
+        raise click.ClickException(
+            f"this command needs the collector's libraries (missing {exc.name}); "
+            "install them with `pip install 'runlog[collector]'`"
+        ) from exc
+    return store_module
+
+
+@click.group()
+def db() -> None:
+    """Manage the store's database schema."""
+
+
+@db.command()
+@store_options
+@click.option("--revision", default="head", show_default=True, help="Schema revision to move to.")
+def upgrade(store: str | None, data_dir: Path | None, revision: str) -> None:
+    """Move the store's schema to the newest revision (run once before starting collectors
+    on a new or older PostgreSQL store; they wait for each other if started together)."""
+    url = resolve_store(store, data_dir)
+    store_module = _collectors_store()
+    before, after = store_module.upgrade_schema(url, revision)
+    shown = store_module.sql.safe_url(url)
+    if before == after:
+        click.echo(f"{shown}: schema already at revision {after}")
+    else:
+        click.echo(f"{shown}: schema upgraded from revision {before or '(empty)'} to {after}")
