@@ -76,3 +76,48 @@ def upgrade(store: str | None, data_dir: Path | None, revision: str) -> None:
         click.echo(f"{shown}: schema already at revision {after}")
     else:
         click.echo(f"{shown}: schema upgraded from revision {before or '(empty)'} to {after}")
+
+
+@click.command()
+@store_options
+@click.option(
+    "--files-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the collector keeps uploaded files [default: files/ in --data-dir].",
+)
+@click.option(
+    "--grace-days",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    help="Days a deleted run stays restorable (and a stray file is kept).",
+)
+@click.option("--dry-run", is_flag=True, help="Only list what would be removed.")
+def gc(
+    store: str | None,
+    data_dir: Path | None,
+    files_dir: Path | None,
+    grace_days: float,
+    dry_run: bool,
+) -> None:
+    """Remove runs deleted more than --grace-days ago with their files, and file blobs
+    no run refers to."""
+    url = resolve_store(store, data_dir)
+    store_module = _collectors_store()
+    from collectors.store.retention import collect_garbage
+
+    folder = data_dir or Path(os.environ.get(c.ENV_DATA_DIR) or "runlog-data")
+    files_root = files_dir or folder / "files"
+    opened = store_module.open_store(url)
+    try:
+        report = collect_garbage(opened.engine, files_root, grace_days * 86_400, dry_run=dry_run)
+    finally:
+        opened.close()
+    verb = "would remove" if dry_run else "removed"
+    click.echo(
+        f"{verb} {len(report.runs)} deleted run(s) and {len(report.files)} file(s) "
+        f"({report.bytes} bytes)"
+    )
+    for run_id in report.runs:
+        click.echo(f"  run {run_id}")

@@ -17,7 +17,7 @@ import click
 from runlog import _cli_compute, _tables
 from runlog import conventions as c
 from runlog._models_cli import models
-from runlog._store_cli import db
+from runlog._store_cli import db, gc
 from runlog.exceptions import (
     CollectorUnavailableError,
     ConfigError,
@@ -639,6 +639,7 @@ def _parse_tags(pairs: Sequence[str]) -> dict[str, str]:
 
 cli.add_command(models)  # runlog/_models_cli.py
 cli.add_command(db)  # runlog/_store_cli.py
+cli.add_command(gc)
 _cli_compute.register(cli, pass_options, _parse_tags)
 
 if __name__ == "__main__":  # pragma: no cover

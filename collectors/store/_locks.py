@@ -23,7 +23,7 @@ import xxhash
 
 from collectors.ops import MarkBatch, Op
 
-__all__ = ["lock_keys", "take_locks"]
+__all__ = ["lock_keys", "take_locks", "take_run_locks"]
 
 _LOCK_ALL: Final = sa.text(
     "SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:keys AS bigint[])) AS k"
@@ -55,6 +55,13 @@ def take_locks(conn: sa.Connection, batches: Iterable[Sequence[Op]]) -> None:
         return
     keys = lock_keys(batches)
     if keys:
+        conn.execute(_LOCK_ALL, {"keys": keys})
+
+
+def take_run_locks(conn: sa.Connection, run_ids: Iterable[str]) -> None:
+    """Take the advisory locks of *run_ids* on PostgreSQL (e.g. before purging them)."""
+    if conn.dialect.name == "postgresql":
+        keys = sorted({_key(f"run\0{run_id}") for run_id in run_ids})
         conn.execute(_LOCK_ALL, {"keys": keys})
 
 

@@ -126,4 +126,3 @@ def check_run(store: Any, run: int) -> None:
     assert (expected.min(), expected.max()) == (summary.min, summary.max)
     assert [c.STATUS_RUNNING, *STATUSES] == history
     assert c.STATUS_COMPLETED == store.get_run(run_id).status
-
