@@ -50,7 +50,7 @@ class Settings:
         max_ray_runs: runs the ``ray`` target has submitted to Ray at a time.
         cancel_grace_s: seconds between SIGTERM and SIGKILL when a run is canceled.
         store: the metadata store's URL (``postgresql://user@host/db`` to share one store
-            between collectors); None keeps SQLite in *data_dir*.
+            between collectors; default ``RUNLOG_STORE``); None keeps SQLite in *data_dir*.
         migrate: bring a PostgreSQL store's schema to the newest version at start (a SQLite
             store is always migrated); without it an outdated schema refuses to start.
     """
@@ -71,7 +71,7 @@ class Settings:
     ray_address: str | None = None
     max_ray_runs: int = 8
     cancel_grace_s: float = 10.0
-    store: str | None = None
+    store: str | None = field(default_factory=lambda: os.environ.get(c.ENV_STORE) or None)
     migrate: bool = False
 
     def check(self) -> None:

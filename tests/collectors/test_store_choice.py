@@ -80,11 +80,24 @@ def test_outdated_postgres_schema_is_refused_without_migrate(tmp_path: Path, pg_
         open_store(pg_url, migrate=False)
 
 
-def test_sqlite_stays_the_default(tmp_path: Path) -> None:
+def test_sqlite_stays_the_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(c.ENV_STORE, raising=False)
     settings = Settings(data_dir=tmp_path)
 
     assert f"sqlite:///{(tmp_path / 'runlog.db').resolve()}" == settings.store_url
     assert settings.migrate_at_start
+
+
+def test_settings_read_runlog_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`runlog collector` builds Settings itself: RUNLOG_STORE reaches it too."""
+    monkeypatch.setenv(c.ENV_STORE, "postgresql://runlog@db/runlog")
+
+    settings = Settings()
+
+    assert ("postgresql://runlog@db/runlog", False) == (
+        settings.store_url,
+        settings.migrate_at_start,
+    )
 
 
 def test_open_store_names_an_unreachable_database() -> None:
