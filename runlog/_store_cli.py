@@ -121,3 +121,70 @@ def gc(
     )
     for run_id in report.runs:
         click.echo(f"  run {run_id}")
+
+
+def _files_root(data_dir: Path | None, files_dir: Path | None) -> Path:
+    folder = data_dir or Path(os.environ.get(c.ENV_DATA_DIR) or "runlog-data")
+    return files_dir or folder / "files"
+
+
+_FILES_DIR = click.option(
+    "--files-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the collector keeps uploaded files [default: files/ in --data-dir].",
+)
+
+
+@click.command(name="export")
+@click.argument("archive", type=click.Path(dir_okay=False, path_type=Path))
+@store_options
+@_FILES_DIR
+@click.option("-e", "--experiment", "experiments", multiple=True, help="Only this experiment.")
+def export_(
+    archive: Path,
+    store: str | None,
+    data_dir: Path | None,
+    files_dir: Path | None,
+    experiments: tuple[str, ...],
+) -> None:
+    """Write experiments and runs (metadata, vectors as Parquet, logs, spans, files) to the
+    zip file ARCHIVE, which `runlog import` reads into any store."""
+    store_module = _collectors_store()
+    from collectors.store.archive import export_archive
+
+    opened = store_module.open_store(resolve_store(store, data_dir))
+    try:
+        files = store_module.LocalFileStore(_files_root(data_dir, files_dir))
+        counts = export_archive(opened, files, archive, list(experiments) or None)
+    finally:
+        opened.close()
+    click.echo(
+        f"exported {counts['experiments']} experiment(s), {counts['runs']} run(s), "
+        f"{counts['vectors']} metric column(s), {counts['files']} file(s) to {archive}"
+    )
+
+
+@click.command(name="import")
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@store_options
+@_FILES_DIR
+def import_(
+    archive: Path, store: str | None, data_dir: Path | None, files_dir: Path | None
+) -> None:
+    """Read an archive written by `runlog export` into the store (SQLite or PostgreSQL)."""
+    store_module = _collectors_store()
+    from collectors.store.archive import import_archive
+
+    opened = store_module.open_store(resolve_store(store, data_dir))
+    try:
+        files = store_module.LocalFileStore(_files_root(data_dir, files_dir))
+        counts = import_archive(opened, files, archive)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        opened.close()
+    click.echo(
+        f"imported {counts['runs']} run(s), {counts['points']} metric point(s), "
+        f"{counts['files']} file(s) from {archive}"
+    )

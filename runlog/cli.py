@@ -17,7 +17,7 @@ import click
 from runlog import _cli_compute, _tables
 from runlog import conventions as c
 from runlog._models_cli import models
-from runlog._store_cli import db, gc
+from runlog._store_cli import db, export_, gc, import_
 from runlog.exceptions import (
     CollectorUnavailableError,
     ConfigError,
@@ -640,6 +640,8 @@ def _parse_tags(pairs: Sequence[str]) -> dict[str, str]:
 cli.add_command(models)  # runlog/_models_cli.py
 cli.add_command(db)  # runlog/_store_cli.py
 cli.add_command(gc)
+cli.add_command(export_)
+cli.add_command(import_)
 _cli_compute.register(cli, pass_options, _parse_tags)
 
 if __name__ == "__main__":  # pragma: no cover
