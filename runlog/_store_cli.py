@@ -166,25 +166,50 @@ def export_(
 
 
 @click.command(name="import")
-@click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "archive", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--from-mlflow",
+    "mlflow_uri",
+    metavar="URI",
+    help="Copy from a running MLflow tracking server instead (e.g. http://mlflow-host:5000).",
+)
+@click.option(
+    "-e", "--experiment", "experiments", multiple=True, help="Only this experiment (MLflow)."
+)
 @store_options
 @_FILES_DIR
 def import_(
-    archive: Path, store: str | None, data_dir: Path | None, files_dir: Path | None
+    archive: Path | None,
+    mlflow_uri: str | None,
+    experiments: tuple[str, ...],
+    store: str | None,
+    data_dir: Path | None,
+    files_dir: Path | None,
 ) -> None:
-    """Read an archive written by `runlog export` into the store (SQLite or PostgreSQL)."""
+    """Read ARCHIVE (written by `runlog export`) or an MLflow server's experiments, runs,
+    params, tags, metric histories and artifacts (--from-mlflow) into the store."""
+    if (archive is None) == (mlflow_uri is None):
+        raise click.UsageError("give either ARCHIVE or --from-mlflow URI")
     store_module = _collectors_store()
-    from collectors.store.archive import import_archive
-
     opened = store_module.open_store(resolve_store(store, data_dir))
     try:
         files = store_module.LocalFileStore(_files_root(data_dir, files_dir))
-        counts = import_archive(opened, files, archive)
+        if archive is not None:
+            from collectors.store.archive import import_archive
+
+            counts, source = import_archive(opened, files, archive), str(archive)
+        else:
+            from collectors.store.mlflow_import import import_from_mlflow
+
+            source = str(mlflow_uri)
+            counts = import_from_mlflow(opened, files, source, list(experiments) or None)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
         opened.close()
     click.echo(
         f"imported {counts['runs']} run(s), {counts['points']} metric point(s), "
-        f"{counts['files']} file(s) from {archive}"
+        f"{counts['files']} file(s) from {source}"
     )
