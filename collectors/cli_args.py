@@ -40,6 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
         f"between collectors (env {c.ENV_STORE}; default SQLite in --data-dir)",
     )
     parser.add_argument(
+        "--files",
+        default=os.environ.get(c.ENV_FILES) or None,
+        metavar="URL",
+        help=f"where run files go: an fsspec URL such as s3://bucket/prefix (env {c.ENV_FILES}; "
+        "default files/ in --data-dir; needs s3fs for s3://)",
+    )
+    parser.add_argument(
         "--migrate",
         action="store_true",
         help="bring a PostgreSQL store's schema to the newest version at start "
@@ -141,4 +148,5 @@ def parse_settings(argv: Sequence[str] | None = None) -> Settings:
         cancel_grace_s=args.cancel_grace,
         store=args.store,
         migrate=args.migrate,
+        files=args.files,
     )

@@ -29,6 +29,7 @@ from collectors.liveness import Sweeper
 from collectors.run_files import Uploads
 from collectors.settings import Settings
 from collectors.store import LocalFileStore, StoreUnavailableError, open_store
+from collectors.store.files import FileStore
 from collectors.store.sql import SQLStore, safe_url
 from collectors.writer import Writer
 from runlog.exceptions import ConfigError
@@ -106,16 +107,19 @@ def serve(settings: Settings) -> None:
     settings.check()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     sock = bind_http(settings.host, settings.port)
+    store: SQLStore | None = None
     try:
         store = open_store(settings.store_url, migrate=settings.migrate_at_start)
+        files = _open_files(settings)
     except BaseException:
         sock.close()
+        if store is not None:
+            store.close()
         raise
     writer = Writer(store)
     writer.start()
     sweeper = _start_sweeper(writer, settings)
     grpc_server: grpc.Server | None = None
-    files = LocalFileStore(settings.files_dir)
     compute = build_service(store, files, writer, settings)
     try:
         app = create_app(store, files, writer, settings, compute=compute)
@@ -153,6 +157,22 @@ async def _run_http(
         if settings.replay_spool:
             _start_replay(settings.spool_dir, ingestor, uploads)
     await task
+
+
+def _open_files(settings: Settings) -> FileStore:
+    """The run files' store: *settings.files* (checked now), else the data directory's."""
+    if settings.files is None:
+        return LocalFileStore(settings.files_dir)
+    try:
+        from collectors.store.object_files import FsspecFileStore
+
+        remote = FsspecFileStore(settings.files)
+    except (ImportError, ValueError) as exc:
+        raise ConfigError(
+            f"cannot use --files {settings.files}: {exc} (s3:// needs `pip install 'runlog[s3]'`)"
+        ) from exc
+    remote.check()
+    return remote
 
 
 def _start_sweeper(writer: Writer, settings: Settings) -> Sweeper | None:

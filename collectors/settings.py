@@ -53,6 +53,8 @@ class Settings:
             between collectors; default ``RUNLOG_STORE``); None keeps SQLite in *data_dir*.
         migrate: bring a PostgreSQL store's schema to the newest version at start (a SQLite
             store is always migrated); without it an outdated schema refuses to start.
+        files: where run files go, as an fsspec URL (``s3://bucket/prefix``; default
+            ``RUNLOG_FILES``); None keeps them in *data_dir*/files.
     """
 
     data_dir: Path = field(default_factory=lambda: Path("runlog-data"))
@@ -73,6 +75,7 @@ class Settings:
     cancel_grace_s: float = 10.0
     store: str | None = field(default_factory=lambda: os.environ.get(c.ENV_STORE) or None)
     migrate: bool = False
+    files: str | None = field(default_factory=lambda: os.environ.get(c.ENV_FILES) or None)
 
     def check(self) -> None:
         """Refuse settings the collector must not run with.

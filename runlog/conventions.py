@@ -153,6 +153,8 @@ ENV_FLUSH_TIMEOUT: Final = "RUNLOG_FLUSH_TIMEOUT"
 ENV_DATA_DIR: Final = "RUNLOG_DATA_DIR"
 #: The collector's store URL (``postgresql://…``); SQLite in the data directory when unset.
 ENV_STORE: Final = "RUNLOG_STORE"
+#: Where the collector keeps run files (``s3://bucket/prefix``); the data directory when unset.
+ENV_FILES: Final = "RUNLOG_FILES"
 #: Seconds between heartbeats a live run's process sends (default 10).
 ENV_HEARTBEAT_INTERVAL: Final = "RUNLOG_HEARTBEAT_INTERVAL"
 DEFAULT_HEARTBEAT_INTERVAL: Final = 10.0
