@@ -38,7 +38,7 @@ def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
     (endpoint, access key id, secret key)."""
     port = free_port()
     log = tmp_path_factory.mktemp("moto") / "moto.log"
-    env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "4"}  # the 4 set-up calls below
+    env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "5"}  # the probe + 4 set-up calls
     with open(log, "wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
@@ -137,4 +137,5 @@ def test_wrong_credentials_are_reported_at_start(
 
     assert 2 == done.returncode, done.stderr
     assert f"cannot use --files s3://{BUCKET}/team" in done.stderr
+    assert "PermissionError: The request signature we calculated does not match" in done.stderr
     assert "Check the credentials" in done.stderr
