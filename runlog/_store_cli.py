@@ -1,4 +1,4 @@
-"""``runlog db upgrade``: commands that work on a store's database directly.
+"""``runlog db upgrade``, ``gc``, ``export``, ``import``: commands on a store itself.
 
 They need the collector's libraries (``pip install 'runlog[collector]'``) and the store's
 URL (``--store``, env ``RUNLOG_STORE``; default: SQLite in ``--data-dir``), not a running
@@ -78,14 +78,22 @@ def upgrade(store: str | None, data_dir: Path | None, revision: str) -> None:
         click.echo(f"{shown}: schema upgraded from revision {before or '(empty)'} to {after}")
 
 
-@click.command()
-@store_options
-@click.option(
+def _files_root(data_dir: Path | None, files_dir: Path | None) -> Path:
+    folder = data_dir or Path(os.environ.get(c.ENV_DATA_DIR) or "runlog-data")
+    return files_dir or folder / "files"
+
+
+_FILES_DIR = click.option(
     "--files-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
     help="Where the collector keeps uploaded files [default: files/ in --data-dir].",
 )
+
+
+@click.command()
+@store_options
+@_FILES_DIR
 @click.option(
     "--grace-days",
     type=click.FloatRange(min=0),
@@ -107,8 +115,7 @@ def gc(
     store_module = _collectors_store()
     from collectors.store.retention import collect_garbage
 
-    folder = data_dir or Path(os.environ.get(c.ENV_DATA_DIR) or "runlog-data")
-    files_root = files_dir or folder / "files"
+    files_root = _files_root(data_dir, files_dir)
     opened = store_module.open_store(url)
     try:
         report = collect_garbage(opened.engine, files_root, grace_days * 86_400, dry_run=dry_run)
@@ -121,19 +128,6 @@ def gc(
     )
     for run_id in report.runs:
         click.echo(f"  run {run_id}")
-
-
-def _files_root(data_dir: Path | None, files_dir: Path | None) -> Path:
-    folder = data_dir or Path(os.environ.get(c.ENV_DATA_DIR) or "runlog-data")
-    return files_dir or folder / "files"
-
-
-_FILES_DIR = click.option(
-    "--files-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Where the collector keeps uploaded files [default: files/ in --data-dir].",
-)
 
 
 @click.command(name="export")

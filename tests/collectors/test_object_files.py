@@ -24,6 +24,7 @@ from runlog import conventions as c
 pytest.importorskip("s3fs")
 pytest.importorskip("moto")
 boto3 = pytest.importorskip("boto3")
+pytest.importorskip("mlflow")
 
 BUCKET = "runlog-files"
 POLICY = {
@@ -92,6 +93,7 @@ def test_files_stream_to_s3_and_back(
         )
         downloaded = http.get("/api/v1/runs/s3-run/files/outputs/model.bin")
         listed = http.get("/api/v1/runs/s3-run/files").json()["files"]
+        mlflow_run, mlflow_copy = log_mlflow_artifact(collector.endpoint, tmp_path)
 
     s3 = boto3.client(
         "s3",
@@ -106,6 +108,23 @@ def test_files_stream_to_s3_and_back(
     assert [("outputs/model.bin", len(body))] == [(f["path"], f["size"]) for f in listed]
     assert body == stored
     assert not (tmp_path / "data" / "files" / "s3-run").exists()
+    key = f"team/{mlflow_run}/model/weights.txt"
+    assert b"w = 3\n" == s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    assert "w = 3\n" == mlflow_copy
+
+
+def log_mlflow_artifact(endpoint: str, tmp_path: Path) -> tuple[str, str]:
+    """An MLflow client logs an artifact through the collector's artifact proxy and
+    downloads it again; returns the run id and what came back."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(endpoint)
+    run = client.create_run(client.create_experiment("s3-mlflow"))
+    source = tmp_path / "weights.txt"
+    source.write_text("w = 3\n")
+    client.log_artifact(run.info.run_id, str(source), "model")
+    copy = client.download_artifacts(run.info.run_id, "model/weights.txt", str(tmp_path / "dl"))
+    return run.info.run_id, Path(copy).read_text()
 
 
 def test_wrong_credentials_are_reported_at_start(
