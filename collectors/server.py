@@ -19,6 +19,7 @@ from pathlib import Path
 
 import grpc
 import uvicorn
+from fastapi import FastAPI
 
 from collectors.app import create_app
 from collectors.cli_args import parse_settings
@@ -31,6 +32,7 @@ from collectors.settings import Settings
 from collectors.store import LocalFileStore, StoreUnavailableError, open_store
 from collectors.store.files import FileStore
 from collectors.store.sql import SQLStore, safe_url
+from collectors.studio.replicas import CommitRelay
 from collectors.writer import Writer
 from runlog.exceptions import ConfigError
 
@@ -120,6 +122,7 @@ def serve(settings: Settings) -> None:
     writer.start()
     sweeper = _start_sweeper(writer, settings)
     grpc_server: grpc.Server | None = None
+    relay: CommitRelay | None = None
     compute = build_service(store, files, writer, settings)
     try:
         app = create_app(store, files, writer, settings, compute=compute)
@@ -130,12 +133,15 @@ def serve(settings: Settings) -> None:
                 ingestor, settings.host, grpc_port, settings.token, settings.max_body_bytes
             )
             grpc_server.start()
+        relay = _start_relay(store, writer, app)
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
         uploads: Uploads = app.state.uploads
         server = _Server(config, app.state.studio.close)
         asyncio.run(_run_http(server, sock, settings, grpc_port, ingestor, uploads, compute))
     finally:
         compute.stop()
+        if relay is not None:
+            relay.stop()
         _shutdown(grpc_server, sweeper, writer, store)
 
 
@@ -157,6 +163,17 @@ async def _run_http(
         if settings.replay_spool:
             _start_replay(settings.spool_dir, ingestor, uploads)
     await task
+
+
+def _start_relay(store: SQLStore, writer: Writer, app: FastAPI) -> CommitRelay | None:
+    """On PostgreSQL, live studio updates from the other collectors sharing the store."""
+    if store.backend != "postgresql":
+        return None
+    url = store.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    relay = CommitRelay(url, app.state.studio.hub)
+    writer.add_listener(relay.publish)
+    relay.start()
+    return relay
 
 
 def _open_files(settings: Settings) -> FileStore:

@@ -4,6 +4,8 @@ right, and a batch replayed to another collector is not applied twice."""
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -126,3 +128,25 @@ def check_run(store: Any, run: int) -> None:
     assert (expected.min(), expected.max()) == (summary.min, summary.max)
     assert [c.STATUS_RUNNING, *STATUSES] == history
     assert c.STATUS_COMPLETED == store.get_run(run_id).status
+
+
+def test_live_updates_reach_every_collector(collectors: list[Collector]) -> None:
+    """A studio page open on one collector hears what a client sent to another."""
+    writer, reader = collectors[0], collectors[2]
+    seen: list[dict[str, Any]] = []
+    with httpx.stream("GET", f"{reader.endpoint}/api/v1/studio/events", timeout=30) as stream:
+        lines = stream.iter_lines()
+        assert "retry: 2000" == next(lines)  # the stream is open: now send through the other
+        payload = body("live-1", "live-batch", [packed(0, np.arange(5.0))])
+        assert 200 == httpx.post(f"{writer.endpoint}{c.OTLP_LOGS_PATH}", json=payload).status_code
+        deadline = time.monotonic() + 20  # the stream pings every 15 s
+        for line in lines:
+            if time.monotonic() > deadline:
+                break
+            if line.startswith("data:") and "live-1" in line:
+                seen.append(json.loads(line[5:]))
+                break
+
+    assert 1 == len(seen), "no change event reached the other collector"
+    assert {"what": ["metrics"], "metrics": ["loss"]} == seen[0]["runs"]["live-1"]
+    assert "shared" == seen[0]["experiments_of"]["live-1"]
