@@ -1,7 +1,8 @@
 """The ``runlog`` command: start the collector, list and inspect runs, logs, fetch files,
 list registered models.
 
-Exit codes: 0 ok, 1 not found or runtime error, 2 usage error, 3 collector unreachable.
+Exit codes: 0 ok, 1 not found or runtime error, 2 usage error, 3 collector (or, for the
+commands on a store, its database) unreachable.
 Errors go to stderr as one line; ``--json`` prints machine-readable JSON on stdout.
 """
 
@@ -59,6 +60,8 @@ class RunlogGroup(click.Group):
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except CollectorUnavailableError as exc:
+            raise Unreachable(str(exc)) from exc
+        except ConnectionError as exc:  # the store's database (collector, db, gc, export…)
             raise Unreachable(str(exc)) from exc
         except ConfigError as exc:
             raise BadSetting(str(exc)) from exc

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from _otlp_json import point, request
+from click.testing import CliRunner
 from collector_process import REPO_ROOT, free_port, run_collector
 from postgres import HOST, PORT, scratch_schema
 from tcp_proxy import TcpProxy
@@ -21,6 +22,7 @@ from tcp_proxy import TcpProxy
 from collectors.settings import Settings
 from collectors.store import SchemaOutdatedError, StoreUnavailableError, open_store
 from runlog import conventions as c
+from runlog.cli import cli
 
 START_TIMEOUT_S = 60
 
@@ -138,3 +140,20 @@ def _post_until_ok(url: str, body: dict[str, Any], timeout_s: float = 30) -> htt
         if response.status_code != 503 or time.monotonic() > deadline:
             return response
         time.sleep(0.2)
+
+
+def test_runlog_commands_exit_3_when_the_store_is_unreachable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"postgresql://runlog@127.0.0.1:{free_port()}/runlog"
+    monkeypatch.setenv(c.ENV_STORE, url)
+    runner = CliRunner()
+
+    upgrade = runner.invoke(cli, ["db", "upgrade"])
+    port = str(free_port())
+    collector = runner.invoke(
+        cli, ["collector", "--data-dir", str(tmp_path), "--port", port, "--no-grpc"]
+    )
+
+    assert (3, 3) == (upgrade.exit_code, collector.exit_code), upgrade.output + collector.output
+    assert "cannot reach the store's database" in collector.output
