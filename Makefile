@@ -1,11 +1,14 @@
 # The two commands: `make demo` (collector + sweep example + query) and `make test`.
-# Both create .venv and install the project into it on first use.
+# Both create .venv and install the project into it on first use: `make demo` only what the
+# demo uses (the `demo` extra), `make test` the whole dev extra. `make test-fast`: the quick
+# in-process subset for the edit-test loop (FAST_TESTS below).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
+DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: install demo test lint bench browser postgres screenshots clean
+.PHONY: install demo test test-fast lint bench browser postgres screenshots clean
 
 # The studio's browser tests and `make screenshots` drive Debian's chromium (Playwright's own
 # browser download cannot work here); install it when it is missing.
@@ -19,8 +22,18 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-demo: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
+# Quiet, one line per step; pip's own output only when it fails.
+$(DEMO_STAMP): pyproject.toml
+	@echo "demo: creating $(VENV)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "demo: installing runlog-ml[demo] (collector, scikit-learn, PyTorch CPU, TensorBoard, MLflow client)"
+	@$(BIN)/python -m pip install -qq --upgrade pip >$(VENV)/demo-install.log 2>&1 \
+		&& $(BIN)/python -m pip install -qq -e '.[demo]' >>$(VENV)/demo-install.log 2>&1 \
+		|| { tail -n 20 $(VENV)/demo-install.log; echo "demo: install failed (log: $(VENV)/demo-install.log)"; exit 1; }
+	@touch $@
+
+demo: $(DEMO_STAMP)
+	@PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check runlog collectors tests bench examples
@@ -36,6 +49,15 @@ PG_DSN := host=127.0.0.1 port=5432 user=postgres dbname=test connect_timeout=3
 postgres: $(STAMP)
 	@$(BIN)/python -c "import psycopg; psycopg.connect('$(PG_DSN)').close()" 2>/dev/null \
 		|| [ "$$RUNLOG_TEST_POSTGRES" = skip ] || { echo "$(PG_HINT)" >&2; exit 1; }
+
+# The in-process unit tests (no collector process, browser, Ray or fresh venv): 761 tests,
+# 49 s of CPU (4.5 min wall on a shared 2-core machine). `make test` stays the full suite.
+FAST_TESTS := tests/collectors/test_convert.py tests/collectors/store tests/test_values.py \
+	tests/test_conventions.py tests/test_extras.py tests/test_packer.py tests/test_spool.py \
+	tests/collectors/test_writer.py tests/collectors/test_cli_args.py tests/test_demo_ports.py
+
+test-fast: $(STAMP) postgres
+	$(BIN)/pytest -q -x -m "not slow and not install and not ray" $(FAST_TESTS)
 
 browser:
 	@if [ ! -x $(CHROMIUM) ]; then \
@@ -56,6 +78,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/autolog_torch.py
 	$(BIN)/python bench/mlflow_compare.py
 	$(BIN)/python bench/studio.py
+	$(BIN)/python bench/studio_compute.py
 	$(BIN)/python bench/submit.py
 	$(BIN)/python bench/store_backends.py
 

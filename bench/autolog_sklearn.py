@@ -1,21 +1,31 @@
 """scikit-learn autolog overhead: `python bench/autolog_sklearn.py` prints a table of medians.
 
-``Ridge.fit`` on the diabetes data (442 x 10, bundled with scikit-learn) without
-instrumentation (the baseline, measured in the same process), then with
-`SklearnInstrumentor` against a real collector process, with and without model saving.
-Every fit makes its own run (no run is active), as in an alpha sweep.
+Each workload runs as a loop of back-to-back calls without instrumentation (the baseline,
+measured in the same process and the same rounds), with runlog's autolog (defaults:
+training metrics and the model saved) against a real collector process, and with
+with ``log_models=False``, and with ``--mlflow`` with ``mlflow.sklearn.autolog(log_models=False)``
+(SQLite store and artifacts in a temporary folder, the local setup MLflow recommends; with
+its default ``log_models=True`` MLflow infers the pip requirements of every model in a
+subprocess, seconds per fit, over 100 s on a loaded 2-core machine, so that is left out).
+No run is active, so every top-level fit makes its own run, as in a sweep under plain
+``autolog()``.
 
-Two views of the same loop of back-to-back fits:
+Workloads: ``LinearRegression.fit`` on the diabetes data (442 x 10), ``SVC.fit`` on the
+digits data (1,797 x 64; both bundled with scikit-learn), ``cross_val_score(SVC(),
+digits, cv=5)``, and ``LinearRegression.fit`` on 200,000 x 20 made here (training metrics
+above 10,000 rows use a sample).
 
-* ``training thread CPU``: the CPU time of the thread that calls ``fit``: what runlog adds
-  to the training call itself (run start, params, tags, the training-set metrics with their
-  one ``predict``, the model snapshot), unaffected by other processes on shared cores;
-* ``wall clock``: what the loop really takes, while runlog's background thread (joblib
-  dump, staging the upload) and exporter thread compete for the GIL and the collector
-  process for the cores: what a sweep pays, on this machine.
+Each loop is timed until its work is done: runlog's background work (model save and
+upload) and the collector's acknowledgement are waited for inside the timing. Two views:
 
-``--mlflow`` adds MLflow's ``mlflow.sklearn.autolog()`` (SQLite store and artifacts in a
-temporary folder, the local setup MLflow recommends) for comparison.
+* ``process CPU``: CPU time of the whole Python process, every thread (the training
+  thread, runlog's background and exporter threads; MLflow's SQLite writes): what the
+  machine pays, unlike the training thread's CPU alone;
+* ``wall``: the loop's elapsed time.
+
+The collector is another process: its CPU is shown separately (``collector CPU``). Medians
+over ``--repeat`` rounds; each round runs every configuration in turn, so a machine whose
+speed drifts (shared cores) affects them alike.
 """
 
 from __future__ import annotations
@@ -38,118 +48,165 @@ from runlog import conventions as c
 Row = tuple[str, str, str, str]
 
 
-def per_fit(fit: Callable[[], Any], fits: int, drain: Callable[[], Any]) -> tuple[float, float]:
-    """Milliseconds per fit in a loop of *fits* back-to-back fits: (wall clock, training
-    thread CPU time). Background work left over is drained outside the timing."""
-    drain()
-    wall, cpu = time.perf_counter(), time.thread_time()
-    for _ in range(fits):
-        fit()
-    cpu, wall = time.thread_time() - cpu, time.perf_counter() - wall
-    drain()
-    return wall / fits * 1e3, cpu / fits * 1e3
+def workloads(quick: bool) -> dict[str, tuple[Callable[[], Any], int]]:
+    """Name -> (one call, calls per loop)."""
+    import numpy as np
+    from sklearn import model_selection
+    from sklearn.datasets import load_diabetes, load_digits
+    from sklearn.linear_model import LinearRegression
+    from sklearn.svm import SVC
+
+    Xd, yd = load_diabetes(return_X_y=True)
+    Xg, yg = load_digits(return_X_y=True)
+    rng = np.random.default_rng(0)
+    Xl = rng.normal(size=(200_000, 20))
+    yl = Xl @ rng.normal(size=20) + rng.normal(size=200_000)
+    scale = 0.5 if quick else 1.0
+    return {
+        "LinearRegression.fit, diabetes 442x10": (
+            lambda: LinearRegression().fit(Xd, yd),
+            int(60 * scale),
+        ),
+        "SVC.fit, digits 1797x64": (lambda: SVC().fit(Xg, yg), int(10 * scale)),
+        "cross_val_score(SVC(), digits, cv=5)": (
+            lambda: model_selection.cross_val_score(SVC(), Xg, yg, cv=5),
+            max(int(3 * scale), 2),
+        ),
+        "LinearRegression.fit, 200000x20": (
+            lambda: LinearRegression().fit(Xl, yl),
+            max(int(5 * scale), 2),
+        ),
+    }
 
 
-CONFIGS = {"base": None, "nomodels": False, "models": True}
+class Config:
+    """One way of running the workloads: set up, drain (inside the timing), tear down."""
+
+    def __init__(
+        self,
+        name: str,
+        setup: Callable[[], Any] = lambda: None,
+        drain: Callable[[], Any] = lambda: None,
+        teardown: Callable[[], Any] = lambda: None,
+    ) -> None:
+        self.name, self.setup, self.drain, self.teardown = name, setup, drain, teardown
 
 
-def measure(repeat: int, fits: int) -> dict[str, float]:
-    """Medians over *repeat* rounds; each round measures every configuration in turn, so
-    that a machine whose speed drifts (shared cores) affects them alike."""
-    from sklearn.datasets import load_diabetes
-    from sklearn.linear_model import Ridge
-
+def runlog_config(log_models: bool) -> Config:
     from runlog.instrumentation.sklearn import SklearnInstrumentor
 
-    X, y = load_diabetes(return_X_y=True)
-
-    def fit() -> None:
-        Ridge(alpha=0.5).fit(X, y)
-
     instrumentor = SklearnInstrumentor()
-    samples: dict[str, list[float]] = {}
-    for _ in range(20):
-        fit()  # warm-up: imports, caches
-    for _ in range(repeat):
-        for key, models in CONFIGS.items():
-            if models is not None:
-                instrumentor.instrument(log_models=models)
-                fit()  # warm-up of the run machinery
-            drain = instrumentor.flush if models is not None else lambda: True
-            wall, cpu = per_fit(fit, fits, drain)
-            samples.setdefault(f"{key}_wall", []).append(wall)
-            samples.setdefault(f"{key}_cpu", []).append(cpu)
-            if models is not None:
-                instrumentor.uninstrument()
-    return {key: statistics.median(values) for key, values in samples.items()}
+
+    def drain() -> None:
+        if not instrumentor.flush(120):
+            raise RuntimeError("runlog's background work did not finish; figures void")
+
+    name = "runlog" if log_models else "runlog, log_models=False"
+    return Config(
+        name,
+        lambda: instrumentor.instrument(log_models=log_models),
+        drain,
+        instrumentor.uninstrument,
+    )
 
 
-def measure_mlflow(fits: int, tmp: Path) -> float | None:
-    """MLflow autolog's milliseconds per fit (SQLite store), or None without mlflow."""
+def mlflow_config(tmp: Path) -> Config | None:
     try:
         import mlflow
         import mlflow.sklearn
     except ImportError:
         return None
-    from sklearn.datasets import load_diabetes
-    from sklearn.linear_model import Ridge
-
-    X, y = load_diabetes(return_X_y=True)
     mlflow.set_tracking_uri(f"sqlite:///{tmp / 'mlflow.db'}")
     artifacts = (tmp / "mlflow-artifacts").as_uri()
     mlflow.set_experiment(experiment_id=mlflow.create_experiment("bench", artifacts))
-    mlflow.sklearn.autolog(silent=True)
-    try:
-        Ridge().fit(X, y)  # warm-up
-        per_fit_ms = per_fit(lambda: Ridge(alpha=0.5).fit(X, y), fits, lambda: None)[0]
-    finally:
-        mlflow.sklearn.autolog(disable=True)
-    if len(mlflow.search_runs()) != fits + 1:
-        raise RuntimeError("MLflow autolog did not record one run per fit; its figure is void")
-    return per_fit_ms
+    return Config(
+        "mlflow, log_models=False",
+        lambda: mlflow.sklearn.autolog(silent=True, log_models=False),
+        teardown=lambda: mlflow.sklearn.autolog(disable=True),
+    )
 
 
-def rows(results: dict[str, float], mlflow: float | None) -> list[Row]:
-    def row(label: str, key: str, view: str) -> Row:
-        value, base = results[f"{key}_{view}"], results[f"base_{view}"]
-        return (
-            label,
-            f"{value:.3f} ms/fit (+{value - base:.3f} ms)",
-            f"plain Ridge.fit {base:.3f} ms",
-            f"{value / base:.2f}x",
-        )
+def timed(call: Callable[[], Any], count: int, drain: Callable[[], Any], collector: Any) -> Any:
+    """(wall, process CPU, collector CPU) in ms per call of a loop of *count* calls."""
+    import psutil
 
-    table = [
-        row("autolog, log_models=False: training thread CPU", "nomodels", "cpu"),
-        row("autolog, log_models=True: training thread CPU", "models", "cpu"),
-        row("autolog, log_models=False: wall clock", "nomodels", "wall"),
-        row("autolog, log_models=True: wall clock, incl. bg save", "models", "wall"),
-    ]
-    if mlflow is not None:
-        base = results["base_wall"]
-        table.append(
-            (
-                "mlflow.sklearn.autolog(): wall clock (SQLite store)",
-                f"{mlflow:.3f} ms/fit (+{mlflow - base:.3f} ms)",
-                f"plain Ridge.fit {base:.3f} ms",
-                f"{mlflow / base:.1f}x",
-            )
-        )
+    other = psutil.Process(collector.process.pid)
+    before = other.cpu_times()
+    wall, cpu = time.perf_counter(), time.process_time()
+    for _ in range(count):
+        call()
+    drain()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    after = other.cpu_times()
+    collector_cpu = (after.user + after.system) - (before.user + before.system)
+    return wall / count * 1e3, cpu / count * 1e3, collector_cpu / count * 1e3
+
+
+def measure(
+    configs: list[Config], loads: dict[str, tuple[Callable[[], Any], int]], repeat: int, coll: Any
+) -> dict[tuple[str, str, str], float]:
+    """Medians keyed by (workload, config, view)."""
+    samples: dict[tuple[str, str, str], list[float]] = {}
+    for call, _ in loads.values():
+        for config in configs:  # warm-up: imports, caches, the run machinery
+            config.setup()
+            call()
+            config.drain()
+            config.teardown()
+    for _ in range(repeat):
+        for config in configs:
+            config.setup()
+            try:
+                for name, (call, count) in loads.items():
+                    print(f"  {config.name}: {name} x{count}", file=sys.stderr, flush=True)
+                    views = timed(call, count, config.drain, coll)
+                    for view, value in zip(("wall", "cpu", "collector"), views, strict=True):
+                        samples.setdefault((name, config.name, view), []).append(value)
+            finally:
+                config.teardown()
+    return {key: statistics.median(values) for key, values in samples.items()}
+
+
+def rows(
+    results: dict[tuple[str, str, str], float], loads: list[str], names: list[str]
+) -> list[Row]:
+    table: list[Row] = []
+    for load in loads:
+        for view, label in (("cpu", "process CPU"), ("wall", "wall")):
+            base = results[(load, "base", view)]
+            for name in names:
+                value = results[(load, name, view)]
+                extra = ""
+                if name.startswith("runlog") and view == "cpu":
+                    extra = f"; collector CPU {results[(load, name, 'collector')]:.2f} ms"
+                table.append(
+                    (
+                        f"{load}: {label}, {name}",
+                        f"{value:.2f} ms/call (+{value - base:.2f} ms{extra})",
+                        f"no autolog {base:.2f} ms",
+                        f"{value / base:.2f}x",
+                    )
+                )
     return table
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--fits", type=int, default=100, help="fits per measurement")
+    parser.add_argument("--quick", action="store_true", help="half the calls per loop")
     parser.add_argument("--mlflow", action="store_true", help="also measure MLflow autolog")
     args = parser.parse_args(argv)
+    loads = workloads(args.quick)
     with running_collector() as (collector, tmp):
         os.environ[c.ENV_ENDPOINT] = collector.endpoint
         os.environ[c.ENV_EXPERIMENT] = "bench-autolog-sklearn"
-        results = measure(args.repeat, args.fits)
-        mlflow = measure_mlflow(max(args.fits // 5, 5), tmp) if args.mlflow else None
-    print_table(rows(results, mlflow), args.repeat)
+        configs = [Config("base"), runlog_config(True), runlog_config(False)]
+        mlflow = mlflow_config(tmp) if args.mlflow else None
+        if mlflow is not None:
+            configs.append(mlflow)
+        results = measure(configs, loads, args.repeat, collector)
+    names = [config.name for config in configs if config.name != "base"]
+    print_table(rows(results, list(loads), names), args.repeat)
 
 
 if __name__ == "__main__":

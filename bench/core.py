@@ -61,6 +61,7 @@ class Collector:
                 str(self.port),
                 "--grpc-port",
                 str(self.grpc_port),
+                "--no-replay",  # the benchmark measures its own data, not ~/.runlog/spool
                 *(args or []),
             ],
             stdout=subprocess.DEVNULL,

@@ -33,11 +33,6 @@ def attributes(kvs: Iterable[KeyValue]) -> dict[str, AnyValue]:
     return {kv.key: kv.value for kv in kvs}
 
 
-def kind_of(value: AnyValue) -> str | None:
-    """Name the field set in *value* (``"string_value"``, …), or None when it is empty."""
-    return value.WhichOneof("value")
-
-
 def to_python(value: AnyValue) -> Any:
     """Convert an `AnyValue` to the plain Python value it holds (None when empty)."""
     field = value.WhichOneof("value")

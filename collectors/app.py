@@ -8,7 +8,7 @@ every refusal into the documented error bodies (``{"error": {...}}``, or a
 from __future__ import annotations
 
 from importlib import metadata
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Request, Response
@@ -34,14 +34,16 @@ from collectors.ingest import JSON, PROTOBUF, Ingestor
 from collectors.mlflow import MlflowApi
 from collectors.mlflow.api import MLFLOW_PREFIXES
 from collectors.mlflow.errors import translate
-from collectors.models_api import ModelsApi, ModelsStore
+from collectors.models_api import ModelsApi
 from collectors.otlp_http import OtlpHttpApi, status_body
 from collectors.query_api import QueryApi, json_response
 from collectors.run_files import Uploads
 from collectors.settings import Settings
 from collectors.store.files import FileStore, LocalFileStore
-from collectors.studio import Studio, StudioStore
+from collectors.store.protocols import CollectorStore
+from collectors.studio import Studio
 from collectors.writer import Writer
+from runlog.extras import DISTRIBUTION
 
 _OTLP_PREFIX = "/v1/"
 OPENAPI_URL = "/openapi.json"
@@ -56,13 +58,13 @@ _STATUS_CODES = {
 def version() -> str:
     """The installed runlog version (``0.1.0`` when running from a source tree)."""
     try:
-        return metadata.version("runlog")
+        return metadata.version(DISTRIBUTION)
     except metadata.PackageNotFoundError:
         return "0.1.0"
 
 
 def create_app(
-    store: StudioStore,
+    store: CollectorStore,
     files: FileStore,
     writer: Writer,
     settings: Settings,
@@ -101,8 +103,7 @@ def create_app(
     app.include_router(QueryApi(store).router(), dependencies=auth)
     app.include_router(FilesApi(store, files, uploads).router(), dependencies=auth)
     model_files = model_files or LocalFileStore(settings.model_files_dir)
-    # The collector's store is an SQLStore, which has the registry reads too.
-    models = ModelsApi(cast(ModelsStore, store), writer, files, model_files)
+    models = ModelsApi(store, writer, files, model_files)
     app.include_router(models.router(), dependencies=auth)
     mlflow = MlflowApi(store, files, writer, uploads, model_files)
     app.include_router(mlflow.router(), dependencies=auth)
@@ -113,6 +114,10 @@ def create_app(
         api = ComputeApi(compute, disabled_targets(settings))
         app.include_router(api.router(), dependencies=auth)
     app.add_api_route("/healthz", healthz, response_model=schemas.Health, tags=["health"])
+    # What `mlflow server` answers (load balancers and MLflow tooling probe them); no token,
+    # as MLflow's auth exempts them too.
+    app.add_api_route("/health", mlflow_health, tags=["health"], response_class=Response)
+    app.add_api_route("/version", mlflow_version, tags=["health"], response_class=Response)
     _add_docs(app, auth)
     app.state.studio = Studio(store, writer)
     app.state.studio.install(app, auth)
@@ -142,7 +147,23 @@ def healthz() -> dict[str, str]:
     return {"status": "ok", "version": version()}
 
 
+def mlflow_health() -> Response:
+    """``mlflow server``'s ``/health``: ``OK``, 200, without a token."""
+    return Response("OK", media_type=_MLFLOW_TEXT)
+
+
+def mlflow_version() -> Response:
+    """``mlflow server``'s ``/version``: the server's version as text, without a token."""
+    return Response(version(), media_type=_MLFLOW_TEXT)
+
+
+# Flask's default for a returned string, which is what `mlflow server` answers with.
+_MLFLOW_TEXT = "text/html"
+
+
 def _add_error_handlers(app: FastAPI) -> None:
+    # Starlette types a handler as taking any Exception; each of these takes the class it is
+    # registered for, which is what Starlette passes it (hence the arg-type ignores).
     app.add_exception_handler(ApiError, _on_api_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _on_validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _on_http_error)  # type: ignore[arg-type]

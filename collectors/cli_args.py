@@ -1,11 +1,18 @@
-"""Command-line options of ``python -m collectors`` (and ``runlog collector``)."""
+"""The collector's command line, defined once: ``runlog collector`` and ``python -m collectors``
+both run `command` (a click command), so they take the same options with the same defaults.
+
+Only click, `collectors.settings` and `runlog.conventions` are imported here, so that the
+light client can list ``runlog collector --help`` without the server libraries; starting the
+collector imports `collectors.server` (and names the missing distribution when it is absent).
+"""
 
 from __future__ import annotations
 
-import argparse
-import os
-from collections.abc import Sequence
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import click
 
 from collectors.settings import (
     DEFAULT_DEAD_AFTER_S,
@@ -20,133 +27,209 @@ from collectors.settings import (
 from runlog import conventions as c
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser; every option also documents its environment fallback."""
-    parser = argparse.ArgumentParser(
-        prog="python -m collectors",
-        description="Run the runlog collector: OTLP/HTTP + query API, OTLP/gRPC, one store.",
-    )
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        default=Path(os.environ.get(c.ENV_DATA_DIR, "runlog-data")),
-        help=f"where runlog.db and files/ live (env {c.ENV_DATA_DIR}; default ./runlog-data)",
-    )
-    parser.add_argument(
-        "--store",
-        default=os.environ.get(c.ENV_STORE) or None,
-        metavar="URL",
-        help=f"metadata store URL, e.g. postgresql://runlog@db-host/runlog to share one store "
-        f"between collectors (env {c.ENV_STORE}; default SQLite in --data-dir)",
-    )
-    parser.add_argument(
-        "--files",
-        default=os.environ.get(c.ENV_FILES) or None,
-        metavar="URL",
-        help=f"where run files go: an fsspec URL such as s3://bucket/prefix (env {c.ENV_FILES}; "
-        "default files/ in --data-dir; needs s3fs for s3://)",
-    )
-    parser.add_argument(
-        "--migrate",
-        action="store_true",
-        help="bring a PostgreSQL store's schema to the newest version at start "
-        "(SQLite is always migrated)",
-    )
-    parser.add_argument("--host", default=DEFAULT_HOST, help="listen address (default loopback)")
-    parser.add_argument("--port", type=int, default=c.DEFAULT_HTTP_PORT, help="HTTP port")
-    parser.add_argument("--grpc-port", type=int, default=c.DEFAULT_GRPC_PORT, help="gRPC port")
-    parser.add_argument("--no-grpc", action="store_true", help="do not start the gRPC receiver")
-    parser.add_argument(
-        "--token",
-        default=os.environ.get(c.ENV_TOKEN) or None,
-        help=f"bearer token required from clients (env {c.ENV_TOKEN}); "
-        "required for a non-loopback --host",
-    )
-    parser.add_argument(
-        "--max-body-mb",
-        type=float,
-        default=DEFAULT_MAX_BODY_BYTES / MIB,
-        help="largest request body, decompressed (MiB, default 64)",
-    )
-    parser.add_argument(
-        "--max-file-mb",
-        type=float,
-        default=DEFAULT_MAX_FILE_BYTES / MIB,
-        help="largest uploaded file (MiB, default 10240)",
-    )
-    parser.add_argument(
-        "--spool-dir",
-        type=Path,
-        default=None,
-        help=f"client spool to replay (env {c.ENV_SPOOL_DIR}; default ~/.runlog/spool)",
-    )
-    parser.add_argument(
-        "--replay-spool", action="store_true", help="replay the spool into this collector at start"
-    )
-    parser.add_argument(
-        "--heartbeat-timeout",
-        type=float,
-        default=DEFAULT_HEARTBEAT_TIMEOUT_S,
-        metavar="SECONDS",
-        help="a run that sends heartbeats is NotResponding after this much silence "
-        "(default 60; 0: never)",
-    )
-    parser.add_argument(
-        "--dead-after",
-        type=float,
-        default=DEFAULT_DEAD_AFTER_S,
-        metavar="SECONDS",
-        help="a NotResponding run is Failed after this much more silence (default 600)",
-    )
-    add_compute_arguments(parser)
-    return parser
-
-
-def add_compute_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of the compute targets that run submitted scripts."""
-    parser.add_argument(
-        "--no-local-execution",
-        action="store_true",
-        help="refuse submitted runs on this host (the local target)",
-    )
-    parser.add_argument(
-        "--max-local-runs", type=int, default=2, help="submitted runs run here at a time"
-    )
-    parser.add_argument(
-        "--ray-address",
-        default=os.environ.get("RAY_ADDRESS") or None,
-        help="Ray cluster (job API) address for the ray target, e.g. http://127.0.0.1:8265",
-    )
-    parser.add_argument("--max-ray-runs", type=int, default=8, help="runs handed to Ray at a time")
-    parser.add_argument(
-        "--cancel-grace",
-        type=float,
-        default=10.0,
-        help="seconds between SIGTERM and SIGKILL when a run is canceled",
-    )
-
-
-def parse_settings(argv: Sequence[str] | None = None) -> Settings:
-    """Parse *argv* (default: ``sys.argv[1:]``) into `Settings`."""
-    args = build_parser().parse_args(argv)
+def settings_from_options(
+    *,
+    data_dir: str | None,
+    host: str,
+    port: int,
+    grpc_port: int,
+    no_grpc: bool,
+    token: str | None,
+    max_body_mb: float,
+    max_file_mb: float,
+    spool_dir: str | None,
+    no_replay: bool,
+    replay_spool: bool,
+    heartbeat_timeout: float,
+    dead_after: float,
+    no_local_execution: bool,
+    max_local_runs: int,
+    ray_address: str | None,
+    max_ray_runs: int,
+    cancel_grace: float,
+    store: str | None = None,
+    files: str | None = None,
+    migrate: bool = False,
+) -> Settings:
+    """The `Settings` that the command's options (by their parameter names) describe."""
+    del replay_spool  # the default; accepted for the scripts that still pass it
     return Settings(
-        data_dir=args.data_dir,
-        host=args.host,
-        port=args.port,
-        grpc_port=None if args.no_grpc else args.grpc_port,
-        token=args.token,
-        max_body_bytes=int(args.max_body_mb * MIB),
-        max_file_bytes=int(args.max_file_mb * MIB),
-        spool_dir=args.spool_dir or default_spool_dir(),
-        replay_spool=args.replay_spool,
-        heartbeat_timeout_s=args.heartbeat_timeout,
-        dead_after_s=args.dead_after,
-        local_execution=not args.no_local_execution,
-        max_local_runs=args.max_local_runs,
-        ray_address=args.ray_address,
-        max_ray_runs=args.max_ray_runs,
-        cancel_grace_s=args.cancel_grace,
-        store=args.store,
-        migrate=args.migrate,
-        files=args.files,
+        data_dir=Path(data_dir) if data_dir else Path("runlog-data"),
+        host=host,
+        port=port,
+        grpc_port=None if no_grpc else grpc_port,
+        token=token or None,
+        max_body_bytes=int(max_body_mb * MIB),
+        max_file_bytes=int(max_file_mb * MIB),
+        spool_dir=Path(spool_dir) if spool_dir else default_spool_dir(),
+        replay_spool=not no_replay,
+        heartbeat_timeout_s=heartbeat_timeout,
+        dead_after_s=dead_after,
+        local_execution=not no_local_execution,
+        max_local_runs=max_local_runs,
+        ray_address=ray_address,
+        max_ray_runs=max_ray_runs,
+        cancel_grace_s=cancel_grace,
+        store=store or None,
+        files=files or None,
+        migrate=migrate,
     )
+
+
+def _serve(settings: Settings) -> None:
+    """Import the server only now: its libraries are the ``collector`` extra."""
+    try:
+        from collectors.server import serve
+    except ImportError as exc:
+        from runlog.extras import missing_message
+
+        raise click.ClickException(missing_message("the collector", exc)) from exc
+    serve(settings)
+
+
+#: What the command does with its settings; tests and embedders may replace it.
+Serve = Callable[[Settings], None]
+
+
+def make_command(serve: Serve = _serve, name: str = "collector") -> click.Command:
+    """The collector command; *serve* receives the parsed `Settings`."""
+
+    @click.command(name, context_settings={"help_option_names": ["-h", "--help"]})
+    @click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False),
+        envvar=c.ENV_DATA_DIR,
+        help=f"Where the store and files live [env {c.ENV_DATA_DIR}; default ./runlog-data].",
+    )
+    @click.option(
+        "--store",
+        metavar="URL",
+        envvar=c.ENV_STORE,
+        help="The metadata store: postgresql://user@host/db to share one store between "
+        f"collectors [env {c.ENV_STORE}; default SQLite in --data-dir].",
+    )
+    @click.option(
+        "--files",
+        metavar="URL",
+        envvar=c.ENV_FILES,
+        help="Where run files go: s3://bucket/prefix or any fsspec URL (needs "
+        f"runlog[s3] for s3://) [env {c.ENV_FILES}; default files/ in --data-dir].",
+    )
+    @click.option(
+        "--migrate",
+        is_flag=True,
+        help="Bring a PostgreSQL store's schema to the newest revision at start "
+        "(SQLite is always migrated).",
+    )
+    @click.option(
+        "--host",
+        default=DEFAULT_HOST,
+        show_default=True,
+        help="Address to bind; a non-loopback address needs --token.",
+    )
+    @click.option(
+        "--port",
+        type=click.IntRange(0, 65535),
+        default=c.DEFAULT_HTTP_PORT,
+        show_default=True,
+        help="OTLP/HTTP, files, query API and studio port.",
+    )
+    @click.option(
+        "--grpc-port",
+        type=click.IntRange(0, 65535),
+        default=c.DEFAULT_GRPC_PORT,
+        show_default=True,
+        help="OTLP/gRPC port.",
+    )
+    @click.option("--no-grpc", is_flag=True, help="Do not start the OTLP/gRPC receiver.")
+    @click.option(
+        "--token",
+        metavar="TOKEN",
+        envvar=c.ENV_TOKEN,
+        help=f"Require this bearer token from every client [env {c.ENV_TOKEN}].",
+    )
+    @click.option(
+        "--max-body-mb",
+        type=click.FloatRange(min=0, min_open=True),
+        default=DEFAULT_MAX_BODY_BYTES / MIB,
+        show_default=True,
+        metavar="MB",
+        help="Largest request body, decompressed.",
+    )
+    @click.option(
+        "--max-file-mb",
+        type=click.FloatRange(min=0, min_open=True),
+        default=DEFAULT_MAX_FILE_BYTES / MIB,
+        show_default=True,
+        metavar="MB",
+        help="Largest uploaded file.",
+    )
+    @click.option(
+        "--spool-dir",
+        type=click.Path(file_okay=False),
+        envvar=c.ENV_SPOOL_DIR,
+        help=f"The client spool replayed at start [env {c.ENV_SPOOL_DIR}; "
+        "default ~/.runlog/spool].",
+    )
+    @click.option("--no-replay", is_flag=True, help="Do not replay the spool at start.")
+    @click.option("--replay-spool", is_flag=True, hidden=True, help="The default (kept).")
+    @click.option(
+        "--heartbeat-timeout",
+        type=click.FloatRange(min=0),
+        default=DEFAULT_HEARTBEAT_TIMEOUT_S,
+        show_default=True,
+        metavar="SECONDS",
+        help="A run that sends heartbeats is NotResponding after this much silence (0: never).",
+    )
+    @click.option(
+        "--dead-after",
+        type=click.FloatRange(min=0),
+        default=DEFAULT_DEAD_AFTER_S,
+        show_default=True,
+        metavar="SECONDS",
+        help="A NotResponding run is Failed after this much more silence.",
+    )
+    @click.option("--no-local-execution", is_flag=True, help="Refuse submitted runs on this host.")
+    @click.option(
+        "--max-local-runs",
+        type=click.IntRange(min=1),
+        default=2,
+        show_default=True,
+        metavar="N",
+        help="Submitted runs run here at a time; the rest wait in the queue.",
+    )
+    @click.option(
+        "--ray-address",
+        envvar="RAY_ADDRESS",
+        metavar="URL",
+        help="Ray job API (e.g. http://127.0.0.1:8265): adds the ray target [env RAY_ADDRESS].",
+    )
+    @click.option(
+        "--max-ray-runs",
+        type=click.IntRange(min=1),
+        default=8,
+        show_default=True,
+        metavar="N",
+        help="Runs handed to Ray at a time.",
+    )
+    @click.option(
+        "--cancel-grace",
+        type=click.FloatRange(min=0),
+        default=10.0,
+        show_default=True,
+        metavar="SECONDS",
+        help="Seconds between SIGTERM and SIGKILL when a run is canceled.",
+    )
+    @click.pass_context
+    def collector(ctx: click.Context, /, **options: Any) -> None:
+        """Start the collector: OTLP/HTTP + query API + studio, OTLP/gRPC, one store
+        (needs `pip install 'runlog-ml[collector]'`)."""
+        if not options["token"]:  # `runlog --token T collector`: the global token
+            options["token"] = ctx.find_root().params.get("token")
+        serve(settings_from_options(**options))
+
+    return collector
+
+
+#: The command itself (``runlog collector``; ``python -m collectors`` runs it standalone).
+command = make_command()

@@ -19,7 +19,7 @@ import numpy.typing as npt
 from collectors.store.base import ExperimentInfo, FileInfo, MetricSummary, MetricVector, RunInfo
 from runlog import conventions as c
 
-BINARY_MEDIA_TYPE = "application/vnd.runlog.vector"
+BINARY_MEDIA_TYPE = c.BINARY_MEDIA_TYPE
 MIXED = "mixed"
 _NUMERIC = {c.DTYPE_FLOAT: "<f8", c.DTYPE_INT: "<i8", c.DTYPE_BOOL: "u1"}
 
@@ -181,7 +181,7 @@ def vector_binary(vector: MetricVector) -> memoryview:
 def vector_headers(vector: MetricVector) -> dict[str, str]:
     """The ``X-Runlog-*`` headers of a binary vector."""
     return {
-        "X-Runlog-Count": str(len(vector.steps)),
-        "X-Runlog-Dtype": vector.dtype,
-        "X-Runlog-Kind": vector.kind,
+        c.HEADER_COUNT: str(len(vector.steps)),
+        c.HEADER_DTYPE: vector.dtype,
+        c.HEADER_KIND: vector.kind,
     }

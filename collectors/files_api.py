@@ -68,8 +68,11 @@ class FilesApi:
 
     def download(self, run_id: str, path: str) -> Response:
         """The bytes of one file."""
+        check_run_id(run_id)
+        if self.store.get_run(run_id) is None:  # a missing run, not a missing file of it
+            raise run_not_found(run_id)
         missing = f"run {run_id!r} has no file {path!r}; see /api/v1/runs/{run_id}/files"
-        return serve_stored(self.files, check_run_id(run_id), path, missing)
+        return serve_stored(self.files, run_id, path, missing)
 
     async def upload(self, run_id: str, path: str, request: Request) -> Response:
         """Store the request body as file *path* of the run (created if unknown)."""

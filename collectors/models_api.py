@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
@@ -21,28 +21,22 @@ from collectors import encoding as enc
 from collectors import schemas
 from collectors.errors import UNAVAILABLE, ApiError, invalid, not_found
 from collectors.ops import CreateRegisteredModel, Op
-from collectors.query_api import QueryStore, check_run_id, json_response, run_not_found
+from collectors.query_api import check_run_id, json_response, run_not_found
 from collectors.registry import (
-    RegistryStore,
     VersionNotCreatedError,
     add_version,
     version_files,
 )
 from collectors.run_files import serve_stored
-from collectors.store.base import FileInfo, ModelVersionInfo, RegisteredModelInfo, RunState
+from collectors.store.base import FileInfo, ModelVersionInfo, RegisteredModelInfo
 from collectors.store.files import FileStore
+from collectors.store.protocols import ModelsStore
 from collectors.writer import Writer, WriterError
 from runlog import conventions as c
 
 COMMIT_TIMEOUT_S = 60.0
 _FILES = c.API_PREFIX + "/models/{name}/versions/{version}/files"
 _BAD_NAME_CHARACTERS = ("/", ":")
-
-
-class ModelsStore(QueryStore, RegistryStore, Protocol):
-    """The store calls the models API uses (`SQLStore` has them)."""
-
-    def run_states(self, run_ids: Sequence[str]) -> dict[str, RunState]: ...
 
 
 def check_model_name(name: str) -> str:

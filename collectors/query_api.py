@@ -8,7 +8,7 @@ answer pre-encoded JSON (`collectors.encoding`).
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 
@@ -16,29 +16,10 @@ from collectors import encoding as enc
 from collectors import schemas
 from collectors._lines import min_level_number
 from collectors.errors import invalid, not_found
-from collectors.store.base import MetricSummary, MetricVector, Store
-from collectors.store.filters import Key, parse_filter
+from collectors.store.base import MetricVector
+from collectors.store.protocols import QueryStore
 from runlog import conventions as c
-
-
-class QueryStore(Store, Protocol):
-    """The store calls beyond `Store` that the query API uses."""
-
-    def read_metric_downsampled(
-        self, run_id: str, name: str, column: str, max_points: int
-    ) -> MetricVector | None: ...
-
-    def list_metrics(self, run_id: str) -> list[MetricSummary]: ...
-
-    def read_metric_window(
-        self,
-        run_id: str,
-        name: str,
-        column: str,
-        axis: str,
-        bounds: tuple[int, int],
-        max_points: int | None = None,
-    ) -> tuple[MetricVector, bool] | None: ...
+from runlog.filters import Comparison, Filter, Key, comparisons, conjoin, parse_filter
 
 
 class JsonBytes(Response):
@@ -66,18 +47,14 @@ def run_not_found(run_id: str) -> Exception:
 
 _INCLUDE_DELETED = "also list what was deleted through MLflow (their `deleted` is true)"
 _LIFECYCLE = Key("attribute", "lifecycle_stage")
+_ACTIVE = Comparison(_LIFECYCLE, "=", "active")
 
 
-def without_deleted(filter_text: str) -> str:
-    """*filter_text* restricted to runs not deleted, unless it names the lifecycle stage.
-
-    Raises:
-        FilterError: the filter is malformed (checked first, so the message points into it).
-    """
-    if any(comparison.key == _LIFECYCLE for comparison in parse_filter(filter_text)):
-        return filter_text
-    active = "attributes.lifecycle_stage = 'active'"
-    return f"{filter_text} and {active}" if filter_text.strip() else active
+def without_deleted(filter: Filter) -> Filter:
+    """*filter* restricted to runs not deleted, unless it names the lifecycle stage."""
+    if any(comparison.key == _LIFECYCLE for comparison in comparisons(filter)):
+        return filter
+    return conjoin(filter, _ACTIVE)
 
 
 class QueryApi:
@@ -132,9 +109,13 @@ class QueryApi:
     ) -> Response:
         """Search runs with an MLflow-style filter, ordering and paging."""
         try:
-            filter = filter if include_deleted else without_deleted(filter)
+            parsed = parse_filter(filter)
             page = self.store.search_runs(
-                experiment or None, filter, order_by or (), max_results, page_token
+                experiment or None,
+                parsed if include_deleted else without_deleted(parsed),
+                order_by or (),
+                max_results,
+                page_token,
             )
         except ValueError as exc:  # FilterError, or a page token that does not parse
             raise invalid(str(exc)) from None
@@ -182,7 +163,7 @@ class QueryApi:
             vector, downsampled = window
         if format == "binary" and enc.is_binary_encodable(vector):
             headers = enc.vector_headers(vector)
-            headers["X-Runlog-Downsampled"] = "true" if downsampled else "false"
+            headers[c.HEADER_DOWNSAMPLED] = "true" if downsampled else "false"
             body = enc.vector_binary(vector)
             return Response(body, media_type=enc.BINARY_MEDIA_TYPE, headers=headers)
         return json_response(enc.vector_json(vector, downsampled))

@@ -9,30 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from collectors.ops import CreateModelVersion, Op
-from collectors.store.base import FileInfo, ModelVersionInfo, RegisteredModelInfo
+from collectors.store.base import ModelVersionInfo
+from collectors.store.protocols import RegistryStore
 
 ATTEMPTS: Final = 3
 PROXY_SCHEME: Final = "mlflow-artifacts:"
-
-
-class RegistryStore(Protocol):
-    """The store's registry reads (`SQLStore` has them)."""
-
-    def registered_models(
-        self, names: Sequence[str] | None = None
-    ) -> list[RegisteredModelInfo]: ...
-
-    def model_versions(
-        self,
-        names: Sequence[str] | None = None,
-        include_deleted: bool = False,
-        version: int | None = None,
-    ) -> list[ModelVersionInfo]: ...
-
-    def logged_model_files(self, model_id: str) -> list[FileInfo]: ...
 
 
 class VersionNotCreatedError(RuntimeError):

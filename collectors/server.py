@@ -15,14 +15,13 @@ import socket
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 
+import click
 import grpc
 import uvicorn
 from fastapi import FastAPI
 
 from collectors.app import create_app
-from collectors.cli_args import parse_settings
 from collectors.compute import ComputeService, build_service
 from collectors.grpc_server import create_grpc_server
 from collectors.ingest import Ingestor
@@ -161,7 +160,7 @@ async def _run_http(
         compute.start()
         print(ready_line(settings, grpc_port), flush=True)
         if settings.replay_spool:
-            _start_replay(settings.spool_dir, ingestor, uploads)
+            _start_replay(settings, ingestor, uploads)
     await task
 
 
@@ -212,12 +211,13 @@ def _shutdown(
     print("runlog collector stopped", flush=True)
 
 
-def _start_replay(spool_dir: Path, ingestor: Ingestor, uploads: Uploads) -> None:
+def _start_replay(settings: Settings, ingestor: Ingestor, uploads: Uploads) -> None:
     from collectors.replay import replay_spool  # only when asked: imports the client spool
 
     thread = threading.Thread(
         target=replay_spool,
-        args=(spool_dir, ingestor, uploads),
+        args=(settings.spool_dir, ingestor, uploads),
+        kwargs={"listening": (settings.host, settings.port)},
         name="runlog-spool-replay",
         daemon=True,
     )
@@ -225,10 +225,27 @@ def _start_replay(spool_dir: Path, ingestor: Ingestor, uploads: Uploads) -> None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry point (``python -m collectors``); returns the exit status."""
+    """Command-line entry point (``python -m collectors``); returns the exit status.
+
+    Runs the same command as ``runlog collector`` (`collectors.cli_args.command`).
+    """
+    from collectors.cli_args import make_command
+
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    command = make_command(serve)
     try:
-        serve(parse_settings(argv))
+        command.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="python -m collectors",
+            standalone_mode=False,
+        )
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.Abort:
+        return 1
     except ConfigError as exc:
         print(f"runlog collector: {exc}", file=sys.stderr)
         return 2

@@ -21,9 +21,10 @@ DEFAULT_DEAD_AFTER_S = 600.0
 
 
 def default_spool_dir() -> Path:
-    """``RUNLOG_SPOOL_DIR`` if set, else ``~/.runlog/spool`` (the client's default too)."""
-    configured = os.environ.get(c.ENV_SPOOL_DIR)
-    return Path(configured) if configured else Path.home() / ".runlog" / "spool"
+    """``RUNLOG_SPOOL_DIR`` if set, else ``~/.runlog/spool``: the client's spool."""
+    from runlog.spool import default_dir
+
+    return default_dir()
 
 
 @dataclass(frozen=True, slots=True)

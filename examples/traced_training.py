@@ -7,7 +7,7 @@ Start a collector first (``runlog collector``), then::
 
 The run (experiment ``traced-training``) gets a ``train`` span with one ``epoch`` span per
 epoch, each with ``load_data`` and ``evaluate`` spans inside; ``loss`` per step, ``accuracy``
-per epoch, and log lines through standard ``logging`` (needs ``pip install 'runlog[otel]'``).
+per epoch, and log lines through standard ``logging`` (needs ``pip install 'runlog-ml[otel]'``).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ STEPS_PER_EPOCH = 250
 def main() -> None:
     runlog.install_logging()
     log = logging.getLogger("train")
+    log.setLevel(logging.INFO)  # INFO records pass (the root logger stays at WARNING)
     with runlog.start_run(experiment="traced-training", name="traced-mlp") as run:
         providers = runlog.configure_otel(run, metrics=False, logs=False)
         tracer = providers.tracer_provider.get_tracer("traced_training")

@@ -12,6 +12,7 @@ import logging as _logging
 from collections.abc import Mapping
 from typing import Any
 
+from runlog import _logcapture
 from runlog.exceptions import (
     AuthenticationError,
     CollectorUnavailableError,
@@ -37,7 +38,7 @@ def __getattr__(name: str) -> str:
         from importlib.metadata import PackageNotFoundError, version
 
         try:
-            return version("runlog")
+            return version("runlog-ml")  # runlog.extras.DISTRIBUTION
         except PackageNotFoundError:  # a source tree that is not installed
             return "0.0.0+unknown"
     raise AttributeError(f"module 'runlog' has no attribute {name!r}")
@@ -56,6 +57,7 @@ def _internal_logger() -> _logging.Logger:
 
 
 _internal_logger()
+_logcapture.install()
 
 
 def start_run(

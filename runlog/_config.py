@@ -6,6 +6,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from runlog import conventions as c
 from runlog.exceptions import ConfigError
@@ -50,14 +51,44 @@ def read_config(path: str | os.PathLike[str]) -> dict[str, str]:
     return {k: v for k, v in data.items() if isinstance(v, str)}
 
 
+#: OTLP signal paths people paste from OTel exporter settings; runlog adds its paths itself.
+OTLP_PATH_SUFFIXES = ("/v1/logs", "/v1/traces", "/v1/metrics")
+
+
 def check_endpoint(endpoint: str) -> str:
-    """Return *endpoint* without a trailing slash; raise ConfigError if it is no http(s) URL."""
-    if not endpoint.startswith(("http://", "https://")):
+    """Return *endpoint* normalised; raise ConfigError if it is no collector base URL.
+
+    The scheme and host are lower-cased, a trailing slash and a known OTLP signal path
+    (``/v1/logs``, ``/v1/traces``, ``/v1/metrics``: OTel exporters take full URLs) are
+    removed, so ``http://127.0.0.1:4318/v1/logs`` means the collector at
+    ``http://127.0.0.1:4318``. A path prefix (a collector behind a proxy) is kept.
+    """
+    example = f"e.g. {c.DEFAULT_ENDPOINT}"
+    if not endpoint.strip().lower().startswith(("http://", "https://")):
         raise ConfigError(
-            f"runlog endpoint {endpoint!r} must start with http:// or https://, "
-            f"e.g. {c.DEFAULT_ENDPOINT}"
+            f"runlog endpoint {endpoint!r} must start with http:// or https://, {example}"
         )
-    return endpoint.rstrip("/")
+    try:
+        parts = urlsplit(endpoint.strip())
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(
+            f"runlog endpoint {endpoint!r} is no valid URL ({exc}), {example}"
+        ) from exc
+    if not parts.hostname or parts.query or parts.fragment or parts.username:
+        raise ConfigError(
+            f"runlog endpoint {endpoint!r} must be the collector's base URL: a host and "
+            f"port, no query, fragment or user name, {example}"
+        )
+    path = parts.path.rstrip("/")
+    for suffix in OTLP_PATH_SUFFIXES:
+        if path.endswith(suffix):
+            path = path[: -len(suffix)]
+            break
+    host = parts.hostname.lower()
+    host = f"[{host}]" if ":" in host else host
+    netloc = f"{host}:{port}" if port is not None else host
+    return f"{parts.scheme.lower()}://{netloc}{path}"
 
 
 def resolve(

@@ -192,13 +192,27 @@ def shape_metrics(columns: Iterable[Series]) -> dict[str, Any]:
     they come in.
     """
     shaped: dict[str, Any] = {}
+    tables: dict[str, list[Series]] = {}
     for series in columns:
         if series.kind in (c.KIND_ROW, c.KIND_TABLE, c.KIND_HISTOGRAM):
             table = shaped.setdefault(series.name, {})
             if isinstance(table, dict):
-                table[series.column] = list(series.values)
+                tables.setdefault(series.name, []).append(series)
         elif series.kind == c.KIND_LIST:
             shaped[series.name] = list(series.values)
         else:
             shaped[series.name] = _one_or_list(series.values)
+    for name, table_columns in tables.items():
+        shaped[name] = align_columns(table_columns)
     return shaped
+
+
+def align_columns(columns: Sequence[Series]) -> dict[str, list[Any]]:
+    """``{column: [values]}`` with one entry per row (step) of the table: a row that did not
+    set a column has None there, so rows with differing columns keep their alignment."""
+    steps = sorted({step for series in columns for step in series.steps})
+    aligned: dict[str, list[Any]] = {}
+    for series in columns:
+        by_step = dict(zip(series.steps, series.values, strict=True))
+        aligned[series.column] = [by_step.get(step) for step in steps]
+    return aligned

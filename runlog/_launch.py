@@ -7,15 +7,18 @@ start (`child_bootstrap`) — the way ``opentelemetry-instrument`` does it. Insi
 `runlog.active_run` is an attached run: the child never finishes it.
 
 The parent echoes the child's stdout and stderr unchanged and records each line in the run
-(``log.iostream`` = stdout or stderr; stdout lines at INFO, stderr lines at ERROR, as
-Cloud Logging does), forwards SIGINT/SIGTERM to the child, uploads the outputs folder,
-and sets the final status from the exit code. See docs/autolog.md.
+(``log.iostream`` = stdout or stderr; at the level the line names when it reads as a log
+record or a Python warning, else at the neutral INFO: a warning or a progress bar on stderr
+is no error), forwards SIGINT/SIGTERM to the child, uploads the outputs folder, and sets the
+final status from the exit code. Print-style metrics are read inside the child
+(`runlog.instrumentation._printed`). See docs/autolog.md.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import selectors
 import signal
 import subprocess
@@ -62,8 +65,28 @@ PACKAGES_OF_NOTE = (
 STDERR_TAIL = 200
 #: Longest captured line; a longer one is recorded in pieces.
 MAX_LINE_BYTES = 64 * 1024
-_SEVERITY = {"stdout": (9, "INFO"), "stderr": (17, "ERROR")}
 _TRACEBACK = "Traceback (most recent call last):"
+#: The level of a captured line that names none (OTel severity number, text).
+NEUTRAL = (9, "INFO")
+_LEVELS = {
+    "DEBUG": (5, "DEBUG"),
+    "INFO": (9, "INFO"),
+    "WARN": (13, "WARNING"),
+    "WARNING": (13, "WARNING"),
+    "ERROR": (17, "ERROR"),
+    "CRITICAL": (21, "CRITICAL"),
+    "FATAL": (21, "CRITICAL"),
+}
+#: A level name at a line's start, after an optional timestamp or bracket: ``WARNING:x:msg``,
+#: ``2024-05-01 12:00:00,123 ERROR msg``, ``[INFO] msg``.
+_LOG_LINE = re.compile(
+    r"^[\[(]?(?:\d{4}-\d\d-\d\d[ T][\d:.,]+\s*[\])]?\s*[-|]?\s*[\[(]?)?"
+    r"(DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)\b[\])]?(?::|\s|$)"
+)
+#: What `warnings.showwarning` prints: ``path.py:12: UserWarning: message``.
+_WARNING_LINE = re.compile(r"^.+:\d+: [A-Za-z_][\w.]*Warning: ")
+#: Interpreters whose runs are named after the script they run (``python train.py``).
+_PYTHON = re.compile(r"^python[\d.]*w?(?:\.exe)?$")
 
 
 @dataclass(slots=True)
@@ -78,13 +101,48 @@ class Launch:
     outputs: str = "outputs"
     #: Launch into this existing run (a submitted one) instead of starting a new run.
     run_id: str | None = None
+    #: Read print-style metrics from stdout lines and log messages (``ENV_PARSE_METRICS``).
+    parse_metrics: bool = True
+
+
+def default_name(command: Sequence[str]) -> str:
+    """The run's name for *command*: the program, or the script or module Python runs.
+
+    ``python train.py`` → ``train.py``; ``python -u -m pkg.train`` → ``pkg.train``;
+    ``./train.sh`` → ``train.sh``; ``python -c CODE`` → ``python``.
+    """
+    program = os.path.basename(command[0])
+    if not _PYTHON.match(program):
+        return program
+    rest = iter(command[1:])
+    for arg in rest:
+        if arg == "-m":
+            return next(rest, program)
+        if arg in ("-c", "-"):
+            return program
+        if arg in ("-W", "-X", "--check-hash-based-pycs"):
+            next(rest, None)  # the option's value
+        elif not arg.startswith("-"):
+            return os.path.basename(arg)
+    return program
+
+
+def line_level(text: str) -> tuple[int, str]:
+    """The level of a captured line: the one it names as a log record or Python warning,
+    else `NEUTRAL` (neither stream means a level by itself)."""
+    match = _LOG_LINE.match(text)
+    if match:
+        return _LEVELS[match.group(1)]
+    if _WARNING_LINE.match(text):
+        return _LEVELS["WARNING"]
+    return NEUTRAL
 
 
 def launch(request: Launch, workspace: Any = None) -> int:
     """Run *request.command* as a run; return the exit code to exit with (the child's)."""
     import runlog
 
-    name = request.name or os.path.basename(request.command[0])
+    name = request.name or default_name(request.command)
     run = runlog.start_run(
         request.experiment, name=name, tags=request.tags, run_id=request.run_id, workspace=workspace
     )
@@ -101,7 +159,7 @@ def _launch(run: Run, request: Launch) -> int:
         try:
             child = subprocess.Popen(
                 list(request.command),
-                env=child_environment(run, request.autolog),
+                env=child_environment(run, request.autolog, parse_metrics=request.parse_metrics),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
             )
@@ -121,12 +179,13 @@ def exit_code(returncode: int) -> int:
 
 
 def child_environment(
-    run: Run, autolog: str, base: Mapping[str, str] | None = None
+    run: Run, autolog: str, base: Mapping[str, str] | None = None, parse_metrics: bool = True
 ) -> dict[str, str]:
-    """The child's environment: *base* plus the run, autolog choice and bootstrap path."""
+    """The child's environment: *base* plus the run, autolog choices and bootstrap path."""
     env = dict(os.environ if base is None else base)
     env.update(run.otel_environment())
     env[c.ENV_AUTOLOG] = autolog
+    env[c.ENV_PARSE_METRICS] = "1" if parse_metrics else "0"
     paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     env["PYTHONPATH"] = os.pathsep.join([BOOTSTRAP_DIR, *paths])
     # Block-buffered output would reach us (and the terminal) late and out of order.
@@ -287,11 +346,11 @@ class _Stream:
 
 
 def _recorder(run: Run, stream: str, tail: deque[str] | None) -> Callable[[bytes], None]:
-    number, level = _SEVERITY[stream]
     append, handle = run._append, run._handle
 
     def record(raw: bytes) -> None:
         text = line_text(raw)
+        number, level = line_level(text)
         append((OP_LOG, handle, time.time_ns(), number, level, stream, text, None, stream))
         if tail is not None:
             tail.append(text)
@@ -404,7 +463,7 @@ def child_bootstrap() -> None:
     from runlog.instrumentation._autolog import autolog_from_env
 
     _remove_bootstrap_from_pythonpath()
-    for step in (_flush_on_sigterm, _record_interpreter, autolog_from_env):
+    for step in (_flush_on_sigterm, _record_interpreter, autolog_from_env, _read_printed_metrics):
         try:
             step()
         except Exception as exc:
@@ -432,6 +491,16 @@ def _record_interpreter() -> None:
     thread = threading.Thread(target=record, name="runlog-interpreter-facts", daemon=True)
     thread.start()
     atexit.register(thread.join, 5.0)
+
+
+def _read_printed_metrics() -> None:
+    """Print-style metrics of the script's ``print`` calls, unless switched off."""
+    from runlog.instrumentation._autolog import parse_metrics_on
+
+    if parse_metrics_on():
+        from runlog.instrumentation import _printed
+
+        _printed.install()
 
 
 def _report_bootstrap_error(step: str, exc: Exception) -> None:

@@ -33,6 +33,8 @@ _lock = threading.Lock()
 #: The innermost owned run still open (the last one started), read without a lock.
 _innermost: Run | None = None
 _context: Run | None = None
+#: Held while the context run is chosen (not `_lock`: starting a run registers it there).
+_context_lock = threading.Lock()
 _uncaught: str | None = None
 _hooks_installed = False
 
@@ -131,31 +133,30 @@ def _install_hooks() -> None:
 
 
 def context_run(cls: type[Run]) -> Run:
-    """The run of `Run.get_context`: the launched process's run, or one per process."""
+    """The run of `Run.get_context`: the launched process's run, or one per process.
+
+    Threads asking at once wait for the first one's run (each used to start its own, and
+    all but one stayed behind as stray runs).
+    """
     global _context
-    with _lock:
+    with _context_lock:
         if _context is not None:
             return _context
-    from runlog.experiment import Experiment
+        from runlog.experiment import Experiment
 
-    run_id, experiment = _launched_run()
-    if run_id:
-        run = cls._start_attached(Experiment(experiment or c.DEFAULT_EXPERIMENT), run_id)
-    else:
-        name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "interactive"
-        exp = Experiment(os.environ.get(c.ENV_EXPERIMENT) or c.DEFAULT_EXPERIMENT)
-        run = cls._start(exp, name=name)
-    with _lock:
-        created = _context is None
-        if _context is None:
-            _context = run
-        chosen = _context
-    if created:
-        from runlog import system_metrics
+        run_id, experiment = _launched_run()
+        if run_id:
+            run = cls._start_attached(Experiment(experiment or c.DEFAULT_EXPERIMENT), run_id)
+        else:
+            name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "interactive"
+            exp = Experiment(os.environ.get(c.ENV_EXPERIMENT) or c.DEFAULT_EXPERIMENT)
+            run = cls._start(exp, name=name)
+        _context = run
+    from runlog import system_metrics
 
-        if system_metrics.enabled_by_env():
-            system_metrics.start(run)
-    return chosen
+    if system_metrics.enabled_by_env():
+        system_metrics.start(run)
+    return run
 
 
 def _launched_run() -> tuple[str | None, str | None]:

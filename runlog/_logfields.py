@@ -4,7 +4,8 @@
 * `level_number`: a level *name* (structlog's ``"info"``, ``"warn"``…) as a stdlib number.
 * `metric_value`: a value that counts as a metric point (int, float, numpy/torch scalar —
   not bool, not str), or None.
-* `parse_key_values`: ``"epoch 3 loss=0.31 acc=0.90"`` → ``{"loss": 0.31, "acc": 0.9}``.
+* `parse_key_values`: ``"epoch 3 loss=0.31 acc: 0.90"`` →
+  ``{"epoch": 3, "loss": 0.31, "acc": 0.9}``.
 * `split_points`: key-values → ``(points, step)``: the first step key present is the step.
 * `exception_fields`: ``exc_info`` → ``(type, message, stacktrace)``.
 """
@@ -56,10 +57,17 @@ _LEVEL_NAMES: Final = {
     "fatal": logging.CRITICAL,
 }
 _NUMBER_MODULES: Final = ("numpy", "torch", "jax", "decimal", "fractions")
+_NUMBER: Final = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?inf|nan)"
 _KEY_VALUE: Final = re.compile(
-    r"(?:^|(?<=[\s,;(\[{]))"
-    r"([A-Za-z_][\w./-]*)=([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?inf|nan)"
-    r"(?![\w.])"
+    r"(?:^|(?<=[\s,;(\[{|]))([A-Za-z_][\w./-]*)=" + _NUMBER + r"(?![\w.])"
+)
+#: ``eval_loss: 1.6`` (a colon and a space; not ``12:30:00`` nor ``1/10``).
+_KEY_COLON: Final = re.compile(
+    r"(?:^|(?<=[\s,;(\[{|]))([A-Za-z_][\w./-]*):[ \t]+" + _NUMBER + r"(?![\w.:/])"
+)
+#: ``epoch 3``, ``Step 120`` (a step word and a whole number: the step of the other points).
+_STEP_WORD: Final = re.compile(
+    r"(?:^|(?<=[\s,;(\[{|]))(epoch|step|iter|iteration)[ \t]+(\d+)(?![\w.])", re.IGNORECASE
 )
 
 
@@ -92,7 +100,7 @@ def metric_value(value: Any) -> float | int | None:
     """
     kind = type(value)
     if kind is float or kind is int:
-        return value  # type: ignore[no-any-return]
+        return value  # type: ignore[no-any-return]  # exactly float or int, checked above
     if isinstance(value, (bool, str, bytes)) or kind.__name__ in ("bool_", "bool"):
         return None
     if not (isinstance(value, numbers.Number) or kind.__module__.split(".")[0] in _NUMBER_MODULES):
@@ -111,15 +119,23 @@ def _number(text: str) -> float | int:
 
 
 def parse_key_values(message: str) -> dict[str, float | int]:
-    """Numeric ``key=value`` pairs in a plain message, e.g. ``"epoch 3 loss=0.31 acc=0.90"``.
+    """Print-style numbers in a plain message: ``"epoch 3 loss=0.31 eval_loss: 0.4"`` →
+    ``{"epoch": 3, "loss": 0.31, "eval_loss": 0.4}``.
 
-    Keys start with a letter or ``_`` and may hold ``. / -``; values are decimal numbers
-    (``1e-3``, ``-0.5``, ``inf``, ``nan``). ``"v=1.2.3"``, ``"path=/tmp"`` and
-    ``"x = 1"`` are not pairs.
+    Pairs are ``key=value`` or ``key: value``; keys start with a letter or ``_`` and may hold
+    ``. / -``; values are decimal numbers (``1e-3``, ``-0.5``, ``inf``, ``nan``). A step
+    word followed by a whole number (``epoch 3``, ``Step 120``) counts as that key, in
+    lower case. ``"v=1.2.3"``, ``"path=/tmp"``, ``"x = 1"``, ``"at: 12:30:00"`` and
+    ``"epoch: 1/10"`` are not pairs. ``key=value`` wins over the other forms.
     """
-    if "=" not in message:
-        return {}
-    return {key: _number(text) for key, text in _KEY_VALUE.findall(message)}
+    found: dict[str, float | int] = {}
+    if ":" in message:
+        found.update((key, _number(text)) for key, text in _KEY_COLON.findall(message))
+    if "=" in message:
+        found.update((key, _number(text)) for key, text in _KEY_VALUE.findall(message))
+    for word, text in _STEP_WORD.findall(message):
+        found.setdefault(word.lower(), int(text))
+    return found
 
 
 def split_points(

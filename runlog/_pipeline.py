@@ -49,7 +49,7 @@ class Pipeline:
         interval: float = INTERVAL,
     ) -> None:
         self.endpoint = endpoint
-        self.spool = spool or Spool()
+        self.spool = spool or Spool(destination=endpoint)
         self.queue: deque[tuple[Any, ...]] = deque()
         self.append = self.queue.append  # the hot path binds this
         self._token = token

@@ -14,8 +14,9 @@ from urllib.parse import quote, urlsplit
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 
+from runlog import _progress
 from runlog import conventions as c
-from runlog._spool import Upload
+from runlog.spool import Upload
 
 _log = logging.getLogger("runlog.internal")
 
@@ -29,6 +30,8 @@ class RejectedError(Exception):
 
 
 _RETRYABLE = {401, 403, 408, 425, 429}
+#: Answers that say the endpoint is wrong, not the data: kept (spooled), never dropped.
+_MISCONFIGURED = {404, 405}
 
 
 class Sender:
@@ -58,7 +61,11 @@ class Sender:
             self._connection = None
 
     def _request(
-        self, method: str, path: str, body: bytes | IO[bytes], headers: dict[str, str]
+        self,
+        method: str,
+        path: str,
+        body: bytes | IO[bytes] | _progress.Stream,
+        headers: dict[str, str],
     ) -> tuple[int, bytes]:
         """One request; a kept-alive connection the server closed meanwhile is retried once.
 
@@ -84,7 +91,11 @@ class Sender:
             raise SendError(f"cannot reach the collector at {self.endpoint}: {exc}") from exc
 
     def _attempt(
-        self, method: str, path: str, body: bytes | IO[bytes], headers: dict[str, str]
+        self,
+        method: str,
+        path: str,
+        body: bytes | IO[bytes] | _progress.Stream,
+        headers: dict[str, str],
     ) -> tuple[int, bytes]:
         connection = self._connect()
         connection.request(
@@ -117,7 +128,8 @@ class Sender:
             "Content-Length": str(os.path.getsize(data)),
             c.HEADER_EXPERIMENT: quote(experiment),
         }
-        with open(data, "rb") as stream:
+        size = int(headers["Content-Length"])
+        with open(data, "rb") as raw, _progress.reading(raw, size, f"runlog: {path}") as stream:
             status, reply = self._request("PUT", url, stream, headers)
         _check(status, reply, f"file {path!r}")
 
@@ -159,4 +171,9 @@ def _check(status: int, reply: bytes, what: str) -> None:
     message = reply[:500].decode("utf-8", "replace")
     if status >= 500 or status in _RETRYABLE:
         raise SendError(f"collector answered {status} for {what}: {message}")
+    if status in _MISCONFIGURED:
+        raise SendError(
+            f"the endpoint answered {status} for {what}: is it a runlog collector's base URL "
+            f"(e.g. {c.DEFAULT_ENDPOINT})? The data stays in the spool: {message}"
+        )
     raise RejectedError(f"collector refused {what} ({status}): {message}")

@@ -36,7 +36,7 @@ def coerce(value: Any) -> float | int | bool | str | Invalid:
     stay strings: converting them is the caller's job (DESIGN.md).
     """
     if type(value) in PLAIN:
-        return value  # type: ignore[no-any-return]
+        return value  # type: ignore[no-any-return]  # type(value) is one of PLAIN
     if isinstance(value, (bool, int, float, str)):  # subclasses, e.g. IntEnum, numpy.float64
         return _from_subclass(value)
     item = getattr(value, "item", None)
@@ -70,7 +70,7 @@ def _from_item(value: Any, item: Any) -> float | int | bool | str | Invalid:
     except (TypeError, ValueError, RuntimeError) as exc:
         return Invalid(f"cannot read a scalar from {type(value).__name__}: {exc}")
     if type(result) in PLAIN:
-        return result  # type: ignore[no-any-return]
+        return result  # type: ignore[no-any-return]  # type(result) is one of PLAIN
     return Invalid(f"{type(value).__name__}.item() gave {type(result).__name__}")
 
 

@@ -9,12 +9,12 @@ Errors go to stderr as one line; ``--json`` prints machine-readable JSON on stdo
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from collectors.cli_args import command as collector_command
 from runlog import _cli_compute, _tables
 from runlog import conventions as c
 from runlog._models_cli import models
@@ -24,6 +24,8 @@ from runlog.exceptions import (
     ConfigError,
     RunlogError,
 )
+from runlog.extras import DISTRIBUTION
+from runlog.filters import children_of
 
 if TYPE_CHECKING:
     from runlog.client import Client
@@ -122,7 +124,7 @@ def _print_version(ctx: click.Context, value: bool) -> None:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        found = version("runlog")
+        found = version(DISTRIBUTION)
     except PackageNotFoundError:
         found = "(not installed; running from source)"
     click.echo(f"runlog {found}")
@@ -139,165 +141,46 @@ def main() -> None:
 
 @cli.command()
 @click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False),
-    envvar=c.ENV_DATA_DIR,
-    help=f"Where the store and files live [env {c.ENV_DATA_DIR}; default ./runlog-data].",
-)
-@click.option(
-    "--host",
-    default="127.0.0.1",
-    show_default=True,
-    help="Address to bind; a non-loopback address needs --token.",
-)
-@click.option(
-    "--port",
-    type=click.IntRange(0, 65535),
-    default=c.DEFAULT_HTTP_PORT,
-    show_default=True,
-    help="OTLP/HTTP, files and query API port.",
-)
-@click.option(
-    "--grpc-port",
-    type=click.IntRange(0, 65535),
-    default=c.DEFAULT_GRPC_PORT,
-    show_default=True,
-    help="OTLP/gRPC port.",
-)
-@click.option("--no-grpc", is_flag=True, help="Do not start the OTLP/gRPC receiver.")
-@click.option(
-    "--token",
-    "own_token",
-    metavar="TOKEN",
-    help="Require this bearer token (default: the global --token / RUNLOG_TOKEN).",
-)
-@click.option(
-    "--max-body-mb",
-    type=click.IntRange(min=1),
-    default=None,
-    metavar="MB",
-    help="Largest request body, decompressed [default 64].",
-)
-@click.option("--no-replay", is_flag=True, help="Do not replay this machine's disk spool.")
-@click.option(
-    "--heartbeat-timeout",
-    type=click.FloatRange(min=0),
-    default=60.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="A run that sends heartbeats is NotResponding after this much silence (0: never).",
-)
-@click.option(
-    "--dead-after",
-    type=click.FloatRange(min=0),
-    default=600.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="A NotResponding run is Failed after this much more silence.",
-)
-@click.option("--no-local-execution", is_flag=True, help="Refuse submitted runs on this host.")
-@click.option(
-    "--max-local-runs",
-    type=click.IntRange(min=1),
-    default=2,
-    show_default=True,
-    help="Submitted runs run here at a time; the rest wait in the queue.",
-)
-@click.option(
-    "--ray-address", envvar="RAY_ADDRESS", metavar="URL", help="Ray job API: adds the ray target."
-)
-@click.option(
-    "--max-ray-runs",
-    type=click.IntRange(min=1),
-    default=8,
-    show_default=True,
-    help="Runs handed to Ray at a time.",
-)
-@click.option(
-    "--cancel-grace",
-    type=click.FloatRange(min=0),
-    default=10.0,
-    show_default=True,
-    help="Seconds between SIGTERM and SIGKILL when a run is canceled.",
-)
-@pass_options
-def collector(
-    opts: Options,
-    data_dir: str | None,
-    host: str,
-    port: int,
-    grpc_port: int,
-    no_grpc: bool,
-    own_token: str | None,
-    max_body_mb: int | None,
-    no_replay: bool,
-    heartbeat_timeout: float,
-    dead_after: float,
-    no_local_execution: bool,
-    max_local_runs: int,
-    ray_address: str | None,
-    max_ray_runs: int,
-    cancel_grace: float,
-) -> None:
-    """Start the collector sidecar (needs `pip install 'runlog[collector]'`)."""
-    serve, settings_cls = _import_collector()
-    values: dict[str, Any] = {
-        "host": host,
-        "port": port,
-        "token": own_token or opts.token,
-        "grpc_port": None if no_grpc else grpc_port,
-        "replay_spool": not no_replay,
-        "heartbeat_timeout_s": heartbeat_timeout,
-        "dead_after_s": dead_after,
-        "local_execution": not no_local_execution,
-        "max_local_runs": max_local_runs,
-        "ray_address": ray_address,
-        "max_ray_runs": max_ray_runs,
-        "cancel_grace_s": cancel_grace,
-    }
-    if data_dir:
-        values["data_dir"] = Path(data_dir)
-    if max_body_mb:
-        values["max_body_bytes"] = max_body_mb * 1024 * 1024
-    serve(settings_cls(**values))
-
-
-def _import_collector() -> tuple[Callable[[Any], Any], type[Any]]:
-    try:
-        from collectors.server import serve
-        from collectors.settings import Settings
-    except ImportError as exc:
-        raise CommandFailed(
-            f"the collector needs its server libraries (missing {exc.name}); "
-            "install them with `pip install 'runlog[collector]'`"
-        ) from exc
-    return serve, Settings
-
-
-@cli.command()
-@click.option(
     "--spool-dir",
     type=click.Path(file_okay=False),
     envvar=c.ENV_SPOOL_DIR,
     help=f"The spool to replay [env {c.ENV_SPOOL_DIR}; default ~/.runlog/spool].",
 )
+@click.option(
+    "--all",
+    "everything",
+    is_flag=True,
+    help="Send every entry to this endpoint, whichever collector it names "
+    "(after a collector moved, or when the endpoint was mistyped).",
+)
 @pass_options
-def sync(opts: Options, spool_dir: str | None) -> None:
-    """Replay the disk spool (data logged while the collector was unreachable)."""
-    from runlog import _config, _spool
+def sync(opts: Options, spool_dir: str | None, everything: bool) -> None:
+    """Send the disk spool's entries to the collectors they were meant for.
+
+    Each entry names its collector; entries of this endpoint (and old entries, which name
+    none) go here with the token, others go to their own collector. What cannot be
+    delivered stays spooled and is listed; corrupt entries are set aside in quarantine/.
+    """
+    from runlog import _config, spool
 
     settings = _config.resolve(opts.endpoint, opts.token)
-    result = _spool.sync(settings.endpoint, settings.token, spool_dir)
-    click.echo(
-        f"replayed {result.sent} spooled {_plural(result.sent, 'entry', 'entries')} "
-        f"to {settings.endpoint}"
-    )
-    if result.failed:
+    result = spool.sync(settings.endpoint, settings.token, spool_dir, everything)
+    if not result.delivered:
+        click.echo(f"replayed 0 spooled entries to {settings.endpoint}")
+    for endpoint, count in result.delivered.items():
+        click.echo(f"replayed {count} spooled {_plural(count, 'entry', 'entries')} to {endpoint}")
+    for path in result.quarantined:
+        click.echo(f"set aside a corrupt entry: {path}")
+    for endpoint, (left, why) in result.undelivered.items():
+        click.echo(
+            f"could not deliver {left} {_plural(left, 'entry', 'entries')} to {endpoint}: {why}",
+            err=True,
+        )
+    if result.undelivered:
         raise Unreachable(
-            f"{result.left} {_plural(result.left, 'entry', 'entries')} stay "
-            f"spooled: the collector at {settings.endpoint} did not take them; "
-            "is it running? start it with `runlog collector`, then run "
-            "`runlog sync` again"
+            f"{result.left} {_plural(result.left, 'entry', 'entries')} stay spooled: their "
+            "collector did not take them; is it running? start it with `runlog collector`, "
+            "then run `runlog sync` again"
         )
 
 
@@ -372,14 +255,57 @@ def runs(
         found = client.search_runs(
             list(experiments_), filter_, list(order_by), max_results, include_deleted
         )
+        if not found and experiments_:
+            _unknown_experiments(client, experiments_)
     if as_json:
         _tables.print_json(found)
         return
-    if columns:
-        extra = [k.strip() for k in columns.split(",") if k.strip()]
+    if not found:  # say why there is nothing, on stderr (stdout stays the empty table)
+        click.echo(_why_no_runs(experiments_, filter_), err=True)
+    console = _tables.console()
+    if columns:  # asked for: all of them, however wide
+        extra, width = [k.strip() for k in columns.split(",") if k.strip()], None
     else:
         extra = _tables.pick_columns(found, [*order_by, filter_ or ""])
-    _tables.console().print(_tables.runs_table(found, extra))
+        width = console.width
+    table, left_out = _tables.runs_table(found, extra, len(experiments_) != 1, width)
+    console.print(table)
+    if left_out:
+        console.print(_tables.left_out_note(left_out))
+
+
+def _why_no_runs(experiments_: Sequence[str], filter_: str | None) -> str:
+    if filter_:
+        return _status_hint(filter_) or f"no runs match the filter {filter_!r}"
+    if experiments_:
+        return f"no runs in {', '.join(repr(e) for e in experiments_)} yet"
+    return "no runs yet: log one (README, 'The run API') or start one with `runlog run`"
+
+
+def _status_hint(filter_: str) -> str | None:
+    """A hint when the filter compares the status with a wrongly cased status name."""
+    import re
+
+    statuses = {name.lower(): name for name in c.STATUSES}
+    for value in re.findall(
+        r"\bstatus\s*(?:!?=|LIKE|IN\s*\()\s*['\"]([^'\"]*)['\"]", filter_, re.I
+    ):
+        proper = statuses.get(value.lower())
+        if proper and proper != value:
+            return f"no runs: statuses are case-sensitive; did you mean '{proper}'?"
+    return None
+
+
+def _unknown_experiments(client: Client, asked: Sequence[str]) -> None:
+    """No runs: say so when an experiment asked for does not exist (a typo, usually)."""
+    names = [str(e["name"]) for e in client.list_experiments(True)]
+    unknown = [name for name in asked if name not in names]
+    if unknown:
+        known = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
+        _fail(
+            f"no experiment {unknown[0]!r} (experiments: {known or 'none yet'}); "
+            "list them with `runlog experiments`"
+        )
 
 
 @cli.command()
@@ -392,7 +318,7 @@ def show(opts: Options, run_id: str, as_json: bool) -> None:
         run = client.get_run(run_id)
         files = client.list_files(run_id)
         statuses = client.get_statuses(run_id)
-        children = client.search_runs(filter=f"attributes.parent_id = '{run_id}'")
+        children = client.search_runs(filter=children_of(run_id))
     if as_json:
         _tables.print_json({**run, "files": files, "statuses": statuses, "children": children})
         return
@@ -408,7 +334,71 @@ def show(opts: Options, run_id: str, as_json: bool) -> None:
     if files:
         console.print(_tables.files_table(files))
     if children:
-        console.print(_tables.runs_table(children, []))
+        console.print(_tables.runs_table(children, [], width=console.width)[0])
+
+
+@cli.command()
+@click.argument("run_ids", metavar="RUN...", nargs=-1, required=True)
+@pass_options
+def delete(opts: Options, run_ids: tuple[str, ...]) -> None:
+    """Mark runs deleted (as MLflow does): lists leave them out; `runlog restore` undoes it."""
+    with opts.client() as client:
+        for run_id in run_ids:
+            client.delete_run(run_id)
+            click.echo(f"deleted {run_id} (undo: runlog restore {run_id})")
+
+
+@cli.command()
+@click.argument("run_ids", metavar="RUN...", nargs=-1, required=True)
+@pass_options
+def restore(opts: Options, run_ids: tuple[str, ...]) -> None:
+    """Restore runs that were deleted."""
+    with opts.client() as client:
+        for run_id in run_ids:
+            client.restore_run(run_id)
+            click.echo(f"restored {run_id}")
+
+
+@cli.command()
+@click.argument("run_id", metavar="RUN")
+@click.argument("name")
+@pass_options
+def rename(opts: Options, run_id: str, name: str) -> None:
+    """Give RUN the display name NAME."""
+    with opts.client() as client:
+        client.rename_run(run_id, name)
+    click.echo(f"renamed {run_id} to {name!r}")
+
+
+@cli.command()
+@click.argument("run_id", metavar="RUN")
+@click.argument("pairs", metavar="KEY=VALUE...", nargs=-1)
+@click.option("--delete", "remove", multiple=True, metavar="KEY", help="Remove this tag.")
+@pass_options
+def tag(opts: Options, run_id: str, pairs: tuple[str, ...], remove: tuple[str, ...]) -> None:
+    """Set tags of RUN (KEY=VALUE ...) and remove others (--delete KEY); prints its tags."""
+    if not pairs and not remove:
+        raise click.UsageError("give KEY=VALUE pairs to set, or --delete KEY")
+    with opts.client() as client:
+        tags = client.set_tags(run_id, _parse_tags(pairs), remove)
+    _tables.console().print(_tables.key_values_table("tags", tags))
+
+
+@cli.command()
+@click.argument("first", metavar="RUN")
+@click.argument("second", metavar="RUN")
+@click.option("--all", "show_all", is_flag=True, help="Also the params that are the same.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_options
+def compare(opts: Options, first: str, second: str, show_all: bool, as_json: bool) -> None:
+    """Compare two runs: the params that differ, and the last metric values side by side."""
+    with opts.client() as client:
+        runs_ = [client.get_run(first), client.get_run(second)]
+    rows = _tables.comparison(runs_, show_all)
+    if as_json:
+        _tables.print_json(rows)
+        return
+    _tables.console().print(_tables.comparison_table(runs_, rows))
 
 
 # --- metrics and files --------------------------------------------------------------------
@@ -425,7 +415,9 @@ def show(opts: Options, run_id: str, as_json: bool) -> None:
     metavar="N",
     help="Let the collector downsample each column to at most N points.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--all", "show_all", is_flag=True, help="Print every point as a table.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print every point as CSV.")
+@click.option("--json", "as_json", is_flag=True, help="Print every point as JSON.")
 @pass_options
 def metrics(
     opts: Options,
@@ -433,20 +425,64 @@ def metrics(
     name: str | None,
     column: str | None,
     max_points: int | None,
+    show_all: bool,
+    as_csv: bool,
     as_json: bool,
 ) -> None:
-    """Without NAME: the run's metric summaries. With NAME: its points."""
+    """Without NAME: the run's metric summaries. With NAME: its summary and a chart (numbers)
+    or its points (anything else); --all, --csv and --json print every point."""
     with opts.client() as client:
         summaries = client.list_metrics(run_id)
         if name is None:
             _print_summaries(summaries, as_json)
             return
         columns = _columns_of(summaries, run_id, name, column)
+        if not (show_all or as_csv or as_json):
+            _print_overview(client, run_id, name, columns, summaries, max_points)
+            return
         series = [client.get_metric(run_id, name, col, max_points) for col in columns]
     if as_json:
         _tables.print_json([dataclasses.asdict(s) for s in series])
+    elif as_csv:
+        _tables.print_csv(series)
     else:
         _tables.console().print(_tables.points_table(series))
+
+
+_SHOWN_AS_TABLE = 50  # a metric with at most this many points is simply listed
+
+
+def _print_overview(
+    client: Client,
+    run_id: str,
+    name: str,
+    columns: Sequence[str],
+    summaries: Sequence[Mapping[str, Any]],
+    max_points: int | None,
+) -> None:
+    """The default view of one metric: a summary per column and a chart of each numeric one."""
+    console = _tables.console()
+    mine = [s for s in summaries if s["name"] == name and str(s.get("column", "")) in columns]
+    total = sum(int(s.get("count", 0)) for s in mine)
+    numeric = [s for s in mine if s.get("dtype") in ("f8", "i8") and s.get("kind") != "image"]
+    if total <= _SHOWN_AS_TABLE * len(mine):
+        every = [client.get_metric(run_id, name, col, max_points) for col in columns]
+        console.print(_tables.points_table(every))
+        return
+    width = min(console.width, 120)
+    for summary in mine:
+        console.print(_tables.metric_summary_grid(summary))
+        if summary in numeric:
+            points = max_points or max(2, width - 12)
+            one = client.get_metric(run_id, name, str(summary.get("column", "")), points)
+            drawn = _tables.chart(one, width)
+            if drawn:
+                console.print(drawn, highlight=False, markup=False)
+        console.print()
+    console.print(
+        f"({total} point{'s' if total != 1 else ''}; every one with --all, --csv or --json)",
+        highlight=False,
+    )
 
 
 def _print_summaries(summaries: Sequence[Mapping[str, Any]], as_json: bool) -> None:
@@ -504,18 +540,24 @@ def files(opts: Options, run_id: str, as_json: bool) -> None:
     help="File or directory to write to (default: the file's name, here).",
 )
 @click.option("--snapshot", is_flag=True, help="The submitted run's source snapshot (a zip).")
+@click.option("--force", is_flag=True, help="Overwrite a local file that exists.")
 @pass_options
 def download(
-    opts: Options, run_id: str, name: str | None, output: str | None, snapshot: bool
+    opts: Options, run_id: str, name: str | None, output: str | None, snapshot: bool, force: bool
 ) -> None:
     """Download the run's file NAME (e.g. outputs/model.pkl), or its --snapshot."""
+    from runlog.client import _target_path
+
     if snapshot == (name is not None):
         raise click.UsageError("give a file NAME or --snapshot (one of them)")
     if snapshot:
-        from runlog._snapshot import FILE_NAME
+        from runlog.snapshot import FILE_NAME
 
         name, output = FILE_NAME, output or f"{run_id}-snapshot.zip"
     assert name is not None  # one of the two, checked above
+    target = _target_path(name, output)
+    if target.exists() and not force:
+        _fail(f"{target} exists; pass --force to overwrite it, or -o to write elsewhere")
     with opts.client() as client:
         written = client.download_file(run_id, name, output)
     click.echo(written)
@@ -556,10 +598,7 @@ def spans(opts: Options, run_id: str, as_json: bool) -> None:
 # --- launch a command as a run --------------------------------------------------------------
 
 
-@cli.command(
-    "run",
-    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
-)
+@cli.command("run", context_settings={"allow_interspersed_args": False})
 @click.option("-e", "--experiment", metavar="NAME", help="Experiment [env RUNLOG_EXPERIMENT].")
 @click.option("--name", metavar="NAME", help="Display name [default: the program's name].")
 @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Set a tag (repeatable).")
@@ -574,6 +613,14 @@ def spans(opts: Options, run_id: str, as_json: bool) -> None:
     help="Folder uploaded to the run when the command ends.",
 )
 @click.option("--run-id", metavar="RUN", help="Launch into this existing (submitted) run.")
+@click.option(
+    "--parse-metrics/--no-parse-metrics",
+    default=True,
+    envvar=c.ENV_PARSE_METRICS,
+    show_default=True,
+    help="Record print-style metrics (`epoch 3 loss=1.62`, `eval_loss: 1.6`) of stdout lines "
+    f"and log messages as points [env {c.ENV_PARSE_METRICS}=0 to switch off].",
+)
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @pass_options
 def run_command(
@@ -584,9 +631,12 @@ def run_command(
     no_autolog: bool,
     outputs: str,
     run_id: str | None,
+    parse_metrics: bool,
     command: tuple[str, ...],
 ) -> None:
     """Run COMMAND as a run: runlog run -e EXP -- python train.py ARGS.
+
+    Options go before COMMAND; an unknown one is a usage error (exit 2) and starts nothing.
 
     Auto-instruments the launched Python (no change to the script), records its stdout and
     stderr while still showing them, the command line, Python and package versions, the git
@@ -604,6 +654,7 @@ def run_command(
         autolog="0" if no_autolog else ",".join(c.AUTOLOG_NAMES),
         outputs=outputs,
         run_id=run_id,
+        parse_metrics=parse_metrics,
     )
     code = launch(request, Workspace(opts.endpoint, opts.token))
     raise click.exceptions.Exit(code)
@@ -641,6 +692,7 @@ def _parse_tags(pairs: Sequence[str]) -> dict[str, str]:
 
 
 cli.add_command(models)  # runlog/_models_cli.py
+cli.add_command(collector_command)  # collectors/cli_args.py: `python -m collectors` too
 cli.add_command(db)  # runlog/_store_cli.py
 cli.add_command(gc)
 cli.add_command(export_)

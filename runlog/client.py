@@ -49,7 +49,7 @@ from runlog.exceptions import (
 
 #: Vectors with more points than this are fetched in the binary format.
 BINARY_THRESHOLD = 5000
-BINARY_CONTENT_TYPE = "application/vnd.runlog.vector"
+BINARY_CONTENT_TYPE = c.BINARY_MEDIA_TYPE
 _CHUNK = 1 << 20
 _START_HINT = "is the collector running? start it with `runlog collector`"
 
@@ -226,6 +226,33 @@ class Client:
         """Return one run with its tags, params, properties and metric summaries (also a
         run deleted through MLflow: its ``deleted`` is true)."""
         return decode_run(self._get_json(_run_path(run_id)))
+
+    def set_tags(
+        self, run_id: str, tags: Mapping[str, str], delete: Sequence[str] = ()
+    ) -> dict[str, str]:
+        """Set *tags* and remove the tags named in *delete*; return the run's tags.
+
+        Raises:
+            NotFoundError: The run does not exist.
+            InvalidArgumentError: A key or value is refused.
+        """
+        body = {"set": dict(tags), "delete": list(delete)}
+        return dict(self._send("PATCH", f"{_run_path(run_id)}/tags", json=body).json()["tags"])
+
+    def rename_run(self, run_id: str, name: str) -> None:
+        """Give the run a new display name (MLflow's ``runs/update``)."""
+        self._mlflow("runs/update", {"run_id": run_id, "run_name": name})
+
+    def delete_run(self, run_id: str) -> None:
+        """Mark the run deleted, as MLflow does: searches leave it out until restored."""
+        self._mlflow("runs/delete", {"run_id": run_id})
+
+    def restore_run(self, run_id: str) -> None:
+        """Undo `delete_run`."""
+        self._mlflow("runs/restore", {"run_id": run_id})
+
+    def _mlflow(self, method: str, body: Mapping[str, Any]) -> None:
+        self._send("POST", f"/api/2.0/mlflow/{method}", json=dict(body))
 
     # --- metrics ----------------------------------------------------------------------------
 
@@ -548,7 +575,24 @@ def raise_for_status(response: httpx.Response, endpoint: str) -> None:
         return
     if not response.is_stream_consumed:
         response.read()
-    raise error_for(response.status_code, _server_message(response), endpoint)
+    media = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media == "text/html" or response.content.lstrip()[:1] == b"<":
+        raise _foreign_page(response, endpoint)
+    raise error_for(response.status_code, _server_message(response, media), endpoint)
+
+
+def _foreign_page(response: httpx.Response, endpoint: str) -> CollectorUnavailableError:
+    """An HTML page instead of the collector's JSON: another server answers at *endpoint*."""
+    import re
+
+    found = re.search(rb"<title[^>]*>(.*?)</title>", response.content, re.I | re.S)
+    title = found.group(1).decode(errors="replace").strip()[:80] if found else ""
+    about = f" ({title!r})" if title else ""
+    return CollectorUnavailableError(
+        f"{endpoint} answered {response.request.method} {response.request.url.path} with an "
+        f"HTML page{about}, HTTP {response.status_code}: not a runlog collector? Check "
+        f"--endpoint / {c.ENV_ENDPOINT} (the collector's base URL, e.g. {c.DEFAULT_ENDPOINT})"
+    )
 
 
 def error_for(status: int, message: str, endpoint: str) -> RunlogError:
@@ -570,13 +614,55 @@ def error_for(status: int, message: str, endpoint: str) -> RunlogError:
     return RunlogError(f"unexpected answer {status} from the collector at {endpoint}: {message}")
 
 
-def _server_message(response: httpx.Response) -> str:
+def _server_message(response: httpx.Response, media: str = "") -> str:
+    if media == "application/x-protobuf":  # an OTLP path answers a google.rpc.Status
+        message = _status_message(response.content)
+        if message is not None:
+            return message
     try:
-        error = response.json()["error"]
-        return f"{error['message']}"
+        body = response.json()
+        if "error" not in body and "message" in body:  # MLflow's error body
+            return str(body["message"])
+        return f"{body['error']['message']}"
     except (ValueError, KeyError, TypeError):
-        text = response.text.strip()
+        text = response.text.strip() if media != "application/x-protobuf" else ""
         return text[:500] or response.reason_phrase or f"HTTP {response.status_code}"
+
+
+def _status_message(data: bytes) -> str | None:
+    """The ``message`` (field 2) of a serialized ``google.rpc.Status``, or None.
+
+    Read by hand: the light client does not depend on googleapis-common-protos.
+    """
+    pos = 0
+    try:
+        while pos < len(data):
+            tag, pos = _varint(data, pos)
+            if tag & 7 == 0:  # varint (the code)
+                _, pos = _varint(data, pos)
+            elif tag & 7 == 2:  # length-delimited (message, details)
+                size, pos = _varint(data, pos)
+                if tag >> 3 == 2:
+                    return bytes(data[pos : pos + size]).decode("utf-8", "replace")
+                pos += size
+            else:
+                return None
+    except (IndexError, ValueError):
+        return None
+    return None
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    """A protobuf base-128 varint at *pos*: (value, position after it)."""
+    value = shift = 0
+    while True:
+        byte = data[pos]
+        value |= (byte & 0x7F) << shift
+        pos, shift = pos + 1, shift + 7
+        if not byte & 0x80:
+            return value, pos
+        if shift > 63:
+            raise ValueError("varint too long")
 
 
 def _binary_series(response: httpx.Response, name: str, column: str) -> Series:
@@ -585,10 +671,10 @@ def _binary_series(response: httpx.Response, name: str, column: str) -> Series:
         response.content,
         name=name,
         column=column,
-        kind=headers.get("x-runlog-kind", c.KIND_SCALAR),
-        dtype=headers.get("x-runlog-dtype", c.DTYPE_FLOAT),
-        count=int(headers.get("x-runlog-count", "0")),
-        downsampled=headers.get("x-runlog-downsampled", "") == "true",
+        kind=headers.get(c.HEADER_KIND, c.KIND_SCALAR),
+        dtype=headers.get(c.HEADER_DTYPE, c.DTYPE_FLOAT),
+        count=int(headers.get(c.HEADER_COUNT, "0")),
+        downsampled=headers.get(c.HEADER_DOWNSAMPLED, "") == "true",
     )
 
 
@@ -647,6 +733,8 @@ def _write_atomically(target: Path, chunks: Iterable[bytes]) -> None:
     """Write to a temporary file beside *target*, then rename: no half-written files."""
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
+        # mkstemp makes the file 0600; a downloaded file gets the mode any new file gets.
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as out:
             for chunk in chunks:
                 out.write(chunk)
@@ -654,6 +742,18 @@ def _write_atomically(target: Path, chunks: Iterable[bytes]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it (Linux); 0o022 where it cannot be."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
 
 
 def _chunks(stream: IO[bytes]) -> Iterator[bytes]:
@@ -690,9 +790,9 @@ def runs_to_pandas(runs: Iterable[Mapping[str, Any]]) -> Any:
     try:
         import pandas as pd
     except ImportError as exc:
-        raise ImportError(
-            "runs_to_pandas() needs pandas; install it with `pip install 'runlog[pandas]'`"
-        ) from exc
+        from runlog.extras import missing_message
+
+        raise ImportError(missing_message("runs_to_pandas()", exc), name=exc.name) from exc
     frame = pd.DataFrame([run_row(r) for r in runs])
     if frame.empty:
         return pd.DataFrame(columns=_BASE_COLUMNS)
@@ -700,8 +800,6 @@ def runs_to_pandas(runs: Iterable[Mapping[str, Any]]) -> Any:
         frame[column] = pd.to_datetime(frame[column], unit="ns", utc=True)
     return frame
 
-
-to_pandas = runs_to_pandas
 
 __all__ = [
     "BINARY_THRESHOLD",
@@ -712,5 +810,4 @@ __all__ = [
     "raise_for_status",
     "run_row",
     "runs_to_pandas",
-    "to_pandas",
 ]

@@ -157,6 +157,16 @@ ENV_STORE: Final = "RUNLOG_STORE"
 ENV_FILES: Final = "RUNLOG_FILES"
 #: Seconds between heartbeats a live run's process sends (default 10).
 ENV_HEARTBEAT_INTERVAL: Final = "RUNLOG_HEARTBEAT_INTERVAL"
+#: ``1`` / ``true``: every run samples CPU, memory and GPU (`runlog.system_metrics`).
+ENV_SYSTEM_METRICS: Final = "RUNLOG_SYSTEM_METRICS"
+#: Seconds between system metric samples (default 5).
+ENV_SYSTEM_METRICS_INTERVAL: Final = "RUNLOG_SYSTEM_METRICS_INTERVAL"
+#: ``1``: runlog's own errors inside instrumentation raise instead of being logged (tests, CI).
+ENV_INSTRUMENTATION_STRICT: Final = "RUNLOG_INSTRUMENTATION_STRICT"
+#: Set by the collector for a submitted run's interpreter: a folder holding runlog's client,
+#: appended to ``sys.path`` by the launcher's ``sitecustomize`` (which spells it out: it runs
+#: before runlog can be imported).
+ENV_CLIENT_PATH: Final = "RUNLOG_CLIENT_PATH"
 DEFAULT_HEARTBEAT_INTERVAL: Final = 10.0
 DEFAULT_ENDPOINT: Final = "http://127.0.0.1:4318"
 DEFAULT_HTTP_PORT: Final = 4318
@@ -167,6 +177,13 @@ OTLP_METRICS_PATH: Final = "/v1/metrics"
 API_PREFIX: Final = "/api/v1"
 #: Header on a file upload naming the run's experiment, used when the upload creates the run.
 HEADER_EXPERIMENT: Final = "X-Runlog-Experiment"
+#: Media type of a metric vector in the query API's binary format (docs/api.md): steps and
+#: times as little-endian int64, then the values; the headers below describe it.
+BINARY_MEDIA_TYPE: Final = "application/vnd.runlog.vector"
+HEADER_COUNT: Final = "X-Runlog-Count"
+HEADER_DTYPE: Final = "X-Runlog-Dtype"
+HEADER_KIND: Final = "X-Runlog-Kind"
+HEADER_DOWNSAMPLED: Final = "X-Runlog-Downsampled"
 
 
 def is_valid_run_id(run_id: object) -> bool:
@@ -220,6 +237,9 @@ def check_file_path(path: object) -> str | None:
 ENV_AUTOLOG: Final = "RUNLOG_AUTOLOG"
 #: Names `ENV_AUTOLOG` accepts, besides ``1``/``all`` and ``0``/``none``.
 AUTOLOG_NAMES: Final = ("sklearn", "torch", "logging")
+#: Whether ``runlog run`` reads print-style metrics (``epoch 3 loss=1.62``, ``eval_loss: 1.6``)
+#: from the command's stdout and its log messages: ``1`` (its default) or ``0``.
+ENV_PARSE_METRICS: Final = "RUNLOG_PARSE_METRICS"
 #: OTel log attribute marking a captured stdout/stderr line (OTel semantic conventions).
 LOG_IOSTREAM: Final = "log.iostream"
 #: Run properties ``runlog run`` records (facts about how the run was launched).

@@ -9,6 +9,9 @@ Logging calls (`run.log`, `log_row`, …) never raise: they log a warning instea
     ├── AuthenticationError (PermissionError) token missing or wrong
     ├── CollectorUnavailableError (ConnectionError) the collector cannot be reached
     └── RunFailedError                      a waited-for submitted run ended Failed
+
+A warning, once per process and argument: `IgnoredArgumentWarning` (UserWarning), an Azure
+ML v1 argument runlog accepts but does not act on (``start_logging(outputs=...)``).
 """
 
 from __future__ import annotations
@@ -55,3 +58,7 @@ __all__ = [
     "RunFailedError",
     "RunlogError",
 ]
+
+
+class IgnoredArgumentWarning(UserWarning):
+    """An Azure ML v1 argument that runlog accepts but does not act on (warned once)."""

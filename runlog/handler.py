@@ -19,8 +19,9 @@ Which keys count:
   itself; further step keys present are ordinary points (``epoch`` logged at ``step``).
 * Never points: the record's own attributes (``lineno``, ``process`` …), keys starting
   with ``_``, and ``ignore_keys`` (default: `COMMON_EXTRAS`, e.g. ``status_code``).
-* ``parse_messages=True`` also reads numeric ``key=value`` pairs in the message
-  (``"epoch 3 loss=0.31 acc=0.90"``), for print-style logging; ``extra`` wins on conflicts.
+* ``parse_messages=True`` also reads numeric ``key=value`` and ``key: value`` pairs in the
+  message, and ``epoch N`` / ``step N`` as the step (``"epoch 3 loss=0.31 acc: 0.90"``),
+  for print-style logging; ``extra`` wins on conflicts.
 
 `emit` appends to the run's in-process buffer and returns: no lock, no I/O, and it never
 raises. Records logged while runlog itself is at work (its internal warnings, the exporter
@@ -183,8 +184,10 @@ _installed: RunlogHandler | None = None
 def install_logging(level: int | str = logging.INFO, **handler_kwargs: Any) -> RunlogHandler:
     """Add a `RunlogHandler` to the root logger and return it (the existing one if installed).
 
-    The root logger's level is lowered to *level* when it is higher, so that records of
-    *level* reach the handler.
+    Levels are left as they are: the handler records what the logging configuration lets
+    through (the root logger's default is WARNING; ``logging.basicConfig(level=logging.INFO)``
+    or a logger's own level lets INFO records through). Records logged by runlog itself
+    (httpx's request lines in its exporter) never reach any handler (`runlog._logcapture`).
 
     Args:
         level: The handler's level (default INFO).
@@ -196,8 +199,6 @@ def install_logging(level: int | str = logging.INFO, **handler_kwargs: Any) -> R
         return _installed
     _installed = RunlogHandler(level=level, **handler_kwargs)
     root.addHandler(_installed)
-    if root.getEffectiveLevel() > _installed.level:
-        root.setLevel(_installed.level)
     return _installed
 
 

@@ -10,7 +10,7 @@ timeline, their metrics become vectors of the run and their log records its log 
     with trace.get_tracer("train").start_as_current_span("epoch"):
         metrics.get_meter("train").create_counter("samples").add(128)
 
-Needs ``pip install 'runlog[otel]'`` (opentelemetry-sdk and the OTLP/HTTP exporter); they
+Needs ``pip install 'runlog-ml[otel]'`` (opentelemetry-sdk and the OTLP/HTTP exporter); they
 are imported only here, when called.
 """
 

@@ -25,11 +25,13 @@ from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from runlog import _lifecycle
+from runlog import _kwargs, _lifecycle
 from runlog import conventions as c
-from runlog._packer import OP_EVENT, OP_POINTS, OP_SERIES, OP_UPLOAD, RunHandle
+from runlog._packer import OP_EVENT, OP_LOG, OP_POINTS, OP_SERIES, OP_UPLOAD, RunHandle
 from runlog._records import RunKey
 from runlog._values import PLAIN, Invalid, check_string, coerce
+from runlog.exceptions import NotFoundError
+from runlog.filters import children_of
 
 if TYPE_CHECKING:
     from runlog.client import Client
@@ -38,6 +40,8 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger("runlog.internal")
 _PLAIN_TYPES = frozenset(PLAIN)
+_RUN_IGNORED = {"_run_dto": "runlog reads the run from its collector"}
+_NO_OUTPUTS = "runlog uploads no folder by itself; call run.upload_folder('outputs', path)"
 
 
 def new_run_id(experiment: str) -> str:
@@ -61,6 +65,9 @@ class Run:
     def __init__(
         self, experiment: Experiment, run_id: str, outputs: str | None = None, **kwargs: Any
     ) -> None:
+        _kwargs.check("Run", kwargs, _RUN_IGNORED, ("experiment", "run_id", "outputs"))
+        if outputs is not None:
+            _kwargs.warn_once("Run", "outputs", _NO_OUTPUTS)
         self._adopt(experiment, experiment.workspace.client().get_run(run_id))
 
     @classmethod
@@ -136,15 +143,19 @@ class Run:
         return run
 
     @classmethod
-    def get_context(cls, allow_offline: bool = True, **kwargs: Any) -> Run:
+    def get_context(
+        cls, allow_offline: bool = True, used_for_context_manager: bool = False, **kwargs: Any
+    ) -> Run:
         """The run this process was started for, else a new run named after the script.
 
         A process started for a run (by `runlog run`, a submitted run, or a parent that
         passed `Run.otel_environment()`) has ``RUNLOG_RUN_ID`` or ``runlog.run.id`` in
         ``OTEL_RESOURCE_ATTRIBUTES``; its run is returned and stays the parent's to complete.
         Otherwise one run per process is started (experiment ``RUNLOG_EXPERIMENT`` or
-        ``Default``) and completed when the process exits.
+        ``Default``) and completed when the process exits. Azure ML v1's *allow_offline* and
+        *used_for_context_manager* change nothing here; another keyword is a `TypeError`.
         """
+        _kwargs.check("Run.get_context", kwargs, known=("allow_offline",))
         return _lifecycle.context_run(cls)
 
     # --- identity --------------------------------------------------------------------------
@@ -306,6 +317,45 @@ class Run:
         """Log one hyperparameter."""
         self.log_params({key: value})
 
+    def _log_line(self, logger: str, message: str, severity: int = 9, level: str = "INFO") -> None:
+        """One log line of the run from a producer that is not `logging` (TensorBoard text)."""
+        self._append((OP_LOG, self._handle, _time_ns(), severity, level, logger, message, None))
+
+    def _record_params(self, params: Mapping[str, Any]) -> None:
+        """Params found by autolog, which may see one change (a second optimizer, another
+        trial in the same process): that is not the user's mistake, so nothing is said.
+
+        The first value stays the param. A later different value is kept too: a number as
+        the next point of the metric of the param's name (its first value its first point),
+        anything else as the param ``key.2``, ``key.3`` …
+        """
+        for key, value in params.items():
+            text = check_string(f"param {key!r}", value)
+            if isinstance(text, Invalid):
+                _log.debug("run %s: param %r not recorded: %s", self._id, key, text.reason)
+                continue
+            known = self._params.get(key)
+            if known is None:
+                self.log_params({key: value})
+            elif known != text:
+                self._param_changed(key, known, value, text)
+
+    def _param_changed(self, key: str, known: str, value: Any, text: str) -> None:
+        from runlog._logfields import metric_value
+
+        number = metric_value(value)
+        if number is not None:
+            if key not in self._series:  # the param's first value opens its history
+                first = _as_number(known)
+                if first is not None:
+                    self.log(key, first)
+            self.log(key, number)
+            return
+        index = 2
+        while self._params.get(f"{key}.{index}", text) != text:
+            index += 1
+        self.log_params({f"{key}.{index}": value})
+
     def add_properties(self, properties: Mapping[str, Any]) -> None:
         """Add immutable properties (facts about the run that are not hyperparameters)."""
         for key, value in properties.items():
@@ -350,9 +400,11 @@ class Run:
     ) -> str | None:
         """Upload a file (path, binary stream or bytes) as run file *name*.
 
-        The content is copied into the spool now and sent in the background, so later
-        changes to the source do not matter. Returns *name*, or None if it was refused
-        (the reason is logged).
+        The content is kept as it is now and sent in the background: bytes and streams
+        are written into the spool, a file is cloned or hard linked into it (else copied by
+        a background thread), so the call does not wait for a copy; a file changed in place
+        afterwards is reported. If the spool cannot be written, the file is uploaded
+        directly. Returns *name*, or None if it was refused (the reason is logged).
         """
         reason = c.check_file_path(name)
         if reason:
@@ -392,9 +444,44 @@ class Run:
         self.flush()
         return self._experiment.workspace.client()
 
-    def get_metrics(self, name: str | None = None, recursive: bool = False) -> dict[str, Any]:
-        """Metrics of the run in Azure ML shapes (value, list, {column: list}, image path)."""
-        return self._client().get_metrics(self._id, name)
+    def get_metrics(
+        self,
+        name: str | None = None,
+        recursive: bool = False,
+        run_type: str | None = None,
+        populate: bool = False,
+    ) -> dict[str, Any]:
+        """Metrics of the run in Azure ML shapes (value, list, {column: list}, image path).
+
+        Args:
+            name: Only this metric.
+            recursive: As Azure ML v1: the metrics of this run and of every descendant,
+                as ``{run_id: metrics}``. A run without the metric *name* is left out.
+            run_type: Azure ML's run type; runlog's runs have none, so any value is refused.
+            populate: Accepted for Azure ML v1; runlog's metrics link no external data.
+
+        Raises:
+            NotFoundError: The run, or (not *recursive*) the metric *name*, does not exist.
+            InvalidArgumentError: *run_type* was given.
+        """
+        from runlog.experiment import no_run_types
+
+        no_run_types("Run.get_metrics", run_type)
+        if not recursive:
+            return self._client().get_metrics(self._id, name)
+        out: dict[str, Any] = {}
+        for run in [self, *self.get_children(recursive=True)]:
+            found = run._client().get_metrics(run.id) if name is None else run._metric_named(name)
+            if found or name is None:
+                out[run.id] = found
+        return out
+
+    def _metric_named(self, name: str) -> dict[str, Any]:
+        """``{name: value}``, or ``{}`` when the run has no metric *name*."""
+        try:
+            return self._client().get_metrics(self._id, name)
+        except NotFoundError:
+            return {}
 
     def get_file_names(self) -> list[str]:
         """Paths of the run's files."""
@@ -489,8 +576,7 @@ class Run:
             "params": info.get("params", {}),
             "statusHistory": history,
             "children": [
-                child["run_id"]
-                for child in client.search_runs(filter=f"attributes.parent_id = '{self._id}'")
+                child["run_id"] for child in client.search_runs(filter=children_of(self._id))
             ],
             **submission_details(self),
         }
@@ -520,7 +606,7 @@ class Run:
 
     def restore_snapshot(self, path: str | os.PathLike[str] | None = None) -> str:
         """Download the submitted run's source snapshot as a zip; returns its path."""
-        from runlog._snapshot import FILE_NAME
+        from runlog.snapshot import FILE_NAME
 
         return self.download_file(FILE_NAME, path or f"{self._id}-snapshot.zip")
 
@@ -547,9 +633,44 @@ class Run:
         """The run's hyperparameters."""
         return dict(self._client().get_run(self._id).get("params", {}))
 
-    def get_children(self) -> Iterator[Run]:
-        """Child runs of this run."""
-        return self._experiment._runs_where(f"attributes.parent_id = '{self._id}'")
+    def get_children(
+        self,
+        recursive: bool = False,
+        tags: str | Mapping[str, str] | None = None,
+        properties: str | Mapping[str, str] | None = None,
+        type: str | None = None,
+        status: str | None = None,
+        _rehydrate_runs: bool = True,
+    ) -> Iterator[Run]:
+        """Child runs of this run (Azure ML v1's arguments).
+
+        Args:
+            recursive: Also the children's children, and so on (parents before children).
+            tags: A tag name the runs have, or ``{name: value}`` they all match.
+            properties: The same for properties.
+            type: Azure ML's run type; runlog's runs have none, so any value is refused.
+            status: Only runs in this status.
+
+        Raises:
+            InvalidArgumentError: *type* was given.
+        """
+        from runlog.experiment import no_run_types, run_clauses
+
+        no_run_types("Run.get_children", type)
+        wanted = " and ".join(run_clauses(tags, properties, status))
+        return self._descendants(wanted, recursive)
+
+    def _descendants(self, wanted: str, recursive: bool) -> Iterator[Run]:
+        children = list(self._experiment._runs_where(children_of(self._id)))
+        selected: set[str] = set()
+        if wanted and children:
+            found = self._experiment._runs_where(f"{children_of(self._id)} and {wanted}")
+            selected = {run.id for run in found}
+        for child in children:
+            if not wanted or child.id in selected:
+                yield child
+            if recursive:
+                yield from child._descendants(wanted, recursive)
 
     def get_portal_url(self) -> str:
         """Where the run is shown in the collector's web studio."""
@@ -580,6 +701,8 @@ class Run:
         self, name: str | None = None, run_id: str | None = None, outputs: str | None = None
     ) -> Run:
         """Start a child run (status Running) of this run."""
+        if outputs is not None:
+            _kwargs.warn_once("Run.child_run", "outputs", _NO_OUTPUTS)
         return Run._start(self._experiment, name=name, parent_id=self._id, run_id=run_id)
 
     def create_children(
@@ -681,3 +804,13 @@ def _iso(time_ns: int | None) -> str | None:
 
 
 __all__ = ["Run", "new_run_id"]
+
+
+def _as_number(text: str) -> float | int | None:
+    """A param's stored text as the number it was, or None."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return None

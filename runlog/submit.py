@@ -13,7 +13,7 @@
     run = Experiment("train-on-local").submit(src)       # returns at once: Queued
     run.wait_for_completion(show_output=True)            # streams the output; raises on failure
 
-`Experiment.submit` packs the source directory into a snapshot (`runlog._snapshot`: it
+`Experiment.submit` packs the source directory into a snapshot (`runlog.snapshot`: it
 honours ``.gitignore`` and ``.runlogignore``, at most 2,000 files and 300 MB), uploads it
 unless the collector already has that content, and queues the script on the compute
 target. The collector runs it (see docs/api.md, "Submitted runs").
@@ -229,7 +229,7 @@ def submit(
         InvalidArgumentError: The script is missing, the source directory over a limit, the
             target unknown, or the collector refused the submission.
     """
-    from runlog import _snapshot  # zipfile and pathspec: only when submitting
+    from runlog import snapshot  # zipfile and pathspec: only when submitting
     from runlog.run import Run
 
     if not isinstance(config, ScriptRunConfig):
@@ -237,7 +237,7 @@ def submit(
     environment = config.run_config.environment
     body: dict[str, Any] = {
         "experiment": experiment.name,
-        "script": _snapshot.check_script(config.script),
+        "script": snapshot.check_script(config.script),
         "target": config.run_config.target,
         "arguments": config.arguments,
         "environment": (
@@ -257,7 +257,7 @@ def submit(
         body["name"] = name
     client = experiment.workspace.client()
     with tempfile.TemporaryDirectory(prefix="runlog-snapshot-") as folder:
-        packed = _snapshot.pack(config.source_directory, config.script, Path(folder) / "s.zip")
+        packed = snapshot.pack(config.source_directory, config.script, Path(folder) / "s.zip")
         client.upload_snapshot(packed.path, packed.digest)
     body["snapshot"] = packed.digest
     submitted = client.submit_run(body)

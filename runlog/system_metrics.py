@@ -14,7 +14,7 @@ environment (which also covers the run of `Run.get_context`). Every
 ``system/gpu{i}/memory_used_bytes``    is importable and a driver answers
 ==================================  ===============================================
 
-Needs ``psutil`` (``pip install runlog[system]``); without it one warning is logged and
+Needs ``psutil`` (``pip install runlog-ml[system]``); without it one warning is logged and
 nothing is sampled. The sampler stops when the run finishes and never raises.
 """
 
@@ -32,8 +32,8 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger("runlog.internal")
 
-ENV_ENABLED = "RUNLOG_SYSTEM_METRICS"
-ENV_INTERVAL = "RUNLOG_SYSTEM_METRICS_INTERVAL"
+ENV_ENABLED = c.ENV_SYSTEM_METRICS
+ENV_INTERVAL = c.ENV_SYSTEM_METRICS_INTERVAL
 DEFAULT_INTERVAL = 5.0
 
 
@@ -143,8 +143,10 @@ def start(run: Run, interval: float | None = None) -> Sampler | None:
 
     try:
         sampler = Sampler(run, interval_from_env() if interval is None else interval)
-    except ImportError:
-        _log.warning("system metrics need psutil: pip install 'runlog[system]'")
+    except ImportError as exc:
+        from runlog.extras import missing_message
+
+        _log.warning("%s", missing_message("system metrics", exc))
         return None
     except Exception:
         _log.warning("system metrics of run %s not started", run.id, exc_info=True)

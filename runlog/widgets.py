@@ -8,7 +8,7 @@
 In Jupyter (Lab, Notebook 7, VS Code) it shows the run's status, duration, a chart per
 metric, the latest log lines and, for a parent, its children with their status and key
 metrics; a background thread refreshes it every couple of seconds until the run ends,
-then stops. It is an anywidget (``pip install 'runlog[widgets]'``). Where it cannot render
+then stops. It is an anywidget (``pip install 'runlog-ml[widgets]'``). Where it cannot render
 (a terminal, or anywidget missing) ``show()`` prints a text summary and the run's studio URL.
 """
 
@@ -22,6 +22,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from runlog import conventions as c
+from runlog.filters import children_of
 
 if TYPE_CHECKING:
     from runlog.client import Client
@@ -131,9 +132,7 @@ class RunDetails:
         ]
 
     def _children(self, client: Client) -> list[dict[str, Any]]:
-        found = client.search_runs(
-            filter=f"attributes.parent_id = '{self.run.id}'", max_results=200
-        )
+        found = client.search_runs(filter=children_of(self.run.id), max_results=200)
         out = []
         for child in found:
             last = {

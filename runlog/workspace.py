@@ -6,9 +6,15 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runlog import _config
+from runlog import _config, _kwargs
 from runlog._pipeline import Pipeline, get_pipeline
 from runlog.exceptions import ConfigError
+
+_FROM_CONFIG_IGNORED = {
+    "auth": "runlog sends the bearer token of the config file or RUNLOG_TOKEN",
+    "_logger": "an Azure ML internal argument",
+    "_file_name": f"runlog reads {_config.CONFIG_DIR}/{_config.CONFIG_FILE}",
+}
 
 if TYPE_CHECKING:
     from runlog.client import Client
@@ -36,12 +42,24 @@ class Workspace:
         self._client: Client | None = None
 
     @classmethod
-    def from_config(cls, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> Workspace:
+    def from_config(
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        auth: Any = None,
+        _logger: Any = None,
+        _file_name: str | None = None,
+    ) -> Workspace:
         """Read ``.runlog/config.json`` from *path* (a file or folder) or the nearest one up.
+
+        Azure ML v1's *auth* has no effect (runlog authenticates with the config's or
+        ``RUNLOG_TOKEN``'s bearer token) and warns once; so do *_logger* and *_file_name*.
 
         Raises:
             ConfigError: No config file was found, or it is malformed.
         """
+        for name, value in (("auth", auth), ("_logger", _logger), ("_file_name", _file_name)):
+            if value is not None:
+                _kwargs.warn_once("Workspace.from_config", name, _FROM_CONFIG_IGNORED[name])
         found = _locate(path)
         if found is None:
             where = path or os.getcwd()

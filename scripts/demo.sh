@@ -5,27 +5,39 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEMO_DIR="${DEMO_DIR:-.runlog-demo}"
-PORT="${RUNLOG_DEMO_PORT:-4318}"
-GRPC_PORT="${RUNLOG_DEMO_GRPC_PORT:-4317}"
+# 4318/4317 are OpenTelemetry's standard ports: any OTel collector (or another runlog) may hold
+# them. A taken default port is replaced by a free one; ports the user chose must be free.
+FIXED=$( [ -n "${RUNLOG_DEMO_PORT:-}${RUNLOG_DEMO_GRPC_PORT:-}" ] && echo --fixed || true )
+read -r PORT GRPC_PORT < <(python scripts/demo_ports.py "${RUNLOG_DEMO_PORT:-4318}" \
+    "${RUNLOG_DEMO_GRPC_PORT:-4317}" $FIXED) || exit 1
+[ -n "${PORT:-}" ] || exit 1
 export RUNLOG_ENDPOINT="http://127.0.0.1:${PORT}"
 export RUNLOG_SPOOL_DIR="${DEMO_DIR}/spool"
 rm -rf "$DEMO_DIR/data" "$DEMO_DIR/spool" "$DEMO_DIR/work"   # a fresh store each time: the same table every run
 mkdir -p "$DEMO_DIR"
 
 runlog collector --data-dir "$DEMO_DIR/data" --port "$PORT" --grpc-port "$GRPC_PORT" \
-    >"$DEMO_DIR/collector.log" 2>&1 &
+    --no-replay >"$DEMO_DIR/collector.log" 2>&1 &
 COLLECTOR=$!
 trap 'kill $COLLECTOR 2>/dev/null; wait $COLLECTOR 2>/dev/null || true' EXIT
 
-for _ in $(seq 1 100); do
-    if python -c "import urllib.request,sys; urllib.request.urlopen('$RUNLOG_ENDPOINT/healthz', timeout=1)" 2>/dev/null; then
+# Wait for *this* collector's ready line (it holds the port then), not for whatever answers
+# on the port: a server someone else started there must never receive the demo's runs.
+READY="runlog collector listening on http://127.0.0.1:${PORT} "
+for _ in $(seq 1 150); do
+    if grep -qF "$READY" "$DEMO_DIR/collector.log"; then
         break
     fi
     if ! kill -0 "$COLLECTOR" 2>/dev/null; then
-        echo "the collector did not start:" >&2; cat "$DEMO_DIR/collector.log" >&2; exit 1
+        echo "make demo: the demo's collector did not start (nothing was written):" >&2
+        tail -n 5 "$DEMO_DIR/collector.log" >&2; exit 1
     fi
     sleep 0.2
 done
+if ! grep -qF "$READY" "$DEMO_DIR/collector.log"; then
+    echo "make demo: the demo's collector is not ready after 30 s; see $DEMO_DIR/collector.log" >&2
+    exit 1
+fi
 echo "collector: $RUNLOG_ENDPOINT (data in $DEMO_DIR/data, log in $DEMO_DIR/collector.log)"
 
 python examples/sweep/train_sweep.py

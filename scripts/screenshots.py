@@ -4,7 +4,10 @@ Starts a collector on free loopback ports in a temporary folder, fills it the wa
 `make demo` does (the alpha sweep, an unchanged PyTorch script under `runlog run`, an MLflow
 client script) plus the logging tour (images, tables) and the traced training example (a
 timeline), then opens every page in headless Chromium and writes
-``docs/screenshots/<page>-<light|dark>.png``.
+``docs/screenshots/<page>-<light|dark>.png``. Last it submits scripts to the collector's
+``local`` target (one at a time: one finishes, one runs, two wait, one is canceled) for the
+Compute page and a run's lifecycle. ``python scripts/screenshots.py compute`` shoots only
+those.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import os
 import subprocess
 import sys
 import tempfile
+import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +31,23 @@ from collector_process import Collector, run_collector  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 VIEWPORT = {"width": 1280, "height": 800}
+#: The Compute page's demo: a short training script, and one that runs until a file appears.
+TRAIN = """
+    import sys, time
+    from runlog import Run
+    run = Run.get_context()
+    for step in range(20):
+        run.log("loss", 1.0 / (step + 1), step=step)
+        print("step", step, flush=True)
+        time.sleep(0.05)
+"""
+WAIT = """
+    import sys, time
+    from pathlib import Path
+    print("waiting for", sys.argv[1], flush=True)
+    while not Path(sys.argv[1]).exists():
+        time.sleep(0.1)
+"""
 
 
 def produce(collector: Collector, work: Path) -> None:
@@ -91,6 +113,41 @@ def pages(collector: Collector) -> dict[str, str]:
     }
 
 
+def submit_demo(collector: Collector, work: Path) -> tuple[dict[str, str], Path]:
+    """Submit the Compute page's demo runs; return its pages and the file that ends them."""
+    from runlog import Experiment, ScriptRunConfig, Workspace
+
+    folder = work / "submitted"
+    folder.mkdir()
+    (folder / "train.py").write_text(textwrap.dedent(TRAIN).lstrip())
+    (folder / "wait.py").write_text(textwrap.dedent(WAIT).lstrip())
+    stop = work / "stop-submitted"
+    ws = Workspace(collector.endpoint)
+    sweep = Experiment(ws, "image-segmentation-unet-learning-rate-and-batch-size-sweep")
+    train = ScriptRunConfig(str(folder), "train.py", ["--lr", 0.01])
+    done = sweep.submit(train, name="unet-lr-0.01")
+    done.wait_for_completion()
+    waits = [
+        sweep.submit(ScriptRunConfig(str(folder), "wait.py", [str(stop)]), name=name)
+        for name in ("unet-lr-0.003-batch-64-long-running-with-augmentation", "unet-lr-0.001")
+    ]
+    nightly = Experiment(ws, "nightly-eval")
+    waits.append(nightly.submit(ScriptRunConfig(str(folder), "wait.py", [str(stop)])))
+    nightly.submit(ScriptRunConfig(str(folder), "train.py"), name="superseded").cancel()
+    deadline = time.monotonic() + 60
+    while waits[0].get_status() != "Running" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return {"compute": "/#/compute", "run-lifecycle": f"/#/runs/{done.id}"}, stop
+
+
+def wait_idle(collector: Collector, timeout_s: float = 60) -> None:
+    """Wait until nothing is queued or running on the collector's compute targets."""
+    deadline = time.monotonic() + timeout_s
+    with httpx.Client(base_url=collector.endpoint) as client:
+        while client.get("/api/v1/compute/queue").json()["runs"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+
+
 def shoot(browser: Any, base: str, shots: dict[str, str], scheme: str) -> None:
     context = browser.new_context(viewport=VIEWPORT, color_scheme=scheme)
     page = context.new_page()
@@ -104,6 +161,10 @@ def shoot(browser: Any, base: str, shots: dict[str, str], scheme: str) -> None:
             page.locator(".charts-grid").scroll_into_view_if_needed()
             page.wait_for_timeout(300)
             page.screenshot(path=str(OUT / f"dashboard-charts-{scheme}.png"))
+        if name == "run-lifecycle":  # the overview's lifecycle card
+            page.locator(".lifecycle-card").scroll_into_view_if_needed()
+            page.wait_for_timeout(300)
+            page.screenshot(path=str(OUT / f"{name}-{scheme}.png"))
     context.close()
 
 
@@ -118,7 +179,7 @@ def sign_in(browser: Any, work: Path, schemes: list[str]) -> None:
             context.close()
 
 
-def main(schemes: tuple[str, ...] = ("light", "dark")) -> int:
+def main(only_compute: bool = False, schemes: tuple[str, ...] = ("light", "dark")) -> int:
     missing = chromium_missing()
     if missing:
         print(missing, file=sys.stderr)
@@ -126,19 +187,34 @@ def main(schemes: tuple[str, ...] = ("light", "dark")) -> int:
     from playwright.sync_api import sync_playwright
 
     OUT.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp, run_collector(Path(tmp) / "data") as collector:
-        produce(collector, Path(tmp))
-        shots = pages(collector)
-        with sync_playwright() as playwright:
-            browser = launch(playwright)
+    args = ["--max-local-runs", "1", "--cancel-grace", "2"]
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        run_collector(Path(tmp) / "data", args) as collector,
+        sync_playwright() as playwright,
+    ):
+        browser = launch(playwright)
+        if not only_compute:
+            produce(collector, Path(tmp))
+            shots = pages(collector)
             for scheme in schemes:
                 shoot(browser, collector.endpoint, shots, scheme)
             sign_in(browser, Path(tmp), list(schemes))
-            browser.close()
+        for scheme in schemes:
+            shoot(browser, collector.endpoint, {"compute-empty": "/#/compute"}, scheme)
+        print("submitting: the Compute page's runs", flush=True)
+        shots, stop = submit_demo(collector, Path(tmp))
+        try:
+            for scheme in schemes:
+                shoot(browser, collector.endpoint, shots, scheme)
+        finally:
+            stop.touch()  # the waiting runs end; the collector does not stop running runs
+            wait_idle(collector)
+        browser.close()
     written = sorted(OUT.glob("*.png"))
     print(f"{len(written)} screenshots in {OUT.relative_to(ROOT)}/")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(only_compute=sys.argv[1:] == ["compute"]))

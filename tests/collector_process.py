@@ -113,6 +113,8 @@ def run_collector(
     log_path = data_dir.parent / f"{data_dir.name}-collector.log"
     command = [sys.executable, "-m", "collectors", "--data-dir", str(data_dir)]
     command += ["--port", str(port), "--grpc-port", str(grpc_port), *args]
+    if "--replay-spool" not in args:  # replay is the default: keep ~/.runlog/spool out of tests
+        command.append("--no-replay")
     if token:
         command += ["--token", token]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNLOG_", "OTEL_"))}

@@ -61,6 +61,11 @@ def test_help_lists_every_command() -> None:
         "download",
         "sync",
         "models",
+        "delete",
+        "restore",
+        "rename",
+        "tag",
+        "compare",
     ):
         assert command in result.output
 
@@ -124,6 +129,25 @@ def test_fmt_duration(seconds: float | None, text: str) -> None:
 )
 def test_fmt_size(size: int, text: str) -> None:
     assert text == fmt_size(size)
+
+
+def test_points_of_rows_with_differing_columns_stay_aligned() -> None:
+    from rich.console import Console
+
+    from runlog._decode import Series
+    from runlog._tables import points_table
+
+    series = [
+        Series("tbl", "a", "row", "int", [0, 1], [0, 0], [1, 3]),
+        Series("tbl", "b", "row", "int", [0], [0], [2]),
+        Series("tbl", "c", "row", "str", [1], [0], ["x"]),
+    ]
+    console = Console(record=True, width=60)
+    console.print(points_table(series))
+    rows = [
+        [cell.strip() for cell in line.split("│")] for line in console.export_text().splitlines()
+    ]
+    assert [["0", "1", "2", ""], ["1", "3", "", "x"]] == rows[3:]
 
 
 def test_pick_columns_puts_mentioned_keys_first_then_common_ones() -> None:
@@ -201,6 +225,81 @@ def test_runs_table_shows_runs_and_metric_columns(logged: dict[str, Any]) -> Non
         "0.6",
     ):
         assert text in result.output
+
+
+def test_runs_of_an_unknown_experiment_say_so(logged: dict[str, Any]) -> None:
+    result = invoke("runs", "-e", "typo-" + new_id(), endpoint=logged["endpoint"])
+    assert_one_line_error(result, 1, "no experiment 'typo-")
+    assert logged["experiment"] in result.output
+
+
+def test_a_wrongly_cased_status_gets_a_hint(logged: dict[str, Any]) -> None:
+    result = invoke(
+        "runs",
+        "-e",
+        logged["experiment"],
+        "--filter",
+        "attributes.status = 'completed'",
+        endpoint=logged["endpoint"],
+    )
+    assert 0 == result.exit_code, result.output
+    assert "statuses are case-sensitive; did you mean 'Completed'?" in result.stderr
+
+
+def test_a_filter_that_matches_nothing_says_so(logged: dict[str, Any]) -> None:
+    result = invoke(
+        "runs",
+        "-e",
+        logged["experiment"],
+        "--filter",
+        "metrics.mse > 1e9",
+        endpoint=logged["endpoint"],
+    )
+    assert (0, "no runs match the filter 'metrics.mse > 1e9'") == (
+        result.exit_code,
+        result.stderr.strip(),
+    )
+
+
+def _long_runs() -> list[dict[str, Any]]:
+    metrics = [
+        {"name": f"metric_{k}", "column": "", "kind": "scalar", "last": 0.123456 * k}
+        for k in range(8)
+    ]
+    return [
+        {
+            "run_id": f"diabetes-sweep-alpha-0.{i}-{'a1b2c3d4' * 2}",
+            "experiment": "diabetes-sweep",
+            "name": f"alpha {i}",
+            "status": "Completed",
+            "start_ns": time.time_ns(),
+            "end_ns": time.time_ns() + 3_000_000_000,
+            "params": {"alpha": f"0.{i}"},
+            "metrics": metrics,
+        }
+        for i in range(3)
+    ]
+
+
+@pytest.mark.parametrize("width", [100, 120])
+def test_runs_table_never_cuts_ids_and_fits_its_columns(width: int) -> None:
+    from rich.console import Console
+
+    from runlog._tables import runs_table
+
+    found = _long_runs()
+    extra = pick_columns(found, [])
+    console = Console(record=True, width=width)
+    table, left_out = runs_table(found, extra, show_experiment=False, width=width)
+    console.print(table)
+    text = console.export_text()
+
+    lines = text.splitlines()
+    assert all(run["run_id"] in text for run in found)
+    assert "experiment" not in lines[0]
+    assert 2 + len(found) == len(lines)  # one line per run: no wrapped dates or ids
+    assert max(map(len, lines)) <= width
+    assert left_out and set(left_out) | {"params.alpha"} <= set(extra)
 
 
 def test_runs_json_ordered_and_limited(logged: dict[str, Any]) -> None:
@@ -297,6 +396,91 @@ def test_metrics_summaries_and_points(logged: dict[str, Any]) -> None:
     assert [("cos", [1.0])] == [(s["column"], s["values"]) for s in column]
 
 
+@pytest.fixture
+def long_metric(collector: Any, client_env: None) -> dict[str, Any]:
+    import runlog
+
+    run = runlog.Experiment(runlog.Workspace(collector.endpoint), "long").start_logging()
+    for step in range(2000):
+        run.log("loss", 1.0 / (1 + step))
+    run.complete()
+    return {"endpoint": collector.endpoint, "run": run.id}
+
+
+def test_metrics_of_a_long_metric_show_a_summary_and_a_chart(long_metric: dict[str, Any]) -> None:
+    result = invoke("metrics", long_metric["run"], "loss", endpoint=long_metric["endpoint"])
+
+    assert 0 == result.exit_code, result.output
+    lines = result.output.splitlines()
+    assert len(lines) < 25  # not 2000 rows
+    assert ["points:", "2000"] == lines[1].split()
+    assert "█" in result.output and "step 0" in result.output and "step 1999" in result.output
+    assert "(2000 points; every one with --all, --csv or --json)" == lines[-1]
+
+
+def test_metrics_csv_and_all_print_every_point(long_metric: dict[str, Any]) -> None:
+    as_csv = invoke(
+        "metrics", long_metric["run"], "loss", "--csv", endpoint=long_metric["endpoint"]
+    )
+    rows = as_csv.output.splitlines()
+    assert (2001, "step,time_ns,loss") == (len(rows), rows[0])
+    assert ["1", "0.5"] == [rows[2].split(",")[0], rows[2].split(",")[2]]
+    every = invoke("metrics", long_metric["run"], "loss", "--all", endpoint=long_metric["endpoint"])
+    assert 2000 < len(every.output.splitlines())
+
+
+def test_chart_draws_a_falling_line() -> None:
+    from runlog._decode import Series
+    from runlog._tables import chart
+
+    falling = Series("loss", "", "scalar", "f8", [0, 1, 2, 3], [0] * 4, [4.0, 3.0, 2.0, 1.0])
+
+    drawn = chart(falling, 23, 4)
+
+    assert [
+        "4 ┤██      ",
+        "  ┤██▆▆    ",
+        "  ┤████▃▃  ",
+        "1 ┤██████▁▁",
+        "  └────────",
+        "   steps 0-3",
+    ] == drawn.splitlines()
+
+
+def test_tag_rename_delete_and_restore_from_the_shell(logged: dict[str, Any]) -> None:
+    run, endpoint = logged["first"], logged["endpoint"]
+
+    tagged = invoke("tag", run, "owner=o'brien", "--delete", "selected", endpoint=endpoint)
+    renamed = invoke("rename", run, "better name", endpoint=endpoint)
+    deleted = invoke("delete", run, endpoint=endpoint)
+    listed_deleted = invoke("runs", "-e", logged["experiment"], "--json", endpoint=endpoint)
+    restored = invoke("restore", run, endpoint=endpoint)
+    listed = invoke("runs", "-e", logged["experiment"], "--json", endpoint=endpoint)
+
+    assert [0, 0, 0, 0] == [r.exit_code for r in (tagged, renamed, deleted, restored)]
+    assert "o'brien" in tagged.output and "selected" not in tagged.output
+    assert [logged["second"]] == [r["run_id"] for r in json.loads(listed_deleted.output)]
+    (shown,) = [r for r in json.loads(listed.output) if r["run_id"] == run]
+    assert ("better name", {"owner": "o'brien"}) == (shown["name"], shown["tags"])
+
+
+def test_tag_of_a_missing_run_exits_1(logged: dict[str, Any]) -> None:
+    result = invoke("tag", "nope-" + new_id(), "a=b", endpoint=logged["endpoint"])
+    assert_one_line_error(result, 1, "does not exist")
+
+
+def test_compare_shows_differing_params_and_last_metrics(logged: dict[str, Any]) -> None:
+    result = invoke(
+        "compare", logged["first"], logged["second"], "--json", endpoint=logged["endpoint"]
+    )
+    rows = {row["key"]: row["values"] for row in json.loads(result.output)}
+    assert ["0.3", "0.6"] == rows["params.alpha"]
+    assert [2.5, 1.5] == rows["metrics.mse"]
+    assert [0.5, None] == rows["metrics.loss"]
+    table = invoke("compare", logged["first"], logged["second"], endpoint=logged["endpoint"])
+    assert "-1" in table.output  # mse: 1.5 - 2.5
+
+
 @pytest.mark.parametrize("args", [["nosuch"], ["Cos", "--column", "sin"]])
 def test_metrics_unknown_name_or_column_exits_1(logged: dict[str, Any], args: list[str]) -> None:
     assert_one_line_error(
@@ -338,6 +522,74 @@ def test_files_and_download(logged: dict[str, Any], tmp_path: Path) -> None:
     )
     assert (0, str(target)) == (result.exit_code, result.output.strip())
     assert b"model bytes" == target.read_bytes()
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert oct(0o666 & ~umask) == oct(target.stat().st_mode & 0o777)  # not mkstemp's 0600
+
+
+def test_download_refuses_to_overwrite_without_force(
+    logged: dict[str, Any], tmp_path: Path
+) -> None:
+    target = tmp_path / "model.bin"
+    target.write_bytes(b"mine")
+    args = ["download", logged["first"], "outputs/model.pkl", "-o", str(target)]
+
+    refused = invoke(*args, endpoint=logged["endpoint"])
+
+    assert_one_line_error(refused, 1, "pass --force to overwrite it")
+    assert b"mine" == target.read_bytes()
+    forced = invoke(*args, "--force", endpoint=logged["endpoint"])
+    assert (0, b"model bytes") == (forced.exit_code, target.read_bytes())
+
+
+def test_an_otlp_path_in_the_endpoint_is_the_collector_itself(collector: Any) -> None:
+    """An endpoint copied with its OTLP path (``.../v1/logs``) means the collector it names."""
+    result = invoke("runs", endpoint=collector.endpoint + "/v1/logs")
+    assert 0 == result.exit_code, result.output
+
+
+def test_a_foreign_html_server_is_summarised_and_exits_3() -> None:
+    import http.server
+    import threading
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"<!doctype html><html><head><title>Welcome to nginx</title></head>"
+            body += b"<body>" + b"<p>lots of markup</p>" * 200 + b"</body></html>"
+            self.send_response(404)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        result = invoke("runs", endpoint=f"http://127.0.0.1:{server.server_address[1]}")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert_one_line_error(result, 3, "with an HTML page ('Welcome to nginx'), HTTP 404")
+    assert "<p>" not in result.stderr
+
+
+def test_download_of_a_missing_run_says_the_run_is_missing(
+    logged: dict[str, Any], tmp_path: Path
+) -> None:
+    result = invoke(
+        "download",
+        "no-such-run-" + new_id(),
+        "a.txt",
+        "-o",
+        str(tmp_path / "a"),
+        endpoint=logged["endpoint"],
+    )
+    assert_one_line_error(result, 1, "Error: run 'no-such-run-")
+    assert "does not exist" in result.stderr
+    assert "has no file" not in result.stderr
 
 
 def test_download_unknown_file_exits_1(logged: dict[str, Any], tmp_path: Path) -> None:
@@ -375,17 +627,17 @@ def test_collector_refuses_public_address_without_token(tmp_path: Path) -> None:
 # --- sync -----------------------------------------------------------------------------------
 
 
-def spool_one_run(directory: Path, run_id: str) -> None:
+def spool_one_run(directory: Path, run_id: str, destination: str) -> None:
     """Put one logs request for *run_id* into a spool, as the client does when offline."""
     from google.protobuf import json_format
     from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
-    from runlog._spool import Spool
+    from runlog.spool import Spool
 
     body = json_format.ParseDict(
         otlp.request(run_id, "cli-sync", [otlp.point("m", 1.0)]), ExportLogsServiceRequest()
     )
-    Spool(directory).write_logs(body.SerializeToString())
+    Spool(directory, destination=destination).write_logs(body.SerializeToString())
 
 
 def test_sync_of_an_empty_spool(tmp_path: Path) -> None:
@@ -394,8 +646,9 @@ def test_sync_of_an_empty_spool(tmp_path: Path) -> None:
 
 
 def test_sync_without_collector_keeps_the_spool_and_exits_3(tmp_path: Path) -> None:
-    spool_one_run(tmp_path, new_id())
-    result = invoke("sync", "--spool-dir", str(tmp_path), endpoint=closed_endpoint())
+    endpoint = closed_endpoint()
+    spool_one_run(tmp_path, new_id(), endpoint)
+    result = invoke("sync", "--spool-dir", str(tmp_path), endpoint=endpoint)
     assert 3 == result.exit_code
     assert "runlog sync" in result.stderr
     assert 1 == len([p for p in tmp_path.iterdir() if not p.name.startswith(".")])
@@ -403,7 +656,7 @@ def test_sync_without_collector_keeps_the_spool_and_exits_3(tmp_path: Path) -> N
 
 def test_sync_replays_into_the_collector(collector: Any, tmp_path: Path) -> None:
     run_id = new_id()
-    spool_one_run(tmp_path, run_id)
+    spool_one_run(tmp_path, run_id, collector.endpoint)
     result = invoke("sync", "--spool-dir", str(tmp_path), endpoint=collector.endpoint)
     assert result.exit_code == 0, result.output
     assert result.output.startswith("replayed 1 spooled entry")

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from runlog import conventions as c
+from runlog._launch import default_name, line_level
 from runlog.client import Client
 
 
@@ -107,7 +108,7 @@ def test_output_is_echoed_unchanged_and_recorded_in_order(
     captured = [line for line in lines if line[0] is not None]
     assert [
         ("stdout", "one", "INFO"),
-        ("stderr", "two", "ERROR"),
+        ("stderr", "two", "INFO"),
         ("stdout", "three", "INFO"),
         ("stdout", "progress 100%", "INFO"),
     ] == captured
@@ -218,6 +219,124 @@ def test_bad_tag_is_a_usage_error(collector: Any, tmp_path: Path) -> None:
     code, _, err = run_to_end(collector, tmp_path, "--tag", "novalue", "--", "true")
     assert 2 == code
     assert "'novalue' is not KEY=VALUE" in err
+
+
+def test_an_unknown_option_is_a_usage_error_and_starts_no_run(
+    collector: Any, tmp_path: Path, experiment: str
+) -> None:
+    code, _, err = run_to_end(
+        collector, tmp_path, "--nmae", "foo", "--", "true", experiment=experiment
+    )
+    assert 2 == code
+    assert "No such option '--nmae'" in err
+    with Client(collector.endpoint) as client:
+        assert [] == client.search_runs(experiment)
+
+
+def test_options_after_the_command_are_the_commands(
+    collector: Any, tmp_path: Path, experiment: str
+) -> None:
+    """Without ``--`` the first word that is no option starts COMMAND."""
+    (tmp_path / "train.py").write_text("import sys; print(sys.argv[1:])\n")
+    code, out, err = run_to_end(
+        collector, tmp_path, sys.executable, "train.py", "--lr", "3", experiment=experiment
+    )
+    assert 0 == code, err
+    assert "['--lr', '3']\n" == out
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        (["python", "train.py", "--lr", "3"], "train.py"),
+        (["/usr/bin/python3.11", "-u", "src/train.py"], "train.py"),
+        (["python3", "-W", "ignore", "-m", "pkg.train"], "pkg.train"),
+        (["python", "-c", "print(1)"], "python"),
+        (["./train.sh", "x"], "train.sh"),
+        (["torchrun", "train.py"], "torchrun"),
+    ],
+)
+def test_default_name_is_the_script_python_runs(command: list[str], expected: str) -> None:
+    assert expected == default_name(command)
+
+
+def test_the_run_of_a_python_script_is_named_after_the_script(
+    collector: Any, tmp_path: Path, experiment: str
+) -> None:
+    code, _, err = run_to_end(collector, tmp_path, script="print(1)", experiment=experiment)
+    assert 0 == code, err
+    assert "train.py" == the_run(collector, experiment)["name"]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("plain text", (9, "INFO")),
+        ("WARNING:root:careful", (13, "WARNING")),
+        ("2024-05-01 12:00:00,123 ERROR broke", (17, "ERROR")),
+        ("[INFO] fine", (9, "INFO")),
+        ("/x/train.py:3: UserWarning: lr is high", (13, "WARNING")),
+        ("Epoch 0:  50%|#####     | 5/10 [00:01<00:01, 4.2it/s]", (9, "INFO")),
+        ("ERRORS: none", (9, "INFO")),
+    ],
+)
+def test_line_level_is_the_one_the_line_names(line: str, expected: tuple[int, str]) -> None:
+    assert expected == line_level(line)
+
+
+STDERR_LINES = """
+    import logging, sys, warnings
+    warnings.warn("lr is high")
+    print("  5%|5         | 1/20 [00:00<00:01]", file=sys.stderr)
+    logging.error("broke")
+"""
+
+
+def test_stderr_lines_are_neutral_unless_they_name_a_level(
+    collector: Any, tmp_path: Path, experiment: str
+) -> None:
+    code, _, err = run_to_end(collector, tmp_path, script=STDERR_LINES, experiment=experiment)
+    assert 0 == code, err
+    run = the_run(collector, experiment)
+    lines = [
+        (line["level"], line["message"][-16:])
+        for line in stored_lines(collector, run["run_id"])
+        if line["stream"] == "stderr"
+    ]
+    assert [
+        ("WARNING", "ning: lr is high"),
+        ("INFO", 'rn("lr is high")'),
+        ("INFO", "20 [00:00<00:01]"),
+        ("ERROR", "ERROR:root:broke"),
+    ] == lines
+
+
+PRINTS_METRICS = """
+    for epoch in range(3):
+        print(f"epoch {epoch} loss={1.0 / (epoch + 1):.2f} acc: {0.5 + epoch / 10}")
+    print("eval_loss: 1.6")
+"""
+
+
+@pytest.mark.parametrize("switch", [[], ["--no-parse-metrics"]])
+def test_print_style_metrics_become_points_unless_switched_off(
+    collector: Any, tmp_path: Path, experiment: str, switch: list[str]
+) -> None:
+    code, out, err = run_to_end(
+        collector, tmp_path, *switch, script=PRINTS_METRICS, experiment=experiment
+    )
+    assert 0 == code, err
+    assert out.startswith("epoch 0 loss=1.00 acc: 0.5\n")
+    run = the_run(collector, experiment)
+    with Client(collector.endpoint) as client:
+        names = {m["name"] for m in client.list_metrics(run["run_id"])}
+        if switch:
+            assert set() == names
+            return
+        assert {"loss", "acc", "eval_loss"} == names
+        loss = client.get_metric(run["run_id"], "loss")
+    assert [0, 1, 2] == loss.steps
+    assert [1.0, 0.5, 0.33] == loss.values
 
 
 WAITS = """

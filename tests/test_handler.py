@@ -97,7 +97,11 @@ def test_metric_value_takes_numbers_only(value: Any, expected: float | int | Non
 @pytest.mark.parametrize(
     ("message", "expected"),
     [
-        ("epoch 3 loss=0.31 acc=0.90", {"loss": 0.31, "acc": 0.9}),
+        ("epoch 3 loss=0.31 acc=0.90", {"epoch": 3, "loss": 0.31, "acc": 0.9}),
+        ("Epoch 2 | eval_loss: 1.6 | ppl: 4.95", {"epoch": 2, "eval_loss": 1.6, "ppl": 4.95}),
+        ("step 7: loss: 0.5, lr=1e-3", {"step": 7, "loss": 0.5, "lr": 1e-3}),
+        ("at: 12:30:00 epoch: 1/10 done: 5x", {}),
+        ("| epoch   1 |   200/ 2983 batches | lr 20.00 | loss  7.63", {"epoch": 1}),
         ("step=10, lr=1e-3; train/loss=-0.5", {"step": 10, "lr": 1e-3, "train/loss": -0.5}),
         ("(loss=.5) [n=4]", {"loss": 0.5, "n": 4}),
         ("version=1.2.3 path=/tmp/x id=abc1 x = 1", {}),
@@ -334,6 +338,37 @@ def test_install_logging_is_idempotent_and_follows_the_active_run(
     assert {"v": [1, 3]} == outer.get_metrics()
     assert {"v": 2} == inner.get_metrics()
     assert ["inner"] == [line["message"] for line in stored_lines(inner)]
+
+
+def test_install_logging_changes_no_level(root_logger: logging.Logger) -> None:
+    root_logger.setLevel(logging.WARNING)
+    runlog.install_logging()
+    assert logging.WARNING == root_logger.level
+
+
+class _Kept(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_runlogs_own_records_never_reach_the_users_handlers(
+    ws: runlog.Workspace, root_logger: logging.Logger, log: logging.Logger
+) -> None:
+    """httpx's request lines from runlog's exporter and queries stay out of user handlers."""
+    kept = _Kept()
+    root_logger.addHandler(kept)
+    root_logger.setLevel(logging.DEBUG)  # the user asked for everything
+    runlog.install_logging()
+    with runlog.Experiment(ws, "handler").start_logging() as run:
+        log.info("mine")
+        run.log("loss", 0.5)
+        run.flush()
+    assert {"loss": 0.5} == run.get_metrics()  # a query, through httpx, from this thread
+    assert ["mine"] == [r.getMessage() for r in kept.records if not r.name.startswith("runlog")]
 
 
 def test_a_broken_handler_run_does_not_raise(

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from collector_process import run_collector
 
 import runlog
 from runlog import conventions as c
-from runlog._spool import sync
+from runlog.spool import sync
 
 pytestmark = pytest.mark.usefixtures("client_env")
 
@@ -41,6 +42,15 @@ def _script_env(collector: Any, spool: Path, **extra: str) -> dict[str, str]:
     env = {**os.environ, c.ENV_ENDPOINT: collector.endpoint, c.ENV_SPOOL_DIR: str(spool), **extra}
     env.pop(c.ENV_RUN_ID, None)
     return env
+
+
+def test_rows_with_differing_columns_keep_their_alignment(ws: runlog.Workspace) -> None:
+    run = runlog.Experiment(ws, "rows").start_logging()
+    run.log_row("tbl", a=1, b=2)
+    run.log_row("tbl", a=3, c="x")
+    run.complete()
+
+    assert {"tbl": {"a": [1, 3], "b": [2, None], "c": [None, "x"]}} == run.get_metrics()
 
 
 def test_issue_example_gives_azure_ml_shapes(ws: runlog.Workspace, tmp_path: Path) -> None:
@@ -162,6 +172,26 @@ def test_bad_logging_input_warns_and_keeps_the_rest(
         assert fragment in text
 
 
+def test_a_param_autolog_sees_change_is_kept_without_a_word(
+    ws: runlog.Workspace, caplog: pytest.LogCaptureFixture
+) -> None:
+    logger = runlog_logger_capture(caplog)
+    with runlog.start_run("autolog-params", workspace=ws) as run:
+        run._record_params({"lr": 0.1, "optimizer": "SGD", "epochs": 3})
+        run._record_params({"lr": 0.1, "optimizer": "SGD"})  # the same again: nothing
+        run._record_params({"lr": 0.01, "optimizer": "Adam"})
+        run._record_params({"lr": 0.001, "optimizer": "AdamW"})
+    assert "" == logger.text
+    assert {
+        "lr": "0.1",
+        "optimizer": "SGD",
+        "optimizer.2": "Adam",
+        "optimizer.3": "AdamW",
+        "epochs": "3",
+    } == run.get_params()
+    assert {"lr": [0.1, 0.01, 0.001]} == run.get_metrics()
+
+
 def runlog_logger_capture(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     """runlog.internal does not propagate; attach caplog's handler to it directly."""
     import logging
@@ -191,6 +221,63 @@ def test_child_runs_and_get_runs(ws: runlog.Workspace) -> None:
     assert {parent.id, child.id} == {r.id for r in exp.get_runs(include_children=True)}
 
 
+def test_get_runs_quotes_values_and_keeps_or_inside_its_filter(ws: runlog.Workspace) -> None:
+    """Tag values with quotes match (they were sent with backslashes: a 400), and a user
+    filter with OR stays one clause (it was joined to the others without parentheses)."""
+    exp = runlog.Experiment(ws, "quoting")
+    with exp.start_logging(name="a", tags={"owner": "o'brien"}) as first:
+        first.tag("my tag", 'say "hi"')
+        with first.child_run(name="kid") as kid:
+            kid.tag("owner", "o'brien")
+    with exp.start_logging(name="b", tags={"owner": "x"}) as second:
+        pass
+
+    assert [first.id] == [r.id for r in exp.get_runs(tags={"owner": "o'brien"})]
+    assert [first.id] == [r.id for r in exp.get_runs(tags={"my tag": 'say "hi"'})]
+    either = "tags.owner = 'x' or tags.owner = 'o''brien'"
+    assert {first.id, second.id} == {r.id for r in exp.get_runs(filter=either)}
+
+
+def test_recursive_metrics_and_children_include_every_descendant(ws: runlog.Workspace) -> None:
+    """As Azure ML v1: ``get_metrics(recursive=True)`` is ``{run_id: metrics}`` of the run
+    and all its descendants (it returned the run's own metrics only)."""
+    exp = runlog.Experiment(ws, "recursive")
+    with exp.start_logging(name="parent") as parent:
+        parent.log("loss", 1.0)
+        with parent.child_run(name="kid") as kid:
+            kid.log("loss", 2.0)
+            kid.tag("fold", "1")
+            with kid.child_run(name="grandkid") as grandkid:
+                grandkid.log("acc", 0.5)
+    for run in (parent, kid, grandkid):
+        run.flush(30)
+
+    assert {
+        parent.id: {"loss": 1.0},
+        kid.id: {"loss": 2.0},
+        grandkid.id: {"acc": 0.5},
+    } == parent.get_metrics(recursive=True)
+    assert {parent.id: {"loss": 1.0}, kid.id: {"loss": 2.0}} == parent.get_metrics(
+        "loss", recursive=True
+    )
+    assert {"loss": 1.0} == parent.get_metrics()
+    assert [kid.id, grandkid.id] == [r.id for r in parent.get_children(recursive=True)]
+    assert [kid.id] == [r.id for r in parent.get_children()]
+    assert [kid.id] == [r.id for r in parent.get_children(recursive=True, tags={"fold": "1"})]
+
+
+def test_experiment_list_selects_by_name(ws: runlog.Workspace) -> None:
+    with runlog.Experiment(ws, "listed-a").start_logging():
+        pass
+    with runlog.Experiment(ws, "listed-b").start_logging():
+        pass
+
+    found = runlog.Experiment.list(ws, experiment_name="listed-b")
+
+    assert ["listed-b"] == [e.name for e in found]
+    assert {"listed-a", "listed-b"} <= {e.name for e in runlog.Experiment.list(ws)}
+
+
 def test_files_round_trip_byte_exactly(ws: runlog.Workspace, tmp_path: Path) -> None:
     folder = tmp_path / "out"
     (folder / "sub").mkdir(parents=True)
@@ -204,9 +291,7 @@ def test_files_round_trip_byte_exactly(ws: runlog.Workspace, tmp_path: Path) -> 
     assert payload == Path(local).read_bytes()
 
 
-def test_collector_down_spools_and_sync_replays(
-    collector: Any, tmp_path: Path, unused_endpoint: str
-) -> None:
+def test_collector_down_spools_and_sync_replays(tmp_path: Path, unused_endpoint: str) -> None:
     spool = tmp_path / "spool"
     script = textwrap.dedent("""
         import runlog
@@ -215,21 +300,23 @@ def test_collector_down_spools_and_sync_replays(
                 run.log("loss", i / 1000)
             run.upload_file("outputs/x.txt", b"kept")
     """)
-    env = _script_env(
-        collector, spool, **{c.ENV_ENDPOINT: unused_endpoint, c.ENV_FLUSH_TIMEOUT: "2"}
-    )
+    env = {**os.environ, c.ENV_ENDPOINT: unused_endpoint, c.ENV_SPOOL_DIR: str(spool)}
+    env[c.ENV_FLUSH_TIMEOUT] = "2"
+    env.pop(c.ENV_RUN_ID, None)
     done = subprocess.run(
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
     )
     assert 0 == done.returncode, done.stderr
     assert "spool" in done.stderr
     assert any(spool.iterdir())
-    result = sync(collector.endpoint, directory=spool)
-    assert 0 == result.failed
-    run = runlog.Workspace(collector.endpoint).get_run("offline-run-1")
-    assert [i / 1000 for i in range(1000)] == run.get_metrics()["loss"]
-    assert ["outputs/x.txt"] == run.get_file_names()
-    assert "Completed" == run.get_status()
+    port = int(unused_endpoint.rsplit(":", 1)[1])
+    with run_collector(tmp_path / "data", port=port) as collector:  # the collector is back
+        result = sync(collector.endpoint, directory=spool)
+        assert (0, {collector.endpoint: result.sent}) == (result.failed, result.delivered)
+        run = runlog.Workspace(collector.endpoint).get_run("offline-run-1")
+        assert [i / 1000 for i in range(1000)] == run.get_metrics()["loss"]
+        assert ["outputs/x.txt"] == run.get_file_names()
+        assert "Completed" == run.get_status()
 
 
 def _run_script(
@@ -266,6 +353,35 @@ def test_get_context_outside_a_launch_records_a_run_named_after_the_script(
     assert "train.py" == run.name
     assert "Completed" == run.get_status()
     assert {"loss": 0.5} == run.get_metrics()
+
+
+def test_get_context_from_many_threads_at_once_starts_one_run(
+    collector: Any, tmp_path: Path, ws: runlog.Workspace
+) -> None:
+    """Threads racing into the first `Run.get_context` share one run (each started its own
+    and all but one were left behind as stray runs)."""
+    done = _run_script(
+        collector,
+        tmp_path,
+        """
+        import threading
+        from runlog import Run
+        barrier, ids = threading.Barrier(16), set()
+        def ask():
+            barrier.wait()
+            ids.add(Run.get_context().id)
+        threads = [threading.Thread(target=ask) for _ in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        print(len(ids))
+    """,
+        RUNLOG_EXPERIMENT="context-race",
+    )
+    assert 0 == done.returncode, done.stderr
+    assert "1" == done.stdout.strip()
+    assert 1 == len(list(runlog.Experiment(ws, "context-race").get_runs()))
 
 
 def test_get_context_inside_a_launched_process_joins_that_run(

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from runlog import _snapshot
-from runlog._snapshot import SnapshotError
+from runlog import snapshot
+from runlog.snapshot import SnapshotError
 
 
 def tree(root: Path, files: dict[str, str]) -> Path:
@@ -20,7 +20,7 @@ def tree(root: Path, files: dict[str, str]) -> Path:
 
 
 def names(root: Path) -> list[str]:
-    return sorted(relative for relative, _ in _snapshot.source_files(root))
+    return sorted(relative for relative, _ in snapshot.source_files(root))
 
 
 def test_gitignore_and_runlogignore_apply_with_runlogignore_last(tmp_path: Path) -> None:
@@ -51,22 +51,22 @@ def test_gitignore_and_runlogignore_apply_with_runlogignore_last(tmp_path: Path)
 
 def test_digest_depends_on_content_and_mode_not_on_time(tmp_path: Path) -> None:
     root = tree(tmp_path / "src", {"train.py": "print(1)\n", "lib/x.py": "X = 1\n"})
-    first = _snapshot.pack(root, "train.py", tmp_path / "a.zip")
+    first = snapshot.pack(root, "train.py", tmp_path / "a.zip")
     (root / "train.py").touch()
-    second = _snapshot.pack(root, "train.py", tmp_path / "b.zip")
+    second = snapshot.pack(root, "train.py", tmp_path / "b.zip")
     (root / "lib" / "x.py").write_text("X = 2\n")
-    third = _snapshot.pack(root, "train.py", tmp_path / "c.zip")
+    third = snapshot.pack(root, "train.py", tmp_path / "c.zip")
 
     assert first.digest == second.digest != third.digest
     assert (2, 15) == (first.file_count, first.size)
-    assert first.digest == _snapshot.read_manifest(first.path).digest
+    assert first.digest == snapshot.read_manifest(first.path).digest
 
 
 def test_extract_restores_files_and_the_executable_bit(tmp_path: Path) -> None:
     root = tree(tmp_path / "src", {"run.sh": "#!/bin/sh\n", "train.py": "x"})
     (root / "run.sh").chmod(0o755)
-    packed = _snapshot.pack(root, "train.py", tmp_path / "s.zip")
-    _snapshot.extract(packed.path, tmp_path / "out")
+    packed = snapshot.pack(root, "train.py", tmp_path / "s.zip")
+    snapshot.extract(packed.path, tmp_path / "out")
 
     assert "#!/bin/sh\n" == (tmp_path / "out" / "run.sh").read_text()
     assert (tmp_path / "out" / "run.sh").stat().st_mode & 0o100
@@ -76,20 +76,20 @@ def test_extract_restores_files_and_the_executable_bit(tmp_path: Path) -> None:
 def test_limits_name_the_biggest_folders(tmp_path: Path) -> None:
     root = tree(tmp_path, {"train.py": "", "data/a.bin": "x" * 2000, "b.txt": "x" * 10})
     with pytest.raises(SnapshotError, match=r"limit is 0.0 MB \(largest: data/ 0.0 MB"):
-        _snapshot.collect(root, "train.py", max_bytes=1000)
+        snapshot.collect(root, "train.py", max_bytes=1000)
     with pytest.raises(SnapshotError, match=r"more than 2 files"):
-        _snapshot.collect(root, "train.py", max_files=2)
+        snapshot.collect(root, "train.py", max_files=2)
 
 
 @pytest.mark.parametrize("script", ["../train.py", "/abs/train.py", "", "a/../../b.py"])
 def test_script_outside_the_folder_is_refused(tmp_path: Path, script: str) -> None:
     with pytest.raises(SnapshotError, match="relative to the source directory"):
-        _snapshot.collect(tree(tmp_path, {"train.py": ""}), script)
+        snapshot.collect(tree(tmp_path, {"train.py": ""}), script)
 
 
 def test_missing_source_directory_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SnapshotError, match="does not exist"):
-        _snapshot.collect(tmp_path / "nope", "train.py")
+        snapshot.collect(tmp_path / "nope", "train.py")
 
 
 def test_a_zip_with_an_escaping_path_or_no_zip_at_all_is_refused(tmp_path: Path) -> None:
@@ -97,7 +97,7 @@ def test_a_zip_with_an_escaping_path_or_no_zip_at_all_is_refused(tmp_path: Path)
     with zipfile.ZipFile(bad, "w") as archive:
         archive.writestr("/etc/passwd", "x")
     with pytest.raises(SnapshotError, match="absolute"):
-        _snapshot.read_manifest(bad)
+        snapshot.read_manifest(bad)
     (tmp_path / "junk.zip").write_bytes(b"not a zip")
     with pytest.raises(SnapshotError, match="not a readable zip"):
-        _snapshot.read_manifest(tmp_path / "junk.zip")
+        snapshot.read_manifest(tmp_path / "junk.zip")

@@ -65,7 +65,7 @@ def test_coerce_torch_scalar_tensor() -> None:
     ],
 )
 def test_dtype_of(value: object, dtype: str) -> None:
-    assert dtype == dtype_of(value)  # type: ignore[arg-type]
+    assert dtype == dtype_of(value)  # type: ignore[arg-type]  # the table's values are plain
 
 
 @pytest.mark.parametrize(("step", "expected"), [(0, 0), (5, 5), (3.0, 3), (np.int32(4), 4)])

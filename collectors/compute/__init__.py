@@ -11,14 +11,15 @@ from pathlib import Path
 from collectors.compute.environments import EnvironmentCache
 from collectors.compute.service import (
     ComputeService,
-    ComputeStore,
     Context,
     Target,
     collector_id,
 )
 from collectors.compute.snapshots import SnapshotStore
+from collectors.run_files import Uploads
 from collectors.settings import Settings
 from collectors.store.files import FileStore
+from collectors.store.protocols import ComputeStore
 from collectors.writer import Writer
 
 __all__ = ["ComputeService", "build_service", "disabled_targets"]
@@ -33,6 +34,7 @@ def build_service(
         store=store,
         writer=writer,
         files=files,
+        uploads=Uploads(files, writer, settings.max_file_bytes),
         snapshots=SnapshotStore(data / "snapshots"),
         environments=EnvironmentCache(data / "envs"),
         endpoint=settings.run_endpoint,

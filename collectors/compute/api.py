@@ -24,10 +24,10 @@ from collectors.errors import FORBIDDEN, TOO_LARGE, ApiError, invalid, not_found
 from collectors.ops import AddSnapshot
 from collectors.query_api import check_run_id, json_response, run_not_found
 from collectors.schemas import ERROR_RESPONSES
-from collectors.store._apply_compute import ACTIVE, QUEUED
 from collectors.store.base import SubmissionInfo
-from runlog import _snapshot
+from collectors.store.protocols import ACTIVE, QUEUED
 from runlog import conventions as c
+from runlog import snapshot
 
 _MAX_ARGUMENTS = 1000
 
@@ -59,6 +59,7 @@ class ComputeApi:
         add = router.add_api_route
         add("/compute/targets", self.targets, response_model=schemas.TargetList)
         add("/compute/queue", self.queue, response_model=schemas.SubmissionList)
+        add("/compute/finished", self.finished, response_model=schemas.SubmissionList)
         add(
             "/compute/runs",
             self.submit,
@@ -108,6 +109,18 @@ class ComputeApi:
         except SubmitRefused as exc:
             raise invalid(str(exc)) from None
         return json_response({"runs": _with_positions(found)})
+
+    def finished(
+        self,
+        target: Annotated[str | None, Query(description="only this target")] = None,
+        limit: Annotated[int, Query(ge=1, le=1000, description="at most this many")] = 20,
+    ) -> Response:
+        """Submitted runs that have ended (Completed, Failed, Canceled), newest first."""
+        try:
+            found = self.service.finished(target, limit)
+        except SubmitRefused as exc:
+            raise invalid(str(exc)) from None
+        return json_response({"runs": [submission_json(sub) for sub in found]})
 
     # --- submit and cancel ----------------------------------------------------------------
     def submit(self, body: SubmitRequest) -> Response:
@@ -198,7 +211,7 @@ class ComputeApi:
                         raise ApiError(TOO_LARGE, f"snapshot exceeds {MAX_UPLOAD_BYTES} bytes")
                     await run_in_threadpool(stream.write, chunk)
             kept = await run_in_threadpool(ctx.snapshots.keep, path, digest)
-        except _snapshot.SnapshotError as exc:
+        except snapshot.SnapshotError as exc:
             raise invalid(str(exc)) from None
         finally:
             path.unlink(missing_ok=True)
@@ -220,7 +233,7 @@ def _submission(body: SubmitRequest) -> Submission:
     if not DIGEST.fullmatch(body.snapshot):
         raise invalid("snapshot must be the 64 hex digits of an uploaded snapshot")
     try:
-        script = _snapshot.check_script(body.script)
+        script = snapshot.check_script(body.script)
         environment = EnvironmentSpec.from_json(body.environment)
     except ValueError as exc:
         raise invalid(str(exc)) from None

@@ -28,7 +28,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Final
 
-ENV_CLIENT_PATH: Final = "RUNLOG_CLIENT_PATH"
+from runlog import conventions as c
+
+ENV_CLIENT_PATH: Final = c.ENV_CLIENT_PATH
 _MARKER: Final = "runlog-environment.json"
 _TAIL_LINES: Final = 25
 _MAX_REQUIREMENTS: Final = 500

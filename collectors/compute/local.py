@@ -212,4 +212,4 @@ def _replay_spool(ctx: Context, spool: Path) -> None:
     from collectors.ingest import Ingestor
     from collectors.replay import replay_spool
 
-    replay_spool(spool, Ingestor(ctx.writer), ctx.store, ctx.files)
+    replay_spool(spool, Ingestor(ctx.writer), ctx.uploads, endpoint=ctx.endpoint)

@@ -40,6 +40,7 @@ from collectors.compute.service import Context, Target
 from collectors.ops import AppendLogLines, LogLine, Op, UpdateSubmission
 from collectors.store.base import SubmissionInfo
 from runlog import conventions as c
+from runlog.extras import missing_message
 
 logger = logging.getLogger(__name__)
 RAY_LOGGER = "ray.job"
@@ -83,9 +84,7 @@ class RayTarget(Target):
             try:
                 from ray.job_submission import JobSubmissionClient
             except ImportError as exc:
-                raise RuntimeError(
-                    "the ray target needs Ray's job client: pip install 'runlog[ray]'"
-                ) from exc
+                raise RuntimeError(missing_message("the ray target", exc)) from exc
             self._client = JobSubmissionClient(self.address)
         return self._client
 

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from collectors.compute.environments import EnvironmentCache, EnvironmentSpec
 from collectors.compute.snapshots import SnapshotStore
@@ -29,38 +29,22 @@ from collectors.ops import (
     ClaimRun,
     LogLine,
     Op,
+    RecordFile,
     SetTag,
     SubmitRun,
 )
-from collectors.store._apply_compute import ACTIVE, QUEUED
-from collectors.store.base import StatusChange, Store, SubmissionInfo
+from collectors.run_files import Uploads
+from collectors.store.base import SubmissionInfo
 from collectors.store.files import FileStore
+from collectors.store.protocols import ACTIVE, DONE, QUEUED, ComputeStore
 from collectors.writer import Writer
 from runlog import conventions as c
-from runlog._snapshot import FILE_NAME
+from runlog.snapshot import FILE_NAME
 
 logger = logging.getLogger(__name__)
 #: The logger name of the lines the collector adds to a submitted run's log.
 COMPUTE_LOGGER = "runlog.compute"
 ENVIRONMENT_LOGGER = "runlog.environment"
-
-
-class ComputeStore(Store, Protocol):
-    """The store calls the compute service uses besides `Store` (`SQLStore` has them)."""
-
-    def get_submission(self, run_id: str) -> SubmissionInfo | None: ...
-
-    def list_submissions(
-        self,
-        states: Sequence[str],
-        target: str | None = None,
-        collector: str | None = None,
-        limit: int | None = None,
-    ) -> list[SubmissionInfo]: ...
-
-    def status_history(self, run_id: str) -> list[StatusChange]: ...
-
-    def has_snapshot(self, digest: str) -> bool: ...
 
 
 class SubmitRefused(ValueError):
@@ -75,6 +59,7 @@ class Context:
     store: ComputeStore
     writer: Writer
     files: FileStore
+    uploads: Uploads
     snapshots: SnapshotStore
     environments: EnvironmentCache
     endpoint: str
@@ -329,7 +314,7 @@ class ComputeService:
         if errors:
             raise SubmitRefused("; ".join(errors))
         size, sha256 = ctx.snapshots.link_into_run(ctx.files, request.run_id, request.snapshot)
-        ctx.store.record_file(request.run_id, request.experiment, FILE_NAME, size, sha256, now)
+        ctx.apply([RecordFile(request.run_id, request.experiment, FILE_NAME, size, sha256, now)])
         target.wake.set()
 
     def cancel(self, run_id: str) -> str:
@@ -354,6 +339,14 @@ class ComputeService:
         if target is not None:
             self.target(target)
         return self.context.store.list_submissions([QUEUED, ACTIVE], target)
+
+    def finished(self, target: str | None = None, limit: int = 20) -> list[SubmissionInfo]:
+        """The *limit* most recently submitted runs (of *target*) that have ended, newest
+        first."""
+        if target is not None:
+            self.target(target)
+        store = self.context.store
+        return store.list_submissions([DONE], target, limit=limit, newest_first=True)
 
     def describe_targets(self) -> list[dict[str, Any]]:
         """Every target with its limit and how many runs it has queued and running."""

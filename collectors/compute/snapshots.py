@@ -1,6 +1,6 @@
 """Source snapshots kept once per content digest: ``<data dir>/snapshots/<digest>.zip``.
 
-An upload is written to a temporary file, checked (`runlog._snapshot.read_manifest`: paths
+An upload is written to a temporary file, checked (`runlog.snapshot.read_manifest`: paths
 confined to the folder, the file and size limits, the digest recomputed from its contents)
 and only then renamed into place. A run's ``snapshot.zip`` file is a hard link to the kept
 zip (a copy where links are impossible), so its bytes are stored once.
@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import BinaryIO, Final
 
 from collectors.store.files import FileStore, LocalFileStore
-from runlog import _snapshot
+from runlog import snapshot
 
 DIGEST: Final = re.compile(r"[0-9a-f]{64}")
 #: Largest zip accepted: the content limit, plus room for the zip's own headers.
-MAX_UPLOAD_BYTES: Final = _snapshot.MAX_BYTES + 16 * 1024 * 1024
+MAX_UPLOAD_BYTES: Final = snapshot.MAX_BYTES + 16 * 1024 * 1024
 
 
 class SnapshotStore:
@@ -45,16 +45,16 @@ class SnapshotStore:
         fd, name = tempfile.mkstemp(dir=self.root, prefix=".upload-", suffix=".zip")
         return os.fdopen(fd, "wb"), Path(name)
 
-    def keep(self, upload: Path, digest: str) -> _snapshot.Snapshot:
+    def keep(self, upload: Path, digest: str) -> snapshot.Snapshot:
         """Check *upload* and keep it as snapshot *digest*.
 
         Raises:
             SnapshotError: a bad zip, a limit passed, or contents of another digest.
         """
         try:
-            found = _snapshot.read_manifest(upload)
+            found = snapshot.read_manifest(upload)
             if found.digest != digest:
-                raise _snapshot.SnapshotError(
+                raise snapshot.SnapshotError(
                     f"snapshot contents have digest {found.digest}, not {digest}; "
                     "the upload was damaged or the id is wrong"
                 )
@@ -69,7 +69,7 @@ class SnapshotStore:
         with source.open("rb") as stream:
             size, sha256 = _hash(stream)
         if isinstance(files, LocalFileStore):
-            target = files.path_for(run_id, _snapshot.FILE_NAME)
+            target = files.path_for(run_id, snapshot.FILE_NAME)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.unlink(missing_ok=True)
             try:
@@ -77,7 +77,7 @@ class SnapshotStore:
             except OSError:  # another file system: a copy it is
                 shutil.copyfile(source, target)
             return size, sha256
-        writer = files.open_writer(run_id, _snapshot.FILE_NAME)
+        writer = files.open_writer(run_id, snapshot.FILE_NAME)
         with source.open("rb") as stream:
             while chunk := stream.read(1024 * 1024):
                 writer.write(chunk)
@@ -85,7 +85,7 @@ class SnapshotStore:
 
     def extract(self, digest: str, target: Path) -> None:
         """Unpack the snapshot into the folder *target* (a run's fresh working copy)."""
-        _snapshot.extract(self.path(digest), target)
+        snapshot.extract(self.path(digest), target)
 
 
 def _hash(stream: BinaryIO) -> tuple[int, str]:

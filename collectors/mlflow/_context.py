@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from collectors import encoding as enc
 from collectors.ingest import unavailable
@@ -26,18 +23,17 @@ from collectors.mlflow.errors import (
 )
 from collectors.mlflow.mapping import DEFAULT_EXPERIMENT_ID
 from collectors.ops import Op
-from collectors.query_api import QueryStore
-from collectors.registry import RegistryStore
 from collectors.run_files import Uploads
+from collectors.store import paging
 from collectors.store.base import (
-    LoggedModelInfo,
     MlflowExperiment,
-    ModelMetricInfo,
     RunState,
 )
 from collectors.store.files import FileStore
+from collectors.store.protocols import MlflowStore
 from collectors.writer import Writer, WriterError
 from runlog import conventions as cv
+from runlog.filters import FilterError
 
 #: Seconds a write waits for its commit before answering 503.
 COMMIT_TIMEOUT_S = 60.0
@@ -50,30 +46,6 @@ _NOUNS = ("ant", "bee", "cod", "doe", "elk", "fox", "gnu", "hen", "owl", "yak")
 def random_name() -> str:
     """A readable random name for a run or logged model created without one, as MLflow does."""
     return f"{random.choice(_ADJECTIVES)}-{random.choice(_NOUNS)}-{random.randint(0, 999)}"
-
-
-class MlflowStore(QueryStore, RegistryStore, Protocol):
-    """The store calls beyond `QueryStore` that the MLflow API uses (`SQLStore` has them)."""
-
-    def mlflow_experiments(
-        self, ids: Sequence[int] | None = None, names: Sequence[str] | None = None
-    ) -> list[MlflowExperiment]: ...
-
-    def run_states(self, run_ids: Sequence[str]) -> dict[str, RunState]: ...
-
-    def run_io(self, run_ids: Sequence[str]) -> dict[str, list[tuple[str, Any]]]: ...
-
-    def batch_state(
-        self, run_id: str, param_keys: Sequence[str], metric_names: Sequence[str]
-    ) -> tuple[dict[str, str], dict[str, str]]: ...
-
-    def logged_models(
-        self, model_ids: Sequence[str] | None = None, experiment_ids: Sequence[int] | None = None
-    ) -> list[LoggedModelInfo]: ...
-
-    def logged_model_metrics(
-        self, model_ids: Sequence[str]
-    ) -> dict[str, list[ModelMetricInfo]]: ...
 
 
 class Params:
@@ -166,23 +138,16 @@ def as_float(name: str, value: Any) -> float:
     return float(value)
 
 
-def page_token(offset: int) -> str:
-    """An opaque paging token for *offset* (the same form the store's run search issues)."""
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+#: An opaque paging token for an offset: the store's form (`collectors.store.paging`).
+page_token = paging.encode_page_token
 
 
 def page_offset(token: str | None) -> int:
     """The offset in a token from `page_token` (0 for none); anything else is a 400."""
-    if not token:
-        return 0
     try:
-        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
-    except (ValueError, KeyError, TypeError, binascii.Error):
-        raise invalid(f"Invalid page token {token[:40]!r}") from None
-    # bool is an int; an offset past int64 cannot be a page this server handed out.
-    if type(offset) is not int or not 0 <= offset <= cv.INT64_MAX:
-        raise invalid(f"Invalid page token {token[:40]!r}")
-    return offset
+        return paging.decode_page_token(token)
+    except FilterError:
+        raise invalid(f"Invalid page token {(token or '')[:40]!r}") from None
 
 
 @dataclass

@@ -9,18 +9,18 @@ committed by the group-commit writer before the answer, like OTLP requests.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from collectors import encoding as enc
 from collectors.mlflow import artifacts, experiments, history, models, registry, runs, versions
-from collectors.mlflow._context import Context, MlflowStore, Params
+from collectors.mlflow._context import Context, Params
 from collectors.mlflow.errors import ENDPOINT_NOT_FOUND, MlflowError, MlflowRoute
-from collectors.query_api import QueryStore
 from collectors.run_files import Uploads
 from collectors.store.files import FileStore
+from collectors.store.protocols import MlflowStore
 from collectors.writer import Writer
 
 Handler = Callable[[Context, Params], dict[str, Any]]
@@ -67,14 +67,13 @@ class MlflowApi:
 
     def __init__(
         self,
-        store: QueryStore,
+        store: MlflowStore,
         files: FileStore,
         writer: Writer,
         uploads: Uploads,
         model_files: FileStore,
     ) -> None:
-        # The collector's store is an SQLStore, which has the MLflow reads too.
-        self.ctx = Context(cast(MlflowStore, store), writer, files, uploads, model_files)
+        self.ctx = Context(store, writer, files, uploads, model_files)
 
     def router(self) -> APIRouter:
         """One `APIRouter` with the tracking API, the artifacts proxy and a 404 catch-all."""

@@ -35,7 +35,7 @@ from collectors.mlflow.mapping import (
     model_artifact_uri,
 )
 from collectors.mlflow.search import (
-    LOGGED_MODEL_ATTRIBUTES,
+    LOGGED_MODEL_KEYS,
     logged_model_filter,
     logged_model_sort_key,
     ordered,
@@ -235,7 +235,7 @@ def _order_by(items: list[dict[str, Any]]) -> list[tuple[Callable[[_Found], Any]
                 item.get("ascending", True) is False,
             )
         )
-        named.add(LOGGED_MODEL_ATTRIBUTES.aliases.get(field, field))
+        named.add(LOGGED_MODEL_KEYS.aliases.get(field, field))
     if "creation_timestamp" not in named:
         clauses.append((lambda found: found[0].created_ns, True))
     if "model_id" not in named:

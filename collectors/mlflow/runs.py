@@ -39,10 +39,10 @@ from collectors.ops import (
     SetStatus,
     SetTag,
 )
-from collectors.store import _search
 from collectors.store.base import RunInfo
-from collectors.store.filters import FilterError
+from collectors.store.paging import MAX_RESULTS
 from runlog import conventions as cv
+from runlog.filters import FilterError
 
 _NS_PER_MS = 1_000_000
 LOG_MODEL_HISTORY_TAG = "mlflow.log-model.history"
@@ -157,7 +157,7 @@ def search(ctx: Context, params: Params) -> dict[str, Any]:
             names or None if ids else None,
             filter_text,
             order_by,
-            min(max_results, _search.MAX_RESULTS),
+            min(max_results, MAX_RESULTS),
             token,
         )
     except FilterError as exc:

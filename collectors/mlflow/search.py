@@ -1,12 +1,14 @@
-"""MLflow's run and experiment search syntax, translated onto runlog's filter language.
+"""MLflow's search syntax, parsed into runlog's filter tree (`runlog.filters`).
 
-MLflow filters look like runlog's (`collectors.store.filters`): ``metrics.rmse < 1 and
-params.alpha = '0.5' and tags.mlflow.source.type = 'LOCAL'``. The differences handled here:
-MLflow writes dotted names bare (``tags.mlflow.runName``), spells types and attributes its
-own way (``parameters.``, ``attr.``, ``attributes.created``, ``attributes.user_id``), uses
-``FINISHED``/``KILLED`` statuses and millisecond times, and derives the system tags
-``mlflow.runName`` / ``mlflow.parentRunId`` from run columns. The text is rewritten token by
-token, parsed by runlog's parser, adjusted, and written back as runlog filter text.
+MLflow filters look like runlog's: ``metrics.rmse < 1 and params.alpha = '0.5' and
+tags.mlflow.source.type = 'LOCAL'``. The differences handled here: MLflow writes dotted names
+bare (``tags.mlflow.runName``) and spells key types its own way (``parameters.``, ``attr.``),
+which `rewrite` turns into runlog's spelling before the one parse. Each entity has its own
+`KeySpace` (runs, experiments, logged models, registered models, model versions). For runs
+the parsed filter is then mapped onto the store's run keys: MLflow's attribute names
+(``created``, ``user_id``), its ``FINISHED``/``KILLED`` statuses and millisecond times, and
+the system tags ``mlflow.runName`` / ``mlflow.parentRunId`` that are run columns here; the
+store takes the result as it is. Like MLflow, filters here have no ``OR`` or parentheses.
 """
 
 from __future__ import annotations
@@ -30,14 +32,22 @@ from collectors.store.base import (
     ModelVersionInfo,
     RegisteredModelInfo,
 )
-from collectors.store.filters import (
+from runlog.filters import (
     COMPARISONS,
-    Attributes,
+    RUN_KEYS,
+    And,
     Comparison,
+    Filter,
     FilterError,
     Key,
+    KeySpace,
+    OrderBy,
+    conjoin,
+    evaluate,
+    map_comparisons,
     parse_filter,
     parse_order_by,
+    quote_name,
 )
 
 _TYPES: Final = {
@@ -54,7 +64,6 @@ _TYPES: Final = {
     "attributes": "attributes",
     "run": "attributes",
 }
-_ATTRIBUTE_NAMES: Final = {"created": "start_time", "Created": "start_time", "run_name": "name"}
 _BARE_ATTRIBUTES: Final = frozenset({"start_time", "end_time", "status", "run_id", "run_name"})
 _IDENTIFIER = re.compile(r"([A-Za-z_]+)\.(`(?:[^`]|``)*`|\"(?:[^\"]|\"\")*\"|[\w\-/:.]+)")
 _WORD = re.compile(r"[A-Za-z_]\w*")
@@ -62,16 +71,33 @@ _MS_TO_NS: Final = 1_000_000
 VIEW_TYPES: Final = {"ACTIVE_ONLY": "active", "DELETED_ONLY": "deleted", "ALL": None}
 _VIEW_NUMBERS: Final = {1: "ACTIVE_ONLY", 2: "DELETED_ONLY", 3: "ALL"}
 
+#: The keys of MLflow's run search: runlog's run keys, with MLflow's attribute spellings.
+MLFLOW_RUN_KEYS: Final = KeySpace(
+    "runs",
+    RUN_KEYS.types,
+    RUN_KEYS.names | {"user_id"},
+    RUN_KEYS.numeric,
+    {**RUN_KEYS.aliases, "created": "start_time", "Created": "start_time"},
+)
+#: MLflow run keys that are other keys in the store.
+_RUN_KEY_MAP: Final = {
+    Key("attribute", "user_id"): Key("property", USER_PROPERTY),
+    Key("tag", RUN_NAME_TAG): Key("attribute", "name"),
+    Key("tag", PARENT_RUN_TAG): Key("attribute", "parent_id"),
+}
+EXPERIMENT_KEYS: Final = KeySpace(
+    "experiments",
+    frozenset({"attribute", "tag"}),
+    frozenset({"name", "experiment_id", "creation_time", "last_update_time"}),
+    frozenset({"creation_time", "last_update_time"}),
+)
+
 
 def _unquote(name: str) -> str:
     if name[:1] in '`"' and name[-1:] == name[:1] and len(name) > 1:
         quote = name[0]
         return name[1:-1].replace(quote * 2, quote)
     return name
-
-
-def _key_text(key_type: str, name: str) -> str:
-    return f"{key_type}.`{name.replace('`', '``')}`"
 
 
 def _identifier(key_type: str, name: str) -> str:
@@ -82,19 +108,11 @@ def _identifier(key_type: str, name: str) -> str:
             f"unsupported key type {key_type!r} in the filter; expected metrics., params., "
             "tags. or attributes. (dataset filters are not supported by this server)"
         )
-    if plural == "attributes":
-        if name == "user_id":
-            return _key_text("properties", USER_PROPERTY)
-        return f"attributes.{_ATTRIBUTE_NAMES.get(name, name)}"
-    if plural == "tags" and name == RUN_NAME_TAG:
-        return "attributes.name"
-    if plural == "tags" and name == PARENT_RUN_TAG:
-        return "attributes.parent_id"
-    return _key_text(plural, name)
+    return f"{plural}.{quote_name(name)}"
 
 
 def rewrite(text: str, bare: Callable[[str], str | None] = lambda word: None) -> str:
-    """Rewrite MLflow identifiers in *text* to runlog's, leaving quoted strings alone.
+    """Rewrite MLflow identifiers in *text* to runlog's spelling, leaving strings alone.
 
     *bare* maps a lone word (no ``type.`` prefix) to replacement text, or None to keep it.
     """
@@ -142,11 +160,35 @@ def _closing(text: str, start: int) -> int:
         pos = end + 2
 
 
-def _adjusted(comparison: Comparison) -> Comparison:
-    key, value = comparison.key, comparison.value
+def _bare_keys(keys: KeySpace) -> Callable[[str], str | None]:
+    """Bare attribute names of *keys* (no ``attributes.``) as attribute keys."""
+
+    def bare(word: str) -> str | None:
+        known = word in keys.names or word in keys.aliases
+        return f"attributes.{quote_name(word)}" if known else None
+
+    return bare
+
+
+def parse_mlflow(
+    text: str, keys: KeySpace, what: str, bare: Callable[[str], str | None] | None = None
+) -> Filter:
+    """MLflow filter *text* parsed with *keys* (no OR); a malformed one is a 400.
+
+    *bare* maps lone words to keys; by default every attribute name of *keys* may go bare.
+    """
+    try:
+        return parse_filter(rewrite(text or "", bare or _bare_keys(keys)), keys, boolean=False)
+    except FilterError as exc:
+        raise invalid(f"invalid {what} {text[:200]!r}: {exc}") from None
+
+
+def _run_comparison(comparison: Comparison) -> Comparison:
+    """An MLflow run comparison on the store's run keys and in its units."""
+    key = _RUN_KEY_MAP.get(comparison.key, comparison.key)
+    value = comparison.value
     if isinstance(value, tuple):
-        values = tuple(_adjusted_value(key, v) for v in value)
-        return Comparison(key, comparison.op, values)
+        return Comparison(key, comparison.op, tuple(_adjusted_value(key, v) for v in value))
     return Comparison(key, comparison.op, None if value is None else _adjusted_value(key, value))
 
 
@@ -160,38 +202,14 @@ def _adjusted_value(key: Key, value: str | int | float) -> str | int | float:
     return value
 
 
-def _comparison_text(comparison: Comparison) -> str:
-    key = comparison.key
-    plural = {"property": "properties"}.get(key.type, key.type + "s")
-    text = f"attributes.{key.name}" if key.type == "attribute" else _key_text(plural, key.name)
-    value = comparison.value
-    if value is None:
-        return f"{text} {comparison.op}"
-    if isinstance(value, tuple):
-        return f"{text} {comparison.op} ({', '.join(_literal(v) for v in value)})"
-    return f"{text} {comparison.op} {_literal(value)}"
-
-
-def _literal(value: str | int | float) -> str:
-    if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
-    return repr(value)
-
-
-def _parsed(text: str) -> list[Comparison]:
-    try:
-        return parse_filter(rewrite(text))
-    except FilterError as exc:
-        raise invalid(f"invalid filter {text[:200]!r}: {exc}") from None
-
-
-def run_filter(text: str, view_type: Any = None) -> str:
-    """An MLflow ``search_runs`` filter and run view type as runlog filter text."""
-    parts = [_comparison_text(_adjusted(c)) for c in _parsed(text or "")]
+def run_filter(text: str, view_type: Any = None) -> Filter:
+    """An MLflow ``search_runs`` filter and run view type, parsed onto the store's run keys."""
+    parsed = parse_mlflow(text, MLFLOW_RUN_KEYS, "filter", bare=lambda word: None)
+    parsed = map_comparisons(parsed, _run_comparison)
     stage = VIEW_TYPES.get(_view_name(view_type), "active")
-    if stage is not None:
-        parts.append(f"attributes.lifecycle_stage = '{stage}'")
-    return " and ".join(parts)
+    if stage is None:
+        return parsed
+    return conjoin(parsed, Comparison(Key("attribute", "lifecycle_stage"), "=", stage))
 
 
 def _view_name(view_type: Any) -> str:
@@ -205,60 +223,30 @@ def _view_name(view_type: Any) -> str:
 
 
 def _bare_attribute(word: str) -> str | None:
-    return f"attributes.{_ATTRIBUTE_NAMES.get(word, word)}" if word in _BARE_ATTRIBUTES else None
+    return f"attributes.{word}" if word in _BARE_ATTRIBUTES else None
 
 
-def run_order_by(clauses: Sequence[str]) -> list[str]:
-    """MLflow order-by clauses as runlog's (checked: a bad clause is a 400)."""
+def run_order_by(clauses: Sequence[str]) -> list[OrderBy]:
+    """MLflow order-by clauses parsed onto the store's run keys (a bad clause is a 400)."""
     out = []
     for clause in clauses:
-        text = rewrite(clause, _bare_attribute)
         try:
-            parse_order_by(text)
+            order = parse_order_by(rewrite(clause, _bare_attribute), MLFLOW_RUN_KEYS)
         except FilterError as exc:
             raise invalid(f"invalid order_by clause {clause[:200]!r}: {exc}") from None
-        out.append(text)
+        out.append(OrderBy(_RUN_KEY_MAP.get(order.key, order.key), order.ascending))
     return out
 
 
 # --- experiments -----------------------------------------------------------------------------
 
-_EXPERIMENT_WORDS: Final = {
-    "name": "attributes.name",
-    "creation_time": "attributes.start_time",
-    "last_update_time": "attributes.end_time",
-}
-_EXPERIMENT_ATTRIBUTES: Final = {
-    "name": "name",
-    "creation_time": "start_time",
-    "last_update_time": "end_time",
-    "experiment_id": "run_id",
-}
-
-
-def _experiment_identifier(text: str) -> str:
-    def bare(word: str) -> str | None:
-        return _EXPERIMENT_WORDS.get(word)
-
-    for mlflow_name, runlog_name in _EXPERIMENT_ATTRIBUTES.items():
-        text = re.sub(rf"\b(attributes?|attr)\.{mlflow_name}\b", f"attributes.{runlog_name}", text)
-    return rewrite(text, bare)
-
 
 def experiment_filter(text: str) -> Callable[[MlflowExperiment], bool]:
-    """A predicate for an MLflow ``search_experiments`` filter (name, times, tags)."""
-    try:
-        comparisons = parse_filter(_experiment_identifier(text or ""))
-    except FilterError as exc:
-        raise invalid(f"invalid experiment filter {text[:200]!r}: {exc}") from None
-    for comparison in comparisons:
-        if comparison.key.type not in ("attribute", "tag"):
-            raise invalid(
-                f"experiments can be filtered by name, times and tags, not {comparison.key}"
-            )
+    """A predicate for an MLflow ``search_experiments`` filter (name, id, times, tags)."""
+    parsed = parse_mlflow(text, EXPERIMENT_KEYS, "experiment filter")
 
     def matches(experiment: MlflowExperiment) -> bool:
-        return all(_holds(c, _experiment_value(experiment, c.key)) for c in comparisons)
+        return evaluate(parsed, lambda c: _holds(c, _experiment_value(experiment, c.key)))
 
     return matches
 
@@ -266,13 +254,12 @@ def experiment_filter(text: str) -> Callable[[MlflowExperiment], bool]:
 def _experiment_value(experiment: MlflowExperiment, key: Key) -> Any:
     if key.type == "tag":
         return experiment.tags.get(key.name)
-    if key.name == "name":
-        return experiment.name
-    if key.name == "start_time":
-        return experiment.created_ns // _MS_TO_NS
-    if key.name == "end_time":
-        return (experiment.last_update_ns or experiment.created_ns) // _MS_TO_NS
-    raise invalid(f"experiments have no attribute {key.name!r}; use name, creation_time, tags")
+    return {
+        "name": experiment.name,
+        "experiment_id": str(experiment.experiment_id),
+        "creation_time": experiment.created_ns // _MS_TO_NS,
+        "last_update_time": (experiment.last_update_ns or experiment.created_ns) // _MS_TO_NS,
+    }[key.name]
 
 
 def _holds(comparison: Comparison, actual: Any) -> bool:
@@ -314,7 +301,9 @@ def experiment_sort_key(clause: str) -> tuple[Callable[[MlflowExperiment], Any],
 T = TypeVar("T")
 Clause = tuple[Callable[[T], Any], bool]
 
-LOGGED_MODEL_ATTRIBUTES: Final = Attributes(
+LOGGED_MODEL_KEYS: Final = KeySpace(
+    "logged models",
+    frozenset({"attribute", "metric", "param", "tag"}),
     frozenset(
         {
             "name",
@@ -333,11 +322,15 @@ LOGGED_MODEL_ATTRIBUTES: Final = Attributes(
         "last_updated_timestamp_ms": "last_updated_timestamp",
     },
 )
-REGISTERED_MODEL_ATTRIBUTES: Final = Attributes(
+REGISTERED_MODEL_KEYS: Final = KeySpace(
+    "registered models",
+    frozenset({"attribute", "tag"}),
     frozenset({"name", "creation_timestamp", "last_updated_timestamp"}),
     numeric=frozenset({"creation_timestamp", "last_updated_timestamp"}),
 )
-MODEL_VERSION_ATTRIBUTES: Final = Attributes(
+MODEL_VERSION_KEYS: Final = KeySpace(
+    "model versions",
+    frozenset({"attribute", "tag"}),
     frozenset(
         {
             "name",
@@ -350,27 +343,6 @@ MODEL_VERSION_ATTRIBUTES: Final = Attributes(
     ),
     numeric=frozenset({"version_number", "creation_timestamp", "last_updated_timestamp"}),
 )
-
-
-def _parsed_with(text: str, attributes: Attributes, what: str, types: str) -> list[Comparison]:
-    """*text* parsed with *attributes*; bare attribute names need no ``attributes.``."""
-
-    def bare(word: str) -> str | None:
-        known = word in attributes.names or word in attributes.aliases
-        return f"attributes.{attributes.aliases.get(word, word)}" if known else None
-
-    try:
-        comparisons = parse_filter(rewrite(text or "", bare), attributes)
-    except FilterError as exc:
-        raise invalid(f"invalid {what} filter {text[:200]!r}: {exc}") from None
-    for comparison in comparisons:
-        if comparison.key.type not in types.split():
-            names = ", ".join(sorted(attributes.names))
-            raise invalid(
-                f"{what}s can be filtered by {names} and {', '.join(types.split()[1:])}s; "
-                f"not {comparison.key}"
-            )
-    return comparisons
 
 
 def _datasets_match(metric: ModelMetricInfo, datasets: Sequence[tuple[str, str | None]]) -> bool:
@@ -386,23 +358,21 @@ def logged_model_filter(
     """A predicate for MLflow's logged-model search: attributes (``model_id IN (...)``,
     ``name``, ``source_run_id``, ...), ``metrics.`` (some point of the model, in *datasets*
     if given, matches), ``params.`` and ``tags.``."""
-    comparisons = _parsed_with(
-        text, LOGGED_MODEL_ATTRIBUTES, "logged model", "attribute metric param tag"
-    )
+    parsed = parse_mlflow(text, LOGGED_MODEL_KEYS, "logged model filter")
 
     def matches(model: LoggedModelInfo, metrics: Sequence[ModelMetricInfo]) -> bool:
         metrics = [m for m in metrics if _datasets_match(m, datasets)]
         if datasets and not metrics:
             return False
-        for comparison in comparisons:
+
+        def holds(comparison: Comparison) -> bool:
             key = comparison.key
             if key.type == "metric":
                 values = [m.value for m in metrics if m.name == key.name]
-                if not any(_holds(comparison, value) for value in values):
-                    return False
-            elif not _holds(comparison, _model_value(model, key)):
-                return False
-        return True
+                return any(_holds(comparison, value) for value in values)
+            return _holds(comparison, _model_value(model, key))
+
+        return evaluate(parsed, holds)
 
     return matches
 
@@ -425,8 +395,8 @@ def logged_model_sort_key(
     """The sort key of one logged-model order-by field: an attribute or ``metrics.<name>``
     (the model's newest point of that metric, in the dataset if given)."""
     if "." not in field:
-        name = LOGGED_MODEL_ATTRIBUTES.aliases.get(field, field)
-        if name not in LOGGED_MODEL_ATTRIBUTES.names:
+        name = LOGGED_MODEL_KEYS.aliases.get(field, field)
+        if name not in LOGGED_MODEL_KEYS.names:
             raise invalid(f"Invalid order by field name: {field}")
         key = Key("attribute", name)
         return lambda model, _: _model_value(model, key)
@@ -449,22 +419,23 @@ def logged_model_sort_key(
 PROMPT_TAG: Final = "mlflow.prompt.is_prompt"
 
 
-def _without_prompt_clause(comparisons: list[Comparison]) -> tuple[list[Comparison], bool]:
-    """The comparisons without the one on `PROMPT_TAG`, and whether prompts are wanted.
+def _without_prompt_clause(parsed: Filter) -> tuple[Filter, bool]:
+    """*parsed* without its comparison on `PROMPT_TAG`, and whether prompts are wanted.
 
     As mlflow server: searches find models only, unless the filter asks for prompts
     (``tags.`mlflow.prompt.is_prompt` = 'true'``); MLflow's client adds
     ``tag.`mlflow.prompt.is_prompt` != 'true'`` to model searches, which a model without
     the tag must pass.
     """
-    rest, prompts = [], False
-    for comparison in comparisons:
-        if comparison.key == Key("tag", PROMPT_TAG):
-            value = str(comparison.value).lower()
-            prompts = (comparison.op, value) in (("=", "true"), ("!=", "false"))
+    rest: list[Filter] = []
+    prompts = False
+    for term in parsed.terms if isinstance(parsed, And) else (parsed,):
+        if isinstance(term, Comparison) and term.key == Key("tag", PROMPT_TAG):
+            value = str(term.value).lower()
+            prompts = (term.op, value) in (("=", "true"), ("!=", "false"))
         else:
-            rest.append(comparison)
-    return rest, prompts
+            rest.append(term)
+    return conjoin(*rest), prompts
 
 
 def _is_prompt(tags: Mapping[str, str]) -> bool:
@@ -473,8 +444,8 @@ def _is_prompt(tags: Mapping[str, str]) -> bool:
 
 def registered_model_filter(text: str) -> Callable[[RegisteredModelInfo], bool]:
     """A predicate for MLflow's registered-model search (``name``, times, ``tags.``)."""
-    comparisons, prompts = _without_prompt_clause(
-        _parsed_with(text, REGISTERED_MODEL_ATTRIBUTES, "registered model", "attribute tag")
+    parsed, prompts = _without_prompt_clause(
+        parse_mlflow(text, REGISTERED_MODEL_KEYS, "registered model filter")
     )
 
     def value(model: RegisteredModelInfo, key: Key) -> Any:
@@ -488,7 +459,7 @@ def registered_model_filter(text: str) -> Callable[[RegisteredModelInfo], bool]:
 
     return lambda model: (
         _is_prompt(model.tags) == prompts
-        and all(_holds(c, value(model, c.key)) for c in comparisons)
+        and evaluate(parsed, lambda c: _holds(c, value(model, c.key)))
     )
 
 
@@ -498,12 +469,12 @@ def model_version_filter(
     """A predicate for MLflow's model-version search (``name``, ``run_id``,
     ``version_number``, ``source_path``, times, ``tags.``); *prompt_models* names the
     registered models that are prompts."""
-    comparisons, prompts = _without_prompt_clause(
-        _parsed_with(text, MODEL_VERSION_ATTRIBUTES, "model version", "attribute tag")
+    parsed, prompts = _without_prompt_clause(
+        parse_mlflow(text, MODEL_VERSION_KEYS, "model version filter")
     )
     return lambda version: (
         (version.name in prompt_models) == prompts
-        and all(_holds(c, _version_value(version, c.key)) for c in comparisons)
+        and evaluate(parsed, lambda c: _holds(c, _version_value(version, c.key)))
     )
 
 

@@ -12,13 +12,13 @@ from pathlib import Path
 
 from collectors.store.base import Store
 from collectors.store.files import FileTooLargeError, InvalidPathError, LocalFileStore
-from collectors.store.filters import FilterError
 from collectors.store.sql import (
     SchemaOutdatedError,
     SQLStore,
     StoreUnavailableError,
     upgrade_schema,
 )
+from runlog.filters import FilterError
 
 __all__ = [
     "FileTooLargeError",

@@ -22,15 +22,13 @@ from collectors.ops import (
     UpdateSubmission,
 )
 from collectors.store import schema
+from collectors.store.protocols import ACTIVE, DONE, QUEUED
 from runlog import conventions as cv
 
 if TYPE_CHECKING:
     from collectors.store._apply import Transaction
 
 _s, _snap, _r = schema.submissions, schema.snapshots, schema.runs
-QUEUED: Final = "queued"
-ACTIVE: Final = "active"
-DONE: Final = "done"
 #: How far along its lifecycle each status is; a submitted run only moves forward.
 STAGE: Final = {
     cv.STATUS_NOT_STARTED: 0,

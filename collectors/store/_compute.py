@@ -53,8 +53,10 @@ def submissions(
     target: str | None,
     collector: str | None,
     limit: int | None,
+    newest_first: bool = False,
 ) -> list[SubmissionInfo]:
-    query = _SUBMISSIONS.where(_s.c.state.in_(list(states))).order_by(_s.c.seq)
+    order = _s.c.seq.desc() if newest_first else _s.c.seq
+    query = _SUBMISSIONS.where(_s.c.state.in_(list(states))).order_by(order)
     if target is not None:
         query = query.where(_s.c.target == target)
     if collector is not None:

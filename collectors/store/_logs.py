@@ -128,6 +128,7 @@ class LogWriter:
 
     def _insert_lines(self) -> None:
         """Through the driver: SQLAlchemy's per-row parameter handling would cost ~5x."""
+        # The connection is open inside the transaction, so its DBAPI connection is not None.
         cursor = self._conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             if self._conn.dialect.name == "postgresql":

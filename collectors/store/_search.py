@@ -1,10 +1,7 @@
-"""Run search: the filter AST as SQLAlchemy, paging tokens, and batched loading of runs."""
+"""Run search: the parsed filter as SQLAlchemy, paging tokens, and batched loading of runs."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -13,17 +10,19 @@ import sqlalchemy as sa
 
 from collectors.store import schema
 from collectors.store.base import MetricSummary, RunInfo
-from collectors.store.filters import (
+from runlog import conventions as cv
+from runlog.filters import (
     COMPARISONS,
+    MATCH_ALL,
+    And,
     Comparison,
-    FilterError,
+    Filter,
     Key,
     OrderBy,
+    parse_filter,
     parse_order_by,
 )
-from runlog import conventions as cv
 
-MAX_RESULTS = 10_000
 _IN_CHUNK = 500  # ids per IN (...) list, well below every driver's parameter limit
 _DEFAULT_ORDER = OrderBy(Key("attribute", "start_time"), ascending=False)
 
@@ -65,55 +64,36 @@ def key_expression(key: Key) -> sa.ColumnElement[Any]:
     return sa.select(table.c.value).where(*where).scalar_subquery()
 
 
+def condition(filter: Filter) -> sa.ColumnElement[bool]:
+    """*filter* as a SQL condition on the run in the enclosing query."""
+    if isinstance(filter, Comparison):
+        return _OPERATORS[filter.op](key_expression(filter.key), filter.value)
+    terms = [condition(term) for term in filter.terms]
+    if not terms:
+        return sa.true()
+    return sa.and_(*terms) if isinstance(filter, And) else sa.or_(*terms)
+
+
 def run_query(
     experiments: Sequence[str] | None,
-    comparisons: Sequence[Comparison],
-    order_by: Sequence[str],
+    filter: Filter | str,
+    order_by: Sequence[OrderBy | str],
 ) -> sa.Select[Any]:
-    """The ordered ``SELECT run_id`` for a search (paging is added by the caller)."""
+    """The ordered ``SELECT run_id`` for a search (paging is added by the caller); text is
+    parsed with the runs' keys."""
     query = sa.select(_runs.c.run_id).join(_experiments, _runs.c.experiment_id == _experiments.c.id)
     if experiments is not None:
         query = query.where(_experiments.c.name.in_(list(experiments)))
-    for comparison in comparisons:
-        expression = key_expression(comparison.key)
-        query = query.where(_OPERATORS[comparison.op](expression, comparison.value))
-    orders = [parse_order_by(text) for text in order_by] or [_DEFAULT_ORDER]
+    parsed = parse_filter(filter) if isinstance(filter, str) else filter
+    if parsed != MATCH_ALL:
+        query = query.where(condition(parsed))
+    orders = [o if isinstance(o, OrderBy) else parse_order_by(o) for o in order_by]
+    orders = orders or [_DEFAULT_ORDER]
     for order in orders:
         expression = key_expression(order.key)
         direction = expression.asc() if order.ascending else expression.desc()
         query = query.order_by(direction.nulls_last())
     return query.order_by(_runs.c.run_id.asc())
-
-
-def encode_page_token(offset: int) -> str:
-    """An opaque token for the page starting at *offset*."""
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
-
-
-def decode_page_token(token: str | None) -> int:
-    """The offset in *token* (0 for None); raises FilterError for a token not made here."""
-    if not token:
-        return 0
-    try:
-        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
-    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
-        raise FilterError(_bad_token(token)) from exc
-    # bool is an int; an offset past int64 cannot be a page this store handed out.
-    if type(offset) is not int or not 0 <= offset <= cv.INT64_MAX:
-        raise FilterError(_bad_token(token))
-    return offset
-
-
-def _bad_token(token: str) -> str:
-    return (
-        f"page_token {token[:40]!r} is not a token this store issued; pass the "
-        "next_page_token of the previous page unchanged"
-    )
-
-
-def check_max_results(max_results: int) -> None:
-    if not 1 <= max_results <= MAX_RESULTS:
-        raise FilterError(f"max_results must be between 1 and {MAX_RESULTS}, got {max_results}")
 
 
 def load_runs(conn: sa.Connection, run_ids: Sequence[str]) -> list[RunInfo]:

@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
-from collectors.store import _search, schema
+from collectors.store import _search, paging, schema
 from collectors.store.base import RunTable
-from collectors.store.filters import parse_filter
 from runlog import conventions as cv
+from runlog.filters import Filter, OrderBy
 
 _runs, _metrics = schema.runs, schema.metrics
 
@@ -25,8 +25,8 @@ _runs, _metrics = schema.runs, schema.metrics
 def run_table(
     conn: sa.Connection,
     experiments: Sequence[str] | None,
-    filter_string: str,
-    order_by: Sequence[str],
+    filter: Filter | str,
+    order_by: Sequence[OrderBy | str],
     max_results: int,
     page_token: str | None,
 ) -> RunTable:
@@ -35,14 +35,14 @@ def run_table(
     Raises:
         FilterError: The filter, an order-by clause, the page size or token is invalid.
     """
-    _search.check_max_results(max_results)
-    offset = _search.decode_page_token(page_token)
-    ordered = _search.run_query(experiments, parse_filter(filter_string), order_by)
+    paging.check_max_results(max_results)
+    offset = paging.decode_page_token(page_token)
+    ordered = _search.run_query(experiments, filter, order_by)
     ids = list(conn.execute(ordered.offset(offset).limit(max_results + 1)).scalars())
     more = len(ids) > max_results
     ids = ids[:max_results]
     table = RunTable(run_ids=ids)
-    table.next_page_token = _search.encode_page_token(offset + max_results) if more else None
+    table.next_page_token = paging.encode_page_token(offset + max_results) if more else None
     if ids:
         page: sa.Select[Any] = sa.select(sa.literal_column("run_id")).select_from(
             ordered.offset(offset).limit(max_results).subquery()

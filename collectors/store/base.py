@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from collectors.ops import Applied, Op
+from runlog.filters import MATCH_ALL, Filter, OrderBy
 
 
 @dataclass(slots=True)
@@ -288,12 +289,12 @@ class Store(Protocol):
     def search_runs(
         self,
         experiments: Sequence[str] | None = None,
-        filter_string: str = "",
-        order_by: Sequence[str] = (),
+        filter: Filter | str = MATCH_ALL,
+        order_by: Sequence[OrderBy | str] = (),
         max_results: int = 100,
         page_token: str | None = None,
     ) -> RunPage:
-        """Runs matching *filter_string*; raises `FilterError` (a ValueError) when malformed."""
+        """Runs matching *filter*; raises `FilterError` (a ValueError) when malformed."""
 
     def get_run(self, run_id: str) -> RunInfo | None: ...
 

@@ -31,6 +31,7 @@ from collectors.store import (
     _table,
     _window,
     chunks,
+    paging,
     schema,
 )
 from collectors.store._apply import Transaction
@@ -53,9 +54,9 @@ from collectors.store.base import (
     StatusChange,
     SubmissionInfo,
 )
-from collectors.store.filters import parse_filter
 from runlog import conventions as cv
 from runlog.exceptions import ConfigError, RunlogError
+from runlog.filters import MATCH_ALL, Filter, OrderBy
 
 __all__ = [
     "SQLStore",
@@ -215,40 +216,41 @@ class SQLStore:
     def search_runs(
         self,
         experiments: Sequence[str] | None = None,
-        filter_string: str = "",
-        order_by: Sequence[str] = (),
+        filter: Filter | str = MATCH_ALL,
+        order_by: Sequence[OrderBy | str] = (),
         max_results: int = 100,
         page_token: str | None = None,
     ) -> RunPage:
-        """Runs matching *filter_string* (see `collectors.store.filters`), one page at a time.
+        """Runs matching *filter* (see `runlog.filters`), one page at a time.
 
         Args:
             experiments: Experiment names to search; None searches all.
-            filter_string: e.g. ``metrics.mse < 3000 and params.alpha = '0.5'``.
-            order_by: Clauses such as ``metrics.mse ASC``; runs missing the key sort last,
-                ties by run id. Default ``attributes.start_time DESC``.
+            filter: A parsed filter, or its text, e.g.
+                ``metrics.mse < 3000 and params.alpha = '0.5'``.
+            order_by: Clauses such as ``metrics.mse ASC`` (parsed or text); runs missing the
+                key sort last, ties by run id. Default ``attributes.start_time DESC``.
             max_results: Page size, 1 to 10000.
             page_token: The ``next_page_token`` of the previous page.
 
         Raises:
             FilterError: The filter, an order-by clause, the page size or token is invalid.
         """
-        _search.check_max_results(max_results)
-        offset = _search.decode_page_token(page_token)
-        query = _search.run_query(experiments, parse_filter(filter_string), order_by)
+        paging.check_max_results(max_results)
+        offset = paging.decode_page_token(page_token)
+        query = _search.run_query(experiments, filter, order_by)
         query = query.offset(offset).limit(max_results + 1)
         with self._engine.connect() as conn:
             run_ids = list(conn.execute(query).scalars())
             runs = _search.load_runs(conn, run_ids[:max_results])
         more = len(run_ids) > max_results
-        token = _search.encode_page_token(offset + max_results) if more else None
+        token = paging.encode_page_token(offset + max_results) if more else None
         return RunPage(runs=runs, next_page_token=token)
 
     def run_table(
         self,
         experiments: Sequence[str] | None = None,
-        filter_string: str = "",
-        order_by: Sequence[str] = (),
+        filter: Filter | str = MATCH_ALL,
+        order_by: Sequence[OrderBy | str] = (),
         max_results: int = 10_000,
         page_token: str | None = None,
     ) -> RunTable:
@@ -258,9 +260,7 @@ class SQLStore:
             FilterError: The filter, an order-by clause, the page size or token is invalid.
         """
         with self._engine.connect() as conn:
-            return _table.run_table(
-                conn, experiments, filter_string, order_by, max_results, page_token
-            )
+            return _table.run_table(conn, experiments, filter, order_by, max_results, page_token)
 
     def status_counts(self) -> dict[str, dict[str, int]]:
         """Runs not deleted, counted by experiment name and status."""
@@ -508,10 +508,12 @@ class SQLStore:
         target: str | None = None,
         collector: str | None = None,
         limit: int | None = None,
+        newest_first: bool = False,
     ) -> list[SubmissionInfo]:
-        """Submitted runs in *states* (queued, active, done), oldest submission first."""
+        """Submitted runs in *states* (queued, active, done), oldest submission first (or
+        newest first)."""
         with self._engine.connect() as conn:
-            return _compute.submissions(conn, states, target, collector, limit)
+            return _compute.submissions(conn, states, target, collector, limit, newest_first)
 
     def has_snapshot(self, digest: str) -> bool:
         """Whether the snapshot *digest* was recorded."""

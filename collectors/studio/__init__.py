@@ -14,7 +14,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from collectors.studio.api import StudioApi, StudioStore
+from collectors.store.protocols import StudioStore
+from collectors.studio.api import StudioApi
 from collectors.studio.events import EventHub
 from collectors.studio.pages import mount_static, page_router
 from collectors.writer import Writer

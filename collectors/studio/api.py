@@ -7,9 +7,8 @@ routes carry the collector's token check like every other ``/api/v1`` route.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from dataclasses import asdict, fields
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Response
 from fastapi.responses import StreamingResponse
@@ -20,35 +19,21 @@ from collectors import schemas
 from collectors.errors import UNAVAILABLE, ApiError, invalid
 from collectors.ops import DeleteTag, Op, SetTag
 from collectors.query_api import (
-    QueryStore,
     check_run_id,
     json_response,
     run_not_found,
     without_deleted,
 )
 from collectors.store.base import RunTable
+from collectors.store.protocols import StudioStore
 from collectors.studio.events import EventHub
 from collectors.writer import Writer, WriterError
 from runlog import conventions as c
+from runlog.filters import Comparison, Key, conjoin, parse_filter
 
 PREFIX = c.API_PREFIX + "/studio"
 _COMMIT_TIMEOUT_S = 30.0
-_TOP_LEVEL = "attributes.parent_id IS NULL"
-
-
-class StudioStore(QueryStore, Protocol):
-    """The store calls the studio needs beyond the query API's."""
-
-    def run_table(
-        self,
-        experiments: Sequence[str] | None = None,
-        filter_string: str = "",
-        order_by: Sequence[str] = (),
-        max_results: int = 10_000,
-        page_token: str | None = None,
-    ) -> RunTable: ...
-
-    def status_counts(self) -> dict[str, dict[str, int]]: ...
+_TOP_LEVEL = Comparison(Key("attribute", "parent_id"), "IS NULL", None)
 
 
 class TagEdit(BaseModel):
@@ -100,11 +85,11 @@ class StudioApi:
     ) -> Response:
         """Runs matching a search as columns: run fields, tags, params, last metric values."""
         try:
-            text = without_deleted(filter)
+            parsed = without_deleted(parse_filter(filter))
             if not children:
-                text = f"{text} and {_TOP_LEVEL}"
+                parsed = conjoin(parsed, _TOP_LEVEL)
             table = self.store.run_table(
-                experiment or None, text, order_by or (), max_results, page_token
+                experiment or None, parsed, order_by or (), max_results, page_token
             )
         except ValueError as exc:  # FilterError, or a page token that does not parse
             raise invalid(str(exc)) from None

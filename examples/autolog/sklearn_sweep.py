@@ -8,7 +8,8 @@ a run of experiment ``autolog-sklearn`` (params, training r2/mse/mae, the model 
 runs, and ``mean_squared_error(y_test, model.predict(X_test))`` the metric
 ``mean_squared_error_X_test`` of the model's run. The same script with no ``autolog()``
 line, started as ``runlog run -e autolog-sklearn -- python sklearn_sweep.py``, records all
-of it inside the one launched run instead (names prefixed ``ridge.``, ``ridge_2.``, …).
+of it under the one launched run instead: each fit a child run named after what varies
+(``Ridge alpha=0.01``, …, ``GridSearchCV``).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from runlog import conventions as c
-from runlog.instrumentation._base import Instrumentor, strict
+from runlog.instrumentation._base import Instrumentor, report_once, strict
 
 _log = logging.getLogger("runlog.internal")
 
@@ -27,8 +27,8 @@ INSTRUMENTORS: dict[str, tuple[str, str]] = {
 }
 _OFF = frozenset({"", "0", "false", "off", "no", "none"})
 _ALL = frozenset({"1", "true", "on", "yes", "all"})
-#: Whether `autolog` installed the logging handler (so that disabling removes only ours).
-_installed_logging = False
+#: The handler `autolog` hands log records to (`runlog._logcapture`), while it is on.
+_logging_tap: Any = None
 
 
 def autolog(
@@ -49,8 +49,9 @@ def autolog(
     Args:
         sklearn: Record scikit-learn estimators' fits (params, training metrics, model).
         torch: Record PyTorch training loops, TensorBoard writers and Lightning trainers.
-        logging: Send the standard library's log records to the run
-            (`runlog.install_logging`).
+        logging: Send the standard library's log records to the run, without adding a
+            handler to the root logger or changing any level: what the script's logging
+            configuration lets through is recorded, and its output stays as it was.
         log_models: Save fitted/trained models as run files.
         max_tuning_runs: Child runs kept per hyperparameter search (the best by rank);
             ``None`` keeps all.
@@ -72,11 +73,34 @@ def autolog_from_env(value: str | None = None) -> None:
     """Switch on what ``RUNLOG_AUTOLOG`` names (``sklearn,torch,logging``, ``1`` or ``0``).
 
     Unknown names are reported and ignored. Nothing happens when the variable is unset.
+    A library the script has not imported yet is instrumented when it is imported: its
+    instrumentor (and what that imports, numpy for scikit-learn) is not loaded before, so
+    a script that never imports it starts as fast as without runlog.
     """
     text = os.environ.get(c.ENV_AUTOLOG) if value is None else value
     names = parse_autolog(text or "")
-    if names:
-        autolog(**{name: name in names for name in c.AUTOLOG_NAMES})
+    if not names:
+        return
+    import sys
+
+    later = {name for name in names if LIBRARIES.get(name, name) not in sys.modules} - {"logging"}
+    autolog(**{name: name in names - later for name in c.AUTOLOG_NAMES})
+    if later:
+        import wrapt
+
+        for name in later:
+            wrapt.register_post_import_hook(_imported_hook(name), LIBRARIES[name])
+
+
+#: Autolog name → the package whose import switches its instrumentation on.
+LIBRARIES = {"sklearn": "sklearn", "torch": "torch"}
+
+
+def _imported_hook(library: str) -> Any:
+    def on_import(module: Any) -> None:
+        autolog(**{name: name == library for name in c.AUTOLOG_NAMES})
+
+    return on_import
 
 
 def parse_autolog(text: str) -> frozenset[str]:
@@ -141,26 +165,32 @@ def _switch(library: str, options: dict[str, Any], disable: bool) -> None:
 
 
 def _switch_logging(disable: bool) -> None:
-    global _installed_logging
-    from runlog.handler import install_logging, uninstall_logging
+    global _logging_tap
+    from runlog import _logcapture
+    from runlog.handler import RunlogHandler
 
-    if disable:
-        if _installed_logging:
-            uninstall_logging()
-            _installed_logging = False
-        return
-    install_logging()  # itself idempotent: returns the handler already installed
-    _installed_logging = True
+    if _logging_tap is not None:
+        _logcapture.remove_tap(_logging_tap)
+        _logging_tap = None
+    if not disable:
+        _logging_tap = RunlogHandler(parse_messages=parse_metrics_on())
+        _logcapture.add_tap(_logging_tap)
+
+
+def parse_metrics_on(value: str | None = None) -> bool:
+    """Whether ``RUNLOG_PARSE_METRICS`` asks for print-style metrics (default: no)."""
+    text = os.environ.get(c.ENV_PARSE_METRICS, "") if value is None else value
+    return text.strip().lower() in _ALL
 
 
 def _guarded(site: str, function: Any, *args: Any) -> None:
     """Run one step of `autolog`; runlog's error is logged (raised in strict mode)."""
     try:
         function(*args)
-    except Exception:
+    except Exception as exc:
         if strict():
             raise
-        _log.warning("runlog: %s failed; your code goes on without it", site, exc_info=True)
+        report_once(site, exc, "runlog: %s failed; your code goes on without it")
 
 
 def names(values: Iterable[str]) -> str:

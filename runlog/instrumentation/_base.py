@@ -21,9 +21,12 @@ The instrumentors also register as ``opentelemetry_instrumentor`` entry points, 
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
+import pkgutil
 import threading
+import types
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -33,6 +36,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import wrapt
 
 from runlog import _guard
+from runlog import conventions as c
 
 if TYPE_CHECKING:
     from runlog.run import Run
@@ -40,7 +44,7 @@ if TYPE_CHECKING:
 _log = logging.getLogger("runlog.internal")
 
 #: Set to ``1`` to make runlog's own errors inside instrumentation raise (tests, CI).
-ENV_STRICT = "RUNLOG_INSTRUMENTATION_STRICT"
+ENV_STRICT = c.ENV_INSTRUMENTATION_STRICT
 
 _SUPPRESSED: ContextVar[bool] = ContextVar("runlog_instrumentation_suppressed", default=False)
 _reported: set[str] = set()
@@ -102,16 +106,32 @@ def safely(site: str, function: Callable[..., _T], *args: Any, **kwargs: Any) ->
     token = _SUPPRESSED.set(True)
     try:
         return function(*args, **kwargs)
-    except Exception:
+    except Exception as exc:
         if strict():
             raise
-        if site not in _reported:
-            _reported.add(site)
-            _log.warning("runlog instrumentation: %s failed; training goes on", site, exc_info=True)
+        report_once(site, exc)
         return None
     finally:
         _SUPPRESSED.reset(token)
         _guard.INSIDE.reset(guard)
+
+
+def report_once(
+    site: str,
+    error: BaseException,
+    message: str = "runlog instrumentation: %s failed; training goes on",
+) -> None:
+    """Report runlog's own *error* at *site* on ``runlog.internal``, once per site.
+
+    One line at WARNING (what the default handler writes to stderr), the error and its
+    traceback at DEBUG only: runlog's traceback in the user's stderr reads as the script's
+    own failure, and ``runlog run`` took it for the run's error, ahead of the user's.
+    """
+    if site in _reported:
+        return
+    _reported.add(site)
+    _log.warning(message, site)
+    _log.debug("runlog instrumentation: %s: %r", site, error, exc_info=error)
 
 
 def current_run() -> Run | None:
@@ -258,5 +278,78 @@ class Instrumentor:
         namespace = owner.__dict__ if isinstance(owner, type) else vars(owner)
         if attribute not in namespace or isinstance(namespace[attribute], _PROXY):
             return False  # inherited (wrapped where it is defined) or already ours
-        wrapt.wrap_function_wrapper(owner, attribute, wrapper)
+        setattr(owner, attribute, PicklableWrapper(namespace[attribute], wrapper, owner, attribute))
         return True
+
+
+# --- wrappers that pickle and copy as what they wrap ------------------------------------------
+class _BoundPicklableWrapper(wrapt.BoundFunctionWrapper):  # type: ignore[type-arg]  # generic only in stubs
+    """A wrapped method as bound by attribute access (``est.fit``, ``Estimator.fit``).
+
+    It pickles as that attribute access again (``getattr(est, "fit")``), as a bound method
+    does, and copies like a function (a deep copy of ``est.fit`` is the copy's ``fit``).
+    """
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        owner = self._self_instance if self._self_instance is not None else self._self_owner
+        return getattr, (owner, self.__wrapped__.__name__)
+
+    def __reduce__(self) -> Any:
+        return self.__reduce_ex__(2)
+
+    def __copy__(self) -> Any:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        if self._self_instance is None:
+            return self
+        return getattr(copy.deepcopy(self._self_instance, memo), self.__wrapped__.__name__)
+
+
+class PicklableWrapper(wrapt.FunctionWrapper):  # type: ignore[type-arg]  # generic only in stubs
+    """A wrapt function wrapper that pickles by reference, as the function it replaces does.
+
+    wrapt's proxies refuse to pickle (``object proxy must define __reduce__()``), which broke
+    ``joblib.dump`` of a scorer, loky workers and ``copy.deepcopy``. Installed as
+    ``owner.attribute``, this one pickles as a reference to that attribute: in a module it
+    names itself ``owner.attribute`` (its ``__module__`` is the module it is installed in,
+    so pickle's and cloudpickle's "is it the same object" checks hold), in a class it pickles
+    as ``getattr(owner, attribute)``. Unpickled where runlog is not instrumenting, the
+    reference is the original. Copies (shallow or deep) are the wrapper itself, as for a
+    function; ``==`` and ``hash`` are the original's (wrapt forwards them).
+    """
+
+    __bound_function_wrapper__ = _BoundPicklableWrapper
+
+    def __init__(self, wrapped: Any, wrapper: Wrapper, owner: Any, attribute: str) -> None:
+        super().__init__(wrapped, wrapper)
+        self._self_home = owner
+        self._self_attribute = attribute
+
+    def __getattribute__(self, name: str) -> Any:
+        # wrapt's C proxy answers __module__ before any descriptor of a subclass; pickle
+        # looks the reference up in __module__, so a module's wrapper names that module.
+        # (Calls do not come through here: only attribute reads of the wrapper do.)
+        if name == "__module__":
+            home = super().__getattribute__("_self_home")
+            if isinstance(home, types.ModuleType):
+                return home.__name__
+        return super().__getattribute__(name)
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        home, attribute = self._self_home, self._self_attribute
+        if not isinstance(home, types.ModuleType):
+            return getattr, (home, attribute)
+        if getattr(home, attribute, None) is self:
+            return attribute  # a global: pickle writes "module attribute"
+        # Uninstrumented since (a proxy the user kept): the reference is what is there now.
+        return pkgutil.resolve_name, (f"{home.__name__}:{attribute}",)
+
+    def __reduce__(self) -> Any:
+        return self.__reduce_ex__(2)
+
+    def __copy__(self) -> Any:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        return self

@@ -4,7 +4,9 @@ They are part of what autologging adds to every ``fit``, so they are kept cheap:
 ``predict`` on the training data, then the regression metrics in plain numpy (sklearn's
 metric functions spend most of their time validating input; their values are the same),
 the classification ones with one call per metric family, and the silhouette score on a
-bounded sample only.
+bounded sample only. Above `TRAINING_METRICS_MAX_ROWS` training rows, the regression and
+classification metrics are computed on a fixed random sample of that many rows, so that a
+fit on a large data set never pays a second full ``predict`` of it in the foreground.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import numpy as np
 
 #: Above this many samples the silhouette score (quadratic) is computed on a sample.
 SILHOUETTE_MAX_SAMPLES = 2000
+#: Above this many training rows, training metrics are computed on a sample of this many.
+TRAINING_METRICS_MAX_ROWS = 10_000
 
 
 def training_metrics(
@@ -40,6 +44,8 @@ def _by_type(
 ) -> dict[str, float]:
     from sklearn.base import is_classifier, is_clusterer, is_regressor
 
+    if y is not None and (is_regressor(estimator) or is_classifier(estimator)):
+        X, y, sample_weight = sample_rows(TRAINING_METRICS_MAX_ROWS, X, y, sample_weight)
     if y is not None and is_regressor(estimator):
         return regression_metrics(y, estimator.predict(X), sample_weight)
     if y is not None and is_classifier(estimator):
@@ -48,6 +54,36 @@ def _by_type(
         labels = result if method == "fit_predict" else getattr(estimator, "labels_", None)
         return clustering_metrics(X, labels)
     return {}
+
+
+def sample_rows(limit: int, *arrays: Any) -> tuple[Any, ...]:
+    """*arrays* (rows first; None passes) as they are up to *limit* rows, else the same
+    fixed random sample of *limit* rows of each (in their order)."""
+    rows = _row_count(arrays[0])
+    if rows is None or rows <= limit:
+        return arrays
+    chosen = np.sort(np.random.default_rng(0).choice(rows, size=limit, replace=False))
+    return tuple(_take(array, chosen) for array in arrays)
+
+
+def _row_count(array: Any) -> int | None:
+    shape = getattr(array, "shape", None)
+    if shape is not None and len(shape) > 0:
+        return int(shape[0])
+    try:
+        return len(array)
+    except TypeError:
+        return None
+
+
+def _take(array: Any, rows: Any) -> Any:
+    if array is None:
+        return None
+    if hasattr(array, "iloc"):  # pandas
+        return array.iloc[rows]
+    if hasattr(array, "shape"):  # numpy, scipy.sparse
+        return array[rows]
+    return [array[i] for i in rows]
 
 
 def regression_metrics(y_true: Any, y_pred: Any, sample_weight: Any = None) -> dict[str, float]:

@@ -22,14 +22,16 @@ if TYPE_CHECKING:
 def log_search(record: FitRecord, search: Any, max_runs: int | None) -> None:
     """Log *search*'s best candidate, results table and candidate child runs."""
     results: Mapping[str, Any] = search.cv_results_
-    prefix, run = record.prefix, record.run
+    run = record.run
     best = getattr(search, "best_params_", None) or {}
-    run.log_params({f"{prefix}best_{k}": loggable(v) for k, v in best.items()})
+    best_params = {f"best_{k}": loggable(v) for k, v in best.items()}
+    record.results.update(best_params)  # copied with the rest if the run becomes a sweep
+    run.log_params(best_params)
     if hasattr(search, "best_score_"):
         record.log_metric("best_score", float(search.best_score_))
-    run.log_table(f"{prefix}cv_results", results_table(results))
+    run.log_table("cv_results", results_table(results))
     for index in top_candidates(results, _rank_column(search, results), max_runs):
-        _candidate_run(run, f"{prefix}candidate_{index}", results, index)
+        _candidate_run(run, f"candidate_{index}", results, index)
 
 
 def results_table(results: Mapping[str, Any]) -> dict[str, list[Any]]:

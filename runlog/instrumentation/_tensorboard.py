@@ -6,7 +6,11 @@ lands in the run (the active one, else one started for the script):
 - ``add_scalar(tag, value, global_step)`` → ``run.log(tag, value, step=global_step)``;
 - ``add_scalars(main, {tag: value}, global_step)`` → ``run.log("main/tag", …)``;
 - ``add_image(tag, img, …)`` → ``run.log_image(tag, …)`` (the PNG TensorBoard encodes);
-- ``add_hparams(hparams, metrics)`` → ``run.log_params(hparams)`` and one value per metric.
+- ``add_histogram(tag, values, global_step)`` → ``run.log_table(tag, …)``: one row per bin
+  (``step``, ``left``, ``right``, ``count``), a table per call;
+- ``add_text(tag, text, global_step)`` → a log line of the run (logger ``tensorboard.<tag>``);
+- ``add_hparams(hparams, metrics)`` → one child run per call (a sweep's trials), named after
+  its hparams, with them as params and one value per metric.
 
 The original runs first and exactly once; ``add_hparams`` runs suppressed, because it
 writes its metrics through ``add_scalar`` of a second writer.
@@ -33,7 +37,55 @@ def targets() -> list[Target]:
         Target(_WRITER, "SummaryWriter", "add_scalars", _wrap_add_scalars),
         Target(_WRITER, "SummaryWriter", "add_image", _wrap_add_image),
         Target(_WRITER, "SummaryWriter", "add_hparams", _wrap_add_hparams),
+        Target(_WRITER, "SummaryWriter", "add_histogram", _wrap_add_histogram),
+        Target(_WRITER, "SummaryWriter", "add_text", _wrap_add_text),
     ]
+
+
+#: Bins of a histogram whose ``bins`` TensorBoard names ("tensorflow": its own scheme).
+DEFAULT_BINS = 30
+
+
+def _wrap_add_histogram(wrapped: _Original, instance: Any, args: Any, kwargs: Any) -> Any:
+    result = wrapped(*args, **kwargs)
+    if not suppressed():
+        tag, values = _arg(args, kwargs, 0, "tag"), _arg(args, kwargs, 1, "values")
+        step, bins = _arg(args, kwargs, 2, "global_step"), _arg(args, kwargs, 3, "bins")
+        safely("tensorboard: add_histogram", _log_histogram, tag, values, step, bins)
+    return result
+
+
+def _log_histogram(tag: str, values: Any, step: Any, bins: Any) -> None:
+    import numpy as np
+
+    if hasattr(values, "detach"):
+        values = values.detach().cpu().numpy()  # TensorBoard's own call read it already
+    array = np.asarray(values, dtype=float).ravel()
+    if bins is None or bins == "tensorflow":
+        bins = DEFAULT_BINS
+    counts, edges = np.histogram(array, bins=bins)
+    rows = len(counts)
+    acquire_run().log_table(
+        tag,
+        {
+            "step": [0 if step is None else int(step)] * rows,
+            "left": edges[:-1].tolist(),
+            "right": edges[1:].tolist(),
+            "count": counts.tolist(),
+        },
+    )
+
+
+def _wrap_add_text(wrapped: _Original, instance: Any, args: Any, kwargs: Any) -> Any:
+    result = wrapped(*args, **kwargs)
+    if not suppressed():
+        tag, text = _arg(args, kwargs, 0, "tag"), _arg(args, kwargs, 1, "text_string")
+        safely("tensorboard: add_text", _log_text, tag, text)
+    return result
+
+
+def _log_text(tag: str, text: Any) -> None:
+    acquire_run()._log_line(f"tensorboard.{tag}", str(text))
 
 
 def _arg(args: tuple[Any, ...], kwargs: dict[str, Any], index: int, name: str) -> Any:
@@ -101,7 +153,12 @@ def _wrap_add_hparams(wrapped: _Original, instance: Any, args: Any, kwargs: Any)
 
 
 def _log_hparams(hparams: dict[str, Any], metrics: dict[str, Any]) -> None:
-    run = acquire_run()
-    run.log_params(flatten(hparams))
-    for name, value in metrics.items():
-        run.log(name, value)
+    from runlog import conventions as c
+
+    params = flatten(hparams)
+    name = " ".join(f"{key}={value}" for key, value in params.items())[:200] or "hparams"
+    trial = acquire_run().child_run(name=name)
+    trial._record_params(params)
+    for metric, value in metrics.items():
+        trial.log(metric, value)
+    trial._finish(c.STATUS_COMPLETED, None, wait=False)

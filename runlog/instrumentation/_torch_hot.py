@@ -117,7 +117,10 @@ def backward(tracker: StepTracker) -> Factory:
         def backward(self: Any, *args: Any, **kwargs: Any) -> Any:
             result = original(self, *args, **kwargs)
             if not suppressed.get():
-                tracker.last_backward = self
+                if tracker.optimizers_made or self.ndim:
+                    tracker.last_backward = self
+                else:  # no optimizer in this process: the weights are updated by hand
+                    tracker.backward_step(self)
             return result
 
         return _like(original, backward)

@@ -11,6 +11,12 @@ exhaustion, ``torch.save``) and writes into the run:
 - ``lr`` (``lr_group1``…, ``lr_opt1``… for further optimizers): logged when it changes;
 - ``epoch`` and ``epoch_loss`` when a DataLoader that fed optimizer steps is exhausted;
 - ``optimizer_steps``: the count, once, when the run ends (or the process exits).
+
+Loops that update the weights by hand (``p.data.add_(p.grad, alpha=-lr)``, as
+pytorch/examples' word_language_model does) have no optimizer step: while no optimizer
+was ever created in the process, each scalar ``backward()`` is a step, and its tensor the
+step's loss (param ``optimizer`` = ``none``). Epochs are counted only from DataLoaders: a
+loop over tensors it slices itself has steps and losses but no ``epoch``.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from runlog.instrumentation import _printed
 from runlog.instrumentation._base import _SUPPRESSED, safely
 from runlog.instrumentation._torch_losses import DEFAULT_EVERY, LossBuffer
 from runlog.instrumentation._torch_run import acquire_run, output_name, script_name
@@ -34,6 +41,8 @@ MAX_CANDIDATES = 64
 #: code keeps torch's fast path for module calls after these).
 MAX_WATCHED_CALLS = 10_000
 _STAMP = "_runlog_steps_at_iter"
+#: Metric names a run of this tracker records (a printed ``loss=`` goes to ``stdout.loss``).
+CLAIMED_NAMES = ("loss", "epoch_loss", "lr", "optimizer_steps")
 
 
 class StepTracker:
@@ -54,6 +63,10 @@ class StepTracker:
         self._candidates: dict[int, Any] = {}
         self._module_hook: Any = None
         self._watched_calls = 0
+        #: Optimizers created in this process; with none, ``backward()`` makes the steps.
+        self.optimizers_made = 0
+        #: Files ``torch.save`` wrote through a file object: uploaded when the run ends.
+        self._saved_handles: dict[str, str] = {}
         self._reset()
 
     def _reset(self) -> None:
@@ -91,11 +104,17 @@ class StepTracker:
             self._candidates.setdefault(id(module), module)
 
     def _model(self, optimizer: Any) -> Any:
-        """The remembered module holding most of the optimizer's parameters (outermost wins)."""
-        ids = {id(p) for group in optimizer.param_groups for p in group["params"]}
+        """The remembered module holding most of the optimizer's parameters (outermost wins);
+        without an optimizer, the one with most trainable parameters."""
+        if optimizer is None:
+            ids = None
+        else:
+            ids = {id(p) for group in optimizer.param_groups for p in group["params"]}
         best, best_count = None, 0
         for module in self._candidates.values():
-            count = sum(1 for p in module.parameters() if id(p) in ids)
+            count = sum(
+                1 for p in module.parameters() if (p.requires_grad if ids is None else id(p) in ids)
+            )
             if count > best_count:
                 best, best_count = module, count
         return best
@@ -112,6 +131,7 @@ class StepTracker:
         """
         if _SUPPRESSED.get():
             return
+        self.optimizers_made = self.optimizers_made or 1  # made before instrumentation
         try:
             if self.run is None and not self._begin(optimizer):
                 return  # distributed training: rank 0 records
@@ -131,6 +151,18 @@ class StepTracker:
             self._check_lrs(optimizer)
         except Exception as exc:
             safely("torch: optimizer step", _reraise, exc)  # logged once, or raised (strict)
+
+    def backward_step(self, loss: Any) -> None:
+        """A scalar ``backward()`` in a process without optimizers: one hand-made step."""
+        try:
+            if self.run is None and not self._begin(None):
+                return
+            self.steps = step = self.steps + 1
+            self.last_backward = self.last_loss = None
+            if self.losses is not None:
+                self.losses.add(step, loss)
+        except Exception as exc:
+            safely("torch: a hand-made step", _reraise, exc)
 
     @property
     def total_steps(self) -> int:
@@ -157,15 +189,30 @@ class StepTracker:
         """``torch.save(obj, target)`` returned: upload the file to the active run."""
         from runlog.instrumentation._base import current_run
 
-        if not self.log_models or not isinstance(target, (str, os.PathLike)):
-            return  # file objects: their content is not on disk yet
+        if not self.log_models or other_rank():
+            return
+        if not isinstance(target, (str, os.PathLike)):
+            # A file object: its content is complete once it is closed, so it is uploaded
+            # when the run ends (a BytesIO or a pipe has no file to upload).
+            path = getattr(target, "name", None)
+            if isinstance(path, (str, os.PathLike)) and os.path.isfile(path):
+                self._saved_handles[output_name(path)] = os.path.abspath(path)
+            return
         run = current_run()
-        if run is not None and not other_rank():
+        if run is not None:
             run.upload_file(output_name(target), target)
+
+    def _upload_saved_handles(self, run: Run) -> None:
+        for name, path in self._saved_handles.items():
+            if os.path.isfile(path):
+                run.upload_file(name, path)
+        self._saved_handles.clear()
 
     # --- the run --------------------------------------------------------------------------
     def _begin(self, optimizer: Any) -> bool:
-        """The first step of a run: acquire it, log the summary; False on ranks but 0."""
+        """The first step of a run: acquire it, log the summary; False on ranks but 0.
+
+        *optimizer* is None for a loop that updates its weights by hand."""
         from runlog import _lifecycle
 
         if other_rank():
@@ -174,8 +221,9 @@ class StepTracker:
         self.unwatch_modules()
         run = acquire_run(type(model).__name__ if model is not None else script_name())
         self.run = run
+        _printed.claim(CLAIMED_NAMES)
         self.losses = LossBuffer(run.log, self.loss_every)
-        run.log_params(self._summary(optimizer, model))
+        run._record_params(self._summary(optimizer, model))
         _lifecycle.on_finish(run, functools.partial(self.finish, run))
         if self.last_backward is not None and self.last_backward.ndim == 0:
             # ``backward()`` gives this run's losses: the loss modules' outputs are not
@@ -186,15 +234,18 @@ class StepTracker:
     def _summary(self, optimizer: Any, model: Any) -> dict[str, Any]:
         if model is not None:
             params = list(model.parameters())
-        else:
+        elif optimizer is not None:
             params = [p for group in optimizer.param_groups for p in group["params"]]
+        else:
+            params = []
         summary: dict[str, Any] = {
             "model_class": type(model).__name__ if model is not None else "unknown",
             "model_parameters": sum(p.numel() for p in params),
             "model_trainable_parameters": sum(p.numel() for p in params if p.requires_grad),
-            "optimizer": type(optimizer).__name__,
+            "optimizer": type(optimizer).__name__ if optimizer is not None else "none",
         }
-        for key, value in optimizer.defaults.items():
+        defaults = optimizer.defaults if optimizer is not None else {}
+        for key, value in defaults.items():
             if isinstance(value, (int, float, str)) and not isinstance(value, bool):
                 summary[f"optimizer.{key}"] = value
         if self.loss_module is not None:
@@ -239,6 +290,7 @@ class StepTracker:
             return
         if self.losses is not None:
             self.losses.drain()
+        self._upload_saved_handles(self.run)
         self.run.log("optimizer_steps", self.steps)
         self._earlier_steps += self.steps
         self._reset()

@@ -8,8 +8,12 @@ The wrapper adds a runlog logger to the trainer (once), so that:
 - the hyperparameters (``save_hyperparameters``) become run params (nested ones as ``a.b``);
 - every checkpoint ``ModelCheckpoint`` saves is logged as the string metric ``checkpoint``
   (its path) and the best one as the tag ``best_checkpoint``;
-- after a successful fit the final model's ``state_dict`` is uploaded as
-  ``outputs/model.pt`` (unless ``log_models=False``).
+- after a successful fit: Lightning's model summary table as ``outputs/model_summary.txt``,
+  the checkpoint files ModelCheckpoint kept (``save_top_k``, ``save_last``) under
+  ``outputs/`` and the final model's ``state_dict`` as ``outputs/model.pt`` (the files:
+  unless ``log_models=False``);
+- ``Trainer.test`` / ``validate`` metrics reach the run once (through this logger; the
+  TensorBoard writes Lightning makes meanwhile are not mirrored).
 
 Inside ``fit`` the plain-torch wrappers are suppressed, so optimizer steps, losses and
 TensorBoard writes Lightning makes are not recorded a second time. In distributed training
@@ -28,7 +32,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from runlog.instrumentation._base import Target, current_run, safely, suppress, suppressed
-from runlog.instrumentation._torch_run import acquire_run, flatten
+from runlog.instrumentation._torch_run import acquire_run, flatten, output_name
 from runlog.instrumentation._torch_steps import other_rank
 
 if TYPE_CHECKING:
@@ -36,6 +40,7 @@ if TYPE_CHECKING:
 
 #: The packages' trainer modules; ``fit`` is wrapped in whichever is imported.
 TRAINER_MODULES = ("lightning.pytorch.trainer.trainer", "pytorch_lightning.trainer.trainer")
+LOGGER_UTILITIES = ("lightning.pytorch.loggers.utilities", "pytorch_lightning.loggers.utilities")
 _Original = Callable[..., Any]
 _classes: dict[str, type] = {}
 
@@ -45,9 +50,30 @@ class _Options(Protocol):
 
 
 def targets(options: _Options) -> list[Target]:
-    """``Trainer.fit`` of both packages (part of `TorchInstrumentor`'s table)."""
+    """``Trainer.fit`` and the progress bar's logger version of both packages (part of
+    `TorchInstrumentor`'s table)."""
     wrapper = functools.partial(_wrap_fit, options)
-    return [Target(module, "Trainer", "fit", wrapper) for module in TRAINER_MODULES]
+    return [
+        *(Target(module, "Trainer", "fit", wrapper) for module in TRAINER_MODULES),
+        *(
+            Target(module, "Trainer", method, _wrap_evaluate)
+            for module in TRAINER_MODULES
+            for method in ("validate", "test")
+        ),
+        *(Target(module, "", "_version", _wrap_version) for module in LOGGER_UTILITIES),
+    ]
+
+
+def _wrap_version(wrapped: _Original, instance: Any, args: Any, kwargs: Any) -> Any:
+    """The loggers' version the progress bar shows (``v_num``), as if runlog's were not
+    there: adding a logger must not change what the script prints."""
+    loggers = args[0] if args else kwargs.get("loggers", ())
+    kept = [logger for logger in loggers if not isinstance(logger, _RunlogLogger)]
+    if len(kept) == len(loggers):
+        return wrapped(*args, **kwargs)
+    if not kept:
+        return ""  # the bar shows no version, as with no logger at all
+    return wrapped(kept, *args[1:], **kwargs)
 
 
 def _wrap_fit(options: _Options, wrapped: _Original, trainer: Any, args: Any, kwargs: Any) -> Any:
@@ -60,6 +86,17 @@ def _wrap_fit(options: _Options, wrapped: _Original, trainer: Any, args: Any, kw
     if logger is not None:
         safely("lightning: recording the fit's end", logger.fit_ended, trainer, options.log_models)
     return result
+
+
+def _wrap_evaluate(wrapped: _Original, trainer: Any, args: Any, kwargs: Any) -> Any:
+    """``Trainer.test`` / ``validate``: their metrics reach the run once, through runlog's
+    logger, not a second time through the TensorBoard writer of Lightning's own logger."""
+    if suppressed():
+        return wrapped(*args, **kwargs)
+    model = args[0] if args else kwargs.get("model")
+    safely("lightning: adding the runlog logger", attach_logger, trainer, model)
+    with suppress():
+        return wrapped(*args, **kwargs)
 
 
 def attach_logger(trainer: Any, model: Any) -> Any:
@@ -151,7 +188,8 @@ class _RunlogLogger:
         safely("lightning: after_save_checkpoint", _log_checkpoint, run, checkpoint_callback)
 
     def fit_ended(self, trainer: Any, log_models: bool) -> None:
-        """Tag the best checkpoint; upload the final model's ``state_dict``."""
+        """Tag the best checkpoint; upload the model summary, the checkpoints Lightning
+        kept and the final model's ``state_dict``."""
         run = self._target()
         if run is None:
             return
@@ -160,12 +198,42 @@ class _RunlogLogger:
         if best:
             run.tag("best_checkpoint", str(best))
         module = trainer.lightning_module
+        if module is not None:
+            run.upload_file("outputs/model_summary.txt", _summary_text(trainer, module).encode())
+        if log_models:
+            for path in kept_checkpoints(trainer):
+                run.upload_file(output_name(path), path)
         if log_models and module is not None:
             import torch
 
             buffer = io.BytesIO()
             torch.save(module.state_dict(), buffer)
             run.upload_file("outputs/model.pt", buffer.getvalue())
+
+
+def kept_checkpoints(trainer: Any) -> list[str]:
+    """The checkpoint files the trainer's ModelCheckpoints still keep (``save_top_k`` and
+    ``save_last`` decide which; those they removed are gone from disk and not uploaded)."""
+    import os
+
+    paths: dict[str, None] = {}
+    for callback in getattr(trainer, "checkpoint_callbacks", None) or []:
+        kept = getattr(callback, "best_k_models", {})  # empty without a monitored metric
+        for path in [callback.best_model_path, *kept, callback.last_model_path]:
+            if path and os.path.isfile(path):
+                paths[str(path)] = None
+    return list(paths)
+
+
+def _summary_text(trainer: Any, module: Any) -> str:
+    """Lightning's own model summary table (what ``enable_model_summary`` prints)."""
+    package = next(
+        cls.__module__.removesuffix(".trainer.trainer")
+        for cls in type(trainer).__mro__
+        if cls.__module__ in TRAINER_MODULES
+    )
+    summary = importlib.import_module(f"{package}.utilities.model_summary")
+    return str(summary.ModelSummary(module, max_depth=-1)) + "\n"
 
 
 def _log_metrics(run: Run | None, metrics: dict[str, Any], step: int | None) -> None:
@@ -177,7 +245,7 @@ def _log_metrics(run: Run | None, metrics: dict[str, Any], step: int | None) -> 
 
 def _log_hyperparams(run: Run | None, params: Any) -> None:
     if params and run is not None:
-        run.log_params(flatten(params))
+        run._record_params(flatten(params))
 
 
 def _log_checkpoint(run: Run | None, callback: Any) -> None:

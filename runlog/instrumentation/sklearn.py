@@ -16,17 +16,23 @@ What is wrapped, and where:
   ``sklearn.metrics`` namespace, wrapped as soon as ``sklearn.metrics`` is imported, so that
   ``from sklearn.metrics import mean_squared_error`` in user code gets the wrapped one.
 
-A top-level fit (one not inside another recorded fit) logs its params, duration, training
-metrics, estimator class and scikit-learn version and saves the fitted model (see
-`runlog.instrumentation._sklearn_record` for which run it lands in); fits inside it (a
-Pipeline's steps, a search's candidates, ``fit`` calling ``score``) are not recorded.
+- ``cross_val_score``, ``cross_validate`` and ``cross_val_predict`` in the
+  ``sklearn.model_selection`` namespace: one record of the estimator with the fold scores.
 
-Limits: a metric function imported by name (``from sklearn.metrics import r2_score``)
-*before* instrumenting is the unwrapped one (call ``autolog()`` first; ``runlog run``
-always does). Suppression is per thread/context: fits that a meta-estimator runs on other
-threads (joblib's threading backend) would be recorded into the active run; the default
-process-based backend is not instrumented. Estimator classes defined outside scikit-learn
-are recorded only through methods they inherit from it (``TransformerMixin.fit_transform``).
+A top-level fit (one called from code outside scikit-learn, not inside another recorded
+fit) logs its params, duration, training metrics, estimator class and scikit-learn version
+and saves the fitted model (see `runlog.instrumentation._sklearn_record` for which run it
+lands in); fits inside it (a Pipeline's steps, a search's candidates, ``fit`` calling
+``score``) and fits scikit-learn runs itself (cross-validation folds, a LabelEncoder inside a
+metric function) are not recorded. The wrappers pickle as references to what they replace
+(`runlog.instrumentation._base.PicklableWrapper`).
+
+Limits: a metric or cross-validation function imported by name (``from sklearn.metrics
+import r2_score``) *before* instrumenting is the unwrapped one (call ``autolog()`` first;
+``runlog run`` always does). Suppression is per thread/context; the caller check is not:
+fits that scikit-learn runs on joblib's threads or in its worker processes are not recorded
+either. Estimator classes defined outside scikit-learn are recorded only through methods
+they inherit from it (``TransformerMixin.fit_transform``).
 """
 
 from __future__ import annotations
@@ -66,6 +72,8 @@ METRICS = (
     "precision_score", "r2_score", "recall_score", "roc_auc_score",
     "root_mean_squared_error", "top_k_accuracy_score", "zero_one_loss",
 )  # fmt: skip
+#: ``sklearn.model_selection`` functions recorded as one fit of their estimator, with scores.
+CV_FUNCTIONS = ("cross_val_score", "cross_validate", "cross_val_predict")
 #: Parts of the installed package that hold no estimators (and must not be hooked).
 _SKIPPED_PARTS = frozenset({"tests", "externals", "_build_utils", "__check_build", "conftest"})
 _OPTIONS = frozenset({"log_models", "max_tuning_runs"})
@@ -121,6 +129,8 @@ class SklearnInstrumentor(Instrumentor):
         yield from class_targets(module, wrappers)
         if module.__name__ == "sklearn.metrics":
             yield from metric_targets(module, wrappers["metric"])
+        if module.__name__ == "sklearn.model_selection":
+            yield from cv_targets(module, wrappers["cv"])
 
 
 def _check_options(options: dict[str, Any]) -> None:
@@ -174,15 +184,22 @@ def _is_estimator_class(cls: Any, module: Any) -> bool:
 
 
 def metric_targets(module: Any, wrapper: Wrapper) -> Iterator[Target]:
-    """Each metric function in ``sklearn.metrics`` and in the module that defines it."""
+    """Each metric function in the ``sklearn.metrics`` namespace (where users import from).
+
+    The modules that define them keep the originals: scikit-learn's own references (the
+    scorers behind ``scoring="f1"``) then still pickle by reference, which they could not
+    once the name they pickle as (``sklearn.metrics._classification.f1_score``) was a proxy.
+    """
     for name in METRICS:
-        function = getattr(module, name, None)
-        if function is None:
-            continue  # not in this scikit-learn version
-        yield Target(module.__name__, "", name, wrapper)
-        defining = function.__module__
-        if defining.startswith(module.__name__ + "."):
-            yield Target(module.__name__, defining[len(module.__name__) + 1 :], name, wrapper)
+        if getattr(module, name, None) is not None:  # else not in this scikit-learn version
+            yield Target(module.__name__, "", name, wrapper)
+
+
+def cv_targets(module: Any, wrapper: Wrapper) -> Iterator[Target]:
+    """The cross-validation functions in the ``sklearn.model_selection`` namespace."""
+    for name in CV_FUNCTIONS:
+        if getattr(module, name, None) is not None:
+            yield Target(module.__name__, "", name, wrapper)
 
 
 # --- the wrappers ---------------------------------------------------------------------------
@@ -192,6 +209,7 @@ def make_wrappers(recorder: Recorder) -> dict[str, Wrapper]:
         "fit": functools.partial(_wrap_fit, recorder),
         "predict": functools.partial(_wrap_predict, recorder),
         "metric": functools.partial(_wrap_metric, recorder),
+        "cv": functools.partial(_wrap_cv, recorder),
     }
 
 
@@ -200,6 +218,10 @@ def _wrap_fit(
 ) -> Any:
     if recorder.closed or suppressed() or instance is None:
         return wrapped(*args, **kwargs)
+    if user_frame(sys._getframe(1)) is None:
+        # scikit-learn's own fit: a fold of cross_val_score, a LabelEncoder in a metric
+        with suppress():
+            return wrapped(*args, **kwargs)
     record = safely("sklearn: starting a fit record", recorder.begin, instance, wrapped.__name__)
     started = time.perf_counter()
     try:
@@ -235,6 +257,50 @@ def _wrap_predict(
                 frame,
             )
     return output
+
+
+def _wrap_cv(
+    recorder: Recorder, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    if recorder.closed or suppressed():
+        return wrapped(*args, **kwargs)
+    frame = user_frame(sys._getframe(1))
+    estimator = args[0] if args else kwargs.get("estimator")
+    if frame is None or not hasattr(estimator, "get_params"):
+        with suppress():
+            return wrapped(*args, **kwargs)
+    function = wrapped.__name__
+    record = safely(
+        "sklearn: starting a cross-validation record", recorder.begin, estimator, function
+    )
+    try:
+        with suppress():
+            result = wrapped(*args, **kwargs)
+    except BaseException as error:
+        if record is not None:
+            safely("sklearn: recording a failed cross-validation", recorder.failed, record, error)
+        raise
+    if record is not None:
+        scoring = kwargs.get("scoring")
+        safely(
+            "sklearn: recording cross-validation scores",
+            recorder.cross_validated,
+            record,
+            function,
+            result,
+            scoring,
+        )
+        if function == "cross_val_predict":
+            X = args[1] if len(args) > 1 else kwargs.get("X")
+            safely(
+                "sklearn: remembering predictions",
+                recorder.predictions.remember,
+                record,
+                X,
+                result,
+                frame,
+            )
+    return result
 
 
 def _wrap_metric(

@@ -16,7 +16,10 @@ What is recorded (see `runlog.instrumentation._torch_steps` for the names):
   read-back is an asynchronous copy polled with an event, so the training thread never
   waits until the run ends;
 - ``epoch`` / ``epoch_loss`` when a DataLoader that fed optimizer steps is exhausted;
-- ``torch.save(obj, path)`` files uploaded as run outputs (``log_models=False``: not);
+- loops that update the weights by hand (no optimizer in the process): each scalar
+  ``backward()`` is a step and its tensor the step's loss;
+- ``torch.save(obj, path)`` files uploaded as run outputs (``log_models=False``: not); a
+  file object with a file behind it (``open(path, "wb")``) when the run ends;
 - ``SummaryWriter`` scalars, images and hparams mirrored (`runlog.instrumentation._tensorboard`);
 - Lightning's ``Trainer.fit`` (`runlog.instrumentation.lightning`); the plain-torch
   wrappers are suppressed inside it, so nothing is recorded twice.
@@ -68,6 +71,14 @@ def _wrap_loader_iter(
     return iterator
 
 
+def _wrap_optimizer_init(
+    tracker: StepTracker, wrapped: _ORIGINAL, instance: Any, args: Any, kwargs: Any
+) -> Any:
+    result = wrapped(*args, **kwargs)
+    tracker.optimizers_made += 1  # from now on optimizer steps, not backward(), are steps
+    return result
+
+
 def _wrap_save(
     tracker: StepTracker, wrapped: _ORIGINAL, instance: Any, args: Any, kwargs: Any
 ) -> Any:
@@ -107,6 +118,7 @@ class TorchInstrumentor(Instrumentor):
 
         return [
             Target("torch", "", "save", bind(_wrap_save)),
+            Target("torch.optim.optimizer", "Optimizer", "__init__", bind(_wrap_optimizer_init)),
             Target("torch.amp.grad_scaler", "GradScaler", "scale", bind(_wrap_scale)),
             Target(_LOADER, "DataLoader", "__iter__", bind(_wrap_loader_iter)),
             *_tensorboard.targets(),

@@ -493,6 +493,14 @@ def lifecycle_part(
         "search_experiments.tag", lambda: search_exps(filter_string="and tags.team = 'vision'")
     )
     rec.step("search_experiments.paging", lambda: experiment_pages(client, p))
+    rec.step(
+        "search_experiments.experiment_id",
+        lambda: search_exps(filter_string=f"and attribute.experiment_id = '{ids['other']}'"),
+    )
+    rec.step(
+        "search_experiments.run_attribute",
+        lambda: search_exps(filter_string="and attribute.run_id = 'x'"),
+    )
     rec.step("delete_experiment", lambda: client.delete_experiment(ids["other"]))
     rec.step("delete_experiment.get", lambda: experiment_view(client.get_experiment(ids["other"])))
     rec.step("search_experiments.active_only", lambda: search_exps())

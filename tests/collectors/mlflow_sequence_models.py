@@ -196,6 +196,8 @@ def search_models(rec: Recorder, client: MlflowClient, exp: str, init_id: str, e
         "order_name": {"order_by": [{"field_name": "name", "ascending": True}]},
         "paged": {"max_results": 2},
         "bad_filter": {"filter_string": "colour = 'red'"},
+        # A run attribute is no logged-model key: a 400, not a filter on some other field.
+        "run_attribute": {"filter_string": "attributes.parent_id = 'sklearn'"},
     }
     for name, kwargs in searches.items():
         rec.step(

@@ -299,6 +299,21 @@ def test_healthz(client: TestClient) -> None:
     assert "ok" == client.get("/healthz").json()["status"]
 
 
+def test_health_and_version_answer_as_mlflow_server(client: TestClient) -> None:
+    """Load balancers and MLflow tooling probe ``/health`` and ``/version``: the same status,
+    body and content type as MLflow's own server (its Flask app, in-process)."""
+    mlflow_server = pytest.importorskip("mlflow.server")
+    mlflow = mlflow_server.app.test_client()
+    from collectors.app import version
+
+    for path, body in (("/health", "OK"), ("/version", None)):
+        theirs, ours = mlflow.get(path), client.get(path)
+        assert (200, theirs.content_type) == (ours.status_code, ours.headers["content-type"])
+        if body is not None:
+            assert theirs.get_data(as_text=True) == ours.text == body
+    assert version() == client.get("/version").text
+
+
 def test_openapi_documents_the_query_api(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
 

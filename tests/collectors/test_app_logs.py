@@ -22,7 +22,7 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
 
 def record(message: str, severity: int = 9, text: str = "INFO", **attributes: Any) -> LogRecord:
     out = LogRecord(time_unix_nano=1_700_000_000_000_000_000, severity_text=text)
-    out.severity_number = severity  # type: ignore[assignment]
+    out.severity_number = severity  # type: ignore[assignment]  # protobuf enum takes an int
     out.body.CopyFrom(any_value(message))
     out.attributes.extend(kvs(attributes))
     return out

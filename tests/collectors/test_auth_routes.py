@@ -25,7 +25,13 @@ from collectors.ingest import signal_of
 TOKEN = "s3cret"
 # Liveness probes carry no token; the studio's page shell holds no data (it asks for the
 # token, then every API call it makes carries it).
-OPEN_ROUTES = {("GET", "/healthz"), ("GET", "/"), ("GET", "/studio")}
+OPEN_ROUTES = {
+    ("GET", "/healthz"),
+    ("GET", "/health"),  # as `mlflow server` (its auth exempts them too)
+    ("GET", "/version"),
+    ("GET", "/"),
+    ("GET", "/studio"),
+}
 #: Mounts served without the token: the studio's own CSS and scripts (package files).
 OPEN_MOUNTS = {"/studio/static"}
 _PARAMETER = re.compile(r"\{(\w+)(:path)?\}")

@@ -201,6 +201,38 @@ def test_limit_runs_n_and_queues_the_rest_and_a_queued_run_cancels(
     assert not (tmp_path / f"r{MAX_RUNNING + 1}.pid").exists()
 
 
+def test_finished_lists_ended_submissions_newest_first(
+    ws: Workspace, compute: Collector, tmp_path: Path
+) -> None:
+    folder = source(
+        tmp_path / "src", {"ok.py": "print('ok')\n", "fail.py": "raise SystemExit(3)\n"}
+    )
+    ok = submit(ws, folder, "ok.py")
+    ok.wait_for_completion()
+    failed = submit(ws, folder, "fail.py")
+    with pytest.raises(RunFailedError):
+        failed.wait_for_completion()
+
+    with compute.client() as http:
+        newest = http.get("/api/v1/compute/finished", params={"limit": 2}).json()["runs"]
+        one = http.get("/api/v1/compute/finished", params={"target": "local", "limit": 1})
+        unknown = http.get("/api/v1/compute/finished", params={"target": "gpu-farm"})
+        too_many = http.get("/api/v1/compute/finished", params={"limit": 1001})
+        queue = http.get("/api/v1/compute/queue").json()["runs"]
+
+    assert [(failed.id, "Failed", "done"), (ok.id, "Completed", "done")] == [
+        (r["run_id"], r["status"], r["state"]) for r in newest
+    ]
+    assert all(r["queued_ns"] <= r["claimed_ns"] <= r["done_ns"] for r in newest)
+    assert [None, None] == [r["position"] for r in newest]
+    assert [failed.id] == [r["run_id"] for r in one.json()["runs"]]
+    assert 400 == unknown.status_code
+    assert "unknown compute target 'gpu-farm'" in unknown.json()["error"]["message"]
+    assert 400 == too_many.status_code
+    assert "query.limit" in too_many.json()["error"]["message"]
+    assert not {ok.id, failed.id} & {r["run_id"] for r in queue}
+
+
 def test_cancel_stops_the_whole_process_tree(ws: Workspace, client: Client, tmp_path: Path) -> None:
     folder = source(
         tmp_path / "src",
@@ -447,6 +479,7 @@ def test_compute_routes_are_in_the_openapi_schema(compute: Collector) -> None:
     for path in (
         "/api/v1/compute/runs",
         "/api/v1/compute/queue",
+        "/api/v1/compute/finished",
         "/api/v1/compute/targets",
         "/api/v1/runs/{run_id}/cancel",
         "/api/v1/runs/{run_id}/statuses",

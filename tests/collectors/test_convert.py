@@ -216,7 +216,7 @@ def test_record_attributes_override_the_resource() -> None:
 def test_experiment_defaults_to_service_name(resource: dict[str, Any], experiment: str) -> None:
     out = convert(metric("m", 1.0), resource={c.RUN_ID: "r1", **resource})
 
-    assert experiment == out.ops[0].experiment  # type: ignore[union-attr]
+    assert experiment == out.ops[0].experiment  # type: ignore[union-attr]  # an EnsureRun
 
 
 @pytest.mark.parametrize(
@@ -499,7 +499,7 @@ def log_record(
     attributes: dict[str, Any] | None = None,
 ) -> Any:
     record = event(None, attributes, time_ns, observed)
-    record.severity_number = severity  # type: ignore[assignment]
+    record.severity_number = severity  # type: ignore[assignment]  # protobuf enum takes an int
     record.severity_text = text
     if body is not None:
         record.body.CopyFrom(any_value(body))

@@ -93,6 +93,10 @@ DELIBERATE: dict[str, tuple[Callable[[Any, dict[str, Any]], Any], str]] = {
         lambda _, __: {"error_code": "INVALID_PARAMETER_VALUE"},
         "a filter on an unknown attribute is a 400, not a 500",
     ),
+    "models.search.run_attribute": (
+        lambda _, __: {"error_code": "INVALID_PARAMETER_VALUE"},
+        "a run attribute (parent_id) in a logged-model filter is a 400, not a 500",
+    ),
 }
 # Collector bugs found by this check: step -> reason (strict xfail: fixing one fails loudly).
 KNOWN_BUGS: dict[str, str] = {}
@@ -187,6 +191,8 @@ STEPS = [
     "search_experiments",
     "search_experiments.tag",
     "search_experiments.paging",
+    "search_experiments.experiment_id",
+    "search_experiments.run_attribute",
     "delete_experiment",
     "delete_experiment.get",
     "search_experiments.active_only",
@@ -273,6 +279,7 @@ STEPS = [
     "models.search.order_name",
     "models.search.paged",
     "models.search.bad_filter",
+    "models.search.run_attribute",
     "models.search.page_two",
     "models.delete",
     "models.get.deleted",

@@ -63,6 +63,19 @@ def test_cli_lists_deleted_runs_on_request(two_runs: tuple[str, str, str], colle
     ]
 
 
+def test_cli_filter_with_or_still_leaves_deleted_runs_out(
+    two_runs: tuple[str, str, str], collector: Any
+) -> None:
+    """`--filter "a or b"`: the not-deleted condition applies to the whole filter (appended
+    to the text as `... and not deleted`, it would bind to b only)."""
+    name, kept, gone = two_runs
+    either = f"attributes.run_id = '{gone}' or attributes.run_id = '{kept}'"
+
+    assert [kept] == [
+        r["run_id"] for r in cli_json(collector.endpoint, "runs", "-e", name, "--filter", either)
+    ]
+
+
 def test_restored_run_is_listed_again(two_runs: tuple[str, str, str], collector: Any) -> None:
     name, kept, gone = two_runs
 

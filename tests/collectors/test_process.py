@@ -35,7 +35,7 @@ from opentelemetry.sdk.resources import Resource
 from otlp_builders import logs_request, metric
 
 from runlog import conventions as c
-from runlog._spool import Spool
+from runlog.spool import Spool
 
 pytestmark = pytest.mark.slow
 
@@ -136,22 +136,32 @@ def test_token_guards_http_and_grpc(start_collector: Callable[..., Collector]) -
     assert grpc.StatusCode.UNAUTHENTICATED == refused.value.code()
 
 
-def test_replays_the_client_spool_at_start(tmp_path: Path) -> None:
-    run_id = new_run_id()
-    request = logs_request(metric("loss", 0.5, step=1), resource={c.RUN_ID: run_id})
-    spool = Spool(tmp_path / "spool")
-    spool.write_logs(request.SerializeToString())
+def test_replays_only_the_spool_entries_meant_for_it_at_start(tmp_path: Path) -> None:
+    port, other = free_port(), free_port()
+    mine, theirs = new_run_id(), new_run_id()
+    directory = tmp_path / "spool"
+    for run_id, endpoint in (
+        (mine, f"http://localhost:{port}"),
+        (theirs, f"http://127.0.0.1:{other}"),
+    ):
+        request = logs_request(metric("loss", 0.5, step=1), resource={c.RUN_ID: run_id})
+        Spool(directory, destination=endpoint).write_logs(request.SerializeToString())
 
-    args = ["--replay-spool", "--spool-dir", str(spool.directory)]
-    with run_collector(tmp_path / "data", args) as collector, collector.client() as client:
+    args = ["--replay-spool", "--spool-dir", str(directory)]
+    with (
+        run_collector(tmp_path / "data", args, port=port) as collector,
+        collector.client() as client,
+    ):
         deadline = time.monotonic() + 20
-        while client.get(f"/api/v1/runs/{run_id}").status_code == 404:
+        while client.get(f"/api/v1/runs/{mine}").status_code == 404:
             assert time.monotonic() < deadline, collector.log()
             time.sleep(0.05)
-        vector = client.get(f"/api/v1/runs/{run_id}/metric", params={"name": "loss"}).json()
+        vector = client.get(f"/api/v1/runs/{mine}/metric", params={"name": "loss"}).json()
+        assert 404 == client.get(f"/api/v1/runs/{theirs}").status_code
 
     assert ([1], [0.5]) == (vector["steps"], vector["values"])
-    assert [] == spool.pending()
+    left = Spool(directory, check=False).destinations()
+    assert {f"http://127.0.0.1:{other}": 1} == left
 
 
 def test_sigterm_stops_cleanly_and_data_survives_a_restart(tmp_path: Path) -> None:

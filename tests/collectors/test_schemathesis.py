@@ -17,6 +17,7 @@ from collector_process import Collector, run_collector
 from hypothesis import HealthCheck, settings
 
 from collectors.app import create_app
+from collectors.compute import build_service
 from collectors.settings import Settings
 from collectors.store import LocalFileStore, SQLStore
 from collectors.writer import Writer
@@ -40,18 +41,21 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collector]:
 
 
 def openapi_document() -> dict[str, Any]:
-    """The schema the collector serves at ``/openapi.json`` (built in-process, at import,
-    because schemathesis parametrizes at collection time)."""
+    """The schema the collector serves at ``/openapi.json``, compute routes included (built
+    in-process, at import, because schemathesis parametrizes at collection time)."""
     store = SQLStore("sqlite://")
     try:
-        with tempfile.TemporaryDirectory() as files:
-            app = create_app(store, LocalFileStore(files), Writer(store), Settings())
-            return app.openapi()
+        with tempfile.TemporaryDirectory() as data:
+            files, writer = LocalFileStore(data), Writer(store)
+            settings = Settings(data_dir=Path(data))
+            compute = build_service(store, files, writer, settings)
+            return create_app(store, files, writer, settings, compute=compute).openapi()
     finally:
         store.close()
 
 
 schemathesis.serializer.alias("application/x-protobuf", "application/octet-stream")
+schemathesis.serializer.alias("application/zip", "application/octet-stream")
 schema = schemathesis.openapi.from_dict(openapi_document())
 
 

@@ -42,7 +42,7 @@ def tagged(run_id: str, key: str = "k") -> list[Op]:
 
 
 def test_waiting_lists_are_committed_in_one_transaction(store: CountingStore) -> None:
-    writer = Writer(store)  # type: ignore[arg-type]  # CountingStore forwards the rest
+    writer = Writer(store)  # type: ignore[arg-type]  # a counting wrapper, not a whole Store  # CountingStore forwards the rest
     futures = [writer.submit(tagged(f"r{i}")) for i in range(50)]
     writer.start()
 
@@ -51,11 +51,11 @@ def test_waiting_lists_are_committed_in_one_transaction(store: CountingStore) ->
 
     assert [Applied()] * 50 == results
     assert [50] == store.calls
-    assert {"k": "v"} == store.store.get_run("r49").tags  # type: ignore[union-attr]
+    assert {"k": "v"} == store.store.get_run("r49").tags  # type: ignore[union-attr]  # r49 exists
 
 
 def test_a_failing_list_fails_only_its_own_future(store: CountingStore) -> None:
-    writer = Writer(store)  # type: ignore[arg-type]
+    writer = Writer(store)  # type: ignore[arg-type]  # a counting wrapper, not a whole Store
     good, bad, other = (
         writer.submit(tagged(r, k)) for r, k in (("a", "k"), ("b", "boom"), ("c", "k"))
     )
@@ -80,7 +80,7 @@ def test_a_full_queue_refuses_with_busy(store: CountingStore) -> None:
 
 
 def test_stop_drains_what_was_queued_then_refuses(store: CountingStore) -> None:
-    writer = Writer(store)  # type: ignore[arg-type]
+    writer = Writer(store)  # type: ignore[arg-type]  # a counting wrapper, not a whole Store
     writer.start()
     futures = [writer.submit(tagged(f"r{i}")) for i in range(20)]
 
@@ -92,6 +92,7 @@ def test_stop_drains_what_was_queued_then_refuses(store: CountingStore) -> None:
 
 
 def test_an_empty_list_resolves_at_once(store: CountingStore) -> None:
+    # a counting wrapper, not a whole Store
     assert Applied() == Writer(store).submit([]).result(0)  # type: ignore[arg-type]
     assert [] == store.calls
 

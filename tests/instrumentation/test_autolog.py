@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 import runlog
+from runlog import _logcapture
 from runlog import conventions as c
 from runlog.instrumentation import _autolog
 from runlog.instrumentation._base import ENV_STRICT
@@ -55,15 +56,17 @@ def test_autolog_imports_neither_sklearn_nor_torch() -> None:
     assert "[]" == out
 
 
-def test_logging_handler_is_installed_once_and_removed_on_disable(
+def test_autolog_logging_adds_no_handler_and_changes_no_level(
     root_logger: logging.Logger,
 ) -> None:
+    level, handlers = root_logger.level, list(root_logger.handlers)
     runlog.autolog(sklearn=False, torch=False)
     runlog.autolog(sklearn=False, torch=False)
-    ours = [h for h in root_logger.handlers if isinstance(h, runlog.RunlogHandler)]
-    assert 1 == len(ours)
+    assert handlers == root_logger.handlers
+    assert level == root_logger.level
+    assert 1 == sum(isinstance(tap, runlog.RunlogHandler) for tap in _logcapture.taps())
     runlog.autolog(sklearn=False, torch=False, disable=True)
-    assert [] == [h for h in root_logger.handlers if isinstance(h, runlog.RunlogHandler)]
+    assert () == _logcapture.taps()
 
 
 def test_disable_keeps_a_handler_the_user_installed(root_logger: logging.Logger) -> None:
@@ -72,13 +75,60 @@ def test_disable_keeps_a_handler_the_user_installed(root_logger: logging.Logger)
     assert handler in root_logger.handlers
 
 
+def test_the_scripts_own_logging_output_is_unchanged_under_autolog(
+    collector: Any, tmp_path: Path
+) -> None:
+    """basicConfig still configures, lastResort still prints, the root stays at WARNING."""
+    script = """
+        import logging, sys
+        {autolog}
+        logging.getLogger("lib").warning("unconfigured warning")
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
+        logging.getLogger("train").info("epoch 1 loss=0.5")
+        print(logging.getLogger().handlers[0].__class__.__name__, file=sys.stderr)
+    """
+    plain = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script.format(autolog=""))],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    logged = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(script.format(autolog="import runlog; runlog.autolog()")),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env={
+            **os.environ,
+            c.ENV_ENDPOINT: collector.endpoint,
+            c.ENV_SPOOL_DIR: str(tmp_path),
+            c.ENV_EXPERIMENT: "autolog-output",
+        },
+    )
+    assert "unconfigured warning\nINFO train epoch 1 loss=0.5\nStreamHandler\n" == plain.stderr
+    assert plain.stderr == logged.stderr
+    assert plain.stdout == logged.stdout
+
+
 def test_log_records_land_in_the_active_run(
-    collector: Any, client_env: None, monkeypatch: pytest.MonkeyPatch
+    collector: Any, client_env: None, monkeypatch: pytest.MonkeyPatch, root_logger: logging.Logger
 ) -> None:
     monkeypatch.setenv(c.ENV_ENDPOINT, collector.endpoint)
     runlog.autolog(sklearn=False, torch=False)
-    with runlog.start_run(f"autolog-{uuid.uuid4().hex[:8]}") as run:
-        logging.getLogger("train").info("epoch done", extra={"loss": 0.25, "step": 1})
+    train = logging.getLogger("train")
+    train.propagate = False  # a logger of its own (as Lightning's): records still reach the run
+    try:
+        with runlog.start_run(f"autolog-{uuid.uuid4().hex[:8]}") as run:
+            train.info("not recorded: INFO does not pass the default WARNING level")
+            train.warning("epoch done", extra={"loss": 0.25, "step": 1})
+    finally:
+        train.propagate = True
     assert {"loss": 0.25} == run.get_metrics()
     assert ["epoch done"] == [line["message"] for line in run.get_logs()]
 
@@ -116,7 +166,7 @@ def test_unknown_autolog_name_is_reported(caplog: pytest.LogCaptureFixture) -> N
 def test_autolog_from_env_switches_on_what_it_names(root_logger: logging.Logger) -> None:
     _autolog.autolog_from_env("logging")
     assert [] == _autolog.instrumented()
-    assert any(isinstance(h, runlog.RunlogHandler) for h in root_logger.handlers)
+    assert any(isinstance(h, runlog.RunlogHandler) for h in _logcapture.taps())
 
 
 @pytest.fixture
@@ -148,7 +198,7 @@ def test_runlog_error_is_logged_not_raised_otherwise(
     finally:
         logger.removeHandler(caplog.handler)
     assert ["runlog: autolog(sklearn) failed; your code goes on without it"] == caplog.messages
-    assert any(isinstance(h, runlog.RunlogHandler) for h in root_logger.handlers)
+    assert any(isinstance(h, runlog.RunlogHandler) for h in _logcapture.taps())
 
 
 def test_missing_instrumentor_module_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:

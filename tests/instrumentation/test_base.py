@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import colorsys
 import importlib
+import logging
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -190,7 +191,9 @@ def test_internal_error_does_not_break_the_call(
     assert ["boom", "boom"] == lib.calls  # the original ran once per call
     reports = [r for r in internal_log.records if "test.double failed" in r.getMessage()]
     assert 1 == len(reports)  # logged once per site, not per call
-    assert reports[0].exc_info is not None and reports[0].exc_info[0] is RuntimeError
+    assert (logging.WARNING, None) == (reports[0].levelno, reports[0].exc_info)  # one line
+    [traceback] = [r for r in internal_log.records if r.exc_info]  # at DEBUG only
+    assert (logging.DEBUG, RuntimeError) == (traceback.levelno, traceback.exc_info[0])
 
 
 def test_internal_error_raises_in_strict_mode(

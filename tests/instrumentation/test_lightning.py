@@ -103,6 +103,12 @@ def test_fit_logs_self_log_hparams_checkpoints_and_final_model(
     best = fit.checkpoint_callback.best_model_path
     assert (best, best) == (run.get_tags()["best_checkpoint"], metrics["checkpoint"][-1])
     assert {"loss", "optimizer_steps", "epoch_loss"}.isdisjoint(metrics)  # plain torch: quiet
+    files = run.get_file_names()  # the checkpoint save_top_k=1 kept, not the one it removed
+    assert (f"outputs/{CHECKPOINTS[-1]}" in files, f"outputs/{CHECKPOINTS[0]}" in files) == (
+        True,
+        False,
+    )
+    assert "outputs/model_summary.txt" in files
     downloaded = run.download_file("outputs/model.pt", str(tmp_path / "model.pt"))
     state = torch.load(downloaded)
     assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
@@ -210,4 +216,5 @@ def test_the_pytorch_lightning_package_is_recorded_too(
 
     assert {"lr": "0.05"} == run.get_params()
     assert model.logged == Client(collector.endpoint).get_metric(run.id, "train_loss").values
-    assert ["outputs/model.pt"] == run.get_file_names()
+    expected = {"outputs/model.pt", "outputs/model_summary.txt", "outputs/epoch=0-step=3.ckpt"}
+    assert expected == set(run.get_file_names())

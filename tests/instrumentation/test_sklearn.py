@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("sklearn")
 
-from sklearn import metrics
+from sklearn import metrics, model_selection  # by module: the names wrapped later
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.cluster import KMeans
 from sklearn.datasets import load_diabetes, load_iris, make_blobs, make_regression
@@ -143,23 +143,44 @@ def test_metrics_on_other_arrays_are_not_logged(
     assert not any(name.startswith("mean_squared_error") for name in names)
 
 
-def test_fits_land_in_an_active_run_with_prefixes(
+def test_one_fit_in_an_active_run_keeps_its_params_on_the_run(
     instrumented: SklearnInstrumentor, experiment: runlog.Experiment
 ) -> None:
+    X, y = diabetes()
+    with runlog.start_run(name="train.py") as run:
+        Ridge(alpha=1.0).fit(X, y)
+    assert run.id == only_run(experiment, instrumented).id
+    assert "1.0" == run.get_params()["alpha"]
+    assert "training_r2_score" in run.get_metrics()
+    assert ["model/model.joblib"] == run.get_file_names()
+    assert [] == list(run.get_children())
+
+
+def test_sweep_in_an_active_run_makes_a_child_run_per_fit(
+    instrumented: SklearnInstrumentor,
+    experiment: runlog.Experiment,
+    internal_log: pytest.LogCaptureFixture,
+) -> None:
+    """Named after the estimator and what varies; no "params cannot change" warning."""
     X, y = diabetes()
     with runlog.start_run(name="sweep") as run:
         Ridge(alpha=1.0).fit(X, y)
         Ridge(alpha=2.0).fit(X, y)
         StandardScaler().fit(X)
     assert run.id == only_run(experiment, instrumented).id
-    params = run.get_params()
-    assert ("1.0", "2.0") == (params["ridge.alpha"], params["ridge_2.alpha"])
-    assert "True" == params["standardscaler.with_mean"]
-    assert {"ridge.training_r2_score", "ridge_2.training_r2_score"} <= set(run.get_metrics())
-    assert {"model/ridge.joblib", "model/ridge_2.joblib", "model/standardscaler.joblib"} == set(
-        run.get_file_names()
-    )
-    assert "Completed" == run.get_status()
+    children = {child.get_details()["displayName"]: child for child in run.get_children()}
+    assert {"Ridge alpha=1.0", "Ridge alpha=2.0", "StandardScaler"} == set(children)
+    for name, alpha in (("Ridge alpha=1.0", "1.0"), ("Ridge alpha=2.0", "2.0")):
+        child = children[name]
+        assert alpha == child.get_params()["alpha"]
+        assert "Ridge" == child.get_tags()["estimator_name"]
+        assert "training_r2_score" in child.get_metrics()
+        assert "Completed" == child.get_status()
+    assert "True" == children["StandardScaler"].get_params()["with_mean"]
+    for name in children:  # the first fit's model too, saved again in its child
+        assert ["model/model.joblib"] == children[name].get_file_names()
+    assert "1.0" == run.get_params()["alpha"]  # the first fit, as if there were one model
+    assert [] == [r.getMessage() for r in internal_log.records if "change" in r.getMessage()]
 
 
 def test_partial_fit_calls_in_an_active_run_make_series(
@@ -172,11 +193,11 @@ def test_partial_fit_calls_in_an_active_run_make_series(
             model.partial_fit(X[batch * 20 : batch * 20 + 20], y[batch * 20 : batch * 20 + 20])
     assert instrumented.flush(30)
     got = run.get_metrics()
-    assert 3 == len(got["sgdregressor.training_r2_score"])
-    assert "sgdregressor_2.alpha" not in run.get_params()
+    assert 3 == len(got["training_r2_score"])
+    assert [] == list(run.get_children())
 
 
-def test_randomized_search_in_an_active_run_has_prefixed_children(
+def test_randomized_search_in_an_active_run_has_candidate_children(
     instrumented: SklearnInstrumentor, experiment: runlog.Experiment
 ) -> None:
     X, y = make_regression(n_samples=60, n_features=4, random_state=0)
@@ -186,10 +207,97 @@ def test_randomized_search_in_an_active_run_has_prefixed_children(
     with runlog.start_run(name="tuning") as run:
         search.fit(X, y)
     assert instrumented.flush(30)
-    assert str(search.best_params_["alpha"]) == run.get_params()["randomizedsearchcv.best_alpha"]
+    assert str(search.best_params_["alpha"]) == run.get_params()["best_alpha"]
     children = sorted(child.get_details()["displayName"] for child in run.get_children())
     best = np.argsort(search.cv_results_["rank_test_score"], kind="stable")[:3]
-    assert sorted(f"randomizedsearchcv.candidate_{i}" for i in best) == children
+    assert sorted(f"candidate_{i}" for i in best) == children
+
+
+def classification() -> tuple[np.ndarray, np.ndarray]:
+    X, y = load_iris(return_X_y=True)
+    return X, (y == 1).astype(int)
+
+
+def test_cross_val_score_is_one_record_with_fold_scores(
+    instrumented: SklearnInstrumentor, experiment: runlog.Experiment
+) -> None:
+    """Its folds' fits are scikit-learn's own: no run, no params, no model of their own."""
+    X, y = classification()
+    with runlog.start_run(name="cv") as run:
+        scores = model_selection.cross_val_score(
+            LogisticRegression(C=0.5), X, y, scoring="f1", cv=4
+        )
+    assert run.id == only_run(experiment, instrumented).id
+    got = run.get_metrics()
+    assert scores.tolist() == pytest.approx(got["cv_f1"])
+    assert scores.mean() == pytest.approx(got["cv_f1_mean"])
+    assert scores.std() == pytest.approx(got["cv_f1_std"])
+    assert "0.5" == run.get_params()["C"]
+    assert [] == list(run.get_children())
+    assert [] == run.get_file_names()
+
+
+def test_cross_val_score_sweep_makes_child_runs_with_fold_scores(
+    instrumented: SklearnInstrumentor, experiment: runlog.Experiment
+) -> None:
+    X, y = classification()
+    scores = {}
+    with runlog.start_run(name="cv sweep") as run:
+        for C in (0.1, 1.0):
+            scores[C] = model_selection.cross_val_score(LogisticRegression(C=C), X, y, cv=3)
+    assert run.id == only_run(experiment, instrumented).id
+    children = {child.get_details()["displayName"]: child for child in run.get_children()}
+    assert {"LogisticRegression C=0.1", "LogisticRegression C=1.0"} == set(children)
+    for C, expected in scores.items():
+        got = children[f"LogisticRegression C={C}"].get_metrics()
+        assert expected.tolist() == pytest.approx(got["cv_score"])
+        assert expected.mean() == pytest.approx(got["cv_score_mean"])
+
+
+def test_cross_val_score_without_a_run_gets_one_run(
+    instrumented: SklearnInstrumentor, experiment: runlog.Experiment
+) -> None:
+    X, y = classification()
+    scores = model_selection.cross_val_score(LogisticRegression(), X, y, cv=3)
+    run = only_run(experiment, instrumented)
+    assert "LogisticRegression" == run.get_details()["displayName"]
+    assert scores.tolist() == pytest.approx(run.get_metrics()["cv_score"])
+    assert "Completed" == run.get_status()
+
+
+def test_cross_validate_and_cross_val_predict(
+    instrumented: SklearnInstrumentor, experiment: runlog.Experiment
+) -> None:
+    X, y = classification()
+    with runlog.start_run(name="cv") as run:
+        found = model_selection.cross_validate(
+            Ridge(), X, y, scoring=["r2", "neg_mean_squared_error"], cv=3
+        )
+    with runlog.start_run(name="predict") as predicted_run:
+        predicted = model_selection.cross_val_predict(LogisticRegression(), X, y, cv=3)
+        accuracy = metrics.accuracy_score(y, predicted)
+    assert instrumented.flush(30)
+    got = run.get_metrics()
+    assert found["test_r2"].tolist() == pytest.approx(got["cv_r2"])
+    assert found["test_neg_mean_squared_error"].mean() == pytest.approx(
+        got["cv_neg_mean_squared_error_mean"]
+    )
+    assert accuracy == pytest.approx(predicted_run.get_metrics()["accuracy_score_X"])
+    assert 2 == len(runs_of(experiment, instrumented))
+
+
+def test_fits_inside_metric_functions_are_not_recorded(
+    instrumented: SklearnInstrumentor, experiment: runlog.Experiment
+) -> None:
+    """log_loss fits a LabelBinarizer, classification_report a LabelEncoder: no runs."""
+    X, y = load_iris(return_X_y=True)
+    labels = np.array(["setosa", "versicolor", "virginica"])[y]
+    model = LogisticRegression(max_iter=300).fit(X, labels)
+    metrics.log_loss(labels, model.predict_proba(X))
+    metrics.classification_report(labels, model.predict(X))
+    assert ["LogisticRegression"] == [
+        r.get_details()["displayName"] for r in runs_of(experiment, instrumented)
+    ]
 
 
 def test_grid_search_parent_children_top_k_and_table(experiment: runlog.Experiment) -> None:
@@ -365,7 +473,7 @@ def test_internal_error_at_fit_start_leaves_no_open_run(
     """The own run is ended at once: an open one would swallow every later fit."""
     monkeypatch.setenv("RUNLOG_INSTRUMENTATION_STRICT", "0")
     with monkeypatch.context() as patch:
-        patch.setattr(_sklearn_record, "loggable", _raise_injected)
+        patch.setattr(_sklearn_record, "estimator_tags", _raise_injected)
         Ridge(alpha=1.0).fit(*diabetes())
     Ridge(alpha=2.0).fit(*diabetes())
     first, second = runs_of(experiment, instrumented)
@@ -432,3 +540,44 @@ def test_model_saved_as_fitted_not_as_refitted_later(
     by_alpha = {r.get_params()["alpha"]: r for r in runs_of(experiment, instrumented)}
     path = by_alpha["1.0"].download_file("model/model.joblib", tmp_path / "first.joblib")
     np.testing.assert_array_equal(first, joblib.load(path).predict(X))
+
+
+def test_own_trouble_is_one_line_on_stderr_never_a_traceback(
+    instrumented: SklearnInstrumentor,
+    internal_log: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    from runlog.instrumentation import _base
+
+    monkeypatch.setenv("RUNLOG_INSTRUMENTATION_STRICT", "0")
+    monkeypatch.setattr(_base, "_reported", set())
+    monkeypatch.setattr(_sklearn_record, "training_metrics", _raise_injected)
+    X, y = diabetes()
+    for _ in range(2):
+        Ridge().fit(X, y)
+    assert instrumented.flush(30)
+    err = capfd.readouterr().err
+    assert "Traceback" not in err
+    warnings = [r for r in internal_log.records if r.levelno >= logging.WARNING]
+    assert ["runlog instrumentation: sklearn: recording a fit failed; training goes on"] == [
+        r.getMessage() for r in warnings
+    ]
+    assert [None] == [r.exc_info for r in warnings]
+    [debug] = [r for r in internal_log.records if r.levelno == logging.DEBUG and r.exc_info]
+    assert "injected runlog bug" in debug.getMessage()
+
+
+def test_a_model_that_does_not_pickle_is_said_on_its_run_not_in_stderr(
+    instrumented: SklearnInstrumentor,
+    experiment: runlog.Experiment,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """A lambda inside the model is the user's normal code, not runlog's trouble."""
+    from sklearn.preprocessing import FunctionTransformer
+
+    FunctionTransformer(lambda x: x * 2).fit(diabetes()[0])
+    run = only_run(experiment, instrumented)
+    assert "" == capfd.readouterr().err
+    assert [] == run.get_file_names()
+    assert run.get_tags()["model_error"].startswith("PicklingError")

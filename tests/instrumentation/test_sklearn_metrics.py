@@ -10,9 +10,14 @@ import pytest
 pytest.importorskip("sklearn")
 
 from sklearn import metrics
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LinearRegression, LogisticRegression
 
-from runlog.instrumentation._sklearn_metrics import classification_metrics, regression_metrics
+from runlog.instrumentation._sklearn_metrics import (
+    TRAINING_METRICS_MAX_ROWS,
+    classification_metrics,
+    regression_metrics,
+    training_metrics,
+)
 
 RNG = np.random.default_rng(0)
 
@@ -89,3 +94,33 @@ def test_constant_target_r2_follows_sklearn() -> None:
     assert metrics.r2_score(truth, truth) == regression_metrics(truth, truth)["r2_score"]
     off = truth + 1
     assert metrics.r2_score(truth, off) == regression_metrics(truth, off)["r2_score"]
+
+
+class CountingRegression(LinearRegression):
+    """A real LinearRegression that remembers how many rows each predict call got."""
+
+    def predict(self, X: Any) -> Any:
+        self.rows = [*getattr(self, "rows", []), len(X)]
+        return super().predict(X)
+
+
+@pytest.mark.parametrize("frame", [False, True])
+def test_training_metrics_on_large_data_predict_a_sample_only(frame: bool) -> None:
+    X = RNG.normal(size=(50_000, 5))
+    y = X @ np.arange(1.0, 6.0) + RNG.normal(size=50_000)
+    if frame:
+        pandas = pytest.importorskip("pandas")
+        X, y = pandas.DataFrame(X), pandas.Series(y)
+    model = CountingRegression().fit(X, y)
+    got = training_metrics(model, "fit", X, y, None, model)
+    assert [TRAINING_METRICS_MAX_ROWS] == model.rows
+    full = metrics.r2_score(y, LinearRegression.predict(model, X))
+    assert full == pytest.approx(got["r2_score"], abs=0.01)
+
+
+def test_training_metrics_up_to_the_limit_use_every_row() -> None:
+    X = RNG.normal(size=(TRAINING_METRICS_MAX_ROWS, 3))
+    y = X.sum(axis=1)
+    model = CountingRegression().fit(X, y)
+    training_metrics(model, "fit", X, y, None, model)
+    assert [TRAINING_METRICS_MAX_ROWS] == model.rows

@@ -85,9 +85,12 @@ def test_fits_land_in_the_launched_run_under_runlog_run(collector: Any, tmp_path
     cli = ["-m", "runlog.cli", "run", "-e", experiment.name, "--", sys.executable, str(script)]
     out = run_python(cli, collector, experiment.name, tmp_path)
     [run] = list(experiment.get_runs())
-    params = run.get_params()
-    assert ("0.1", "1.0") == (params["ridge.alpha"], params["ridge_2.alpha"])
-    got = run.get_metrics()
-    assert float(out.split()[-1]) == pytest.approx(got["ridge_2.mean_squared_error_X_test"])
-    assert {"model/ridge.joblib", "model/ridge_2.joblib"} <= set(run.get_file_names())
+    assert "0.1" == run.get_params()["alpha"]  # the first fit, as if there were one model
+    children = {child.get_details()["displayName"]: child for child in run.get_children()}
+    assert {"Ridge alpha=0.1", "Ridge alpha=1.0"} == set(children)
+    second = children["Ridge alpha=1.0"]
+    assert "1.0" == second.get_params()["alpha"]
+    got = second.get_metrics()
+    assert float(out.split()[-1]) == pytest.approx(got["mean_squared_error_X_test"])
+    assert ["model/model.joblib"] == second.get_file_names()
     assert "Completed" == run.get_status()

@@ -71,13 +71,38 @@ def test_image_is_uploaded_as_png(
         assert ((5, 4), (255, 0, 0)) == (png.size, png.convert("RGB").getpixel((0, 0)))
 
 
-def test_hparams_become_params_and_metrics_are_logged_once(
+def test_each_add_hparams_call_is_a_child_run_with_its_params_and_metrics(
     instrumented: TorchInstrumentor, experiment: runlog.Experiment, tmp_path: Path
 ) -> None:
     with experiment.start_logging() as run, SummaryWriter(log_dir=str(tmp_path)) as writer:
         writer.add_hparams({"lr": 0.1, "optimizer": "sgd", "layers": 2}, {"hparam/acc": 0.75})
-    assert {"lr": "0.1", "optimizer": "sgd", "layers": "2"} == run.get_params()
-    assert {"hparam/acc": 0.75} == run.get_metrics()
+        writer.add_hparams({"lr": 0.01, "optimizer": "sgd", "layers": 2}, {"hparam/acc": 0.5})
+    trials = sorted(run.get_children(), key=lambda child: child.get_params()["lr"])
+    assert ["lr=0.01 optimizer=sgd layers=2", "lr=0.1 optimizer=sgd layers=2"] == [
+        trial.get_details()["displayName"] for trial in trials
+    ]
+    assert [
+        {"lr": "0.01", "optimizer": "sgd", "layers": "2"},
+        {"lr": "0.1", "optimizer": "sgd", "layers": "2"},
+    ] == [trial.get_params() for trial in trials]
+    assert [{"hparam/acc": 0.5}, {"hparam/acc": 0.75}] == [t.get_metrics() for t in trials]
+    assert ["Completed", "Completed"] == [t.get_status() for t in trials]
+    assert {} == run.get_params()
+
+
+def test_histograms_are_tables_and_text_is_log_lines(
+    instrumented: TorchInstrumentor, experiment: runlog.Experiment, tmp_path: Path
+) -> None:
+    values = torch.arange(10, dtype=torch.float32)
+    with experiment.start_logging() as run, SummaryWriter(log_dir=str(tmp_path)) as writer:
+        writer.add_histogram("weights", values, 3, bins=5)
+        writer.add_text("note", "lr=0.1 looks fine", 3)
+    table = run.get_metrics()["weights"]
+    assert [3] * 5 == table["step"]
+    assert [2, 2, 2, 2, 2] == table["count"]
+    assert [0.0, 9.0] == [table["left"][0], table["right"][-1]]
+    lines = [(line["logger"], line["message"]) for line in run.get_logs()]
+    assert [("tensorboard.note", "lr=0.1 looks fine")] == lines
 
 
 def test_without_an_active_run_one_is_started(

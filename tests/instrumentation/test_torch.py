@@ -579,3 +579,22 @@ def test_originals_run_exactly_once(
         torch.save({"a": 1}, tmp_path / "once.pt")
     assert {"mse_loss": 3, "backward": 3, "step": 3, "batches": 3} == calls
     assert {"a": 1} == torch.load(tmp_path / "once.pt")
+
+
+def test_a_loop_without_an_optimizer_counts_backward_steps_and_their_losses(
+    instrumented: TorchInstrumentor, experiment: runlog.Experiment, collector: Any
+) -> None:
+    """pytorch/examples' style: ``p.data.add_(p.grad, alpha=-lr)`` instead of an optimizer."""
+    model = make_model()
+    losses = []
+    with experiment.start_logging() as run:
+        for x, y in make_loader():
+            model.zero_grad()
+            loss = torch.nn.functional.mse_loss(model(x), y)
+            loss.backward()
+            for param in model.parameters():
+                param.data.add_(param.grad, alpha=-0.01)
+            losses.append(loss.item())
+    assert ([1, 2, 3], losses) == series(collector, run, "loss")
+    assert {"optimizer": "none", "model_class": "Sequential"}.items() <= run.get_params().items()
+    assert ([1], [1]) == series(collector, run, "epoch")  # the DataLoader ran out once

@@ -12,6 +12,7 @@ from collectors.store.base import LogLineInfo, SpanInfo
 
 
 def line(message: str, level_number: int = 9, level: str = "INFO", **kw: object) -> LogLine:
+    # The ignores below: *kw* holds objects, and each test passes the right type.
     return LogLine(
         time_ns=int(kw.get("time_ns", 1)),  # type: ignore[call-overload]
         level_number=level_number,

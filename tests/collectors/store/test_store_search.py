@@ -41,7 +41,8 @@ def runs(store: SQLStore) -> SQLStore:
 
 
 def ids(store: SQLStore, filter_string: str = "", *order_by: str, **kwargs: object) -> list[str]:
-    page = store.search_runs(filter_string=filter_string, order_by=order_by, **kwargs)  # type: ignore[arg-type]
+    # **kwargs are the tests' max_results / page_token, typed object here
+    page = store.search_runs(filter=filter_string, order_by=order_by, **kwargs)  # type: ignore[arg-type]
     return [run.run_id for run in page.runs]
 
 
@@ -85,6 +86,11 @@ def ids(store: SQLStore, filter_string: str = "", *order_by: str, **kwargs: obje
         ("attributes.status IN ('Completed', 'Failed')", ["b", "a"]),
         ("metrics.mse IN (1.5, 20)", ["b", "a"]),
         ("metrics.mse NOT IN (20)", ["a"]),
+        ("attributes.run_id = 'a' or attributes.run_id = 'd'", ["d", "a"]),
+        # A run missing a key fails that comparison only; the other side of OR still counts.
+        ("params.alpha = '0.7' or properties.gpu = 'h100'", ["b", "c"]),
+        ("metrics.mse < 3 or tags.team = 'ML-edge' and params.alpha = '0.5'", ["a"]),
+        ("(metrics.mse < 3 or tags.team = 'ML-edge') and attributes.start_time > 100", ["b"]),
     ],
 )
 def test_filter(runs: SQLStore, filter_string: str, expected: list[str]) -> None:
@@ -131,7 +137,7 @@ def test_paging_walks_every_run_once(store: SQLStore) -> None:
 
 
 def test_search_returns_full_run_info(runs: SQLStore) -> None:
-    page = runs.search_runs(filter_string="attributes.run_id = 'a'")
+    page = runs.search_runs(filter="attributes.run_id = 'a'")
 
     run = page.runs[0]
 
@@ -166,7 +172,7 @@ def test_search_loads_many_runs(store: SQLStore) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"filter_string": "metrics.x <"}, "missing value"),
+        ({"filter": "metrics.x <"}, "missing value"),
         ({"order_by": ["metrics.x SIDEWAYS"]}, "unknown sort direction"),
         ({"max_results": 0}, "between 1 and 10000"),
         ({"max_results": 10_001}, "between 1 and 10000"),
@@ -176,4 +182,4 @@ def test_search_loads_many_runs(store: SQLStore) -> None:
 )
 def test_bad_search_arguments(store: SQLStore, kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(FilterError, match=message):
-        store.search_runs(**kwargs)  # type: ignore[arg-type]
+        store.search_runs(**kwargs)  # type: ignore[arg-type]  # each bad on purpose

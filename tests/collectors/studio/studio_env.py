@@ -81,6 +81,7 @@ from pathlib import Path
 stop = Path(sys.argv[1])  # then: experiment, run id
 runlog.install_logging()
 log = logging.getLogger("train")
+log.setLevel(logging.INFO)
 with runlog.start_run(experiment=sys.argv[2], run_id=sys.argv[3]) as run:
     step = 0
     while not stop.exists() and step < 30_000:

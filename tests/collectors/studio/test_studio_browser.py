@@ -29,6 +29,7 @@ def test_every_page_renders_without_console_errors(page: Page, studio: Studio) -
         wheres += [f"/#/runs/{run['run_id']}?tab={tab}" for tab in
                    ("overview", "metrics", "images", "logs", "timeline", "files")]  # fmt: skip
     wheres.append(f"/#/compare?runs={sweep[0]['run_id']},{sweep[1]['run_id']}")
+    wheres.append("/#/compute")
 
     for where in wheres:
         shown = page.open(where)

@@ -16,6 +16,7 @@ export class ApiError extends Error {
 
 const authListeners = new Set();
 export function onAuthNeeded(fn) { authListeners.add(fn); }
+export function askToken() { for (const fn of authListeners) fn(); }
 
 export function token() {
   try { return localStorage.getItem(TOKEN_KEY) || ""; } catch { return ""; }
@@ -37,7 +38,9 @@ function authHeaders(extra) {
   return headers;
 }
 
-export async function request(path, { method = "GET", body, signal, headers } = {}) {
+// quietAuth: a 401 throws AuthError without swapping the page for the sign-in form (an
+// action such as Cancel says so where the user clicked instead).
+export async function request(path, { method = "GET", body, signal, headers, quietAuth = false } = {}) {
   const init = { method, signal, headers: authHeaders(headers), credentials: "same-origin" };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
@@ -45,7 +48,7 @@ export async function request(path, { method = "GET", body, signal, headers } = 
   }
   const response = await fetch(path, init);
   if (response.status === 401) {
-    for (const fn of authListeners) fn();
+    if (!quietAuth) for (const fn of authListeners) fn();
     throw new AuthError("the collector needs a token");
   }
   if (!response.ok) {
@@ -80,6 +83,12 @@ export const api = {
   spans: (runId) => getJSON(`${runPath(runId)}/spans`),
   files: (runId) => getJSON(`${runPath(runId)}/files`),
   editTags: (runId, set, del) => getJSON(`${runPath(runId)}/tags`, { method: "PATCH", body: { set, delete: del } }),
+  statuses: (runId) => getJSON(`${runPath(runId)}/statuses`),
+  submission: (runId) => getJSON(`${runPath(runId)}/submission`),
+  targets: () => getJSON(`${API}/compute/targets`),
+  queue: () => getJSON(`${API}/compute/queue`),
+  finished: (limit = 20) => getJSON(`${API}/compute/finished?limit=${limit}`),
+  cancel: (runId) => getJSON(`${runPath(runId)}/cancel`, { method: "POST", quietAuth: true }),
 };
 
 export function filePath(runId, path) {

@@ -3,6 +3,7 @@
 import { AuthError, needsToken, onAuthNeeded, onLiveState, setToken } from "./api.js";
 import { clear, h } from "./dom.js";
 import { comparePage } from "./pages/compare.js";
+import { computePage } from "./pages/compute.js";
 import { dashboardPage } from "./pages/dashboard.js";
 import { experimentsPage } from "./pages/experiments.js";
 import { runPage } from "./pages/run.js";
@@ -41,6 +42,7 @@ function route({ parts, params }) {
   if (parts[0] === "experiments" && parts.length === 4 && parts[2] === "runs") return () => runPage(parts[3], params);
   if (parts[0] === "runs" && parts.length === 2) return () => runPage(parts[1], params);
   if (parts[0] === "compare" && parts.length === 1) return () => comparePage(params);
+  if (parts[0] === "compute" && parts.length === 1) return () => computePage(params);
   return null;
 }
 
@@ -50,6 +52,7 @@ async function render() {
   signInShown = false;
   const where = parse();
   const page = route(where);
+  markNav(where.parts[0] === "compute" ? "compute" : "");
   setReady(false);
   mark("route");
   if (!page) {
@@ -75,6 +78,13 @@ async function render() {
   }
   setReady(true);
   mark("ready");
+}
+
+function markNav(section) {
+  for (const link of document.querySelectorAll(".topnav a")) {
+    if (link.dataset.section === section) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
 }
 
 // Tests and benchmarks wait for body[data-ready="1"] (a selector: the page's CSP forbids eval).

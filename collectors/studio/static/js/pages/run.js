@@ -1,7 +1,7 @@
 // One run: details, tags (editable), params and properties, a chart per metric by kind,
 // images, logs, the span timeline and files. Updates live while the run is active.
 
-import { api, ApiError, enc, fileBlob, fileHead, filePath, needsToken, onLive, vector } from "../api.js";
+import { api, ApiError, AuthError, enc, fileBlob, fileHead, filePath, needsToken, onLive, vector } from "../api.js";
 import { gantt, LineChart } from "../charts.js";
 import { runColor, seriesColor } from "../colors.js";
 import {
@@ -18,6 +18,7 @@ const DETAIL_PROPERTIES = {
   "runlog.git.dirty": "Uncommitted changes", "runlog.exit_code": "Exit code",
 };
 const PACKAGE_PREFIX = "runlog.package.";
+const WAITING = new Set(["NotStarted", "Queued"]);
 const IMAGE_TYPES = /\.(png|jpe?g|gif|webp|bmp|avif)$/i;
 const TEXT_TYPES = /\.(txt|log|json|jsonl|csv|tsv|ya?ml|toml|ini|cfg|md|rst|py|sh|js|ts|html?|xml|svg|css|ipynb|out|err)$/i;
 
@@ -54,7 +55,7 @@ export async function runPage(runId, params) {
       h("div", { class: "run-meta" },
         h("span", null, "Run ", h("code", { class: "run-id" }, run.run_id), copyButton(run.run_id, "Copy run id")),
         h("span", { title: fmtFullTime(run.start_ns) }, `Started ${fmtTime(run.start_ns)}`),
-        duration !== null ? h("span", null, `${isActive(run.status) ? "Running for" : "Took"} ${fmtDuration(duration)}`) : null,
+        duration !== null ? h("span", null, `${isActive(run.status) ? (WAITING.has(run.status) ? "Waiting for" : "Running for") : "Took"} ${fmtDuration(duration)}`) : null,
         run.parent_id ? h("span", null, "Child of ", h("a", { href: `#/runs/${enc(run.parent_id)}` }, run.parent_id)) : null),
       run.error ? h("details", { class: "run-error" }, h("summary", null, `Error: ${run.error.split("\n").filter(Boolean).pop() || "failed"}`), h("pre", null, run.error)) : null);
   }
@@ -114,8 +115,9 @@ async function overviewSection(initial) {
   const scalars = h("div", { class: "card" });
   const children = h("div", { class: "card wide", hidden: true });
   const props = h("div", { class: "card" });
+  const lifecycle = h("div", { class: "card lifecycle-card" });
   const el = h("div", { class: "overview-grid" },
-    h("div", { class: "overview-col" }, details, props), h("div", { class: "overview-col" }, tags, scalars, params), children);
+    h("div", { class: "overview-col" }, details, props), h("div", { class: "overview-col" }, lifecycle, tags, scalars, params), children);
 
   function draw() {
     const p = run.properties;
@@ -173,10 +175,87 @@ async function overviewSection(initial) {
       }))));
   }
 
+  let history = null, submission = null;
+  async function loadHistory() {
+    try {
+      history = (await api.statuses(run.run_id)).statuses;
+      // Only submitted runs start NotStarted; asking others would be a 404 in the console.
+      if (history.length && history[0].status === "NotStarted") submission = await api.submission(run.run_id);
+    } catch (error) {
+      if (error instanceof AuthError) throw error;
+      history = history || null;
+    }
+    drawLifecycle(lifecycle, run, history, submission);
+  }
+
   draw();
-  await drawChildren();
+  await Promise.all([drawChildren(), loadHistory()]);
   const refreshChildren = throttle(drawChildren, 2000);
-  return { el, onRun: (next) => { run = next; draw(); refreshChildren(); } };
+  const refreshHistory = throttle(loadHistory, 500);
+  const tick = setInterval(() => { if (isActive(run.status)) drawLifecycle(lifecycle, run, history, submission); }, 1000);
+  return {
+    el,
+    onRun: (next) => { run = next; draw(); refreshChildren(); refreshHistory(); },
+    dispose: () => clearInterval(tick),
+  };
+}
+
+// The run's statuses in order, with when each began and how long it lasted: a bar of the
+// phases in proportion, then one row per status.
+export function drawLifecycle(host, run, history, submission) {
+  const head = h("h2", null, "Lifecycle");
+  if (!history) {
+    clear(host, head, h("p", { class: "muted" }, "This collector does not report status histories."));
+    return;
+  }
+  if (!history.length) {
+    clear(host, head, h("p", { class: "muted" }, "No status change recorded yet."));
+    return;
+  }
+  const now = Date.now() * 1e6;
+  const phases = history.map((entry, i) => {
+    const next = history[i + 1];
+    const last = !next;
+    const end = next ? next.time_ns : isActive(entry.status) ? now : null;
+    return { ...entry, end, last, seconds: end === null ? null : Math.max(0, (end - entry.time_ns) / 1e9) };
+  });
+  const total = phases.reduce((sum, p) => sum + (p.seconds || 0), 0);
+  const timed = phases.filter((p) => p.seconds !== null);
+  const bar = total > 0 ? h("div", { class: "phase-bar", role: "img", "aria-label": timed.map((p) => `${p.status} ${fmtDuration(p.seconds)}`).join(", ") },
+    timed.map((p) => h("span", {
+      class: `phase status-${p.status.toLowerCase()}`, title: `${p.status}: ${fmtDuration(p.seconds)}`,
+      style: { flexGrow: String(Math.max(p.seconds / total, 0.02)) },
+    }))) : null;
+  const first = history[0].time_ns;
+  const rows = phases.map((p) => h("tr", { "data-status": p.status },
+    h("td", null, h("span", { class: `status status-${p.status.toLowerCase()}${p.last && p.end !== null ? "" : " quiet"}` }, p.status)),
+    h("td", { title: fmtFullTime(p.time_ns) }, fmtClock(p.time_ns)),
+    h("td", { class: "num muted" }, p.time_ns === first ? "" : `+${fmtDuration((p.time_ns - first) / 1e9)}`),
+    h("td", { class: "num" }, p.seconds === null ? "—" : `${fmtDuration(p.seconds)}${p.last ? " so far" : ""}`)));
+  clear(host, h("div", { class: "card-head" }, head, h("span", { class: "muted small" }, `${history.length} status${history.length === 1 ? "" : "es"} since ${fmtTime(first)}`)),
+    submission ? submittedLine(submission) : null,
+    bar,
+    h("table", { class: "plain compact lifecycle", "aria-label": "Status history" },
+      h("thead", null, h("tr", null, ["Status", "Began", "After start", "Lasted"].map((x, i) => h("th", { scope: "col", class: i > 1 ? "num" : "" }, x)))),
+      h("tbody", null, rows)));
+}
+
+// Where and what a submitted run runs: its target (to the Compute page), script and
+// arguments as a shell would take them, its place while it waits.
+function submittedLine(sub) {
+  const command = [sub.script, ...sub.arguments].map(shellQuote).join(" ");
+  return h("p", { class: "submitted small" }, "Submitted to ", h("a", { href: "#/compute" }, sub.target), ": ",
+    h("code", { class: "wrap" }, command),
+    sub.position ? h("span", { class: "muted" }, ` · #${sub.position} in its queue`) : null);
+}
+
+function shellQuote(arg) {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`;
+}
+
+function fmtClock(ns) {
+  const d = new Date(ns / 1e6);
+  return `${d.toLocaleTimeString("en-GB", { hour12: false })}.${String(d.getMilliseconds()).padStart(3, "0")}`;
 }
 
 // --- metrics ----------------------------------------------------------------------------

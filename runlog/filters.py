@@ -1,42 +1,58 @@
-"""The run filter language (MLflow style) and order-by clauses, parsed into a small AST.
+"""The filter language (MLflow style) of run searches, parsed into a small tree.
 
-Pure: text in, `Comparison` / `OrderBy` values out, or a `FilterError` that says what was
-wrong, where (1-based position) and what was expected::
+Pure: text in, a `Filter` (`Comparison`, `And`, `Or`) or `OrderBy` out, or a `FilterError`
+that says what was wrong, where (1-based position) and what was expected::
 
     metrics.mse < 3000 and params.alpha = '0.5' and tags.`my tag` LIKE 'ye%'
     attributes.end_time IS NOT NULL
+    (params.model = 'svm' or params.model = 'knn') and metrics.acc > 0.9
 
-Grammar: ``comparison (AND comparison)*``; a comparison is ``key op value``,
-``key IS [NOT] NULL`` or ``key [NOT] IN (value, ...)``. Keys are ``<type>.<name>`` with
-type ``metrics``, ``params``, ``tags``, ``properties`` or ``attributes`` (singular forms
-are accepted too); names with spaces, dots or other punctuation go in backticks (or double
-quotes). Metrics and the
-attributes ``start_time`` / ``end_time`` compare with numbers, everything else with quoted
-strings (single or double quotes; double the quote to include it). ``LIKE`` / ``ILIKE``
-(``%`` wildcard) work on strings. ``IN`` / ``NOT IN`` take a parenthesised, non-empty
-list of values of the key's type: ``attributes.run_id IN ('a1', 'b2')``. Keywords are
-case-insensitive.
+Grammar: ``term ((AND | OR) term)*`` where AND binds tighter than OR and a term is a
+comparison or a filter in parentheses. A comparison is ``key op value``,
+``key IS [NOT] NULL`` or ``key [NOT] IN (value, ...)``. Keys are ``<type>.<name>``; which
+types and attribute names exist depends on what is searched (its `KeySpace`; runs by
+default: ``metrics``, ``params``, ``tags``, ``properties`` or ``attributes``, singular
+forms accepted too). Names with spaces, dots or other punctuation go in backticks (or double
+quotes). Metrics and numeric attributes (for runs ``start_time`` / ``end_time``) compare with
+numbers, everything else with quoted strings (single or double quotes; double the quote to
+include it: `quote` writes one). ``LIKE`` / ``ILIKE`` (``%`` wildcard) work on strings.
+``IN`` / ``NOT IN`` take a parenthesised, non-empty list of values of the key's type:
+``attributes.run_id IN ('a1', 'b2')``. Keywords are case-insensitive.
+
+Layers pass the parsed `Filter` on (the query API to the store, the MLflow API to the
+store), so a filter is parsed once, where its text arrives.
 """
 
 from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, NoReturn
+from typing import Any, Final, NoReturn, TypeAlias
 
 from runlog import conventions as cv
 
 __all__ = [
-    "RUN_ATTRIBUTES",
-    "Attributes",
+    "MATCH_ALL",
+    "RUN_KEYS",
+    "And",
     "Comparison",
+    "Filter",
     "FilterError",
     "Key",
+    "KeySpace",
+    "Or",
     "OrderBy",
+    "children_of",
+    "comparisons",
+    "conjoin",
+    "evaluate",
+    "map_comparisons",
     "parse_filter",
     "parse_order_by",
+    "quote",
+    "quote_name",
 ]
 
 KEY_TYPES: Final = {
@@ -51,22 +67,9 @@ KEY_TYPES: Final = {
     "attributes": "attribute",
     "attribute": "attribute",
 }
-ATTRIBUTES: Final = frozenset(
-    {
-        "status",
-        "name",
-        "run_id",
-        "experiment",
-        "parent_id",
-        "start_time",
-        "end_time",
-        "lifecycle_stage",
-    }
-)
-NUMERIC_ATTRIBUTES: Final = frozenset({"start_time", "end_time"})
 #: The comparison operators and what they do: on Python values, and on SQLAlchemy
 #: expressions alike (their operators build SQL), so the store and the in-memory MLflow
-#: experiment filter share them.
+#: filters share them.
 COMPARISONS: Final[dict[str, Callable[[Any, Any], Any]]] = {
     "=": operator.eq,
     "!=": operator.ne,
@@ -77,14 +80,22 @@ COMPARISONS: Final[dict[str, Callable[[Any, Any], Any]]] = {
 }
 LIST_OPERATORS: Final = ("IN", "NOT IN")
 MAX_FILTER_LENGTH: Final = 10_000
+#: Parentheses nest at most this deep (a filter is typed by a person, not generated).
+MAX_DEPTH: Final = 50
 
 _WORD = re.compile(r"[A-Za-z_]+")
 _BARE_NAME = re.compile(r"[A-Za-z0-9_\-/:]+")
 _SYMBOL_OP = re.compile(r"<=|>=|!=|=|<|>")
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
-_KEY_EXPECTED = "a key such as metrics.mse, params.alpha, tags.team or attributes.status"
 _OP_EXPECTED = "an operator: =, !=, <, <=, >, >=, LIKE, ILIKE, IN, NOT IN, IS NULL or IS NOT NULL"
 _LIST_EXPECTED = "a list in parentheses, e.g. ('a', 'b') or (1, 2)"
+_PLURALS: Final = {
+    "metric": "metrics",
+    "param": "params",
+    "tag": "tags",
+    "property": "properties",
+    "attribute": "attributes",
+}
 
 
 class FilterError(ValueError):
@@ -92,16 +103,55 @@ class FilterError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class Attributes:
-    """The attribute names a filter may use, those that compare as numbers, and aliases."""
+class KeySpace:
+    """The keys a filter on one kind of thing (runs, experiments, logged models) may use.
 
+    Each searched entity has its own: an experiment filter cannot name a run's attributes.
+
+    Attributes:
+        entity: what is searched, plural, for messages ("runs", "experiments").
+        types: the key types it has (``metric``, ``param``, ``tag``, ``property``,
+            ``attribute``).
+        names: its attribute names.
+        numeric: the attributes that compare as numbers.
+        aliases: other spellings of attribute names.
+    """
+
+    entity: str
+    types: frozenset[str]
     names: frozenset[str]
     numeric: frozenset[str] = frozenset()
     aliases: Mapping[str, str] = field(default_factory=dict)
 
+    def example(self) -> str:
+        """Example keys for messages, e.g. "a key such as metrics.mse or attributes.name"."""
+        attribute = "status" if "status" in self.names else min(self.names, default="name")
+        samples = {"metric": "metrics.mse", "param": "params.alpha", "tag": "tags.team"}
+        samples["attribute"] = f"attributes.{attribute}"
+        found = [samples[t] for t in ("metric", "param", "tag", "attribute") if t in self.types]
+        listed = ", ".join(found[:-1]) + " or " + found[-1] if len(found) > 1 else found[0]
+        return "a key such as " + listed
 
-#: The attributes of runs (``run_name`` is MLflow's spelling of ``name``).
-RUN_ATTRIBUTES: Final = Attributes(ATTRIBUTES, NUMERIC_ATTRIBUTES, {"run_name": "name"})
+
+#: The keys of runs (``run_name`` is MLflow's spelling of ``name``).
+RUN_KEYS: Final = KeySpace(
+    "runs",
+    frozenset(KEY_TYPES.values()),
+    frozenset(
+        {
+            "status",
+            "name",
+            "run_id",
+            "experiment",
+            "parent_id",
+            "start_time",
+            "end_time",
+            "lifecycle_stage",
+        }
+    ),
+    frozenset({"start_time", "end_time"}),
+    {"run_name": "name"},
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +169,10 @@ class Key:
         return self.type == "metric" or self.numeric_attribute
 
     def __str__(self) -> str:
-        return f"{self.type}s.{self.name}" if self.type != "property" else f"properties.{self.name}"
+        return f"{_PLURALS[self.type]}.{self.name}"
+
+
+Value: TypeAlias = str | int | float
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +182,26 @@ class Comparison:
 
     key: Key
     op: str
-    value: str | int | float | tuple[str | int | float, ...] | None
+    value: Value | tuple[Value, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    """Every term holds (no terms: everything matches)."""
+
+    terms: tuple[Filter, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    """At least one term holds."""
+
+    terms: tuple[Filter, ...]
+
+
+Filter: TypeAlias = Comparison | And | Or
+#: The empty filter: matches everything.
+MATCH_ALL: Final = And(())
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,12 +210,62 @@ class OrderBy:
     ascending: bool
 
 
-def parse_filter(text: str, attributes: Attributes = RUN_ATTRIBUTES) -> list[Comparison]:
-    """Parse a filter; an empty or blank filter matches everything (``[]``).
+def quote(value: str) -> str:
+    """*value* as a string literal of the filter language: ``o'brien`` -> ``'o''brien'``."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def quote_name(name: str) -> str:
+    """*name* as a key name in backticks: ``my tag`` -> ``\\`my tag\\```."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def children_of(run_id: str) -> str:
+    """The filter text for the child runs of *run_id*."""
+    return f"attributes.parent_id = {quote(run_id)}"
+
+
+def comparisons(filter: Filter) -> Iterator[Comparison]:
+    """Every comparison in *filter*, left to right."""
+    if isinstance(filter, Comparison):
+        yield filter
+        return
+    for term in filter.terms:
+        yield from comparisons(term)
+
+
+def map_comparisons(filter: Filter, change: Callable[[Comparison], Filter]) -> Filter:
+    """*filter* with each comparison replaced by ``change(comparison)``."""
+    if isinstance(filter, Comparison):
+        return change(filter)
+    return type(filter)(tuple(map_comparisons(term, change) for term in filter.terms))
+
+
+def conjoin(*filters: Filter) -> Filter:
+    """All of *filters* must hold (nested ANDs flattened, empty ones dropped)."""
+    terms: list[Filter] = []
+    for part in filters:
+        terms.extend(part.terms if isinstance(part, And) else (part,))
+    return terms[0] if len(terms) == 1 else And(tuple(terms))
+
+
+def evaluate(filter: Filter, holds: Callable[[Comparison], bool]) -> bool:
+    """Whether *filter* holds, given whether each comparison holds (for filters in memory)."""
+    if isinstance(filter, Comparison):
+        return holds(filter)
+    if isinstance(filter, And):
+        return all(evaluate(term, holds) for term in filter.terms)
+    return any(evaluate(term, holds) for term in filter.terms)
+
+
+def parse_filter(text: str, keys: KeySpace = RUN_KEYS, *, boolean: bool = True) -> Filter:
+    """Parse a filter; an empty or blank filter matches everything (`MATCH_ALL`).
 
     Args:
         text: the filter.
-        attributes: what ``attributes.<name>`` may name (runs' attributes by default).
+        keys: the keys it may use (runs' by default).
+        boolean: whether ``OR`` and parentheses are allowed (MLflow's dialect has only
+            ``AND``).
 
     Raises:
         FilterError: the filter is malformed.
@@ -152,23 +274,22 @@ def parse_filter(text: str, attributes: Attributes = RUN_ATTRIBUTES) -> list[Com
         raise FilterError(
             f"filter is {len(text)} characters long; the limit is {MAX_FILTER_LENGTH}"
         )
-    parser = _Parser(text, attributes)
+    parser = _Parser(text, keys, boolean)
     if parser.at_end():
-        return []
-    comparisons = [parser.comparison()]
-    while not parser.at_end():
-        parser.keyword("AND", "'and' or the end of the filter")
-        comparisons.append(parser.comparison())
-    return comparisons
+        return MATCH_ALL
+    found = parser.disjunction()
+    if not parser.at_end():
+        parser.fail("unexpected text", parser.connectives())
+    return found
 
 
-def parse_order_by(text: str, attributes: Attributes = RUN_ATTRIBUTES) -> OrderBy:
+def parse_order_by(text: str, keys: KeySpace = RUN_KEYS) -> OrderBy:
     """Parse one order-by clause, e.g. ``metrics.mse ASC`` (ascending unless ``DESC``).
 
     Raises:
         FilterError: the clause is malformed.
     """
-    parser = _Parser(text, attributes)
+    parser = _Parser(text, keys, boolean=False)
     key = parser.key()
     ascending = True
     if not parser.at_end():
@@ -184,15 +305,22 @@ def parse_order_by(text: str, attributes: Attributes = RUN_ATTRIBUTES) -> OrderB
 class _Parser:
     """A cursor over the text with one method per grammar rule."""
 
-    def __init__(self, text: str, attributes: Attributes) -> None:
+    def __init__(self, text: str, keys: KeySpace, boolean: bool) -> None:
         self.text = text
         self.pos = 0
-        self.attributes = attributes
+        self.keys = keys
+        self.boolean = boolean
+        self.depth = 0
 
     def fail(self, problem: str, expected: str, back: int = 0) -> NoReturn:
         pos = self.pos - back
         near = repr(self.text[pos : pos + 20]) if pos < len(self.text) else "the end"
         raise FilterError(f"{problem} at position {pos + 1} (near {near}); expected {expected}")
+
+    def connectives(self) -> str:
+        """What may follow a comparison, for messages."""
+        closing = "')'" if self.depth else "the end of the filter"
+        return f"'and', 'or' or {closing}" if self.boolean else f"'and' or {closing}"
 
     def skip_space(self) -> None:
         while self.pos < len(self.text) and self.text[self.pos].isspace():
@@ -221,6 +349,44 @@ class _Parser:
         if word is None or word.upper() != keyword:
             self.fail("unexpected text", expected, back=len(word or ""))
 
+    def next_is(self, keyword: str) -> bool:
+        """Consume *keyword* if it comes next."""
+        start = self.pos
+        word = self.match(_WORD)
+        if word is not None and word.upper() == keyword:
+            return True
+        self.pos = start
+        return False
+
+    def disjunction(self) -> Filter:
+        terms = [self.conjunction()]
+        while self.boolean and self.next_is("OR"):
+            terms.append(self.conjunction())
+        return terms[0] if len(terms) == 1 else Or(tuple(terms))
+
+    def conjunction(self) -> Filter:
+        terms = [self.term()]
+        while self.next_is("AND"):
+            terms.append(self.term())
+        return terms[0] if len(terms) == 1 else And(tuple(terms))
+
+    def term(self) -> Filter:
+        self.skip_space()
+        if not (self.boolean and self.text.startswith("(", self.pos)):
+            return self.comparison()
+        if self.depth >= MAX_DEPTH:
+            self.fail("parentheses nested too deep", f"at most {MAX_DEPTH} levels")
+        self.pos += 1
+        self.depth += 1
+        inner = self.disjunction()
+        if self.at_end():
+            self.fail("unclosed parenthesis", "')'")
+        if not self.text.startswith(")", self.pos):
+            self.fail("unexpected text", self.connectives())
+        self.pos += 1
+        self.depth -= 1
+        return inner
+
     def comparison(self) -> Comparison:
         key = self.key()
         op = self.operator()
@@ -236,13 +402,16 @@ class _Parser:
 
     def key(self) -> Key:
         if self.at_end():
-            self.fail("missing key", _KEY_EXPECTED)
+            self.fail("missing key", self.keys.example())
         prefix = self.match(_WORD)
         if prefix is None:
-            self.fail("unexpected text", _KEY_EXPECTED)
+            self.fail("unexpected text", self.keys.example())
         key_type = KEY_TYPES.get(prefix.lower())
         if key_type is None:
-            self.fail(f"unknown key type {prefix!r}", _KEY_EXPECTED, back=len(prefix))
+            self.fail(f"unknown key type {prefix!r}", self.keys.example(), back=len(prefix))
+        if key_type not in self.keys.types:
+            problem = f"{self.keys.entity} have no {_PLURALS[key_type]}"
+            self.fail(problem, self.keys.example(), back=len(prefix))
         if not self.text.startswith(".", self.pos):
             self.fail(f"missing '.' after {prefix!r}", f"'{prefix}.<name>'")
         self.pos += 1
@@ -250,7 +419,7 @@ class _Parser:
         if key_type != "attribute":
             return Key(key_type, name)
         name = self.attribute(name)
-        return Key(key_type, name, name in self.attributes.numeric)
+        return Key(key_type, name, name in self.keys.numeric)
 
     def name(self) -> str:
         quote = self.text[self.pos : self.pos + 1]
@@ -265,11 +434,11 @@ class _Parser:
         return found.group()
 
     def attribute(self, name: str) -> str:
-        name = self.attributes.aliases.get(name, name)
-        if name not in self.attributes.names:
-            expected = "one of " + ", ".join(sorted(self.attributes.names))
-            self.fail(f"unknown attribute {name!r}", expected, back=len(name))
-        return name
+        canonical = self.keys.aliases.get(name, name)
+        if canonical not in self.keys.names:
+            expected = "one of " + ", ".join(sorted(self.keys.names))
+            self.fail(f"{self.keys.entity} have no attribute {name!r}", expected, back=len(name))
+        return canonical
 
     def quoted(self, quote: str, what: str) -> str:
         start = self.pos

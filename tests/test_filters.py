@@ -1,16 +1,27 @@
-"""The filter language parser: a table of valid filters and a table of errors."""
+"""The filter language (`runlog.filters`): a table of valid filters and a table of errors."""
 
 from __future__ import annotations
 
 import pytest
 
-from collectors.store.filters import (
+from runlog.filters import (
+    MATCH_ALL,
+    RUN_KEYS,
+    And,
     Comparison,
+    Filter,
     FilterError,
     Key,
+    KeySpace,
+    Or,
     OrderBy,
+    comparisons,
+    conjoin,
+    evaluate,
     parse_filter,
     parse_order_by,
+    quote,
+    quote_name,
 )
 
 M, P, T = Key("metric", "mse"), Key("param", "alpha"), Key("tag", "team")
@@ -64,7 +75,9 @@ M, P, T = Key("metric", "mse"), Key("param", "alpha"), Key("tag", "team")
     ],
 )
 def test_parse_filter(text: str, expected: list[Comparison]) -> None:
-    assert expected == parse_filter(text)
+    """A filter of comparisons joined by AND: one comparison alone, several in an `And`."""
+    tree: Filter = expected[0] if len(expected) == 1 else And(tuple(expected))
+    assert tree == parse_filter(text)
 
 
 @pytest.mark.parametrize(
@@ -82,8 +95,13 @@ def test_parse_filter(text: str, expected: list[Comparison]) -> None:
         ("params.a = 3", "params.a compared with a number at position 12", "a quoted string"),
         ("metrics.x LIKE 'a%'", "LIKE on the numeric key metrics.x at position 16", "="),
         ("tags.a = 'abc", "unterminated string at position 10", "a closing '"),
-        ("attributes.colour = 'x'", "unknown attribute 'colour' at position 12", "start_time"),
-        ("metrics.x < 3 or metrics.y < 3", "unexpected text at position 15", "'and'"),
+        ("attributes.colour = 'x'", "runs have no attribute 'colour' at position 12", "start_time"),
+        ("metrics.x < 3 xor metrics.y < 3", "unexpected text at position 15", "'and', 'or'"),
+        ("metrics.x < 3 or", "missing key at position 17 (near the end)", "a key"),
+        ("(metrics.x < 3", "unclosed parenthesis at position 15", "')'"),
+        ("(metrics.x < 3 tags.a = 'b')", "unexpected text at position 16", "'or' or ')'"),
+        ("metrics.x < 3)", "unexpected text at position 14", "or the end of the filter"),
+        ("()", "unexpected text at position 2", "a key such as"),
         ("metrics.x < 3 and", "missing key at position 18 (near the end)", "a key"),
         ("tags.a IS nothing", "unexpected text at position 11", "NULL or NOT NULL after IS"),
         ("tags.a IS NOT 'x'", "unexpected text at position 15", "NULL after IS NOT"),
@@ -152,3 +170,74 @@ def test_parse_order_by(text: str, expected: OrderBy) -> None:
 def test_parse_order_by_errors(text: str, message: str) -> None:
     with pytest.raises(FilterError, match=message.replace("(", r"\(")):
         parse_order_by(text)
+
+
+A, B, C = (Comparison(Key("param", name), "=", "1") for name in "abc")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("params.a = '1' or params.b = '1'", Or((A, B))),
+        ("params.a = '1' OR params.b = '1' or params.c = '1'", Or((A, B, C))),
+        # AND binds tighter than OR, as in SQL.
+        ("params.a = '1' or params.b = '1' and params.c = '1'", Or((A, And((B, C))))),
+        ("params.a = '1' and params.b = '1' or params.c = '1'", Or((And((A, B)), C))),
+        ("(params.a = '1' or params.b = '1') and params.c = '1'", And((Or((A, B)), C))),
+        ("((params.a = '1'))", A),
+        ("params.a IN ('1') or (params.b = '1')", Or((Comparison(A.key, "IN", ("1",)), B))),
+    ],
+)
+def test_or_and_parentheses(text: str, expected: Filter) -> None:
+    assert expected == parse_filter(text)
+
+
+def test_mlflow_dialect_has_no_or() -> None:
+    """MLflow's search has only AND; `boolean=False` keeps that dialect."""
+    with pytest.raises(FilterError, match="expected 'and' or the end of the filter"):
+        parse_filter("params.a = '1' or params.b = '1'", boolean=False)
+    with pytest.raises(FilterError, match="unexpected text at position 1"):
+        parse_filter("(params.a = '1')", boolean=False)
+
+
+def test_deep_parentheses_are_refused() -> None:
+    with pytest.raises(FilterError, match="nested too deep"):
+        parse_filter("(" * 60 + "params.a = '1'" + ")" * 60)
+
+
+@pytest.mark.parametrize("value", ["o'brien", "", "''", 'say "hi"', "a\\b", "%_"])
+def test_quote_round_trips(value: str) -> None:
+    """What `quote` writes parses back to the same string."""
+    assert Comparison(Key("tag", "owner"), "=", value) == parse_filter(
+        f"tags.owner = {quote(value)}"
+    )
+
+
+@pytest.mark.parametrize("name", ["my tag", "a.b", "back`tick", "x"])
+def test_quote_name_round_trips(name: str) -> None:
+    assert Key("tag", name) == parse_filter(f"tags.{quote_name(name)} IS NULL").key  # type: ignore[union-attr]  # a lone comparison
+
+
+def test_each_entity_has_its_own_keys() -> None:
+    """An experiment filter knows experiment attributes only, and no metrics."""
+    experiments = KeySpace("experiments", frozenset({"attribute", "tag"}), frozenset({"name"}))
+
+    assert Comparison(Key("attribute", "name"), "=", "x") == parse_filter(
+        "attributes.name = 'x'", experiments
+    )
+    with pytest.raises(FilterError, match="experiments have no attribute 'run_id'"):
+        parse_filter("attributes.run_id = 'x'", experiments)
+    with pytest.raises(FilterError, match="experiments have no metrics at position 1"):
+        parse_filter("metrics.m < 1", experiments)
+    assert "run_id" in RUN_KEYS.names
+
+
+def test_tree_helpers() -> None:
+    tree = parse_filter("params.a = '1' and (params.b = '1' or params.c = '1')")
+
+    assert [A, B, C] == list(comparisons(tree))
+    assert tree == conjoin(MATCH_ALL, tree)
+    assert And((A, B, C)) == conjoin(And((A, B)), C)
+    assert evaluate(tree, lambda c: c in (A, C))
+    assert not evaluate(tree, lambda c: c in (B, C))
+    assert evaluate(MATCH_ALL, lambda c: False)
