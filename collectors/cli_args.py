@@ -113,7 +113,7 @@ def make_command(serve: Serve = _serve, name: str = "collector") -> click.Comman
         metavar="URL",
         envvar=c.ENV_FILES,
         help="Where run files go: s3://bucket/prefix or any fsspec URL (needs "
-        f"runlog[s3] for s3://) [env {c.ENV_FILES}; default files/ in --data-dir].",
+        f"runlog-ml[s3] for s3://) [env {c.ENV_FILES}; default files/ in --data-dir].",
     )
     @click.option(
         "--migrate",

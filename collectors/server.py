@@ -185,7 +185,8 @@ def _open_files(settings: Settings) -> FileStore:
         remote = FsspecFileStore(settings.files)
     except (ImportError, ValueError) as exc:
         raise ConfigError(
-            f"cannot use --files {settings.files}: {exc} (s3:// needs `pip install 'runlog[s3]'`)"
+            f"cannot use --files {settings.files}: {exc} "
+            "(s3:// needs `pip install 'runlog-ml[s3]'`)"
         ) from exc
     remote.check()
     return remote

@@ -1,6 +1,6 @@
 """``runlog db upgrade``, ``gc``, ``export``, ``import``: commands on a store itself.
 
-They need the collector's libraries (``pip install 'runlog[collector]'``) and the store's
+They need the collector's libraries (``pip install 'runlog-ml[collector]'``) and the store's
 URL (``--store``, env ``RUNLOG_STORE``; default: SQLite in ``--data-dir``), not a running
 collector.
 """
@@ -52,7 +52,7 @@ def _collectors_store() -> Any:
     except ImportError as exc:
         raise click.ClickException(
             f"this command needs the collector's libraries (missing {exc.name}); "
-            "install them with `pip install 'runlog[collector]'`"
+            "install them with `pip install 'runlog-ml[collector]'`"
         ) from exc
     return store_module
 
