@@ -11,10 +11,12 @@ kept.
 
 from __future__ import annotations
 
+import logging
 import sys
 import uuid
 from array import array
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from typing import Any
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
@@ -28,6 +30,8 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 from runlog import conventions as c
 from runlog._records import Event, LogLine, RunKey, Segment
+
+_log = logging.getLogger("runlog.internal")
 
 _BIG_ENDIAN = sys.byteorder == "big"
 _SCOPE_NAME = "runlog"
@@ -128,7 +132,7 @@ def _resource(run: RunKey, batch_id: str) -> Resource:
         (c.BATCH_ID, batch_id),
     ]
     return Resource(
-        attributes=[KeyValue(key=k, value=AnyValue(string_value=v)) for k, v in pairs if v]
+        attributes=[KeyValue(key=k, value=AnyValue(string_value=_utf8(v))) for k, v in pairs if v]
     )
 
 
@@ -167,15 +171,63 @@ def _request(items: list[Item]) -> bytes:
         wanted = item.scope if isinstance(item, LogLine) else _SCOPE_NAME
         if scope != wanted:
             scope_logs = resource_logs.scope_logs.add()
-            scope_logs.scope.name = scope = wanted
+            scope_logs.scope.name = scope = _utf8(wanted)
             records = scope_logs.log_records
-        if isinstance(item, LogLine):
-            add_line(records, item)
-        elif isinstance(item, Event):
-            records.append(event_record(item))
-        else:
-            records.append(segment_record(item))
+        kept = len(records)
+        try:
+            _add(records, item)
+        except UnicodeEncodeError:  # a lone surrogate (e.g. from a non-UTF-8 file name)
+            del records[kept:]  # a record added before one of its attributes failed
+            _drop_unencodable(records, item)
     return bytes(request.SerializeToString())
+
+
+def _add(records: Any, item: Item) -> None:
+    if isinstance(item, LogLine):
+        add_line(records, item)
+    elif isinstance(item, Event):
+        records.append(event_record(item))
+    else:
+        records.append(segment_record(item))
+
+
+def _utf8(text: str) -> str:
+    """*text*, with anything UTF-8 cannot carry (lone surrogates) escaped."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def _drop_unencodable(records: Any, item: Item) -> None:
+    """Keep a log line with its bad characters escaped; drop another record, saying so.
+
+    The packer already refuses values and names that UTF-8 cannot carry; this is the net
+    for what slipped through, so that one bad string never costs the rest of the request.
+    """
+    if isinstance(item, LogLine):
+        exception = None
+        if item.exception is not None:
+            kind, message, stack = item.exception
+            exception = (_utf8(kind), _utf8(message), _utf8(stack))
+        scope, text = _utf8(item.scope), _utf8(item.message)
+        line = LogLine(
+            item.run, item.time_ns, item.severity_number, item.severity_text, scope, text
+        )
+        add_line(records, replace(line, exception=exception, stream=item.stream))
+        return
+    what = item.event_name if isinstance(item, Event) else f"metric {item.name!r}"
+    _log.warning(
+        "run %s: %s not sent: it holds a string UTF-8 cannot encode (a lone surrogate)",
+        item.run.run_id,
+        _utf8(str(what)),
+    )
+
+
+def points_of(item: Item) -> int:
+    """Metric points an item carries (0 for events and log lines)."""
+    return len(item.steps) if isinstance(item, Segment) else 0
 
 
 def encode(items: Iterable[Item], max_bytes: int = MAX_REQUEST_BYTES) -> Iterator[bytes]:
@@ -184,14 +236,23 @@ def encode(items: Iterable[Item], max_bytes: int = MAX_REQUEST_BYTES) -> Iterato
     Order across runs is kept per run (records of one run stay in order); a segment larger
     than *max_bytes* travels alone.
     """
+    for body, _ in encode_counted(items, max_bytes):
+        yield body
+
+
+def encode_counted(
+    items: Iterable[Item], max_bytes: int = MAX_REQUEST_BYTES
+) -> Iterator[tuple[bytes, int]]:
+    """Like `encode`, each request with the number of metric points it carries."""
     pending: list[Item] = []
-    size = 0
+    size = points = 0
     for item in items:
         item_size = _size(item)
         if pending and size + item_size > max_bytes:
-            yield _request(pending)
-            pending, size = [], 0
+            yield _request(pending), points
+            pending, size, points = [], 0, 0
         pending.append(item)
         size += item_size
+        points += points_of(item)
     if pending:
-        yield _request(pending)
+        yield _request(pending), points

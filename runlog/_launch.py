@@ -472,10 +472,9 @@ def child_bootstrap() -> None:
 
 def _record_interpreter() -> None:
     """Record the interpreter facts in the background: reading installed versions takes
-    0.1-0.3 s that the script's first line should not wait for. Joined at exit (before
-    the exporter's last flush, atexit being last-in first-out), so nothing is lost."""
-    import atexit
-
+    0.1-0.3 s that the script's first line should not wait for. Joined in the shutdown's
+    `DRAIN` phase (before runs finish and the exporter's last flush): nothing is lost."""
+    from runlog import _shutdown
     from runlog.instrumentation._base import current_run
 
     run = current_run()
@@ -490,7 +489,7 @@ def _record_interpreter() -> None:
 
     thread = threading.Thread(target=record, name="runlog-interpreter-facts", daemon=True)
     thread.start()
-    atexit.register(thread.join, 5.0)
+    _shutdown.add(_shutdown.DRAIN, lambda: thread.join(5.0))
 
 
 def _read_printed_metrics() -> None:
@@ -529,12 +528,9 @@ def _remove_bootstrap_from_pythonpath() -> None:
 def _flush_on_sigterm() -> None:
     """Send what is buffered before dying of SIGTERM (the launched run stays the parent's;
     runs the script started itself are canceled, as `runlog._lifecycle` does)."""
-    from runlog import _lifecycle
+    from runlog import _shutdown
 
-    if threading.current_thread() is not threading.main_thread():
-        return
-    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _lifecycle._on_sigterm)
+    _shutdown.take_sigterm()
 
 
 # --- the launcher of submitted runs --------------------------------------------------------

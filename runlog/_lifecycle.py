@@ -3,25 +3,21 @@
 A run started here (`start_logging`, `start_run`, `child_run`, `get_context` outside a
 launched process) is completed at a normal exit, failed with the traceback when the
 interpreter dies of an uncaught exception, and canceled on SIGTERM; the buffered data is
-then flushed with a bounded wait and the rest spooled. atexit runs this before the
-pipelines close (registered later, so it runs first).
+then flushed with a bounded wait and the rest spooled. The order of all that is
+`runlog._shutdown`'s (this module adds the `FINISH` step).
 """
 
 from __future__ import annotations
 
-import atexit
 import logging
 import os
-import signal
 import sys
 import threading
-import traceback
 from collections.abc import Callable
-from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any
 
+from runlog import _shutdown
 from runlog import conventions as c
-from runlog._pipeline import close_all
 
 if TYPE_CHECKING:
     from runlog.run import Run
@@ -35,8 +31,6 @@ _innermost: Run | None = None
 _context: Run | None = None
 #: Held while the context run is chosen (not `_lock`: starting a run registers it there).
 _context_lock = threading.Lock()
-_uncaught: str | None = None
-_hooks_installed = False
 
 
 def register(run: Run) -> None:
@@ -45,7 +39,7 @@ def register(run: Run) -> None:
     with _lock:
         _owned[id(run)] = run
         _innermost = run
-    _install_hooks()
+    _shutdown.install_hooks()
 
 
 def unregister(run: Run) -> None:
@@ -92,44 +86,9 @@ def finish_owned(status: str, error: str | None = None) -> None:
             _log.exception("runlog could not finish run %s", run.id)
 
 
-def _at_exit() -> None:
-    if _uncaught is not None:
-        finish_owned(c.STATUS_FAILED, _uncaught)
-    else:
-        finish_owned(c.STATUS_COMPLETED)
-
-
-def _excepthook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
-    global _uncaught
-    if not issubclass(kind, KeyboardInterrupt):
-        _uncaught = "".join(traceback.format_exception(kind, value, tb))[-c.MAX_VALUE_LENGTH :]
-    _previous_excepthook(kind, value, tb)
-
-
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    finish_owned(c.STATUS_CANCELED)
-    close_all()
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    os.kill(os.getpid(), signal.SIGTERM)
-
-
-_previous_excepthook = sys.excepthook
-
-
-def _install_hooks() -> None:
-    """Chain sys.excepthook; take SIGTERM only where nobody else handles it."""
-    global _hooks_installed, _previous_excepthook
-    if _hooks_installed:
-        return
-    _hooks_installed = True
-    _previous_excepthook = sys.excepthook
-    sys.excepthook = _excepthook
-    if threading.current_thread() is threading.main_thread():
-        try:
-            if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-                signal.signal(signal.SIGTERM, _on_sigterm)
-        except (ValueError, OSError):
-            pass  # not allowed here (embedded interpreter): exit handling still works
+def _finish_at_exit() -> None:
+    """The `FINISH` step: finish owned runs as the process ends (see `_shutdown.outcome`)."""
+    finish_owned(*_shutdown.outcome())
 
 
 def context_run(cls: type[Run]) -> Run:
@@ -175,11 +134,11 @@ def _parse_resource(text: str) -> dict[str, Any]:
 
 def _forget_owned_in_child() -> None:
     """A forked child does not own its parent's runs: it must not finish them at exit."""
-    global _lock
+    global _lock, _context_lock
     _lock = threading.Lock()
+    _context_lock = threading.Lock()  # a thread of the parent may have held it at the fork
     _owned.clear()
 
 
-atexit.register(_at_exit)
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_owned_in_child)
+_shutdown.add(_shutdown.FINISH, _finish_at_exit)
+_shutdown.after_fork_in_child(_forget_owned_in_child)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from itertools import repeat
+from itertools import repeat, starmap
 from operator import itemgetter
 from typing import Any
 
@@ -71,6 +71,10 @@ class Packer:
     def __init__(self) -> None:
         self.series: list[tuple[RunHandle, str, deque[tuple[Any, Any, int]]]] = []
 
+    def buffered(self) -> int:
+        """Points waiting in the registered metric deques."""
+        return sum(len(queue) for _, _, queue in self.series)
+
     def forget_buffered(self) -> None:
         """Drop points waiting in the metric deques (after a fork: they are the parent's)."""
         for _, _, queue in self.series:
@@ -99,8 +103,8 @@ class Packer:
 
 
 def _drain(queue: deque[tuple[Any, Any, int]]) -> list[tuple[Any, Any, int]]:
-    pop = queue.popleft
-    return [pop() for _ in repeat(None, len(queue))]
+    # The points there now (more may arrive meanwhile), popped in C: ~2x the comprehension.
+    return list(starmap(queue.popleft, repeat((), len(queue))))
 
 
 class _Cycle:
@@ -253,5 +257,8 @@ def _dtype(handle: RunHandle, name: str, value: Any) -> str | None:
     dtype = dtype_of(value)
     if dtype == c.DTYPE_STR and len(value) > c.MAX_VALUE_LENGTH:
         handle.warn(name, f"string values are limited to {c.MAX_VALUE_LENGTH} characters")
+        return None
+    if dtype == c.DTYPE_STR and not c.is_utf8(value):
+        handle.warn(name, f"a string value {c.NOT_UTF8}")
         return None
     return dtype

@@ -9,7 +9,7 @@ from __future__ import annotations
 import http.client
 import logging
 import os
-from typing import IO
+from typing import IO, Protocol
 from urllib.parse import quote, urlsplit
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
@@ -19,6 +19,20 @@ from runlog import conventions as c
 from runlog.spool import Upload
 
 _log = logging.getLogger("runlog.internal")
+
+
+class Transport(Protocol):
+    """What the exporter sends through (httpx-style: inject one to capture or redirect).
+
+    `Sender` posts to a collector; `runlog.testing` keeps what it is given in memory.
+    Both methods raise `SendError` when the data may be sent again later (it is spooled).
+    """
+
+    def deliver_logs(self, body: bytes) -> None:
+        """Deliver one serialised OTLP ``ExportLogsServiceRequest``."""
+
+    def deliver_file(self, upload: Upload) -> None:
+        """Deliver one staged file upload."""
 
 
 class SendError(Exception):

@@ -119,4 +119,6 @@ def check_string(what: str, value: Any) -> str | Invalid:
     text = value if isinstance(value, str) else repr(value)
     if len(text) > c.MAX_VALUE_LENGTH:
         return Invalid(f"{what} is {len(text)} characters; the limit is {c.MAX_VALUE_LENGTH}")
+    if not c.is_utf8(text):
+        return Invalid(f"{what} {c.NOT_UTF8}")
     return text

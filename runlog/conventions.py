@@ -168,6 +168,9 @@ ENV_INSTRUMENTATION_STRICT: Final = "RUNLOG_INSTRUMENTATION_STRICT"
 #: before runlog can be imported).
 ENV_CLIENT_PATH: Final = "RUNLOG_CLIENT_PATH"
 DEFAULT_HEARTBEAT_INTERVAL: Final = 10.0
+#: Metric points a process holds in memory for the collector before it spills them to the
+#: spool on disk (default 1,000,000): memory stays bounded when the collector is slower.
+ENV_MAX_BUFFERED_POINTS: Final = "RUNLOG_MAX_BUFFERED_POINTS"
 DEFAULT_ENDPOINT: Final = "http://127.0.0.1:4318"
 DEFAULT_HTTP_PORT: Final = 4318
 DEFAULT_GRPC_PORT: Final = 4317
@@ -201,7 +204,27 @@ def check_name(what: str, name: object) -> str | None:
         return f"{what} is {len(name)} characters long; the limit is {MAX_NAME_LENGTH}"
     if "\x00" in name:
         return f"{what} must not contain NUL characters"
+    if not is_utf8(name):
+        return f"{what} {NOT_UTF8}"
     return None
+
+
+#: Why a string with a lone surrogate is refused (it cannot travel as UTF-8).
+NOT_UTF8: Final = (
+    "holds a lone surrogate that UTF-8 cannot carry (often from decoding a file name "
+    "that is not UTF-8); use os.fsdecode or errors='replace'"
+)
+
+
+def is_utf8(text: str) -> bool:
+    """True if *text* can be encoded as UTF-8 (it holds no lone surrogate)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def check_file_path(path: object) -> str | None:

@@ -127,6 +127,7 @@ class Run:
             )
         run._setup(experiment, run_id, name, parent_id, owned)
         run._event(c.EVENT_RUN_START, ((c.STATUS, c.STATUS_RUNNING),))
+        run._pipeline.watch(run._handle)  # heartbeats while it is live
         for key, value in (tags or {}).items():
             run.tag(key, value)
         if params:
@@ -755,6 +756,7 @@ class Run:
         if error:
             attributes += ((c.ERROR, error),)
         self._event(c.EVENT_RUN_END, attributes)
+        self._pipeline.unwatch(self._handle)
         _lifecycle.unregister(self)
         if wait:
             self.flush()

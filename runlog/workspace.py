@@ -17,6 +17,7 @@ _FROM_CONFIG_IGNORED = {
 }
 
 if TYPE_CHECKING:
+    from runlog._transport import Transport
     from runlog.client import Client
     from runlog.experiment import Experiment
     from runlog.model import Model
@@ -30,6 +31,10 @@ class Workspace:
         endpoint: Collector URL; default ``RUNLOG_ENDPOINT``, then the nearest
             ``.runlog/config.json``, then ``http://127.0.0.1:4318``.
         token: Bearer token; default ``RUNLOG_TOKEN``, then the config file.
+        transport: Where the exporter delivers run data instead of the collector's
+            OTLP/HTTP endpoint (an object with ``deliver_logs(body)`` and
+            ``deliver_file(upload)``, e.g. `runlog.testing.Recorder`); queries still go
+            to *endpoint*.
     """
 
     def __init__(
@@ -37,9 +42,11 @@ class Workspace:
         endpoint: str | None = None,
         token: str | None = None,
         config_path: str | os.PathLike[str] | None = None,
+        transport: Transport | None = None,
     ) -> None:
         self._settings = _config.resolve(endpoint, token, config_path)
         self._client: Client | None = None
+        self._transport = transport
 
     @classmethod
     def from_config(
@@ -88,7 +95,7 @@ class Workspace:
         return self._client
 
     def _pipeline(self) -> Pipeline:
-        return get_pipeline(self.endpoint, self.token)
+        return get_pipeline(self.endpoint, self.token, self._transport)
 
     @property
     def experiments(self) -> dict[str, Experiment]:

@@ -36,12 +36,11 @@ records.
 
 from __future__ import annotations
 
-import atexit
 import functools
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
-from runlog import _lifecycle  # noqa: F401  (imported first: its atexit runs after ours)
+from runlog import _shutdown
 from runlog.instrumentation import _tensorboard, _torch_hot, lightning
 from runlog.instrumentation._base import Instrumentor, Target, safely, suppressed
 from runlog.instrumentation._torch_losses import DEFAULT_EVERY
@@ -162,10 +161,10 @@ class TorchInstrumentor(Instrumentor):
     def _on_instrument(self) -> None:
         self.tracker.log_models = bool(self.options.get("log_models", True))
         self.tracker.loss_every = max(1, int(self.options.get("loss_every", DEFAULT_EVERY)))
-        atexit.register(self._at_exit)
+        _shutdown.add(_shutdown.DRAIN, self._at_exit)
 
     def _on_uninstrument(self) -> None:
-        atexit.unregister(self._at_exit)
+        _shutdown.remove(_shutdown.DRAIN, self._at_exit)
         self._hot.restore_all()
         self.tracker.finish(follow=False)
         self.tracker.unwatch_modules()
