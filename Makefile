@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: install demo test test-fast lint bench browser screenshots clean
+.PHONY: install demo test test-fast lint bench browser postgres screenshots clean
 
 # The studio's browser tests and `make screenshots` drive Debian's chromium (Playwright's own
 # browser download cannot work here); install it when it is missing.
@@ -40,8 +40,15 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check runlog collectors tests bench examples
 	$(BIN)/mypy
 
-test: lint browser
+test: lint browser postgres
 	$(BIN)/pytest
+
+# The store tests run on SQLite and on a real PostgreSQL; they fail (not skip) without one.
+PG_HINT := make test needs PostgreSQL at 127.0.0.1:5432 (user postgres, trust auth, database test), e.g. docker run -d -p 5432:5432 -e POSTGRES_HOST_AUTH_METHOD=trust -e POSTGRES_DB=test postgres:16 (or set RUNLOG_TEST_POSTGRES=skip to skip those tests on purpose)
+PG_DSN := host=127.0.0.1 port=5432 user=postgres dbname=test connect_timeout=3
+postgres: $(STAMP)
+	@$(BIN)/python -c "import psycopg; psycopg.connect('$(PG_DSN)').close()" 2>/dev/null \
+		|| [ "$$RUNLOG_TEST_POSTGRES" = skip ] || { echo "$(PG_HINT)" >&2; exit 1; }
 
 # The in-process unit tests (no collector process, browser, Ray or fresh venv): 761 tests,
 # 49 s of CPU (4.5 min wall on a shared 2-core machine). `make test` stays the full suite.
@@ -49,7 +56,7 @@ FAST_TESTS := tests/collectors/test_convert.py tests/collectors/store tests/test
 	tests/test_conventions.py tests/test_extras.py tests/test_packer.py tests/test_spool.py \
 	tests/collectors/test_writer.py tests/collectors/test_cli_args.py tests/test_demo_ports.py
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) postgres
 	$(BIN)/pytest -q -x -m "not slow and not install and not ray" $(FAST_TESTS)
 
 browser:
@@ -73,6 +80,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/studio.py
 	$(BIN)/python bench/studio_compute.py
 	$(BIN)/python bench/submit.py
+	$(BIN)/python bench/store_backends.py
 
 clean:
 	rm -rf $(VENV) .runlog-demo .pytest_cache .mypy_cache .ruff_cache

@@ -10,6 +10,7 @@ from __future__ import annotations
 from importlib import metadata
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
@@ -23,6 +24,7 @@ from collectors.errors import (
     INTERNAL,
     INVALID_ARGUMENT,
     NOT_FOUND,
+    UNAVAILABLE,
     UNSUPPORTED_MEDIA_TYPE,
     ApiError,
 )
@@ -165,6 +167,8 @@ def _add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _on_api_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _on_validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _on_http_error)  # type: ignore[arg-type]
+    for lost in _DATABASE_DOWN:
+        app.add_exception_handler(lost, _on_database_down)
     app.add_exception_handler(Exception, _on_unexpected)
 
 
@@ -204,6 +208,17 @@ async def _on_http_error(request: Request, exc: StarletteHTTPException) -> Respo
     response = error_response(request, error)
     response.status_code = exc.status_code
     return response
+
+
+#: What SQLAlchemy raises when the database is unreachable or dropped the connection.
+_DATABASE_DOWN = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DisconnectionError)
+
+
+async def _on_database_down(request: Request, exc: Exception) -> Response:
+    # The pool's pre-ping replaces dead connections, so the next request after the
+    # database is back succeeds; until then clients retry (and runlog's clients spool).
+    message = f"the store's database is unavailable ({type(exc).__name__}); retry later"
+    return error_response(request, ApiError(UNAVAILABLE, message))
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> Response:

@@ -47,6 +47,9 @@ def settings_from_options(
     ray_address: str | None,
     max_ray_runs: int,
     cancel_grace: float,
+    store: str | None = None,
+    files: str | None = None,
+    migrate: bool = False,
 ) -> Settings:
     """The `Settings` that the command's options (by their parameter names) describe."""
     del replay_spool  # the default; accepted for the scripts that still pass it
@@ -67,6 +70,9 @@ def settings_from_options(
         ray_address=ray_address,
         max_ray_runs=max_ray_runs,
         cancel_grace_s=cancel_grace,
+        store=store or None,
+        files=files or None,
+        migrate=migrate,
     )
 
 
@@ -94,6 +100,26 @@ def make_command(serve: Serve = _serve, name: str = "collector") -> click.Comman
         type=click.Path(file_okay=False),
         envvar=c.ENV_DATA_DIR,
         help=f"Where the store and files live [env {c.ENV_DATA_DIR}; default ./runlog-data].",
+    )
+    @click.option(
+        "--store",
+        metavar="URL",
+        envvar=c.ENV_STORE,
+        help="The metadata store: postgresql://user@host/db to share one store between "
+        f"collectors [env {c.ENV_STORE}; default SQLite in --data-dir].",
+    )
+    @click.option(
+        "--files",
+        metavar="URL",
+        envvar=c.ENV_FILES,
+        help="Where run files go: s3://bucket/prefix or any fsspec URL (needs "
+        f"runlog-ml[s3] for s3://) [env {c.ENV_FILES}; default files/ in --data-dir].",
+    )
+    @click.option(
+        "--migrate",
+        is_flag=True,
+        help="Bring a PostgreSQL store's schema to the newest revision at start "
+        "(SQLite is always migrated).",
     )
     @click.option(
         "--host",

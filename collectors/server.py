@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 import click
 import grpc
 import uvicorn
+from fastapi import FastAPI
 
 from collectors.app import create_app
 from collectors.compute import ComputeService, build_service
@@ -27,13 +28,17 @@ from collectors.ingest import Ingestor
 from collectors.liveness import Sweeper
 from collectors.run_files import Uploads
 from collectors.settings import Settings
-from collectors.store import LocalFileStore, open_store
-from collectors.store.sql import SQLStore
+from collectors.store import LocalFileStore, StoreUnavailableError, open_store
+from collectors.store.files import FileStore
+from collectors.store.sql import SQLStore, safe_url
+from collectors.studio.replicas import CommitRelay
 from collectors.writer import Writer
 from runlog.exceptions import ConfigError
 
 logger = logging.getLogger("collectors")
 _GRPC_GRACE_SECONDS = 5.0
+#: Exit status when the store's database cannot be reached at start.
+EXIT_STORE_UNAVAILABLE = 3
 
 
 class _Server(uvicorn.Server):
@@ -68,6 +73,7 @@ def ready_line(settings: Settings, grpc_port: int | None) -> str:
     return (
         f"runlog collector listening on http://{settings.host}:{settings.port} "
         f"(OTLP/HTTP, query API), {grpc_part}, data {settings.data_dir}"
+        + (f", store {safe_url(settings.store)}" if settings.store else "")
     )
 
 
@@ -96,16 +102,26 @@ def serve(settings: Settings) -> None:
     Raises:
         ConfigError: the settings are unsafe (e.g. a public host without a token).
         OSError: a port is taken or the data directory cannot be created.
+        StoreUnavailableError: the store's database cannot be reached (an `OSError`).
+        SchemaOutdatedError: the store's schema is outdated and *migrate* is off.
     """
     settings.check()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     sock = bind_http(settings.host, settings.port)
-    store = open_store(settings.db_path)
+    store: SQLStore | None = None
+    try:
+        store = open_store(settings.store_url, migrate=settings.migrate_at_start)
+        files = _open_files(settings)
+    except BaseException:
+        sock.close()
+        if store is not None:
+            store.close()
+        raise
     writer = Writer(store)
     writer.start()
     sweeper = _start_sweeper(writer, settings)
     grpc_server: grpc.Server | None = None
-    files = LocalFileStore(settings.files_dir)
+    relay: CommitRelay | None = None
     compute = build_service(store, files, writer, settings)
     try:
         app = create_app(store, files, writer, settings, compute=compute)
@@ -116,12 +132,15 @@ def serve(settings: Settings) -> None:
                 ingestor, settings.host, grpc_port, settings.token, settings.max_body_bytes
             )
             grpc_server.start()
+        relay = _start_relay(store, writer, app)
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
         uploads: Uploads = app.state.uploads
         server = _Server(config, app.state.studio.close)
         asyncio.run(_run_http(server, sock, settings, grpc_port, ingestor, uploads, compute))
     finally:
         compute.stop()
+        if relay is not None:
+            relay.stop()
         _shutdown(grpc_server, sweeper, writer, store)
 
 
@@ -143,6 +162,34 @@ async def _run_http(
         if settings.replay_spool:
             _start_replay(settings, ingestor, uploads)
     await task
+
+
+def _start_relay(store: SQLStore, writer: Writer, app: FastAPI) -> CommitRelay | None:
+    """On PostgreSQL, live studio updates from the other collectors sharing the store."""
+    if store.backend != "postgresql":
+        return None
+    url = store.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    relay = CommitRelay(url, app.state.studio.hub)
+    writer.add_listener(relay.publish)
+    relay.start()
+    return relay
+
+
+def _open_files(settings: Settings) -> FileStore:
+    """The run files' store: *settings.files* (checked now), else the data directory's."""
+    if settings.files is None:
+        return LocalFileStore(settings.files_dir)
+    try:
+        from collectors.store.object_files import FsspecFileStore
+
+        remote = FsspecFileStore(settings.files)
+    except (ImportError, ValueError) as exc:
+        raise ConfigError(
+            f"cannot use --files {settings.files}: {exc} "
+            "(s3:// needs `pip install 'runlog-ml[s3]'`)"
+        ) from exc
+    remote.check()
+    return remote
 
 
 def _start_sweeper(writer: Writer, settings: Settings) -> Sweeper | None:
@@ -203,6 +250,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"runlog collector: {exc}", file=sys.stderr)
         return 2
+    except StoreUnavailableError as exc:
+        print(f"runlog collector: {exc}", file=sys.stderr)
+        return EXIT_STORE_UNAVAILABLE
     except OSError as exc:
         print(f"runlog collector: {exc}", file=sys.stderr)
         return 1

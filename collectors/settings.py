@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +50,12 @@ class Settings:
             ``ray`` target; None for no ray target.
         max_ray_runs: runs the ``ray`` target has submitted to Ray at a time.
         cancel_grace_s: seconds between SIGTERM and SIGKILL when a run is canceled.
+        store: the metadata store's URL (``postgresql://user@host/db`` to share one store
+            between collectors; default ``RUNLOG_STORE``); None keeps SQLite in *data_dir*.
+        migrate: bring a PostgreSQL store's schema to the newest version at start (a SQLite
+            store is always migrated); without it an outdated schema refuses to start.
+        files: where run files go, as an fsspec URL (``s3://bucket/prefix``; default
+            ``RUNLOG_FILES``); None keeps them in *data_dir*/files.
     """
 
     data_dir: Path = field(default_factory=lambda: Path("runlog-data"))
@@ -67,6 +74,9 @@ class Settings:
     ray_address: str | None = None
     max_ray_runs: int = 8
     cancel_grace_s: float = 10.0
+    store: str | None = field(default_factory=lambda: os.environ.get(c.ENV_STORE) or None)
+    migrate: bool = False
+    files: str | None = field(default_factory=lambda: os.environ.get(c.ENV_FILES) or None)
 
     def check(self) -> None:
         """Refuse settings the collector must not run with.
@@ -110,6 +120,16 @@ class Settings:
         elif ":" in host and not host.startswith("["):
             host = f"[{host}]"
         return f"http://{host}:{self.port}"
+
+    @property
+    def store_url(self) -> str:
+        """The store's URL: *store*, else the SQLite file in *data_dir*."""
+        return self.store or f"sqlite:///{self.db_path.expanduser().resolve()}"
+
+    @property
+    def migrate_at_start(self) -> bool:
+        """Whether the collector migrates the schema when it opens the store."""
+        return self.migrate or self.store_url.startswith("sqlite")
 
     @property
     def db_path(self) -> Path:

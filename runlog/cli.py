@@ -1,7 +1,8 @@
 """The ``runlog`` command: start the collector, list and inspect runs, logs, fetch files,
 list registered models.
 
-Exit codes: 0 ok, 1 not found or runtime error, 2 usage error, 3 collector unreachable.
+Exit codes: 0 ok, 1 not found or runtime error, 2 usage error, 3 collector (or, for the
+commands on a store, its database) unreachable.
 Errors go to stderr as one line; ``--json`` prints machine-readable JSON on stdout.
 """
 
@@ -17,6 +18,7 @@ from collectors.cli_args import command as collector_command
 from runlog import _cli_compute, _tables
 from runlog import conventions as c
 from runlog._models_cli import models
+from runlog._store_cli import db, export_, gc, import_
 from runlog.exceptions import (
     CollectorUnavailableError,
     ConfigError,
@@ -60,6 +62,8 @@ class RunlogGroup(click.Group):
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except CollectorUnavailableError as exc:
+            raise Unreachable(str(exc)) from exc
+        except ConnectionError as exc:  # the store's database (collector, db, gc, export…)
             raise Unreachable(str(exc)) from exc
         except ConfigError as exc:
             raise BadSetting(str(exc)) from exc
@@ -689,6 +693,10 @@ def _parse_tags(pairs: Sequence[str]) -> dict[str, str]:
 
 cli.add_command(models)  # runlog/_models_cli.py
 cli.add_command(collector_command)  # collectors/cli_args.py: `python -m collectors` too
+cli.add_command(db)  # runlog/_store_cli.py
+cli.add_command(gc)
+cli.add_command(export_)
+cli.add_command(import_)
 _cli_compute.register(cli, pass_options, _parse_tags)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -151,6 +151,10 @@ ENV_EXPERIMENT: Final = "RUNLOG_EXPERIMENT"
 ENV_SPOOL_DIR: Final = "RUNLOG_SPOOL_DIR"
 ENV_FLUSH_TIMEOUT: Final = "RUNLOG_FLUSH_TIMEOUT"
 ENV_DATA_DIR: Final = "RUNLOG_DATA_DIR"
+#: The collector's store URL (``postgresql://…``); SQLite in the data directory when unset.
+ENV_STORE: Final = "RUNLOG_STORE"
+#: Where the collector keeps run files (``s3://bucket/prefix``); the data directory when unset.
+ENV_FILES: Final = "RUNLOG_FILES"
 #: Seconds between heartbeats a live run's process sends (default 10).
 ENV_HEARTBEAT_INTERVAL: Final = "RUNLOG_HEARTBEAT_INTERVAL"
 #: ``1`` / ``true``: every run samples CPU, memory and GPU (`runlog.system_metrics`).

@@ -43,6 +43,9 @@ PROVIDERS: dict[str, tuple[str, str]] = {
     "IPython": ("ipython", "widgets"),
     "traitlets": ("traitlets", "widgets"),
     "ray": ("ray[default]", "ray"),
+    "psycopg": ("psycopg", "postgresql"),
+    "fsspec": ("fsspec", "s3"),
+    "pyarrow": ("pyarrow", "archive"),
 }
 
 

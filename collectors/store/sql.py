@@ -17,10 +17,13 @@ import numpy as np
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from collectors.ops import Applied, Op
 from collectors.store import (
     _compute,
+    _locks,
     _logs,
     _mlflow,
     _registry,
@@ -52,14 +55,41 @@ from collectors.store.base import (
     SubmissionInfo,
 )
 from runlog import conventions as cv
+from runlog.exceptions import ConfigError, RunlogError
 from runlog.filters import MATCH_ALL, Filter, OrderBy
 
-__all__ = ["SQLStore"]
+__all__ = [
+    "SQLStore",
+    "SchemaOutdatedError",
+    "StoreUnavailableError",
+    "safe_url",
+    "upgrade_schema",
+]
 
 _MIGRATIONS: Final = Path(__file__).with_name("migrations")
 _BUSY_TIMEOUT_MS: Final = 30_000
 _MIGRATION_LOCK: Final = 7_201_130  # PostgreSQL advisory lock id: one migrating collector
 _WRITE: Final = "runlog_write"
+#: PostgreSQL connection pool: connections kept open, and extra ones allowed under load.
+POOL_SIZE: Final = 8
+POOL_OVERFLOW: Final = 16
+_CONNECT_TIMEOUT_S: Final = 10
+
+
+class StoreUnavailableError(RunlogError, ConnectionError):
+    """The store's database cannot be reached (not running, wrong host, refused login)."""
+
+
+class SchemaOutdatedError(ConfigError):
+    """The database's schema is older than this collector's and was not to be migrated."""
+
+
+def safe_url(url: str) -> str:
+    """*url* with its password masked, for messages and logs."""
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "<unparsable URL>"
 
 
 _m, _c = schema.metrics, schema.metric_chunks
@@ -88,13 +118,35 @@ class SQLStore:
     Args:
         url: A SQLAlchemy URL: ``sqlite:///path/to/runlog.db`` or
             ``postgresql://user@host/db`` (the psycopg 3 driver is used when none is named).
-        migrate: Bring the schema to the newest version on open (default).
+        migrate: Bring the schema to the newest version on open (default); when False,
+            the schema must already be the newest.
+
+    Raises:
+        StoreUnavailableError: the database cannot be reached.
+        SchemaOutdatedError: *migrate* is False and the schema is not the newest.
     """
 
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         self._engine = _create_engine(url)
-        if migrate:
-            self.migrate()
+        try:
+            if migrate:
+                self.migrate()
+            else:
+                self.check_schema()
+        except sa.exc.OperationalError as exc:
+            self._engine.dispose()
+            raise StoreUnavailableError(
+                f"cannot reach the store's database at {safe_url(url)}: {exc.orig}. Is the "
+                "server running and the URL (host, port, user, database) right?"
+            ) from exc
+        except SchemaOutdatedError:
+            self._engine.dispose()
+            raise
+
+    @property
+    def backend(self) -> str:
+        """The database's dialect: ``sqlite`` or ``postgresql``."""
+        return str(self._engine.dialect.name)
 
     @property
     def engine(self) -> sa.Engine:
@@ -103,13 +155,28 @@ class SQLStore:
 
     def migrate(self) -> None:
         """Run the Alembic migrations up to the newest version (idempotent)."""
-        config = Config()
-        config.set_main_option("script_location", str(_MIGRATIONS))
-        with self._write() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(sa.text(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})"))
-            config.attributes["connection"] = conn
-            command.upgrade(config, "head")
+        _upgrade(self._engine, "head")
+
+    def schema_revision(self) -> tuple[str | None, str]:
+        """The database's schema revision (None for an empty database) and the newest one."""
+        head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+        with self._engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+        return current, str(head)
+
+    def check_schema(self) -> None:
+        """Make sure the schema is the newest one.
+
+        Raises:
+            SchemaOutdatedError: it is not (or the database is empty).
+        """
+        current, head = self.schema_revision()
+        if current != head:
+            shown = "an empty database" if current is None else f"schema revision {current}"
+            raise SchemaOutdatedError(
+                f"the store holds {shown}; this collector needs revision {head}. Run "
+                f"`runlog db upgrade --store URL` first, or start the collector with --migrate"
+            )
 
     @contextmanager
     def _write(self) -> Iterator[sa.Connection]:
@@ -126,6 +193,7 @@ class SQLStore:
         whole transaction back and propagates.
         """
         with self._write() as conn:
+            _locks.take_locks(conn, batches)
             transaction = Transaction(conn)
             results = [transaction.apply(ops) for ops in batches]
             transaction.finish()
@@ -490,12 +558,74 @@ def _experiment(row: Any) -> ExperimentInfo:
     return ExperimentInfo(row[0], row[1], row[2], row[3], row[4], row[5] == "deleted")
 
 
+def upgrade_schema(url: str, revision: str = "head") -> tuple[str | None, str | None]:
+    """Migrate the store at *url* to *revision* (default: the newest); return the schema
+    revision before and after (None: an empty database).
+
+    Several collectors may start at once: on PostgreSQL an advisory lock lets one migrate
+    while the others wait, then find nothing left to do.
+
+    Raises:
+        StoreUnavailableError: the database cannot be reached.
+        ConfigError: *url* is not a SQLite or PostgreSQL URL.
+    """
+    engine = _create_engine(url)
+    try:
+        return _upgrade(engine, revision)
+    except sa.exc.OperationalError as exc:
+        raise StoreUnavailableError(
+            f"cannot reach the store's database at {safe_url(url)}: {exc.orig}"
+        ) from exc
+    finally:
+        engine.dispose()
+
+
+def _upgrade(engine: sa.Engine, revision: str) -> tuple[str | None, str | None]:
+    config = _alembic_config()
+    with engine.connect() as conn:
+        conn.execution_options(**{_WRITE: True})
+        with conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})"))
+            before = MigrationContext.configure(conn).get_current_revision()
+            config.attributes["connection"] = conn
+            command.upgrade(config, revision)
+            after = MigrationContext.configure(conn).get_current_revision()
+    return before, after
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    return config
+
+
 def _create_engine(url: str) -> sa.Engine:
-    parsed = sa.make_url(url)
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError as exc:
+        raise ConfigError(
+            f"{url!r} is not a store URL; expected sqlite:///path/runlog.db or "
+            "postgresql://user@host:5432/database"
+        ) from exc
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() == "postgresql":
+        # A pool per process; pre-ping replaces connections the server dropped (a restart)
+        # so the collector recovers by itself once the database is back.
+        return sa.create_engine(
+            parsed,
+            pool_size=POOL_SIZE,
+            max_overflow=POOL_OVERFLOW,
+            pool_pre_ping=True,
+            pool_recycle=1800,
+            connect_args={"connect_timeout": _CONNECT_TIMEOUT_S},
+        )
     if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(parsed, pool_pre_ping=True)
+        raise ConfigError(
+            f"unsupported store {parsed.get_backend_name()!r}: runlog stores runs in SQLite "
+            "(sqlite:///path) or PostgreSQL (postgresql://user@host/db)"
+        )
     memory = parsed.database in (None, "", ":memory:")
     if memory:
         engine = sa.create_engine(

@@ -96,6 +96,16 @@ class Changes:
         else:
             change.what.add(_WHAT.get(type(op), "run"))
 
+    def merge(self, data: dict[str, Any]) -> None:
+        """Fold in another collector's changes (the JSON of `as_json`)."""
+        for run_id, change in (data.get("runs") or {}).items():
+            mine = self.runs.setdefault(str(run_id), _RunChange())
+            mine.what.update(str(w) for w in change.get("what", ()))
+            mine.metrics.update(str(m) for m in change.get("metrics", ()))
+        for run_id, experiment in (data.get("experiments_of") or {}).items():
+            self.experiments_of.setdefault(str(run_id), str(experiment))
+        self.experiments = self.experiments or bool(data.get("experiments"))
+
     def as_json(self) -> dict[str, Any]:
         runs = {run_id: change.as_json() for run_id, change in self.runs.items()}
         out: dict[str, Any] = {"runs": runs, "experiments_of": self.experiments_of}
@@ -130,6 +140,22 @@ class EventHub:
             for ops in committed:
                 for op in ops:
                     self._pending.add(op)
+            if self._scheduled:
+                return
+            self._scheduled = True
+        loop.call_soon_threadsafe(loop.call_later, self._flush_seconds, self._flush)
+
+    def on_remote(self, changes: dict[str, Any], resync: bool = False) -> None:
+        """Note what another collector on the same store committed (`CommitRelay`'s
+        thread): *changes* in the form of a ``change`` event's data."""
+        loop = self._loop
+        if not self._queues or loop is None:
+            return
+        if resync:
+            loop.call_soon_threadsafe(self._publish, _event("change", {"resync": True}))
+            return
+        with self._lock:
+            self._pending.merge(changes)
             if self._scheduled:
                 return
             self._scheduled = True

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from mlflow_env import mlflow_at
+from postgres import scratch_database
 
 
 @pytest.fixture
@@ -17,3 +18,13 @@ def ml(collector: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """
     with mlflow_at(collector.endpoint, monkeypatch) as module:
         yield module
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[tuple[Any, str]]:
+    """A scratch PostgreSQL database for the session: (admin connection to it, its name).
+
+    Fails (never skips) when no server answers; see tests/postgres.py.
+    """
+    with scratch_database() as scratch:
+        yield scratch

@@ -1,41 +1,20 @@
-"""Store fixtures: a fresh SQLite file per test, and the same tests on PostgreSQL when
-psycopg is installed and a server answers at 127.0.0.1:5432 (user postgres, database test).
+"""Store fixtures: every store test runs on a fresh SQLite file and on the real PostgreSQL.
 
-PostgreSQL runs get one scratch database per test session and one schema per test, both
-dropped afterwards.
+PostgreSQL runs get one scratch database per test session (``pg_database``, in
+tests/collectors/conftest.py) and one schema per test, both dropped afterwards. With no
+PostgreSQL server the PostgreSQL cases fail with a message saying how to start one (see
+tests/postgres.py); they never skip silently.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from postgres import scratch_schema
 
 from collectors.store import SQLStore, open_store
-
-PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test connect_timeout=3"
-
-
-@pytest.fixture(scope="session")
-def pg_database() -> Iterator[tuple[Any, str]]:
-    """A scratch database: (admin connection to it, its name)."""
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        admin = psycopg.connect(PG_ADMIN, autocommit=True)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL at 127.0.0.1:5432: {exc}")
-    name = f"runlog_test_{uuid.uuid4().hex[:12]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    scratch = psycopg.connect(PG_ADMIN.replace("dbname=test", f"dbname={name}"), autocommit=True)
-    try:
-        yield scratch, name
-    finally:
-        scratch.close()
-        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        admin.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -45,12 +24,8 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'runlog.db'}"
         return
     scratch, database = request.getfixturevalue("pg_database")
-    schema = f"s_{uuid.uuid4().hex[:12]}"
-    scratch.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield (f"postgresql://postgres@127.0.0.1:5432/{database}?options=-csearch_path%3D{schema}")
-    finally:
-        scratch.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with scratch_schema(scratch, database) as url:
+        yield url
 
 
 @pytest.fixture
