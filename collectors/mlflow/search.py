@@ -32,6 +32,7 @@ from collectors.store.base import (
     ModelVersionInfo,
     RegisteredModelInfo,
 )
+from runlog import conventions as cv
 from runlog.filters import (
     COMPARISONS,
     RUN_KEYS,
@@ -196,7 +197,9 @@ def _adjusted_value(key: Key, value: str | int | float) -> str | int | float:
     """MLflow's milliseconds and status names as runlog's nanoseconds and statuses."""
     if key.type == "attribute" and key.name in ("start_time", "end_time"):
         if isinstance(value, (int, float)):
-            return int(value * _MS_TO_NS)
+            ns = value * _MS_TO_NS
+            # past int64 no column holds it: as a float it still compares (no overflow)
+            return int(ns) if cv.INT64_MIN <= ns <= cv.INT64_MAX else float(ns)
     elif key.type == "attribute" and key.name == "status" and isinstance(value, str):
         return STATUS_TO_RUNLOG.get(value.upper(), value)
     return value
