@@ -113,6 +113,7 @@ class Pipeline:
         # Backpressure (see `_bound_memory`): set while the buffer is below half its bound.
         self._throttled = False
         self._paused = False
+        self._watch_every = WATCH_INTERVAL
         self._pressure = threading.Event()
         self._drained = threading.Event()
         self._drained.set()
@@ -337,9 +338,9 @@ class Pipeline:
         from runlog._guard import mark_thread
 
         mark_thread()
-        every = min(self._interval, WATCH_INTERVAL)
+        self._watch_every = min(self._interval, WATCH_INTERVAL)
         while not self._stopping:
-            self._pressure.wait(every)
+            self._pressure.wait(self._watch_every)
             self._pressure.clear()
             try:
                 self._watch_once()
@@ -349,8 +350,13 @@ class Pipeline:
 
     def _watch_once(self) -> None:
         paused, self._paused = self._paused, False  # a throttled call waited since the last look
-        if self._over_limit() or (
-            self._throttled and (paused or self._buffered() > self._max_buffered // 2)
+        start = time.perf_counter()
+        buffered = self._buffered()
+        # With very many metrics a look costs more: keep it under ~2% of the time between looks.
+        spent = time.perf_counter() - start
+        self._watch_every = min(self._interval, max(WATCH_INTERVAL, 50 * spent))
+        if buffered > self._max_buffered or (
+            self._throttled and (paused or buffered > self._max_buffered // 2)
         ):
             self._spill([])
             self._throttle()
