@@ -156,7 +156,7 @@ class Pipeline:
         self._offline_since, self._failures, self._retry_at = None, 0, 0.0
         self.sent_points = self.spooled_points = self.spooled_requests = 0
         self._wake = threading.Event()
-        self._throttled = self._paused = False
+        self._paused = False  # `_throttled` stays: the first look swaps throttled appenders back
         self._pressure = threading.Event()
         self._drained = threading.Event()
         self._drained.set()
