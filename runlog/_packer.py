@@ -49,10 +49,13 @@ class RunHandle:
     Only the exporter thread touches the counters.
     """
 
-    __slots__ = ("_warned", "key", "kinds", "next_step", "valid")
+    __slots__ = ("_warned", "appenders", "key", "kinds", "next_step", "valid")
 
     def __init__(self, key: RunKey) -> None:
         self.key = key
+        #: The run's own metric appenders by name (what `run.log` calls): the pipeline
+        #: swaps an over-full series' entry for a throttled one while memory is over its bound.
+        self.appenders: dict[str, Any] = {}
         self.next_step: dict[tuple[str, str], int] = {}
         self.kinds: dict[str, str] = {}
         self.valid: dict[str, bool] = {}

@@ -14,6 +14,7 @@ import os
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from runlog import _shutdown
@@ -28,6 +29,10 @@ if TYPE_CHECKING:
 _log = logging.getLogger("runlog.internal")
 
 INTERVAL = 0.25
+#: How often the memory watchdog looks at the buffer (a sum of deque lengths: ~µs).
+WATCH_INTERVAL = 0.02
+#: Longest a throttled `run.log` call waits for the buffer to drain (it never waits longer).
+PAUSE_SECONDS = 0.5
 RETRY_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)
 #: Points held in memory before the exporter spills the buffer to the spool on disk.
 DEFAULT_MAX_BUFFERED = 1_000_000
@@ -105,6 +110,13 @@ class Pipeline:
         self._next_heartbeat = 0.0
         self._max_buffered = max_buffered()
         self._spilled_once = False
+        # Backpressure (see `_bound_memory`): set while the buffer is below half its bound.
+        self._throttled = False
+        self._paused = False
+        self._watch_every = WATCH_INTERVAL
+        self._pressure = threading.Event()
+        self._drained = threading.Event()
+        self._drained.set()
         self.sent_points = 0
         self.spooled_points = 0
         self.spooled_requests = 0
@@ -144,6 +156,10 @@ class Pipeline:
         self._offline_since, self._failures, self._retry_at = None, 0, 0.0
         self.sent_points = self.spooled_points = self.spooled_requests = 0
         self._wake = threading.Event()
+        self._paused = False  # `_throttled` stays: the first look swaps throttled appenders back
+        self._pressure = threading.Event()
+        self._drained = threading.Event()
+        self._drained.set()
         self._start_threads()
 
     # --- called from user threads ---------------------------------------------------------
@@ -177,6 +193,7 @@ class Pipeline:
         flushed = self.flush(wait)
         self._stopping = True
         self._wake.set()
+        self._drained.set()  # a throttled `run.log` no longer waits for the watchdog
         if flushed:
             self._thread.join(1.0)
         self._hand_over()
@@ -309,19 +326,91 @@ class Pipeline:
 
     # --- backpressure ----------------------------------------------------------------------------
     def _bound_memory(self) -> None:
+        """Keep the points held in memory near `max_buffered` (the watchdog thread).
+
+        Over the bound, the buffer spills to the spool. A loop that logs faster than runlog
+        can pack would outgrow any bound between two looks, so the over-full metrics' appenders
+        (the entries `run.log` calls) are then swapped for throttled ones, which make a call
+        wait (at most `PAUSE_SECONDS`) for the next spill once their metric holds its share of
+        half the bound. A look with no such wait and the buffer under half the bound swaps the
+        plain appenders back: a loop that is not over the bound pays nothing.
+        """
         from runlog._guard import mark_thread
 
         mark_thread()
+        self._watch_every = min(self._interval, WATCH_INTERVAL)
         while not self._stopping:
-            time.sleep(self._interval)
+            self._pressure.wait(self._watch_every)
+            self._pressure.clear()
             try:
-                if self._over_limit():
-                    self._spill([])
+                self._watch_once()
             except Exception:  # never stop guarding memory
                 _log.exception("runlog could not spill buffered data to the spool")
+                self._drained.set()
+
+    def _watch_once(self) -> None:
+        paused, self._paused = self._paused, False  # a throttled call waited since the last look
+        start = time.perf_counter()
+        buffered = self._buffered()
+        # With very many metrics a look costs more: keep it under ~2% of the time between looks.
+        spent = time.perf_counter() - start
+        self._watch_every = min(self._interval, max(WATCH_INTERVAL, 50 * spent))
+        if buffered > self._max_buffered or (
+            self._throttled and (paused or buffered > self._max_buffered // 2)
+        ):
+            self._spill([])
+            self._throttle()
+        elif self._throttled:
+            self._release()
+        self._drained.set()
+
+    def _buffered(self) -> int:
+        return len(self.queue) + self._packer.buffered()
+
+    def _throttle(self) -> None:
+        """Swap the plain appenders of the registered metrics for throttled ones."""
+        series = list(self._packer.series)
+        share = max(1, self._max_buffered // (2 * max(1, len(series))))
+        for handle, name, queue in series:
+            current = handle.appenders.get(name)
+            if current == queue.append or getattr(current, "share", share) != share:
+                handle.appenders[name] = self._throttled_append(queue, share)
+        self._throttled = True
+
+    def _release(self) -> None:
+        """Put the plain appenders back (the loop no longer outruns the packer)."""
+        for handle, name, queue in list(self._packer.series):
+            if getattr(handle.appenders.get(name), "share", None) is not None:
+                handle.appenders[name] = queue.append
+        self._throttled = False
+
+    def _throttled_append(
+        self, queue: deque[tuple[Any, Any, int]], share: int
+    ) -> Callable[[tuple[Any, Any, int]], None]:
+        append = queue.append
+
+        def throttled(point: tuple[Any, Any, int]) -> None:
+            append(point)
+            if len(queue) > share:
+                self._pause()
+
+        throttled.share = share  # type: ignore[attr-defined]
+        return throttled
+
+    def _pause(self) -> None:
+        """Wait (bounded) until the watchdog has spilled what this thread logged."""
+        if self._stopping:
+            return
+        self._paused = True
+        self._drained.clear()
+        self._pressure.set()
+        if not self._drained.wait(PAUSE_SECONDS):
+            # The watchdog is stuck (a spool on a hung disk): run.log goes on unthrottled
+            # rather than waiting again on every call; the next spill throttles it again.
+            self._release()
 
     def _over_limit(self) -> bool:
-        return len(self.queue) + self._packer.buffered() > self._max_buffered
+        return self._buffered() > self._max_buffered
 
     def _spill(self, batches: list[Batch]) -> None:
         """The buffer outgrew its bound while sending: put it on disk, send it from there.
@@ -342,7 +431,8 @@ class Pipeline:
             self._spilled_once = True
             _log.warning(
                 "more than %d points waited in memory for the collector at %s; "
-                "spilling to the spool %s and sending from there (set %s to change the bound)",
+                "spilling to the spool %s and sending from there; while over the bound, a loop "
+                "that logs faster than runlog can pack is slowed (set %s to change the bound)",
                 self._max_buffered,
                 self.endpoint,
                 self.spool.directory,

@@ -104,7 +104,7 @@ class Run:
         self._params: dict[str, str] = {}
         self._properties: dict[str, str] = {}
         self._images: dict[str, int] = {}
-        self._series: dict[str, Callable[[tuple[Any, Any, int]], None]] = {}
+        self._series: dict[str, Callable[[tuple[Any, Any, int]], None]] = self._handle.appenders
 
     @classmethod
     def _start(

@@ -245,7 +245,7 @@ def test_a_client_exiting_during_its_backoff_tries_the_collector_once_more(
             with Client(collector.endpoint) as client:
                 assert 2000 == _count(client, "backoff-1", "x"), err
                 assert "Completed" == client.get_run("backoff-1")["status"]
-            assert [] == [p for p in spool.glob("*.logs.pb")]
+            assert [] == [p for p in spool.glob("*.logs")]
     finally:
         if process.poll() is None:
             process.kill()
@@ -347,7 +347,7 @@ def test_a_stalled_collector_makes_the_buffer_spill_to_disk_and_nothing_is_lost(
     try:
         for i in range(1, 200_001):
             run.log("x", float(i))
-        assert _wait_for(lambda: list(spool.glob("*.logs.pb")), timeout=30)
+        assert _wait_for(lambda: list(spool.glob("*.logs")), timeout=30)
         assert _wait_for(lambda: run._pipeline._packer.buffered() <= 10_000, timeout=30)
     finally:
         collector.process.send_signal(signal.SIGCONT)
@@ -358,3 +358,57 @@ def test_a_stalled_collector_makes_the_buffer_spill_to_disk_and_nothing_is_lost(
         assert list(range(200_001)) == sorted(client.get_metric(run.id, "x", binary=True).steps)
     spills = [r for r in caplog.records if "spilling" in r.getMessage()]
     assert 1 == len(spills)
+
+
+def test_a_loop_logging_flat_out_with_no_collector_stays_within_its_memory_bound(
+    collector: Any, tmp_path: Path
+) -> None:
+    # 4,000,000 points held in memory would take ~300 MB (without the throttle this process
+    # grew by 210-225 MB for 3,000,000). With a bound of 20,000 points, what the process may
+    # add is one watchdog look's worth of points (20 ms of a ~5M calls/s loop: ~100,000 points,
+    # ~15 MB) plus the spill's packed copy of them and allocator slack: 25-50 MB measured.
+    points, growth_limit_kb = 4_000_000, 120_000
+    spool = tmp_path / "spool"
+    script = _script(
+        tmp_path,
+        """
+        import os
+        import time
+        import runlog
+
+        def peak_kb():
+            for line in open("/proc/self/status"):
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+
+        ws = runlog.Workspace(os.environ["RUNLOG_ENDPOINT"])
+        run = runlog.Experiment(ws, "flat").start_logging()
+        run.log("x", 0.0)
+        run.flush(5)  # the exporter has gone offline (and imported what it sends with)
+        before = peak_kb()
+        log = run.log
+        for i in range(1, POINTS):
+            log("x", float(i))
+        grown = peak_kb() - before
+        deadline = time.monotonic() + 5  # the burst is over: run.log is plain again
+        while hasattr(run._series["x"], "share") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        plain = run._series["x"] == run._series["x"].__self__.append
+        print(run.id, grown, plain, flush=True)
+        run.complete()
+        """.replace("POINTS", str(points)),
+    )
+    unreachable = f"http://127.0.0.1:{free_port()}"
+    env = _env(unreachable, spool, **{c.ENV_MAX_BUFFERED_POINTS: "20000"})
+    done = subprocess.run(
+        [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert 0 == done.returncode, done.stderr
+    run_id, growth_kb, plain = done.stdout.split()
+    assert int(growth_kb) < growth_limit_kb, f"grew by {int(growth_kb):,} kB"
+    assert "True" == plain  # throttling ended with the burst
+    assert "slowed" in done.stderr  # the one warning says what happens to the loop
+    result = sync(collector.endpoint, directory=spool, everything=True)  # it names the dead one
+    assert {} == result.undelivered
+    with Client(collector.endpoint) as client:
+        assert points == _count(client, run_id, "x")
