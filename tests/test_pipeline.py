@@ -104,6 +104,7 @@ def test_a_log_line_with_a_lone_surrogate_keeps_its_request(
     ws = runlog.Workspace(collector.endpoint)
     run = runlog.Experiment(ws, "surrogate-log").start_logging()
     runlog.install_logging(run=run)
+    root_logger.setLevel(logging.INFO)  # install_logging changes no level (restored after)
     logging.getLogger("user").info("first")
     logging.getLogger("user").info("file %s", "caf\udce9.txt")
     logging.getLogger("user").info("last")
