@@ -50,6 +50,9 @@ def _internal_logger() -> _logging.Logger:
     if not logger.handlers:
         handler = _logging.StreamHandler()
         handler.setFormatter(_logging.Formatter("runlog: %(levelname)s: %(message)s"))
+        # one line per warning on stderr, whatever the logger's level: the details (DEBUG,
+        # with tracebacks) go only to handlers a user adds to runlog.internal
+        handler.setLevel(_logging.WARNING)
         logger.addHandler(handler)
         logger.setLevel(_logging.WARNING)
         logger.propagate = False

@@ -304,5 +304,6 @@ def test_sklearn_extra_records_a_fit(with_sklearn: Path, collector_endpoint: str
     )
     assert 0 == shown.returncode, shown.stderr
     run = json.loads(shown.stdout)
-    assert {"ridge.alpha": "0.5"}.items() <= run["params"].items()
-    assert "ridge.training_r2_score" in {m["name"] for m in run["metrics"]}
+    # one model in the run: its params and metrics go straight onto the run (no prefix)
+    assert {"alpha": "0.5"}.items() <= run["params"].items()
+    assert "training_r2_score" in {m["name"] for m in run["metrics"]}

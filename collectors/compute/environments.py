@@ -221,9 +221,10 @@ def client_overlay(root: Path) -> Path:
 def _client_links() -> dict[str, str]:
     """Top-level importable names (and metadata) of runlog's dependency closure."""
     import runlog
+    from runlog.extras import DISTRIBUTION
 
     links: dict[str, str] = {}
-    todo, seen = ["runlog"], set()
+    todo, seen = [DISTRIBUTION], set()
     while todo:
         name = re.sub(r"[-_.]+", "-", todo.pop()).lower()
         if name in seen:
@@ -235,7 +236,7 @@ def _client_links() -> dict[str, str]:
             continue
         todo += [_requirement_name(r) for r in dist.requires or [] if "extra ==" not in r]
         tops = _top_levels(dist)
-        if name == "runlog":  # an editable install lists the source tree: take only metadata
+        if name == DISTRIBUTION:  # an editable install lists the source tree: take only metadata
             tops = {k: v for k, v in tops.items() if k.endswith(".dist-info")}
         links.update(tops)
     links["runlog"] = str(Path(runlog.__file__).resolve().parent)

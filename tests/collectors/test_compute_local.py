@@ -577,3 +577,11 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_the_client_links_carry_runlogs_dependencies() -> None:
+    """Found by the distribution's name (runlog-ml), not the import name."""
+    from collectors.compute.environments import _client_links
+
+    links = _client_links()
+    assert {"runlog", "httpx", "wrapt"} <= links.keys()
