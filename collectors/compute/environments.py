@@ -32,6 +32,8 @@ from runlog import conventions as c
 
 ENV_CLIENT_PATH: Final = c.ENV_CLIENT_PATH
 _MARKER: Final = "runlog-environment.json"
+#: The distribution runlog is installed as (the import name is ``runlog``).
+_DISTRIBUTION: Final = "runlog-ml"
 _TAIL_LINES: Final = 25
 _MAX_REQUIREMENTS: Final = 500
 
@@ -223,7 +225,7 @@ def _client_links() -> dict[str, str]:
     import runlog
 
     links: dict[str, str] = {}
-    todo, seen = ["runlog"], set()
+    todo, seen = [_DISTRIBUTION], set()
     while todo:
         name = re.sub(r"[-_.]+", "-", todo.pop()).lower()
         if name in seen:
@@ -235,7 +237,7 @@ def _client_links() -> dict[str, str]:
             continue
         todo += [_requirement_name(r) for r in dist.requires or [] if "extra ==" not in r]
         tops = _top_levels(dist)
-        if name == "runlog":  # an editable install lists the source tree: take only metadata
+        if name == _DISTRIBUTION:  # an editable install lists the source tree: take only metadata
             tops = {k: v for k, v in tops.items() if k.endswith(".dist-info")}
         links.update(tops)
     links["runlog"] = str(Path(runlog.__file__).resolve().parent)
