@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import runlog  # noqa: E402
-from runlog._encode import encode  # noqa: E402
+from runlog._otlp_encode import encode  # noqa: E402
 from runlog._records import RunKey, Segment  # noqa: E402
 
 

@@ -17,10 +17,23 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from collectors import schemas
-from collectors.auth import TokenCheck
 from collectors.compute import ComputeService
-from collectors.errors import (
+from collectors.mlflow import MlflowApi
+from collectors.mlflow.api import MLFLOW_PREFIXES
+from collectors.mlflow.errors import translate
+from collectors.read import schemas
+from collectors.read.files_api import FilesApi
+from collectors.read.models_api import ModelsApi
+from collectors.read.query_api import QueryApi, json_response
+from collectors.read.run_files import Uploads
+from collectors.receive.ingest import JSON, PROTOBUF, Ingestor
+from collectors.receive.otlp_http import OtlpHttpApi, status_body
+from collectors.settings import Settings
+from collectors.store.files import FileStore, LocalFileStore
+from collectors.store.protocols import CollectorStore
+from collectors.studio import Studio
+from collectors.web.auth import TokenCheck
+from collectors.web.errors import (
     INTERNAL,
     INVALID_ARGUMENT,
     NOT_FOUND,
@@ -28,20 +41,7 @@ from collectors.errors import (
     UNSUPPORTED_MEDIA_TYPE,
     ApiError,
 )
-from collectors.files_api import FilesApi
-from collectors.guards import RequestGuard
-from collectors.ingest import JSON, PROTOBUF, Ingestor
-from collectors.mlflow import MlflowApi
-from collectors.mlflow.api import MLFLOW_PREFIXES
-from collectors.mlflow.errors import translate
-from collectors.models_api import ModelsApi
-from collectors.otlp_http import OtlpHttpApi, status_body
-from collectors.query_api import QueryApi, json_response
-from collectors.run_files import Uploads
-from collectors.settings import Settings
-from collectors.store.files import FileStore, LocalFileStore
-from collectors.store.protocols import CollectorStore
-from collectors.studio import Studio
+from collectors.web.guards import RequestGuard
 from collectors.writer import Writer
 from runlog.extras import DISTRIBUTION
 

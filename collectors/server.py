@@ -23,10 +23,10 @@ from fastapi import FastAPI
 
 from collectors.app import create_app
 from collectors.compute import ComputeService, build_service
-from collectors.grpc_server import create_grpc_server
-from collectors.ingest import Ingestor
 from collectors.liveness import Sweeper
-from collectors.run_files import Uploads
+from collectors.read.run_files import Uploads
+from collectors.receive.grpc_server import create_grpc_server
+from collectors.receive.ingest import Ingestor
 from collectors.settings import Settings
 from collectors.store import LocalFileStore, StoreUnavailableError, open_store
 from collectors.store.files import FileStore
@@ -213,7 +213,7 @@ def _shutdown(
 
 
 def _start_replay(settings: Settings, ingestor: Ingestor, uploads: Uploads) -> None:
-    from collectors.replay import replay_spool  # only when asked: imports the client spool
+    from collectors.receive.replay import replay_spool  # only when asked: imports the client spool
 
     thread = threading.Thread(
         target=replay_spool,

@@ -12,13 +12,13 @@ from typing import Any
 
 import click
 
-from runlog import _tables
+from runlog import _cli_render
 from runlog import conventions as c
 
 
 def queue_table(found: Sequence[Mapping[str, Any]]) -> Any:
     """Queued and running submitted runs, in queue order."""
-    table = _tables.new_table("#", "run", "experiment", "target", "status", "queued", "script")
+    table = _cli_render.new_table("#", "run", "experiment", "target", "status", "queued", "script")
     for run in found:
         position = str(run["position"]) if run.get("position") else "-"
         command = " ".join([run["script"], *run.get("arguments", [])])
@@ -28,7 +28,7 @@ def queue_table(found: Sequence[Mapping[str, Any]]) -> Any:
             run["experiment"],
             run["target"],
             run["status"],
-            _tables.fmt_time(run["queued_ns"]),
+            _cli_render.fmt_time(run["queued_ns"]),
             command,
         )
     return table
@@ -36,20 +36,21 @@ def queue_table(found: Sequence[Mapping[str, Any]]) -> Any:
 
 def statuses_table(statuses: Sequence[Mapping[str, Any]]) -> Any:
     """A run's status history: each status, when it began, how long it lasted."""
-    table = _tables.new_table("status", "since", "for", title="lifecycle")
+    table = _cli_render.new_table("status", "since", "for", title="lifecycle")
     for index, change in enumerate(statuses):
         following = statuses[index + 1]["time_ns"] if index + 1 < len(statuses) else None
         lasted = (following - change["time_ns"]) / 1e9 if following is not None else None
         since = (
-            _tables.fmt_time(change["time_ns"]) + f".{change['time_ns'] // 1_000_000 % 1000:03d}"
+            _cli_render.fmt_time(change["time_ns"])
+            + f".{change['time_ns'] // 1_000_000 % 1000:03d}"
         )
-        table.add_row(change["status"], since, _tables.fmt_duration(lasted))
+        table.add_row(change["status"], since, _cli_render.fmt_duration(lasted))
     return table
 
 
 def targets_table(found: Sequence[Mapping[str, Any]]) -> Any:
     """Compute targets with their limit and queue lengths."""
-    table = _tables.new_table("target", "kind", "max running", "running", "queued", "where")
+    table = _cli_render.new_table("target", "kind", "max running", "running", "queued", "where")
     for target in found:
         where = target.get("disabled") or target.get("address") or "-"
         table.add_row(
@@ -163,11 +164,11 @@ def register(
         with opts.client() as client:
             found = client.list_queue(target)
         if as_json:
-            _tables.print_json(found)
+            _cli_render.print_json(found)
         elif not found:
             click.echo("no submitted run is queued or running", file=sys.stdout)
         else:
-            _tables.console().print(queue_table(found))
+            _cli_render.console().print(queue_table(found))
 
     @cli.command()
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -177,6 +178,6 @@ def register(
         with opts.client() as client:
             found = client.list_targets()
         if as_json:
-            _tables.print_json(found)
+            _cli_render.print_json(found)
         else:
-            _tables.console().print(targets_table(found))
+            _cli_render.console().print(targets_table(found))

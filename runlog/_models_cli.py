@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from runlog import _tables
+from runlog import _cli_render
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -30,9 +30,9 @@ def models(opts: Any, name: str | None, as_json: bool) -> None:
     with opts.client() as client:
         found: Any = client.get_model(name) if name else client.list_models()
     if as_json:
-        _tables.print_json(found)
+        _cli_render.print_json(found)
         return
-    console = _tables.console()
+    console = _cli_render.console()
     if name is None:
         if not found:
             click.echo("No registered models yet: register one with run.register_model(...).")
@@ -44,7 +44,8 @@ def models(opts: Any, name: str | None, as_json: bool) -> None:
 
 def models_table(found: Sequence[Mapping[str, Any]]) -> Table:
     """A table of registered models: name, latest version, count, aliases, updated."""
-    table = _tables.new_table("model", "latest", "versions", "aliases", "updated", "description")
+    columns = ("model", "latest", "versions", "aliases", "updated", "description")
+    table = _cli_render.new_table(*columns)
     rows = []
     for model in found:
         latest = model.get("latest_version")
@@ -54,7 +55,7 @@ def models_table(found: Sequence[Mapping[str, Any]]) -> Table:
                 "-" if latest is None else str(latest),
                 str(model.get("version_count", 0)),
                 _aliases(model.get("aliases") or {}),
-                _tables.fmt_time(model.get("updated_ns")),
+                _cli_render.fmt_time(model.get("updated_ns")),
                 model.get("description") or "",
             )
         )
@@ -71,7 +72,7 @@ def versions_table(model: Mapping[str, Any]) -> Table:
     model) for versions MLflow registered; identifiers are never cut.
     """
     title = f"{model['name']}" + (f" — {model['description']}" if model.get("description") else "")
-    table = _tables.new_table(
+    table = _cli_render.new_table(
         "version", "stage", "aliases", "registered", "from", "tags / description", title=title
     )
     rows = []
@@ -88,7 +89,7 @@ def versions_table(model: Mapping[str, Any]) -> Table:
                 str(version["version"]),
                 version.get("stage") or "None",
                 ", ".join(version.get("aliases") or []),
-                _tables.fmt_time(version.get("created_ns")),
+                _cli_render.fmt_time(version.get("created_ns")),
                 "\n".join(origin),
                 about,
             )

@@ -289,7 +289,7 @@ class Pipeline:
 
     @staticmethod
     def _encode(records: list[Any]) -> list[Batch]:
-        from runlog._encode import encode_counted
+        from runlog._otlp_encode import encode_counted
 
         return [Batch(body, points) for body, points in encode_counted(records)]
 

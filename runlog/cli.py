@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from collectors.cli_args import command as collector_command
-from runlog import _cli_compute, _tables
+from runlog import _cli_compute, _cli_render
 from runlog import conventions as c
 from runlog._models_cli import models
 from runlog._store_cli import db, export_, gc, import_
@@ -203,9 +203,9 @@ def experiments(opts: Options, include_deleted: bool, as_json: bool) -> None:
     with opts.client() as client:
         found = client.list_experiments(include_deleted)
     if as_json:
-        _tables.print_json(found)
+        _cli_render.print_json(found)
         return
-    _tables.console().print(_tables.experiments_table(found))
+    _cli_render.console().print(_cli_render.experiments_table(found))
 
 
 @cli.command()
@@ -258,20 +258,20 @@ def runs(
         if not found and experiments_:
             _unknown_experiments(client, experiments_)
     if as_json:
-        _tables.print_json(found)
+        _cli_render.print_json(found)
         return
     if not found:  # say why there is nothing, on stderr (stdout stays the empty table)
         click.echo(_why_no_runs(experiments_, filter_), err=True)
-    console = _tables.console()
+    console = _cli_render.console()
     if columns:  # asked for: all of them, however wide
         extra, width = [k.strip() for k in columns.split(",") if k.strip()], None
     else:
-        extra = _tables.pick_columns(found, [*order_by, filter_ or ""])
+        extra = _cli_render.pick_columns(found, [*order_by, filter_ or ""])
         width = console.width
-    table, left_out = _tables.runs_table(found, extra, len(experiments_) != 1, width)
+    table, left_out = _cli_render.runs_table(found, extra, len(experiments_) != 1, width)
     console.print(table)
     if left_out:
-        console.print(_tables.left_out_note(left_out))
+        console.print(_cli_render.left_out_note(left_out))
 
 
 def _why_no_runs(experiments_: Sequence[str], filter_: str | None) -> str:
@@ -320,21 +320,21 @@ def show(opts: Options, run_id: str, as_json: bool) -> None:
         statuses = client.get_statuses(run_id)
         children = client.search_runs(filter=children_of(run_id))
     if as_json:
-        _tables.print_json({**run, "files": files, "statuses": statuses, "children": children})
+        _cli_render.print_json({**run, "files": files, "statuses": statuses, "children": children})
         return
-    console = _tables.console()
-    console.print(_tables.details_grid(run))
+    console = _cli_render.console()
+    console.print(_cli_render.details_grid(run))
     if len(statuses) > 1:
         console.print(_cli_compute.statuses_table(statuses))
     for title in ("tags", "params", "properties"):
         if run.get(title):
-            console.print(_tables.key_values_table(title, run[title]))
+            console.print(_cli_render.key_values_table(title, run[title]))
     if run.get("metrics"):
-        console.print(_tables.metrics_table(run["metrics"]))
+        console.print(_cli_render.metrics_table(run["metrics"]))
     if files:
-        console.print(_tables.files_table(files))
+        console.print(_cli_render.files_table(files))
     if children:
-        console.print(_tables.runs_table(children, [], width=console.width)[0])
+        console.print(_cli_render.runs_table(children, [], width=console.width)[0])
 
 
 @cli.command()
@@ -381,7 +381,7 @@ def tag(opts: Options, run_id: str, pairs: tuple[str, ...], remove: tuple[str, .
         raise click.UsageError("give KEY=VALUE pairs to set, or --delete KEY")
     with opts.client() as client:
         tags = client.set_tags(run_id, _parse_tags(pairs), remove)
-    _tables.console().print(_tables.key_values_table("tags", tags))
+    _cli_render.console().print(_cli_render.key_values_table("tags", tags))
 
 
 @cli.command()
@@ -394,11 +394,11 @@ def compare(opts: Options, first: str, second: str, show_all: bool, as_json: boo
     """Compare two runs: the params that differ, and the last metric values side by side."""
     with opts.client() as client:
         runs_ = [client.get_run(first), client.get_run(second)]
-    rows = _tables.comparison(runs_, show_all)
+    rows = _cli_render.comparison(runs_, show_all)
     if as_json:
-        _tables.print_json(rows)
+        _cli_render.print_json(rows)
         return
-    _tables.console().print(_tables.comparison_table(runs_, rows))
+    _cli_render.console().print(_cli_render.comparison_table(runs_, rows))
 
 
 # --- metrics and files --------------------------------------------------------------------
@@ -442,11 +442,11 @@ def metrics(
             return
         series = [client.get_metric(run_id, name, col, max_points) for col in columns]
     if as_json:
-        _tables.print_json([dataclasses.asdict(s) for s in series])
+        _cli_render.print_json([dataclasses.asdict(s) for s in series])
     elif as_csv:
-        _tables.print_csv(series)
+        _cli_render.print_csv(series)
     else:
-        _tables.console().print(_tables.points_table(series))
+        _cli_render.console().print(_cli_render.points_table(series))
 
 
 _SHOWN_AS_TABLE = 50  # a metric with at most this many points is simply listed
@@ -461,21 +461,21 @@ def _print_overview(
     max_points: int | None,
 ) -> None:
     """The default view of one metric: a summary per column and a chart of each numeric one."""
-    console = _tables.console()
+    console = _cli_render.console()
     mine = [s for s in summaries if s["name"] == name and str(s.get("column", "")) in columns]
     total = sum(int(s.get("count", 0)) for s in mine)
     numeric = [s for s in mine if s.get("dtype") in ("f8", "i8") and s.get("kind") != "image"]
     if total <= _SHOWN_AS_TABLE * len(mine):
         every = [client.get_metric(run_id, name, col, max_points) for col in columns]
-        console.print(_tables.points_table(every))
+        console.print(_cli_render.points_table(every))
         return
     width = min(console.width, 120)
     for summary in mine:
-        console.print(_tables.metric_summary_grid(summary))
+        console.print(_cli_render.metric_summary_grid(summary))
         if summary in numeric:
             points = max_points or max(2, width - 12)
             one = client.get_metric(run_id, name, str(summary.get("column", "")), points)
-            drawn = _tables.chart(one, width)
+            drawn = _cli_render.chart(one, width)
             if drawn:
                 console.print(drawn, highlight=False, markup=False)
         console.print()
@@ -487,9 +487,9 @@ def _print_overview(
 
 def _print_summaries(summaries: Sequence[Mapping[str, Any]], as_json: bool) -> None:
     if as_json:
-        _tables.print_json(summaries)
+        _cli_render.print_json(summaries)
     else:
-        _tables.console().print(_tables.metrics_table(summaries))
+        _cli_render.console().print(_cli_render.metrics_table(summaries))
 
 
 def _columns_of(
@@ -524,9 +524,9 @@ def files(opts: Options, run_id: str, as_json: bool) -> None:
     with opts.client() as client:
         found = client.list_files(run_id)
     if as_json:
-        _tables.print_json(found)
+        _cli_render.print_json(found)
     else:
-        _tables.console().print(_tables.files_table(found))
+        _cli_render.console().print(_cli_render.files_table(found))
 
 
 @cli.command()
@@ -578,7 +578,7 @@ def logs(opts: Options, run_id: str, follow: bool, level: str | None, as_json: b
 
     with opts.client() as client:
         for line in client.iter_logs(run_id, follow=follow, level=level):
-            click.echo(json.dumps(line) if as_json else _tables.log_line_text(line))
+            click.echo(json.dumps(line) if as_json else _cli_render.log_line_text(line))
 
 
 @cli.command()
@@ -590,9 +590,9 @@ def spans(opts: Options, run_id: str, as_json: bool) -> None:
     with opts.client() as client:
         found = client.get_spans(run_id)
     if as_json:
-        _tables.print_json(found)
+        _cli_render.print_json(found)
     else:
-        _tables.console().print(_tables.spans_table(found))
+        _cli_render.console().print(_cli_render.spans_table(found))
 
 
 # --- launch a command as a run --------------------------------------------------------------

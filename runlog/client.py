@@ -29,7 +29,7 @@ import httpx
 
 from runlog import _config
 from runlog import conventions as c
-from runlog._decode import (
+from runlog._api_decode import (
     Series,
     decode_binary,
     decode_run,

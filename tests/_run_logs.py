@@ -7,7 +7,7 @@ from typing import Any
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
 import runlog
-from runlog._encode import encode
+from runlog._otlp_encode import encode
 from runlog._packer import Packer
 
 

@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from runlog import conventions as c
-from runlog._tables import fmt_duration, fmt_size, pick_columns
+from runlog._cli_render import fmt_duration, fmt_size, pick_columns
 from runlog.cli import cli
 from runlog.client import Client
 from runlog.exceptions import AuthenticationError
@@ -134,8 +134,8 @@ def test_fmt_size(size: int, text: str) -> None:
 def test_points_of_rows_with_differing_columns_stay_aligned() -> None:
     from rich.console import Console
 
-    from runlog._decode import Series
-    from runlog._tables import points_table
+    from runlog._api_decode import Series
+    from runlog._cli_render import points_table
 
     series = [
         Series("tbl", "a", "row", "int", [0, 1], [0, 0], [1, 3]),
@@ -285,7 +285,7 @@ def _long_runs() -> list[dict[str, Any]]:
 def test_runs_table_never_cuts_ids_and_fits_its_columns(width: int) -> None:
     from rich.console import Console
 
-    from runlog._tables import runs_table
+    from runlog._cli_render import runs_table
 
     found = _long_runs()
     extra = pick_columns(found, [])
@@ -430,8 +430,8 @@ def test_metrics_csv_and_all_print_every_point(long_metric: dict[str, Any]) -> N
 
 
 def test_chart_draws_a_falling_line() -> None:
-    from runlog._decode import Series
-    from runlog._tables import chart
+    from runlog._api_decode import Series
+    from runlog._cli_render import chart
 
     falling = Series("loss", "", "scalar", "f8", [0, 1, 2, 3], [0] * 4, [4.0, 3.0, 2.0, 1.0])
 

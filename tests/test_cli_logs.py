@@ -15,7 +15,7 @@ from opentelemetry._logs import SeverityNumber
 from test_client_logs import emit_lines
 
 from runlog import conventions as c
-from runlog._tables import log_line_text
+from runlog._cli_render import log_line_text
 from runlog.cli import cli
 
 T0 = 1_700_000_000_123_000_000

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from runlog import conventions as c
-from runlog._launch import default_name, line_level
+from runlog._launch import default_name
+from runlog._launch_capture import line_level
 from runlog.client import Client
 
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from runlog import conventions as c
-from runlog._decode import (
+from runlog._api_decode import (
     Series,
     decode_binary,
     decode_summary,

@@ -7,6 +7,7 @@ packages share; a private module of the client (``runlog._x``) is the client's t
 from __future__ import annotations
 
 import ast
+from importlib.metadata import packages_distributions
 from pathlib import Path
 
 import collectors
@@ -56,3 +57,12 @@ def test_no_collector_subpackage_imports_another_ones_private_module() -> None:
                     crossing.add(f"{path.relative_to(root.parent)}: {name}")
 
     assert set() == crossing
+
+
+def test_the_collectors_import_name_is_this_distributions_own() -> None:
+    """``collectors`` is a generic top-level name: the one imported must be runlog-ml's,
+    installed next to `runlog`, and no other installed distribution may ship it."""
+    import runlog
+
+    assert Path(runlog.__file__).parent.parent == Path(collectors.__file__).parent.parent
+    assert {"runlog-ml"} == set(packages_distributions()["collectors"])

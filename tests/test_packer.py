@@ -11,7 +11,7 @@ import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
 from runlog import conventions as c
-from runlog._encode import encode
+from runlog._otlp_encode import encode
 from runlog._packer import MAX_SEGMENT, OP_EVENT, OP_POINTS, OP_SERIES, Packer, RunHandle
 from runlog._records import Event, RunKey, Segment
 

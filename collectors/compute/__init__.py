@@ -16,7 +16,7 @@ from collectors.compute.service import (
     collector_id,
 )
 from collectors.compute.snapshots import SnapshotStore
-from collectors.run_files import Uploads
+from collectors.read.run_files import Uploads
 from collectors.settings import Settings
 from collectors.store.files import FileStore
 from collectors.store.protocols import ComputeStore

@@ -20,12 +20,12 @@ from collectors.compute import schemas
 from collectors.compute.environments import EnvironmentSpec
 from collectors.compute.service import ComputeService, Submission, SubmitRefused
 from collectors.compute.snapshots import DIGEST, MAX_UPLOAD_BYTES
-from collectors.errors import FORBIDDEN, TOO_LARGE, ApiError, invalid, not_found
 from collectors.ops import AddSnapshot
-from collectors.query_api import check_run_id, json_response, run_not_found
-from collectors.schemas import ERROR_RESPONSES
+from collectors.read.query_api import check_run_id, json_response, run_not_found
+from collectors.read.schemas import ERROR_RESPONSES
 from collectors.store.base import SubmissionInfo
 from collectors.store.protocols import ACTIVE, QUEUED
+from collectors.web.errors import FORBIDDEN, TOO_LARGE, ApiError, invalid, not_found
 from runlog import conventions as c
 from runlog import snapshot
 

@@ -32,6 +32,7 @@ from runlog import conventions as c
 
 ENV_CLIENT_PATH: Final = c.ENV_CLIENT_PATH
 _MARKER: Final = "runlog-environment.json"
+#: The distribution runlog is installed as (the import name is ``runlog``).
 _TAIL_LINES: Final = 25
 _MAX_REQUIREMENTS: Final = 500
 

@@ -209,7 +209,7 @@ def _replay_spool(ctx: Context, spool: Path) -> None:
     """Ingest what the run's launcher spooled (it could not reach the collector)."""
     if not spool.is_dir() or not any(spool.iterdir()):
         return
-    from collectors.ingest import Ingestor
-    from collectors.replay import replay_spool
+    from collectors.receive.ingest import Ingestor
+    from collectors.receive.replay import replay_spool
 
     replay_spool(spool, Ingestor(ctx.writer), ctx.uploads, endpoint=ctx.endpoint)

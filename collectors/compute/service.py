@@ -33,7 +33,7 @@ from collectors.ops import (
     SetTag,
     SubmitRun,
 )
-from collectors.run_files import Uploads
+from collectors.read.run_files import Uploads
 from collectors.store.base import SubmissionInfo
 from collectors.store.files import FileStore
 from collectors.store.protocols import ACTIVE, DONE, QUEUED, ComputeStore

@@ -8,8 +8,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from collectors import encoding as enc
-from collectors.ingest import unavailable
 from collectors.mlflow.errors import (
     MALFORMED_REQUEST,
     TEMPORARILY_UNAVAILABLE,
@@ -23,7 +21,9 @@ from collectors.mlflow.errors import (
 )
 from collectors.mlflow.mapping import DEFAULT_EXPERIMENT_ID
 from collectors.ops import Op
-from collectors.run_files import Uploads
+from collectors.read import encoding as enc
+from collectors.read.run_files import Uploads
+from collectors.receive.ingest import unavailable
 from collectors.store import paging
 from collectors.store.base import (
     MlflowExperiment,

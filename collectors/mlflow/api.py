@@ -14,11 +14,11 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from collectors import encoding as enc
 from collectors.mlflow import artifacts, experiments, history, models, registry, runs, versions
 from collectors.mlflow._context import Context, Params
 from collectors.mlflow.errors import ENDPOINT_NOT_FOUND, MlflowError, MlflowRoute
-from collectors.run_files import Uploads
+from collectors.read import encoding as enc
+from collectors.read.run_files import Uploads
 from collectors.store.files import FileStore
 from collectors.store.protocols import MlflowStore
 from collectors.writer import Writer

@@ -17,12 +17,12 @@ from typing import Any
 from fastapi import Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from collectors import encoding as enc
 from collectors.mlflow._context import Context, Params
 from collectors.mlflow.errors import MlflowError, invalid, missing
 from collectors.mlflow.mapping import experiment_root, join_uri
-from collectors.registry import PROXY_SCHEME, proxy_owner
-from collectors.run_files import file_response as serve_file
+from collectors.read import encoding as enc
+from collectors.read.registry import PROXY_SCHEME, proxy_owner
+from collectors.read.run_files import file_response as serve_file
 from collectors.store.base import FileInfo
 from collectors.store.files import FileStore, InvalidPathError, check_path
 

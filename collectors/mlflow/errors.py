@@ -17,8 +17,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
-from collectors import encoding as enc
-from collectors.errors import ApiError
+from collectors.read import encoding as enc
+from collectors.web.errors import ApiError
 
 logger = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
-from collectors.encoding import json_float
-from collectors.registry import PROXY_SCHEME
+from collectors.read.encoding import json_float
+from collectors.read.registry import PROXY_SCHEME
 from collectors.store.base import (
     LoggedModelInfo,
     MetricSummary,

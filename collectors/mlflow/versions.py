@@ -42,7 +42,12 @@ from collectors.ops import (
     UpdateLoggedModel,
     UpdateModelVersion,
 )
-from collectors.registry import PROXY_SCHEME, VersionNotCreatedError, add_version, version_files
+from collectors.read.registry import (
+    PROXY_SCHEME,
+    VersionNotCreatedError,
+    add_version,
+    version_files,
+)
 from collectors.store.base import ModelVersionInfo
 
 STAGES = ("None", "Staging", "Production", "Archived")

@@ -1,7 +1,7 @@
 """Run files in object storage or any fsspec filesystem (``--files s3://bucket/prefix``).
 
 `FsspecFileStore` has the same two methods as `LocalFileStore` (`FileStore`), so the one
-upload path (`collectors.run_files`), the files API and the MLflow artifact proxy use it
+upload path (`collectors.read.run_files`), the files API and the MLflow artifact proxy use it
 unchanged. Objects live at ``<prefix>/<run_id>/<path>``. Uploads stream: the writer hands
 blocks to fsspec, which sends them as the parts of a multipart upload (5 MiB each on S3) and
 completes it on commit, so an object appears whole or not at all and a file is never held in

@@ -14,11 +14,10 @@ from fastapi import APIRouter, Body, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from collectors import encoding as enc
-from collectors import schemas
-from collectors.errors import UNAVAILABLE, ApiError, invalid
 from collectors.ops import DeleteTag, Op, SetTag
-from collectors.query_api import (
+from collectors.read import encoding as enc
+from collectors.read import schemas
+from collectors.read.query_api import (
     check_run_id,
     json_response,
     run_not_found,
@@ -27,6 +26,7 @@ from collectors.query_api import (
 from collectors.store.base import RunTable
 from collectors.store.protocols import StudioStore
 from collectors.studio.events import EventHub
+from collectors.web.errors import UNAVAILABLE, ApiError, invalid
 from collectors.writer import Writer, WriterError
 from runlog import conventions as c
 from runlog.filters import Comparison, Key, conjoin, parse_filter

@@ -19,8 +19,8 @@ from app_client import make_client
 from collector_process import Collector
 from fastapi.testclient import TestClient
 
-from collectors.grpc_server import SERVICES
-from collectors.ingest import signal_of
+from collectors.receive.grpc_server import SERVICES
+from collectors.receive.ingest import signal_of
 
 TOKEN = "s3cret"
 # Liveness probes carry no token; the studio's page shell holds no data (it asks for the

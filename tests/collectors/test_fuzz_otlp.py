@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from otlp_strategies import bodies, json_bodies
 
-from collectors.grpc_server import SERVICES
+from collectors.receive.grpc_server import SERVICES
 
 pytestmark = pytest.mark.slow
 

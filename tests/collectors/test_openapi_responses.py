@@ -1,6 +1,6 @@
 """Live answers of the query, files and models API hold to the schemas of ``/openapi.json``.
 
-Handlers encode their JSON themselves (`collectors.encoding`: fast, with the non-finite
+Handlers encode their JSON themselves (`collectors.read.encoding`: fast, with the non-finite
 rule), so FastAPI does not check them against the routes' ``response_model``; this test does,
 on a store with every kind of data, so the served schema cannot drift from what is served.
 """

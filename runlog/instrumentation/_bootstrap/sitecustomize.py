@@ -2,7 +2,7 @@
 
 Python imports the first ``sitecustomize`` it finds on ``sys.path``; this one hides any
 other, so it first runs the next one on the path (a distribution's or the user's), then
-switches runlog's auto-instrumentation on (``runlog._launch.child_bootstrap``). Nothing here
+switches runlog's auto-instrumentation on (``runlog._launch_child.child_bootstrap``). Nothing here
 may break the interpreter's start: any failure is reported on stderr in one line and the
 script runs uninstrumented.
 """
@@ -52,7 +52,7 @@ except Exception:
     _report("the next sitecustomize on the path")
 
 try:
-    from runlog._launch import child_bootstrap
+    from runlog._launch_child import child_bootstrap
 
     child_bootstrap()
 except Exception:

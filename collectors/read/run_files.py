@@ -26,10 +26,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import StreamingResponse
 
-from collectors.errors import TOO_LARGE, UNAVAILABLE, ApiError, invalid, not_found
-from collectors.ingest import unavailable
 from collectors.ops import Applied, RecordFile, RecordModelFile
+from collectors.receive.ingest import unavailable
 from collectors.store.files import FileStore, FileTooLargeError, FileWriter, check_path
+from collectors.web.errors import TOO_LARGE, UNAVAILABLE, ApiError, invalid, not_found
 from collectors.writer import Writer, WriterError
 
 logger = logging.getLogger(__name__)

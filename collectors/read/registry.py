@@ -1,5 +1,5 @@
 """The model registry's rules shared by its two front doors: MLflow's registry endpoints
-(`collectors.mlflow.registry`) and runlog's own ``/api/v1/models`` (`collectors.models_api`).
+(`collectors.mlflow.registry`) and runlog's own ``/api/v1/models`` (`collectors.read.models_api`).
 
 `add_version` numbers a new version (the next number, retried when a concurrent request took
 it); `version_files` says where a version's files are in the collector.

@@ -1,6 +1,6 @@
 """Response models of the query and files API, for the OpenAPI schema.
 
-Handlers encode responses themselves (`collectors.encoding`, fast and with the non-finite
+Handlers encode responses themselves (`collectors.read.encoding`, fast and with the non-finite
 rule); these models describe the shapes in ``/openapi.json`` and ``/docs``.
 """
 

@@ -23,8 +23,8 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (
 )
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from collectors import _anyvalue as av
-from collectors._builder import Rejected, time_of
+from collectors.convert import _anyvalue as av
+from collectors.convert._builder import Rejected, time_of
 from collectors.ops import SpanRecord
 from runlog import conventions as c
 

@@ -30,9 +30,9 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
 
-from collectors.errors import FORBIDDEN, TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, ApiError
 from collectors.mlflow.api import PREFIXES as MLFLOW_API_PREFIXES
 from collectors.settings import MIB, Settings, is_loopback
+from collectors.web.errors import FORBIDDEN, TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, ApiError
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -14,10 +14,18 @@ from fastapi import APIRouter, Request, Response
 from google.rpc import status_pb2
 from starlette.concurrency import run_in_threadpool
 
-from collectors.errors import UNSUPPORTED_MEDIA_TYPE, ApiError
-from collectors.guards import too_large
-from collectors.ingest import JSON, PROTOBUF, Ingestor, Outcome, encode, signal_of, unavailable
-from collectors.schemas import ExportResponse
+from collectors.read.schemas import ExportResponse
+from collectors.receive.ingest import (
+    JSON,
+    PROTOBUF,
+    Ingestor,
+    Outcome,
+    encode,
+    signal_of,
+    unavailable,
+)
+from collectors.web.errors import UNSUPPORTED_MEDIA_TYPE, ApiError
+from collectors.web.guards import too_large
 from runlog import conventions as c
 
 _MEDIA_TYPES = {"application/x-protobuf": PROTOBUF, "application/protobuf": PROTOBUF, JSON: JSON}

@@ -17,20 +17,20 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from collectors import encoding as enc
-from collectors import schemas
-from collectors.errors import UNAVAILABLE, ApiError, invalid, not_found
 from collectors.ops import CreateRegisteredModel, Op
-from collectors.query_api import check_run_id, json_response, run_not_found
-from collectors.registry import (
+from collectors.read import encoding as enc
+from collectors.read import schemas
+from collectors.read.query_api import check_run_id, json_response, run_not_found
+from collectors.read.registry import (
     VersionNotCreatedError,
     add_version,
     version_files,
 )
-from collectors.run_files import serve_stored
+from collectors.read.run_files import serve_stored
 from collectors.store.base import FileInfo, ModelVersionInfo, RegisteredModelInfo
 from collectors.store.files import FileStore
 from collectors.store.protocols import ModelsStore
+from collectors.web.errors import UNAVAILABLE, ApiError, invalid, not_found
 from collectors.writer import Writer, WriterError
 from runlog import conventions as c
 

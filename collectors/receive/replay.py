@@ -15,8 +15,8 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from collectors.ingest import Ingestor
-from collectors.run_files import Uploads
+from collectors.read.run_files import Uploads
+from collectors.receive.ingest import Ingestor
 from runlog.spool import Spool, Upload, listening_accepts, same_collector
 
 logger = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """From OTLP request bytes to committed operations: decode, convert, write.
 
-`Ingestor` is what every receiver shares: OTLP/HTTP (`collectors.otlp_http`), OTLP/gRPC
-(`collectors.grpc_server`, `Ingestor.ingest`) and the spool replay at start
+`Ingestor` is what every receiver shares: OTLP/HTTP (`collectors.receive.otlp_http`), OTLP/gRPC
+(`collectors.receive.grpc_server`, `Ingestor.ingest`) and the spool replay at start
 (`ingest_request_bytes`).
 """
 
@@ -23,9 +23,9 @@ from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as metr
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as trace_pb
 
 from collectors import convert
-from collectors.encoding import parse_json
-from collectors.errors import CONFLICT, TOO_LARGE, UNAVAILABLE, ApiError, invalid
 from collectors.ops import Applied, Converted
+from collectors.read.encoding import parse_json
+from collectors.web.errors import CONFLICT, TOO_LARGE, UNAVAILABLE, ApiError, invalid
 from collectors.writer import Writer, WriterError, caused_by_input
 
 PROTOBUF = "application/x-protobuf"

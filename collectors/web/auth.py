@@ -10,7 +10,7 @@ import hmac
 
 from fastapi import Request
 
-from collectors.errors import UNAUTHENTICATED, ApiError
+from collectors.web.errors import UNAUTHENTICATED, ApiError
 
 #: The refusal every protocol sends for a missing or wrong token.
 REFUSAL = (

@@ -19,7 +19,7 @@ Rules worth knowing:
 - Single points are grouped per (run, metric, column, kind) into one `AppendPoints` each,
   keeping their order (a dtype change starts a new group), so the one-record-per-point
   OTel path costs one array append per record rather than one operation.
-- Log records that are not runlog events are log lines of their run (`collectors._lines`),
+- Log records that are not runlog events are log lines of their run (`collectors.convert._lines`),
   buffered per run into one `AppendLogLines`; records of no run are ignored (neither kept
   nor rejected), and so are unknown ``runlog.*`` events (a newer producer's).
 - Spans of a run become its timeline (`AppendSpans`); see `convert_traces`.
@@ -47,11 +47,11 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (
 )
 from opentelemetry.proto.trace.v1.trace_pb2 import ScopeSpans, Span, Status
 
-from collectors import _anyvalue as av
-from collectors._builder import Builder, Identity, Rejected, time_of
-from collectors._events import EVENT_HANDLERS, Record
-from collectors._lines import log_line
-from collectors._otel import column_of, histogram_columns, span_record
+from collectors.convert import _anyvalue as av
+from collectors.convert._builder import Builder, Identity, Rejected, time_of
+from collectors.convert._events import EVENT_HANDLERS, Record
+from collectors.convert._lines import log_line, min_level_number
+from collectors.convert._otel import column_of, histogram_columns, span_record
 from collectors.ops import Converted, MarkBatch, SetStatus
 from runlog import conventions as c
 
@@ -62,6 +62,7 @@ __all__ = [
     "convert_metrics",
     "convert_traces",
     "identity_of",
+    "min_level_number",
 ]
 
 _IDENTITY_KEYS = frozenset({c.RUN_ID, c.EXPERIMENT, c.PARENT_RUN_ID, c.RUN_NAME})
@@ -308,8 +309,8 @@ def convert_metrics(
     Data points get the "next" step (``INT64_MIN``) and their own time. Points with
     attributes go to a column named after them (``cpu=0,state=idle``), so differently
     labelled series do not mix. Histograms (explicit and exponential) become metrics of kind
-    ``histogram`` (see `collectors._otel`). Resources without a run id are skipped; summaries
-    are ignored. *body* as in `convert_logs`.
+    ``histogram`` (see `collectors.convert._otel`). Resources without a run id are skipped;
+    summaries are ignored. *body* as in `convert_logs`.
     """
     builder = Builder()
     _mark_batches(request, request.resource_metrics, body, builder)

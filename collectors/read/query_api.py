@@ -2,7 +2,7 @@
 
 Shapes and parameters are specified in docs/api.md. Handlers are plain functions (FastAPI
 runs them in its thread pool, so blocking store calls do not stall the event loop) and
-answer pre-encoded JSON (`collectors.encoding`).
+answer pre-encoded JSON (`collectors.read.encoding`).
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from collectors import encoding as enc
-from collectors import schemas
-from collectors._lines import min_level_number
-from collectors.errors import invalid, not_found
+from collectors.convert import min_level_number
+from collectors.read import encoding as enc
+from collectors.read import schemas
 from collectors.store.base import MetricVector
 from collectors.store.protocols import QueryStore
+from collectors.web.errors import invalid, not_found
 from runlog import conventions as c
 from runlog.filters import Comparison, Filter, Key, comparisons, conjoin, parse_filter
 

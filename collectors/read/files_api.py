@@ -2,7 +2,7 @@
 
 Paths are relative to their run and checked by the file store (no ``..``, no absolute
 paths, no backslashes, at most 1024 characters); a bad path is a 400. Uploads are stored and
-recorded by `collectors.run_files.Uploads`, downloads served by `run_files.serve_stored`.
+recorded by `collectors.read.run_files.Uploads`, downloads served by `run_files.serve_stored`.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from urllib.parse import unquote
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
-from collectors import encoding as enc
-from collectors import schemas
-from collectors.errors import invalid
-from collectors.query_api import check_run_id, json_response, run_not_found
-from collectors.run_files import Uploads, serve_stored
+from collectors.read import encoding as enc
+from collectors.read import schemas
+from collectors.read.query_api import check_run_id, json_response, run_not_found
+from collectors.read.run_files import Uploads, serve_stored
 from collectors.store.base import Store
 from collectors.store.files import FileStore, check_path
+from collectors.web.errors import invalid
 from runlog import conventions as c
 
 

@@ -15,8 +15,8 @@ import numpy as np
 import numpy.typing as npt
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
-from collectors import _anyvalue as av
-from collectors._builder import Builder, Identity, Rejected
+from collectors.convert import _anyvalue as av
+from collectors.convert._builder import Builder, Identity, Rejected
 from collectors.ops import (
     AppendPoints,
     Heartbeat,

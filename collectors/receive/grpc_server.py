@@ -16,9 +16,9 @@ from typing import Any, NoReturn
 import grpc
 from google.protobuf.message import Message
 
-from collectors.auth import token_matches
-from collectors.errors import ApiError
-from collectors.ingest import Ingestor, signal_of
+from collectors.receive.ingest import Ingestor, signal_of
+from collectors.web.auth import token_matches
+from collectors.web.errors import ApiError
 
 _MAX_WORKERS = 16
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
-from collectors.encoding import json_float
+from collectors.read.encoding import json_float
 from runlog import conventions as c
 
 #: AnyValue fields that carry a metric value, mapped to the dtype they make.

@@ -14,7 +14,7 @@ from typing import Final
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
-from collectors import _anyvalue as av
+from collectors.convert import _anyvalue as av
 from collectors.ops import LogLine
 
 EXCEPTION_TYPE: Final = "exception.type"

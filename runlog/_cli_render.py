@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from runlog import conventions as c
-from runlog._decode import Series, jsonable
+from runlog._api_decode import Series, jsonable
 
 if TYPE_CHECKING:
     from rich.console import Console
