@@ -21,7 +21,7 @@ from collectors.compute.environments import EnvironmentSpec
 from collectors.compute.service import ComputeService, Submission, SubmitRefused
 from collectors.compute.snapshots import DIGEST, MAX_UPLOAD_BYTES
 from collectors.ops import AddSnapshot
-from collectors.read.query_api import check_run_id, json_response, run_not_found
+from collectors.read.query_api import check_run_id, json_response
 from collectors.read.schemas import ERROR_RESPONSES
 from collectors.store.base import SubmissionInfo
 from collectors.store.protocols import ACTIVE, QUEUED
@@ -69,7 +69,6 @@ class ComputeApi:
         )
         add("/runs/{run_id}/cancel", self.cancel, methods=["POST"], response_model=schemas.Cancel)
         add("/runs/{run_id}/submission", self.submission, response_model=schemas.Submission)
-        add("/runs/{run_id}/statuses", self.statuses, response_model=schemas.StatusList)
         add(
             "/snapshots/{digest}",
             self.snapshot_exists,
@@ -165,16 +164,6 @@ class ComputeApi:
         response = json_response(body)
         response.status_code = code
         return response
-
-    def statuses(self, run_id: str) -> Response:
-        """Every status the run had, with its time (any run, submitted or not)."""
-        store = self.service.context.store
-        history = store.status_history(check_run_id(run_id))
-        if not history and store.get_run(run_id) is None:
-            raise run_not_found(run_id)
-        return json_response(
-            {"statuses": [{"status": s.status, "time_ns": s.time_ns} for s in history]}
-        )
 
     # --- snapshots ---------------------------------------------------------------------------
     def _checked_digest(self, digest: str) -> str:

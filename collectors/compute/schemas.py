@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from collectors.read.schemas import StatusChange
+
 
 class Target(BaseModel):
     name: str = Field(examples=["local"])
@@ -19,15 +21,6 @@ class Target(BaseModel):
 
 class TargetList(BaseModel):
     targets: list[Target]
-
-
-class StatusChange(BaseModel):
-    status: str = Field(description="NotStarted, Queued, Preparing, Running, Finalizing, …")
-    time_ns: int = Field(description="when the run entered it, Unix ns")
-
-
-class StatusList(BaseModel):
-    statuses: list[StatusChange]
 
 
 class Submission(BaseModel):

@@ -72,6 +72,7 @@ class QueryApi:
         add("/runs", self.search_runs, response_model=schemas.RunList)
         add("/runs/{run_id}", self.get_run, response_model=schemas.Run)
         add("/runs/{run_id}/metrics", self.list_metrics, response_model=schemas.MetricSummaryList)
+        add("/runs/{run_id}/statuses", self.statuses, response_model=schemas.StatusList)
         add(
             "/runs/{run_id}/metric",
             self.get_metric,
@@ -128,6 +129,15 @@ class QueryApi:
         if run is None:
             raise run_not_found(run_id)
         return json_response(enc.run_json(run))
+
+    def statuses(self, run_id: str) -> Response:
+        """Every status the run had, with its time (any run, submitted or not)."""
+        history = self.store.status_history(check_run_id(run_id))
+        if not history and self.store.get_run(run_id) is None:
+            raise run_not_found(run_id)
+        return json_response(
+            {"statuses": [{"status": s.status, "time_ns": s.time_ns} for s in history]}
+        )
 
     def list_metrics(self, run_id: str) -> Response:
         """Summaries (last, min, max, count) of every metric column of a run."""

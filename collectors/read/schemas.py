@@ -201,3 +201,12 @@ class ModelVersion(BaseModel):
 
 class ModelWithVersions(Model):
     versions: list[ModelVersion] = Field(description="oldest first")
+
+
+class StatusChange(BaseModel):
+    status: str = Field(description="NotStarted, Queued, Preparing, Running, Finalizing, …")
+    time_ns: int = Field(description="when the run entered it, Unix ns")
+
+
+class StatusList(BaseModel):
+    statuses: list[StatusChange]

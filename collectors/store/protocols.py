@@ -63,6 +63,8 @@ class QueryStore(Store, Protocol):
         max_points: int | None = None,
     ) -> tuple[MetricVector, bool] | None: ...
 
+    def status_history(self, run_id: str) -> list[StatusChange]: ...
+
 
 class StudioStore(QueryStore, Protocol):
     """The studio's reads beyond the query API's: runs as columns, runs counted by status."""

@@ -39,6 +39,17 @@ def send_logs(client: TestClient, *records: Any, run_id: str = "r1", **kw: Any) 
     return ExportLogsServiceResponse.FromString(response.content)
 
 
+def test_a_runs_status_history_is_served_without_a_compute_service(client: TestClient) -> None:
+    """Every run has a lifecycle; the studio's run page reads it from the query API."""
+    send_logs(client, metric("loss", 0.5, step=1))
+
+    history = client.get("/api/v1/runs/r1/statuses")
+    missing = client.get("/api/v1/runs/nope/statuses")
+
+    assert (200, 404) == (history.status_code, missing.status_code), history.text
+    assert ["Running"] == [s["status"] for s in history.json()["statuses"]]
+
+
 # --- OTLP/HTTP -----------------------------------------------------------------------------------
 
 
