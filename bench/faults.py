@@ -40,9 +40,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from collector_process import free_port, wait_healthy  # noqa: E402
 
-from runlog._spool import sync  # noqa: E402
 from runlog.client import Client  # noqa: E402
 from runlog.exceptions import NotFoundError  # noqa: E402
+from runlog.spool import sync  # noqa: E402
 
 TRAINER = textwrap.dedent(
     """

@@ -29,15 +29,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from runlog import conventions as c
 from runlog._launch_capture import Capture
 from runlog._launch_child import BOOTSTRAP_DIR
 from runlog._launch_facts import launch_properties
-
-if TYPE_CHECKING:
-    from runlog.run import Run
+from runlog._objects import Run, start_run
 
 #: Exit codes as shells use them.
 EXIT_NOT_FOUND = 127
@@ -86,10 +84,8 @@ def default_name(command: Sequence[str]) -> str:
 
 def launch(request: Launch, workspace: Any = None) -> int:
     """Run *request.command* as a run; return the exit code to exit with (the child's)."""
-    import runlog
-
     name = request.name or default_name(request.command)
-    run = runlog.start_run(
+    run = start_run(
         request.experiment, name=name, tags=request.tags, run_id=request.run_id, workspace=workspace
     )
     try:
@@ -152,7 +148,7 @@ def _not_started(run: Run, program: str, exc: OSError) -> int:
 def _finish(
     run: Run, outputs: str, returncode: int, signalled: int | None, error: str | None
 ) -> None:
-    run._event(c.EVENT_RUN_STATUS, ((c.STATUS, c.STATUS_FINALIZING),))
+    run.event(c.EVENT_RUN_STATUS, ((c.STATUS, c.STATUS_FINALIZING),))
     folder = Path(outputs)
     if folder.is_dir():
         run.upload_folder(folder.resolve().name or "outputs", folder)

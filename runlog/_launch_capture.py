@@ -19,12 +19,10 @@ from collections.abc import Callable
 from typing import IO, TYPE_CHECKING
 
 from runlog import conventions as c
-from runlog._packer import OP_LOG
+from runlog._recorder import Recorder
 
 if TYPE_CHECKING:
     import subprocess
-
-    from runlog.run import Run
 
 #: stderr lines kept for the error text of a failed run (the traceback is among them).
 STDERR_TAIL = 200
@@ -71,7 +69,7 @@ class Capture:
     which the data reached us (two pipes carry no finer ordering than that).
     """
 
-    def __init__(self, run: Run, child: subprocess.Popen[bytes]) -> None:
+    def __init__(self, run: Recorder, child: subprocess.Popen[bytes]) -> None:
         self._stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL)
         streams = {
             "stdout": (child.stdout, sys.stdout, None),
@@ -80,7 +78,7 @@ class Capture:
         self._selector = selectors.DefaultSelector()
         for name, (pipe, echo, tail) in streams.items():
             if pipe is not None:
-                reader = _Stream(pipe, echo, _recorder(run, name, tail))
+                reader = _Stream(pipe, echo, _line_recorder(run, name, tail))
                 self._selector.register(pipe.fileno(), selectors.EVENT_READ, reader)
         self._thread = threading.Thread(target=self._pump, name="runlog-capture", daemon=True)
         self._thread.start()
@@ -126,13 +124,13 @@ class _Stream:
         return True
 
 
-def _recorder(run: Run, stream: str, tail: deque[str] | None) -> Callable[[bytes], None]:
-    append, handle = run._append, run._handle
+def _line_recorder(run: Recorder, stream: str, tail: deque[str] | None) -> Callable[[bytes], None]:
+    log_line = run.log_line
 
     def record(raw: bytes) -> None:
         text = line_text(raw)
         number, level = line_level(text)
-        append((OP_LOG, handle, time.time_ns(), number, level, stream, text, None, stream))
+        log_line(text, stream, number, level, time.time_ns(), stream=stream)
         if tail is not None:
             tail.append(text)
 

@@ -1,6 +1,7 @@
 """Turn buffered calls into packed segments and events (in the exporter thread).
 
-Buffered items are tuples whose first element is an op code:
+Buffered items are tuples whose first element is an op code; `runlog._recorder.Recorder`
+builds every kind but OP_FLUSH (the pipeline's own):
 
 =============  =====================================================
 OP_SERIES      (op, handle, name, deque) — a metric's own deque of (value, step, time_ns),

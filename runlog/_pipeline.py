@@ -21,7 +21,7 @@ from runlog import _shutdown
 from runlog import conventions as c
 from runlog._packer import OP_FLUSH, OP_SERIES, OP_UPLOAD, Packer, RunHandle
 from runlog._records import Event
-from runlog._spool import Spool, SpoolFullError, Upload
+from runlog.spool import Spool, SpoolFullError, Upload
 
 if TYPE_CHECKING:
     from runlog._transport import Transport

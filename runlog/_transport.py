@@ -16,7 +16,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 
 from runlog import _progress
 from runlog import conventions as c
-from runlog.spool import Upload
+from runlog._spool_format import Upload
 
 _log = logging.getLogger("runlog.internal")
 

@@ -45,6 +45,8 @@ RUN_NAME: Final = "runlog.run.name"
 BATCH_ID: Final = "runlog.batch.id"
 #: Fallback experiment for data that names none.
 DEFAULT_EXPERIMENT: Final = "Default"
+#: The run file that holds a submitted run's source snapshot (written by the collector).
+SNAPSHOT_FILE: Final = "snapshot.zip"
 
 # --- events ----------------------------------------------------------------------------------
 EVENT_NAME_ATTRIBUTE: Final = "event.name"  # for SDKs without LogRecord.event_name

@@ -32,9 +32,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from runlog import _lifecycle
 from runlog._guard import INSIDE, already_taken
 from runlog._logfields import (
     COMMON_EXTRAS,
@@ -45,10 +44,8 @@ from runlog._logfields import (
     severity_number,
     split_points,
 )
-from runlog._packer import OP_LOG
-
-if TYPE_CHECKING:
-    from runlog.run import Run
+from runlog._objects import Run, active_run
+from runlog._recorder import Recorder
 
 _log = logging.getLogger("runlog.internal")
 _DEFAULT_FORMATTER = logging.Formatter()
@@ -99,50 +96,27 @@ class RunlogHandler(logging.Handler):
             return
         token = INSIDE.set(True)
         try:
-            run = self.run or _lifecycle.active_run(_run_class())
-            self._record(run, record)
+            self._record(self.run or active_run(), record)
         except Exception:
             self.handleError(record)
         finally:
             INSIDE.reset(token)
 
-    def _record(self, run: Run, record: logging.LogRecord) -> None:
+    def _record(self, run: Recorder, record: logging.LogRecord) -> None:
         message = record.getMessage()
         time_ns = int(record.created * 1e9)
         exception = None
         if record.exc_info:
             exception = exception_fields(record.exc_info, self._exception_text(record))
-        run._append(
-            (
-                OP_LOG,
-                run._handle,
-                time_ns,
-                severity_number(record.levelno),
-                record.levelname,
-                record.name,
-                message,
-                exception,
-            )
+        run.log_line(
+            message,
+            record.name,
+            severity_number(record.levelno),
+            record.levelname,
+            time_ns,
+            exception,
         )
-        self._points_of(run, record, message)
-
-    def _points_of(self, run: Run, record: logging.LogRecord, message: str) -> None:
-        attributes = record.__dict__
-        if len(attributes) <= _PLAIN_RECORD_SIZE and not self.parse_messages:
-            return  # no extra= keys: nothing can be a point (most log lines)
-        values = {k: attributes[k] for k in attributes.keys() - self._ignored}
-        if self.parse_messages:
-            values = {**parse_key_values(message), **values}
-        explicit = attributes.get("metrics")
-        if isinstance(explicit, dict):
-            values.update(explicit)
-        if values:
-            self._points(run, values)
-
-    def _points(self, run: Run, values: dict[str, Any]) -> None:
-        points, step = split_points(values, self.step_keys)
-        for name, value in points.items():
-            run.log(name, value, step=step)
+        record_points(run, record, message, self._ignored, self.step_keys, self.parse_messages)
 
     def _exception_text(self, record: logging.LogRecord) -> str:
         if not record.exc_text:  # cached on the record, as logging.Formatter does
@@ -163,19 +137,35 @@ class RunlogHandler(logging.Handler):
         )
 
 
-_RUN_CLASS: list[type[Run]] = []
 #: Attributes of a record made without extra= (message/asctime/exc_text included once set).
 _PLAIN_RECORD_SIZE = len(logging.LogRecord("n", logging.INFO, "p", 1, "m", None, None).__dict__)
+#: What is never a point by default: the record's own attributes and `COMMON_EXTRAS`.
+DEFAULT_IGNORED = RECORD_ATTRIBUTES | COMMON_EXTRAS
 
 
-def _run_class() -> type[Run]:
-    # Imported on first use (runlog.run imports this module's package), then cached: an
-    # import statement costs ~1 µs on every record otherwise.
-    if not _RUN_CLASS:
-        from runlog.run import Run
-
-        _RUN_CLASS.append(Run)
-    return _RUN_CLASS[0]
+def record_points(
+    run: Recorder,
+    record: logging.LogRecord,
+    message: str,
+    ignored: frozenset[str] = DEFAULT_IGNORED,
+    step_keys: tuple[str, ...] = STEP_KEYS,
+    parse_messages: bool = False,
+) -> None:
+    """Log *record*'s numeric ``extra=`` keys (not *ignored*), its ``metrics={...}`` and, with
+    *parse_messages*, the ``key=value`` numbers of *message*, as points of *run*."""
+    attributes = record.__dict__
+    if len(attributes) <= _PLAIN_RECORD_SIZE and not parse_messages:
+        return  # no extra= keys: nothing can be a point (most log lines)
+    values = {k: attributes[k] for k in attributes.keys() - ignored}
+    if parse_messages:
+        values = {**parse_key_values(message), **values}
+    explicit = attributes.get("metrics")
+    if isinstance(explicit, dict):
+        values.update(explicit)
+    if values:
+        points, step = split_points(values, step_keys)
+        for name, value in points.items():
+            run.log(name, value, step=step)
 
 
 _installed: RunlogHandler | None = None

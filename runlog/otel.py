@@ -18,12 +18,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from runlog import conventions as c
-
-if TYPE_CHECKING:
-    from runlog.run import Run
+from runlog._objects import Run, active_run
 
 _log = logging.getLogger("runlog.internal")
 
@@ -65,8 +63,8 @@ def resource_attributes(run: Run) -> dict[str, str]:
         c.RUN_ID: run.id,
         c.EXPERIMENT: run.experiment.name,
     }
-    if run._parent_id:
-        attributes[c.PARENT_RUN_ID] = run._parent_id
+    if run.parent_id:
+        attributes[c.PARENT_RUN_ID] = run.parent_id
     if run.name:
         attributes[c.RUN_NAME] = run.name
     return attributes
@@ -105,8 +103,6 @@ def configure_otel(
         )
         return _configured
     if run is None:
-        from runlog import active_run
-
         run = active_run()
     _configured = _build(run, traces, metrics, logs, metric_interval_s)
     return _configured

@@ -31,9 +31,9 @@ import logging
 import sys
 import traceback
 from collections.abc import Iterable, MutableMapping
-from typing import TYPE_CHECKING, Any
+from time import time_ns as _now_ns
+from typing import Any
 
-from runlog import _lifecycle
 from runlog._guard import INSIDE, already_taken, claim, claim_record
 from runlog._logfields import (
     STEP_KEYS,
@@ -43,10 +43,9 @@ from runlog._logfields import (
     severity_number,
     split_points,
 )
-from runlog._packer import OP_LOG
-
-if TYPE_CHECKING:
-    from runlog.run import Run
+from runlog._objects import Run, active_run
+from runlog._recorder import Recorder
+from runlog.handler import record_points
 
 _log = logging.getLogger("runlog.internal")
 
@@ -84,7 +83,10 @@ class RunlogProcessor:
         if INSIDE.get():
             return event_dict
         record = event_dict.get("_record")
-        foreign = isinstance(record, logging.LogRecord) and not event_dict.get("_from_structlog")
+        #: a stdlib record that reached structlog (not structlog's own): its extras are points
+        foreign = record if isinstance(record, logging.LogRecord) else None
+        if event_dict.get("_from_structlog"):
+            foreign = None
         if isinstance(record, logging.LogRecord):
             if already_taken(record):  # inside a ProcessorFormatter: maybe a handler took it
                 return event_dict
@@ -93,10 +95,10 @@ class RunlogProcessor:
             claim(event_dict)
         token = INSIDE.set(True)
         try:
-            run = self.run or _lifecycle.active_run(_run_class())
+            run = self.run or active_run()
             self._record(run, logger, method_name, event_dict)
-            if foreign:  # a stdlib record: its extras are points, as RunlogHandler takes them
-                _foreign_points(self, run, record)  # type: ignore[arg-type]
+            if foreign is not None:  # as RunlogHandler takes them
+                record_points(run, foreign, foreign.getMessage(), step_keys=self.step_keys)
         except Exception as exc:
             self._report(exc)
         finally:
@@ -104,7 +106,7 @@ class RunlogProcessor:
         return event_dict
 
     def _record(
-        self, run: Run, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
+        self, run: Recorder, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
     ) -> None:
         ignored = self._ignored
         values = {k: v for k, v in event_dict.items() if k not in ignored and k[:1] != "_"}
@@ -115,7 +117,7 @@ class RunlogProcessor:
         for name, value in points.items():
             run.log(name, value, step=step)
         if self.log_lines:
-            run._append(_line(run, logger, method_name, event_dict, ignored))
+            _log_line(run, logger, method_name, event_dict, ignored)
 
     def _report(self, exc: Exception) -> None:
         if type(exc) not in self._reported:
@@ -123,13 +125,13 @@ class RunlogProcessor:
             _log.warning("RunlogProcessor could not record an event", exc_info=True)
 
 
-def _line(
-    run: Run,
+def _log_line(
+    run: Recorder,
     logger: Any,
     method_name: str,
     event_dict: MutableMapping[str, Any],
     ignored: frozenset[str],
-) -> tuple[Any, ...]:
+) -> None:
     level = event_dict.get("level")
     levelno = level_number(level if isinstance(level, str) else method_name)
     record = event_dict.get("_record")
@@ -137,14 +139,12 @@ def _line(
     name = event_dict.get("logger") or event_dict.get("logger_name")
     if name is None:
         name = getattr(logger, "name", None) or getattr(record, "name", "")
-    return (
-        OP_LOG,
-        run._handle,
-        time_ns,
+    run.log_line(
+        render_message(event_dict, ignored),
+        str(name),
         severity_number(levelno),
         logging.getLevelName(levelno),
-        str(name),
-        render_message(event_dict, ignored),
+        time_ns,
         event_exception(event_dict),
     )
 
@@ -168,25 +168,6 @@ def event_exception(event_dict: MutableMapping[str, Any]) -> tuple[str, str, str
         return exception_fields(exc_info, text)
     rendered = event_dict.get("exception")
     return ("", "", rendered) if isinstance(rendered, str) and rendered else None
-
-
-def _foreign_points(processor: RunlogProcessor, run: Run, record: logging.LogRecord) -> None:
-    from runlog.handler import RunlogHandler
-
-    handler = RunlogHandler(run, step_keys=processor.step_keys)
-    handler._points_of(run, record, record.getMessage())
-
-
-def _now_ns() -> int:
-    import time
-
-    return time.time_ns()
-
-
-def _run_class() -> type[Run]:
-    from runlog.run import Run
-
-    return Run
 
 
 __all__ = ["RunlogProcessor"]

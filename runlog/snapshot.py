@@ -31,7 +31,7 @@ MAX_BYTES: Final = 300 * 1024 * 1024
 IGNORE_FILES: Final = (".gitignore", ".runlogignore")
 ALWAYS_IGNORED: Final = frozenset({".git"})
 #: The name of the snapshot among a submitted run's files.
-FILE_NAME: Final = "snapshot.zip"
+FILE_NAME: Final = c.SNAPSHOT_FILE
 _ZIP_TIME: Final = (1980, 1, 1, 0, 0, 0)
 _CHUNK: Final = 1 << 20
 

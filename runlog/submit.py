@@ -33,8 +33,7 @@ from runlog import conventions as c
 from runlog.exceptions import InvalidArgumentError, NotFoundError, RunFailedError
 
 if TYPE_CHECKING:
-    from runlog.experiment import Experiment
-    from runlog.run import Run
+    from runlog.client import Client
 
 #: Seconds between two looks at a run that `Run.wait_for_completion` waits for.
 POLL_INTERVAL = 0.2
@@ -217,26 +216,27 @@ def _argument(value: Any) -> str:
 
 
 def submit(
-    experiment: Experiment,
+    client: Client,
+    experiment: str,
     config: ScriptRunConfig,
     tags: Mapping[str, Any] | None = None,
     run_id: str | None = None,
     name: str | None = None,
-) -> Run:
-    """Snapshot, upload and queue *config* as a new run of *experiment*; return it (Queued).
+) -> dict[str, Any]:
+    """Snapshot, upload and queue *config* as a new run of *experiment*; return the queued
+    run's record (`Experiment.submit` makes the `Run` of it).
 
     Raises:
         InvalidArgumentError: The script is missing, the source directory over a limit, the
             target unknown, or the collector refused the submission.
     """
     from runlog import snapshot  # zipfile and pathspec: only when submitting
-    from runlog.run import Run
 
     if not isinstance(config, ScriptRunConfig):
         raise InvalidArgumentError(f"submit() takes a ScriptRunConfig, got {type(config).__name__}")
     environment = config.run_config.environment
     body: dict[str, Any] = {
-        "experiment": experiment.name,
+        "experiment": experiment,
         "script": snapshot.check_script(config.script),
         "target": config.run_config.target,
         "arguments": config.arguments,
@@ -255,34 +255,24 @@ def submit(
         body["run_id"] = run_id
     if name:
         body["name"] = name
-    client = experiment.workspace.client()
     with tempfile.TemporaryDirectory(prefix="runlog-snapshot-") as folder:
         packed = snapshot.pack(config.source_directory, config.script, Path(folder) / "s.zip")
         client.upload_snapshot(packed.path, packed.digest)
     body["snapshot"] = packed.digest
-    submitted = client.submit_run(body)
-    return Run._from_info(experiment, submitted)
+    return client.submit_run(body)
 
 
 # --- waiting and looking --------------------------------------------------------------------
 
 
-def wait_for_completion(
-    run: Run, show_output: bool = False, raise_on_error: bool = True, poll: float = POLL_INTERVAL
-) -> dict[str, Any]:
-    """Wait until *run* ends; with *show_output*, print its output as it arrives.
-
-    Lines the script wrote to stdout go to ``sys.stdout``, its stderr lines to
-    ``sys.stderr``. Returns `Run.get_details`.
-
-    Raises:
-        RunFailedError: The run ended Failed and *raise_on_error* is true.
-    """
-    client = run._client()
+def follow(client: Client, run_id: str, show_output: bool, poll: float = POLL_INTERVAL) -> None:
+    """Wait until run *run_id* ends (`Run.wait_for_completion`); with *show_output*, print
+    its output as it arrives: what the script wrote to stdout on ``sys.stdout``, its stderr
+    lines on ``sys.stderr``."""
     after = 0
     while True:
-        status = client.get_run(run.id)["status"]
-        lines = client.get_logs(run.id, after, 1000)
+        status = client.get_run(run_id)["status"]
+        lines = client.get_logs(run_id, after, 1000)
         for line in lines:
             after = int(line["seq"])
             if show_output and line.get("stream") in ("stdout", "stderr"):
@@ -291,23 +281,32 @@ def wait_for_completion(
         if len(lines) == 1000:
             continue
         if status in c.TERMINAL_STATUSES:
-            break
+            return
         time.sleep(poll)
-    details = run.get_details()
+
+
+def ended(details: dict[str, Any], show_output: bool, raise_on_error: bool) -> dict[str, Any]:
+    """*details* of a run that ended: its status printed (*show_output*), and a failure
+    raised (*raise_on_error*).
+
+    Raises:
+        RunFailedError: The run ended Failed and *raise_on_error* is true.
+    """
+    run_id = details["runId"]
     if show_output:
-        print(f"run {run.id}: {details['status']}", file=sys.stderr, flush=True)
+        print(f"run {run_id}: {details['status']}", file=sys.stderr, flush=True)
     if details["status"] == c.STATUS_FAILED and raise_on_error:
         raise RunFailedError(
-            f"run {run.id} failed: {details.get('error') or 'no reason given'}", details
+            f"run {run_id} failed: {details.get('error') or 'no reason given'}", details
         )
     return details
 
 
-def submission_details(run: Run) -> dict[str, Any]:
+def submission_details(client: Client, run_id: str) -> dict[str, Any]:
     """The submitted run's target, script, arguments, environment and snapshot ({} if the
     run was not submitted)."""
     try:
-        found = run._client().get_submission(run.id)
+        found = client.get_submission(run_id)
     except NotFoundError:
         return {}
     return {
@@ -322,13 +321,12 @@ def submission_details(run: Run) -> dict[str, Any]:
     }
 
 
-def details_with_logs(run: Run) -> dict[str, Any]:
-    """`Run.get_details` plus ``logFiles``: the run's log lines as text, by origin."""
-    details = run.get_details()
+def log_files(lines: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """A run's log lines as Azure ML's ``logFiles``: text by origin (``std_log.txt`` holds
+    what the script printed, ``<logger>.log`` what each logger recorded)."""
     files: dict[str, list[str]] = {}
-    for line in run.get_logs():
+    for line in lines:
         stream = line.get("stream")
         name = "std_log.txt" if stream else f"{line.get('logger') or 'run'}.log"
         files.setdefault(name, []).append(line["message"])
-    details["logFiles"] = {name: "\n".join(lines) + "\n" for name, lines in files.items()}
-    return details
+    return {name: "\n".join(texts) + "\n" for name, texts in files.items()}

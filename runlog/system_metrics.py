@@ -23,12 +23,13 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from runlog import _lifecycle
 from runlog import conventions as c
-
-if TYPE_CHECKING:
-    from runlog.run import Run
+from runlog._guard import mark_thread
+from runlog._recorder import Recorder
+from runlog.extras import missing_message
 
 _log = logging.getLogger("runlog.internal")
 
@@ -82,7 +83,7 @@ class _Gpus:
 class Sampler:
     """The sampling thread of one run; `stop` ends it (also called when the run finishes)."""
 
-    def __init__(self, run: Run, interval: float) -> None:
+    def __init__(self, run: Recorder, interval: float) -> None:
         import psutil
 
         self.run = run
@@ -117,8 +118,6 @@ class Sampler:
         return points
 
     def _loop(self) -> None:
-        from runlog._guard import mark_thread
-
         mark_thread()
         while not self._stopped.wait(self.interval):
             try:
@@ -128,24 +127,20 @@ class Sampler:
                     "system metrics of run %s: sampling failed", self.run.id, exc_info=True
                 )
                 return
-            if self._stopped.is_set() or self.run._status in c.TERMINAL_STATUSES:
+            if self._stopped.is_set() or self.run.finished:
                 return
             for name, value in points.items():
                 self.run.log(name, value)
 
 
-def start(run: Run, interval: float | None = None) -> Sampler | None:
+def start(run: Recorder, interval: float | None = None) -> Sampler | None:
     """Sample system metrics into *run* until it finishes; None when psutil is missing.
 
     Never raises: trouble is logged on ``runlog.internal``.
     """
-    from runlog import _lifecycle
-
     try:
         sampler = Sampler(run, interval_from_env() if interval is None else interval)
     except ImportError as exc:
-        from runlog.extras import missing_message
-
         _log.warning("%s", missing_message("system metrics", exc))
         return None
     except Exception:

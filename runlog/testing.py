@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from runlog import conventions as c
-from runlog._spool import Spool, Upload
+from runlog.spool import Spool, Upload
 
 __all__ = ["CapturedRun", "Recorder", "capture"]
 

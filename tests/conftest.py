@@ -45,13 +45,13 @@ def start_collector(tmp_path: Path) -> Iterator[Callable[..., Collector]]:
 @pytest.fixture
 def client_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """A private spool and no inherited run; the default workspace is resolved afresh."""
-    import runlog.workspace
+    import runlog._objects
     from runlog import conventions as c
 
     monkeypatch.setenv(c.ENV_SPOOL_DIR, str(tmp_path / "spool"))
     for name in (c.ENV_RUN_ID, c.ENV_ENDPOINT, c.ENV_EXPERIMENT, "OTEL_RESOURCE_ATTRIBUTES"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(runlog.workspace, "_default", None)
+    monkeypatch.setattr(runlog._objects, "_default", None)
     yield
 
 

@@ -19,9 +19,9 @@ from collector_process import free_port, run_collector
 
 import runlog
 from runlog import conventions as c
-from runlog._spool import sync
 from runlog.client import Client
 from runlog.exceptions import NotFoundError
+from runlog.spool import sync
 
 pytestmark = pytest.mark.usefixtures("client_env")
 

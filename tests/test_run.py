@@ -177,10 +177,10 @@ def test_a_param_autolog_sees_change_is_kept_without_a_word(
 ) -> None:
     logger = runlog_logger_capture(caplog)
     with runlog.start_run("autolog-params", workspace=ws) as run:
-        run._record_params({"lr": 0.1, "optimizer": "SGD", "epochs": 3})
-        run._record_params({"lr": 0.1, "optimizer": "SGD"})  # the same again: nothing
-        run._record_params({"lr": 0.01, "optimizer": "Adam"})
-        run._record_params({"lr": 0.001, "optimizer": "AdamW"})
+        run.record_params({"lr": 0.1, "optimizer": "SGD", "epochs": 3})
+        run.record_params({"lr": 0.1, "optimizer": "SGD"})  # the same again: nothing
+        run.record_params({"lr": 0.01, "optimizer": "Adam"})
+        run.record_params({"lr": 0.001, "optimizer": "AdamW"})
     assert "" == logger.text
     assert {
         "lr": "0.1",

@@ -31,15 +31,13 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import wrapt
 
-from runlog import _guard
+from runlog import _guard, _objects
 from runlog import conventions as c
-
-if TYPE_CHECKING:
-    from runlog.run import Run
+from runlog._objects import Run
 
 _log = logging.getLogger("runlog.internal")
 
@@ -140,15 +138,7 @@ def current_run() -> Run | None:
     Active means: the innermost run started in this process and not finished, else the
     run this process was launched for (``runlog run``, a submitted run: ``RUNLOG_RUN_ID``).
     """
-    from runlog import _lifecycle
-    from runlog.run import Run as _Run
-
-    run = _lifecycle._innermost
-    if run is not None:
-        return run
-    if _lifecycle._context is not None or _lifecycle._launched_run()[0]:
-        return _lifecycle.context_run(_Run)
-    return None
+    return _objects.current_run()
 
 
 def resolve(module: Any, dotted: str) -> Any:

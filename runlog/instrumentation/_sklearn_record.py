@@ -32,39 +32,17 @@ from typing import Any
 import numpy as np
 
 from runlog import conventions as c
+from runlog._objects import Run, start_run
 from runlog.instrumentation._base import current_run, safely, strict
+from runlog.instrumentation._sklearn_fit import MAX_PARAM_CHARS, FitRecord, finish, loggable
 from runlog.instrumentation._sklearn_metrics import training_metrics
 from runlog.instrumentation._sklearn_predictions import Predictions
-from runlog.run import Run
+from runlog.instrumentation._sklearn_search import log_search
 
 _log = logging.getLogger("runlog.internal")
 
-#: Longest text kept for one param value (a repr of a grid, an array, …).
-MAX_PARAM_CHARS = 250
 #: The fitted estimator's file in its run.
 MODEL_FILE = "model/model.joblib"
-
-
-@dataclass(slots=True)
-class FitRecord:
-    """One recorded fit: the run it writes to, and what it logged there (for a sweep)."""
-
-    run: Run
-    owns_run: bool
-    method: str
-    params: dict[str, Any] = field(default_factory=dict)
-    logged: dict[str, Any] = field(default_factory=dict)
-    #: Lists logged (a cross-validation's fold scores).
-    lists: dict[str, list[float]] = field(default_factory=dict)
-    #: Params logged after the fit (a search's ``best_<param>``).
-    results: dict[str, Any] = field(default_factory=dict)
-    #: The id of the shared run this fit was recorded under (None for an own run).
-    home: str | None = None
-
-    def log_metric(self, name: str, value: Any) -> None:
-        """Log metric *name* into this fit's run."""
-        self.logged[name] = value
-        self.run.log(name, value)
 
 
 @dataclass(slots=True)
@@ -157,9 +135,7 @@ class Recorder:
         params = {k: loggable(v) for k, v in estimator.get_params(deep=False).items()}
         run = current_run()
         if run is None:
-            import runlog
-
-            own = runlog.start_run(name=type(estimator).__name__)
+            own = start_run(name=type(estimator).__name__)
             record = FitRecord(own, True, method, params)
         else:
             with self._lock:
@@ -243,8 +219,6 @@ class Recorder:
         for name, value in metrics.items():
             record.log_metric("training_" + name, value)
         if is_search(estimator):
-            from runlog.instrumentation._sklearn_search import log_search
-
             log_search(record, estimator, self.max_tuning_runs)
 
     def cross_validated(self, record: FitRecord, function: str, result: Any, scoring: Any) -> None:
@@ -347,16 +321,6 @@ def _floats(values: Any) -> list[float]:
     return [float(v) for v in np.asarray(values, dtype=float).ravel()]
 
 
-def finish(run: Run, error: str | None = None, status: str = c.STATUS_COMPLETED) -> None:
-    """End *run* with *status* now, without waiting for the collector.
-
-    This is ``Run.complete`` / ``fail`` / ``cancel`` minus their flush: a sweep of fits
-    would otherwise pay one collector round trip per fit, where the exporter sends the end
-    events with everything else within its interval (and at exit).
-    """
-    run._finish(status, None if error is None else error[-c.MAX_VALUE_LENGTH :], wait=False)
-
-
 def save_model(run: Run, estimator: Any) -> None:
     """Upload *estimator* pickled with joblib as *run*'s model file (`MODEL_FILE`)."""
     import joblib
@@ -369,23 +333,6 @@ def save_model(run: Run, estimator: Any) -> None:
         _log.info("runlog: %s not saved: %r", type(estimator).__name__, exc)
         return
     run.upload_file(MODEL_FILE, buffer.getvalue())
-
-
-def loggable(value: Any) -> Any:
-    """A param value a run can store: plain values as they are, estimators by class name."""
-    if value is None:
-        return "None"
-    if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0:
-        value = value.item()  # numpy scalar
-    if isinstance(value, (bool, int, float)):
-        return value
-    if isinstance(value, str):
-        return value if len(value) <= MAX_PARAM_CHARS else value[: MAX_PARAM_CHARS - 1] + "…"
-    if hasattr(value, "get_params") and not isinstance(value, type):
-        return type(value).__name__
-    if callable(value) and hasattr(value, "__name__"):
-        return str(value.__name__)
-    return loggable(repr(value))
 
 
 def is_search(estimator: Any) -> bool:

@@ -9,14 +9,12 @@ and its row's numbers (mean/std test score, rank, fit and score times, split sco
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from runlog.instrumentation._sklearn_record import FitRecord, finish, loggable
-
-if TYPE_CHECKING:
-    from runlog.run import Run
+from runlog._objects import Run
+from runlog.instrumentation._sklearn_fit import FitRecord, finish, loggable
 
 
 def log_search(record: FitRecord, search: Any, max_runs: int | None) -> None:

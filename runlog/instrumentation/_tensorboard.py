@@ -85,7 +85,7 @@ def _wrap_add_text(wrapped: _Original, instance: Any, args: Any, kwargs: Any) ->
 
 
 def _log_text(tag: str, text: Any) -> None:
-    acquire_run()._log_line(f"tensorboard.{tag}", str(text))
+    acquire_run().log_line(str(text), f"tensorboard.{tag}")
 
 
 def _arg(args: tuple[Any, ...], kwargs: dict[str, Any], index: int, name: str) -> Any:
@@ -158,7 +158,7 @@ def _log_hparams(hparams: dict[str, Any], metrics: dict[str, Any]) -> None:
     params = flatten(hparams)
     name = " ".join(f"{key}={value}" for key, value in params.items())[:200] or "hparams"
     trial = acquire_run().child_run(name=name)
-    trial._record_params(params)
+    trial.record_params(params)
     for metric, value in metrics.items():
         trial.log(metric, value)
-    trial._finish(c.STATUS_COMPLETED, None, wait=False)
+    trial.finish(c.STATUS_COMPLETED, wait=False)

@@ -11,12 +11,10 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from runlog._objects import Run, start_run
 from runlog.instrumentation._base import current_run
-
-if TYPE_CHECKING:
-    from runlog.run import Run
 
 #: Run files that hold what the training code saved (the launcher uploads ``./outputs``).
 OUTPUTS = "outputs/"
@@ -27,9 +25,7 @@ def acquire_run(name: str | None = None) -> Run:
     run = current_run()
     if run is not None:
         return run
-    import runlog
-
-    return runlog.start_run(name=name or script_name())
+    return start_run(name=name or script_name())
 
 
 def script_name() -> str:

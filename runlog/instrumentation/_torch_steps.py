@@ -25,15 +25,14 @@ import contextlib
 import functools
 import os
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from runlog import _lifecycle
+from runlog._objects import Run
 from runlog.instrumentation import _printed
-from runlog.instrumentation._base import _SUPPRESSED, safely
+from runlog.instrumentation._base import _SUPPRESSED, current_run, safely
 from runlog.instrumentation._torch_losses import DEFAULT_EVERY, LossBuffer
 from runlog.instrumentation._torch_run import acquire_run, output_name, script_name
-
-if TYPE_CHECKING:
-    from runlog.run import Run
 
 #: Modules remembered (in call order) before the first step, to find the trained model.
 MAX_CANDIDATES = 64
@@ -191,8 +190,6 @@ class StepTracker:
 
     def on_save(self, target: Any) -> None:
         """``torch.save(obj, target)`` returned: upload the file to the active run."""
-        from runlog.instrumentation._base import current_run
-
         if not self.log_models or other_rank():
             return
         if not isinstance(target, (str, os.PathLike)):
@@ -217,8 +214,6 @@ class StepTracker:
         """The first step of a run: acquire it, log the summary; False on ranks but 0.
 
         *optimizer* is None for a loop that updates its weights by hand."""
-        from runlog import _lifecycle
-
         if other_rank():
             return False
         model = self._model(optimizer)
@@ -227,7 +222,7 @@ class StepTracker:
         self.run = run
         _printed.claim(CLAIMED_NAMES)
         self.losses = LossBuffer(run.log, self.loss_every)
-        run._record_params(self._summary(optimizer, model))
+        run.record_params(self._summary(optimizer, model))
         _lifecycle.on_finish(run, functools.partial(self.finish, run))
         if self.last_backward is not None and self.last_backward.ndim == 0:
             # ``backward()`` gives this run's losses: the loss modules' outputs are not

@@ -29,14 +29,12 @@ import importlib
 import io
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
+from runlog._objects import Run
 from runlog.instrumentation._base import Target, current_run, safely, suppress, suppressed
 from runlog.instrumentation._torch_run import acquire_run, flatten, output_name
 from runlog.instrumentation._torch_steps import other_rank
-
-if TYPE_CHECKING:
-    from runlog.run import Run
 
 #: The packages' trainer modules; ``fit`` is wrapped in whichever is imported.
 TRAINER_MODULES = ("lightning.pytorch.trainer.trainer", "pytorch_lightning.trainer.trainer")
@@ -245,7 +243,7 @@ def _log_metrics(run: Run | None, metrics: dict[str, Any], step: int | None) -> 
 
 def _log_hyperparams(run: Run | None, params: Any) -> None:
     if params and run is not None:
-        run._record_params(flatten(params))
+        run.record_params(flatten(params))
 
 
 def _log_checkpoint(run: Run | None, callback: Any) -> None:
