@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import IO, TYPE_CHECKING
 
 from runlog import conventions as c
-from runlog._recorder import Recorder
+from runlog._recorder import RunRecorder
 
 if TYPE_CHECKING:
     import subprocess
@@ -69,7 +69,7 @@ class Capture:
     which the data reached us (two pipes carry no finer ordering than that).
     """
 
-    def __init__(self, run: Recorder, child: subprocess.Popen[bytes]) -> None:
+    def __init__(self, run: RunRecorder, child: subprocess.Popen[bytes]) -> None:
         self._stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL)
         streams = {
             "stdout": (child.stdout, sys.stdout, None),
@@ -124,7 +124,9 @@ class _Stream:
         return True
 
 
-def _line_recorder(run: Recorder, stream: str, tail: deque[str] | None) -> Callable[[bytes], None]:
+def _line_recorder(
+    run: RunRecorder, stream: str, tail: deque[str] | None
+) -> Callable[[bytes], None]:
     log_line = run.log_line
 
     def record(raw: bytes) -> None:

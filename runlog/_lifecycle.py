@@ -8,7 +8,7 @@ interpreter dies of an uncaught exception, and canceled on SIGTERM; the buffered
 then flushed with a bounded wait and the rest spooled. The order of all that is
 `runlog._shutdown`'s (this module adds the `FINISH` step).
 
-The registry knows runs only as `runlog._recorder.Recorder` (what they record and how they
+The registry knows runs only as `runlog._recorder.RunRecorder` (what they record and how they
 finish), never how they are built: the run of ``Run.get_context`` is chosen by
 `runlog.run`, which keeps it here (`set_context`).
 """
@@ -24,19 +24,19 @@ from runlog import _shutdown
 from runlog import conventions as c
 
 if TYPE_CHECKING:
-    from runlog._recorder import Recorder
+    from runlog._recorder import RunRecorder
 
 _log = logging.getLogger("runlog.internal")
-_owned: dict[int, Recorder] = {}
+_owned: dict[int, RunRecorder] = {}
 _on_finish: dict[int, list[Callable[[], None]]] = {}
 _lock = threading.Lock()
 #: The innermost owned run still open (the last one started), read without a lock.
-_innermost: Recorder | None = None
+_innermost: RunRecorder | None = None
 #: The run of ``Run.get_context``, once chosen.
-_context: Recorder | None = None
+_context: RunRecorder | None = None
 
 
-def register(run: Recorder) -> None:
+def register(run: RunRecorder) -> None:
     """Remember an owned run until it finishes."""
     global _innermost
     with _lock:
@@ -45,7 +45,7 @@ def register(run: Recorder) -> None:
     _shutdown.install_hooks()
 
 
-def unregister(run: Recorder) -> None:
+def unregister(run: RunRecorder) -> None:
     """Forget a finished run and call what was waiting for it to finish."""
     global _innermost
     with _lock:
@@ -59,23 +59,23 @@ def unregister(run: Recorder) -> None:
             _log.exception("runlog: a finish callback of run %s failed", run.id)
 
 
-def on_finish(run: Recorder, callback: Callable[[], None]) -> None:
+def on_finish(run: RunRecorder, callback: Callable[[], None]) -> None:
     """Call *callback* when the owned *run* finishes (or at exit)."""
     with _lock:
         _on_finish.setdefault(id(run), []).append(callback)
 
 
-def innermost() -> Recorder | None:
+def innermost() -> RunRecorder | None:
     """The innermost owned run still open, else the context run if one was chosen."""
     return _innermost or _context
 
 
-def context() -> Recorder | None:
+def context() -> RunRecorder | None:
     """The run of ``Run.get_context`` if it was chosen already."""
     return _context
 
 
-def set_context(run: Recorder) -> None:
+def set_context(run: RunRecorder) -> None:
     """Keep *run* as the run of ``Run.get_context`` for the rest of the process."""
     global _context
     _context = run

@@ -1,7 +1,7 @@
 """Workspace, Experiment and Run: the Azure ML v1 object model, in one module because each
 builds the others (``Workspace.get_run``, ``Run.get_context``, ``Experiment.start_logging``).
 
-`Run`'s write side — every logging call — is `runlog._recorder.Recorder`; what is here is
+`Run`'s write side — every logging call — is `runlog._recorder.RunRecorder`; what is here is
 how runs are found, started, queried and finished. The public homes of these classes are
 `runlog.workspace`, `runlog.experiment` and `runlog.run`.
 
@@ -32,7 +32,7 @@ from runlog import _config, _kwargs, _lifecycle, _shutdown
 from runlog import conventions as c
 from runlog import submit as _submit
 from runlog._pipeline import Pipeline, get_pipeline
-from runlog._recorder import Recorder
+from runlog._recorder import RunRecorder
 from runlog.exceptions import (
     CollectorUnavailableError,
     ConfigError,
@@ -409,7 +409,7 @@ def new_run_id(experiment: str) -> str:
     return f"{prefix}_{int(time.time())}_{secrets.token_hex(4)}"
 
 
-class Run(Recorder):
+class Run(RunRecorder):
     """A run of an experiment.
 
     ``Run(experiment, run_id)`` attaches to an existing run (raises `NotFoundError` if the
@@ -449,7 +449,7 @@ class Run(Recorder):
     ) -> None:
         self._experiment = experiment
         pipeline = experiment.workspace._pipeline()
-        Recorder.__init__(self, pipeline, run_id, experiment.name, parent_id, name, owned)
+        RunRecorder.__init__(self, pipeline, run_id, experiment.name, parent_id, name, owned)
 
     @classmethod
     def _start(
@@ -500,7 +500,7 @@ class Run(Recorder):
         return context_run()
 
     # --- identity (`id`, `name`, `parent_id` are the recorder's) ------------------------------
-    display_name = Recorder.name
+    display_name = RunRecorder.name
 
     @property
     def experiment(self) -> Experiment:

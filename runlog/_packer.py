@@ -1,6 +1,6 @@
 """Turn buffered calls into packed segments and events (in the exporter thread).
 
-Buffered items are tuples whose first element is an op code; `runlog._recorder.Recorder`
+Buffered items are tuples whose first element is an op code; `runlog._recorder.RunRecorder`
 builds every kind but OP_FLUSH (the pipeline's own):
 
 =============  =====================================================

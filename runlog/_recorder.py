@@ -1,11 +1,12 @@
-"""`Recorder`: the write side of one run, and the one place each kind of record is built.
+"""`RunRecorder`: the write side of one run, and the one place each kind of record is built.
 
-Every producer writes through a recorder: `runlog.run.Run` is one (it adds the queries),
-`runlog.RunlogHandler`, `runlog.RunlogProcessor`, the launcher's output capture and the
-instrumentors get the active one from `runlog._lifecycle`. The typed methods —
-`Recorder.log` (a metric point), `points` (list, row, table, image), `event`, `log_line`,
-`stage_file`, `start`, `finish` — build the op tuples of `runlog._packer` (kept as tuples:
-appending one costs ~0.1 µs) and append them to the process's pipeline.
+Every producer writes through a recorder: `runlog.run.Run` is one (it adds the queries and
+the navigation); `runlog.RunlogHandler`, `runlog.RunlogProcessor`, the launcher's output
+capture and the instrumentors write into the active run (`runlog.active_run`) through the
+same methods. The typed methods — `RunRecorder.log` (a metric point), `points` (list, row,
+table, image), `event`, `log_line`, `upload_file`, `record_params`, `finish` — build the
+op tuples of `runlog._packer` (kept as tuples: appending one costs ~0.1 µs) and append
+them to the process's pipeline.
 
 Nothing here raises into training or waits for the network (`flush` and `finish` wait, with
 a bound): a refused name or value is dropped with one line on ``runlog.internal``.
@@ -41,7 +42,7 @@ Point = tuple[Any, Any, int]
 ExceptionFields = tuple[str, str, str]
 
 
-class Recorder:
+class RunRecorder:
     """What one run records, appended to *pipeline* (never raises, never waits).
 
     Args:
@@ -434,4 +435,4 @@ def _as_number(text: str) -> float | int | None:
     return None
 
 
-__all__ = ["ExceptionFields", "Point", "Recorder"]
+__all__ = ["ExceptionFields", "Point", "RunRecorder"]

@@ -45,7 +45,7 @@ from runlog._logfields import (
     split_points,
 )
 from runlog._objects import Run, active_run
-from runlog._recorder import Recorder
+from runlog._recorder import RunRecorder
 
 _log = logging.getLogger("runlog.internal")
 _DEFAULT_FORMATTER = logging.Formatter()
@@ -102,7 +102,7 @@ class RunlogHandler(logging.Handler):
         finally:
             INSIDE.reset(token)
 
-    def _record(self, run: Recorder, record: logging.LogRecord) -> None:
+    def _record(self, run: RunRecorder, record: logging.LogRecord) -> None:
         message = record.getMessage()
         time_ns = int(record.created * 1e9)
         exception = None
@@ -144,7 +144,7 @@ DEFAULT_IGNORED = RECORD_ATTRIBUTES | COMMON_EXTRAS
 
 
 def record_points(
-    run: Recorder,
+    run: RunRecorder,
     record: logging.LogRecord,
     message: str,
     ignored: frozenset[str] = DEFAULT_IGNORED,

@@ -44,7 +44,7 @@ from runlog._logfields import (
     split_points,
 )
 from runlog._objects import Run, active_run
-from runlog._recorder import Recorder
+from runlog._recorder import RunRecorder
 from runlog.handler import record_points
 
 _log = logging.getLogger("runlog.internal")
@@ -106,7 +106,7 @@ class RunlogProcessor:
         return event_dict
 
     def _record(
-        self, run: Recorder, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
+        self, run: RunRecorder, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
     ) -> None:
         ignored = self._ignored
         values = {k: v for k, v in event_dict.items() if k not in ignored and k[:1] != "_"}
@@ -126,7 +126,7 @@ class RunlogProcessor:
 
 
 def _log_line(
-    run: Recorder,
+    run: RunRecorder,
     logger: Any,
     method_name: str,
     event_dict: MutableMapping[str, Any],

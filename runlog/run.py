@@ -2,7 +2,7 @@
 
 Logging calls (`log`, `log_list`, `log_row`, `log_table`, `log_image`, `tag`, `log_params`,
 `add_properties`, `upload_file`) never raise and never wait for the network: they append to
-the process's buffer and return (`runlog._recorder.Recorder`, the run's write side); trouble
+the process's buffer and return (`runlog._recorder.RunRecorder`, the run's write side); trouble
 is logged on the ``runlog.internal`` logger. Queries (`get_metrics`, `get_file_names`,
 `download_file`, `get_status`, …) first flush this process's buffered data (bounded wait),
 then ask the collector, and raise `runlog.exceptions` errors with a useful message.

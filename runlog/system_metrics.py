@@ -28,7 +28,7 @@ from typing import Any
 from runlog import _lifecycle
 from runlog import conventions as c
 from runlog._guard import mark_thread
-from runlog._recorder import Recorder
+from runlog._recorder import RunRecorder
 from runlog.extras import missing_message
 
 _log = logging.getLogger("runlog.internal")
@@ -83,7 +83,7 @@ class _Gpus:
 class Sampler:
     """The sampling thread of one run; `stop` ends it (also called when the run finishes)."""
 
-    def __init__(self, run: Recorder, interval: float) -> None:
+    def __init__(self, run: RunRecorder, interval: float) -> None:
         import psutil
 
         self.run = run
@@ -133,7 +133,7 @@ class Sampler:
                 self.run.log(name, value)
 
 
-def start(run: Recorder, interval: float | None = None) -> Sampler | None:
+def start(run: RunRecorder, interval: float | None = None) -> Sampler | None:
     """Sample system metrics into *run* until it finishes; None when psutil is missing.
 
     Never raises: trouble is logged on ``runlog.internal``.
