@@ -45,10 +45,11 @@ def test_errors_inherit_the_nearest_builtin() -> None:
 
 
 def test_import_stays_light() -> None:
-    """Importing runlog must not pull in protobuf, httpx, numpy or optional stacks."""
+    """Importing runlog must not pull in protobuf, httpx, numpy, the CLI's click and rich,
+    or optional stacks."""
     heavy = (
         "('httpx', 'numpy', 'google.protobuf', 'structlog', 'opentelemetry.sdk', 'psutil',"
-        " 'wrapt', 'runlog.instrumentation', 'sklearn', 'torch')"
+        " 'wrapt', 'runlog.instrumentation', 'sklearn', 'torch', 'click', 'rich')"
     )
     code = f"import runlog, sys; print(sorted(m for m in {heavy} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
