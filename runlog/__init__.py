@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import logging as _logging
+from typing import TYPE_CHECKING, Any
 
 from runlog import _logcapture
 from runlog._objects import active_run, start_run
@@ -30,8 +31,17 @@ from runlog.run import Run
 from runlog.submit import CondaDependencies, Environment, RunConfiguration, ScriptRunConfig
 from runlog.workspace import Workspace
 
+if TYPE_CHECKING:
+    from runlog.instrumentation._autolog import autolog
 
-def __getattr__(name: str) -> str:
+
+def __getattr__(name: str) -> Any:
+    if name == "autolog":
+        # wrapt and the instrumentors stay out of a plain ``import runlog`` (PEP 562)
+        from runlog.instrumentation._autolog import autolog
+
+        globals()["autolog"] = autolog  # found directly from now on
+        return autolog
     # importlib.metadata costs ~60 ms at import; read the version only when asked.
     if name == "__version__":
         from importlib.metadata import PackageNotFoundError, version
@@ -60,34 +70,6 @@ def _internal_logger() -> _logging.Logger:
 
 _internal_logger()
 _logcapture.install()
-
-
-def autolog(
-    sklearn: bool = True,
-    torch: bool = True,
-    logging: bool = True,
-    log_models: bool = True,
-    max_tuning_runs: int | None = 5,
-    disable: bool = False,
-) -> None:
-    """Record training code you did not change: scikit-learn fits, PyTorch training loops,
-    log lines. Never imports scikit-learn or torch itself; calling it again is harmless.
-
-    Args:
-        sklearn: Record scikit-learn estimators' fits (params, training metrics, model).
-        torch: Record PyTorch training loops, TensorBoard writers and Lightning trainers.
-        logging: Send the standard library's log records to the run (`install_logging`).
-        log_models: Save fitted/trained models as run files.
-        max_tuning_runs: Child runs kept per hyperparameter search (best by rank);
-            ``None`` keeps all.
-        disable: Switch the chosen instrumentations off instead.
-
-    See docs/autolog.md, and ``runlog run -- python train.py`` for no code change at all.
-    """
-    # Imported here: wrapt and the instrumentors stay out of a plain ``import runlog``.
-    from runlog.instrumentation._autolog import autolog as _autolog
-
-    _autolog(sklearn, torch, logging, log_models, max_tuning_runs, disable)
 
 
 __all__ = [

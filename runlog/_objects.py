@@ -428,15 +428,14 @@ class Run(RunRecorder):
     @classmethod
     def _from_info(cls, experiment: Experiment, info: Mapping[str, Any]) -> Run:
         """A handle on an existing run from its query-API record (no second request)."""
-        run = cls.__new__(cls)
-        run._adopt(experiment, info)
-        return run
+        return cls.__new__(cls)._adopt(experiment, info)
 
-    def _adopt(self, experiment: Experiment, info: Mapping[str, Any]) -> None:
+    def _adopt(self, experiment: Experiment, info: Mapping[str, Any]) -> Run:
         self._setup(
             experiment, info["run_id"], info.get("name"), info.get("parent_id"), owned=False
         )
         self._status = str(info.get("status", c.STATUS_RUNNING))
+        return self
 
     # --- construction ------------------------------------------------------------------------
     def _setup(

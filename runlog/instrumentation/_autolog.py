@@ -39,7 +39,9 @@ def autolog(
     max_tuning_runs: int | None = 5,
     disable: bool = False,
 ) -> None:
-    """Record training code you did not change: fits, optimizer steps, log lines.
+    """Record training code you did not change: scikit-learn fits, PyTorch training loops,
+    log lines. Never imports scikit-learn or torch itself (their code is wrapped when the
+    script imports them).
 
     Calling it again with the same options does nothing; with other options the chosen
     instrumentors are set up again with the new ones. It never raises into your code:
@@ -56,6 +58,8 @@ def autolog(
         max_tuning_runs: Child runs kept per hyperparameter search (the best by rank);
             ``None`` keeps all.
         disable: Switch the chosen instrumentations off instead.
+
+    See docs/autolog.md, and ``runlog run -- python train.py`` for no code change at all.
     """
     chosen = {"sklearn": sklearn, "torch": torch}
     options: dict[str, dict[str, Any]] = {
