@@ -17,6 +17,7 @@ are imported only here, when called.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -138,9 +139,8 @@ def _tracer_provider(resource: Any, endpoint: str, headers: dict[str, str] | Non
     provider = TracerProvider(resource=resource)
     exporter = OTLPSpanExporter(endpoint=endpoint + c.OTLP_TRACES_PATH, headers=headers)
     provider.add_span_processor(BatchSpanProcessor(exporter))
-    _set_global("tracer", trace.get_tracer_provider(), trace.ProxyTracerProvider)
-    trace.set_tracer_provider(provider)
-    return provider
+    get, set_ = trace.get_tracer_provider, trace.set_tracer_provider
+    return _install("tracer", provider, get, set_, trace.ProxyTracerProvider)
 
 
 def _meter_provider(
@@ -154,9 +154,8 @@ def _meter_provider(
     exporter = OTLPMetricExporter(endpoint=endpoint + c.OTLP_METRICS_PATH, headers=headers)
     reader = PeriodicExportingMetricReader(exporter, export_interval_millis=interval_s * 1000)
     provider = MeterProvider(resource=resource, metric_readers=[reader])
-    _set_global("meter", metrics.get_meter_provider(), metrics.NoOpMeterProvider)
-    metrics.set_meter_provider(provider)
-    return provider
+    get, set_ = metrics.get_meter_provider, metrics.set_meter_provider
+    return _install("meter", provider, get, set_, metrics.NoOpMeterProvider)
 
 
 def _logger_provider(resource: Any, endpoint: str, headers: dict[str, str] | None) -> Any:
@@ -168,13 +167,20 @@ def _logger_provider(resource: Any, endpoint: str, headers: dict[str, str] | Non
     provider = LoggerProvider(resource=resource)
     exporter = OTLPLogExporter(endpoint=endpoint + c.OTLP_LOGS_PATH, headers=headers)
     provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
-    _set_global("logger", _logs.get_logger_provider(), _logs.NoOpLoggerProvider)
-    _logs.set_logger_provider(provider)
-    return provider
+    get, set_ = _logs.get_logger_provider, _logs.set_logger_provider
+    return _install("logger", provider, get, set_, _logs.NoOpLoggerProvider)
 
 
-def _set_global(kind: str, current: Any, placeholder: type) -> None:
-    """Warn when another global provider is set already (OTel keeps the first one)."""
+def _install(
+    kind: str,
+    provider: Any,
+    get: Callable[[], Any],
+    set_: Callable[[Any], None],
+    placeholder: type,
+) -> Any:
+    """Make *provider* OpenTelemetry's global *kind* provider (through the API's *get* and
+    *set_*) and return it; warn when another one is set already (OTel keeps the first one)."""
+    current = get()
     if not isinstance(current, placeholder) and "Proxy" not in type(current).__name__:
         _log.warning(
             "configure_otel: a global %s provider is already set (%s); OpenTelemetry keeps "
@@ -182,6 +188,8 @@ def _set_global(kind: str, current: Any, placeholder: type) -> None:
             kind,
             type(current).__name__,
         )
+    set_(provider)
+    return provider
 
 
 __all__ = ["OtelProviders", "configure_otel", "resource_attributes"]
