@@ -17,7 +17,6 @@ are imported only here, when called.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -139,8 +138,7 @@ def _tracer_provider(resource: Any, endpoint: str, headers: dict[str, str] | Non
     provider = TracerProvider(resource=resource)
     exporter = OTLPSpanExporter(endpoint=endpoint + c.OTLP_TRACES_PATH, headers=headers)
     provider.add_span_processor(BatchSpanProcessor(exporter))
-    get, set_ = trace.get_tracer_provider, trace.set_tracer_provider
-    return _install("tracer", provider, get, set_, trace.ProxyTracerProvider)
+    return _install(trace, "tracer", provider, trace.ProxyTracerProvider)
 
 
 def _meter_provider(
@@ -154,8 +152,7 @@ def _meter_provider(
     exporter = OTLPMetricExporter(endpoint=endpoint + c.OTLP_METRICS_PATH, headers=headers)
     reader = PeriodicExportingMetricReader(exporter, export_interval_millis=interval_s * 1000)
     provider = MeterProvider(resource=resource, metric_readers=[reader])
-    get, set_ = metrics.get_meter_provider, metrics.set_meter_provider
-    return _install("meter", provider, get, set_, metrics.NoOpMeterProvider)
+    return _install(metrics, "meter", provider, metrics.NoOpMeterProvider)
 
 
 def _logger_provider(resource: Any, endpoint: str, headers: dict[str, str] | None) -> Any:
@@ -167,20 +164,14 @@ def _logger_provider(resource: Any, endpoint: str, headers: dict[str, str] | Non
     provider = LoggerProvider(resource=resource)
     exporter = OTLPLogExporter(endpoint=endpoint + c.OTLP_LOGS_PATH, headers=headers)
     provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
-    get, set_ = _logs.get_logger_provider, _logs.set_logger_provider
-    return _install("logger", provider, get, set_, _logs.NoOpLoggerProvider)
+    return _install(_logs, "logger", provider, _logs.NoOpLoggerProvider)
 
 
-def _install(
-    kind: str,
-    provider: Any,
-    get: Callable[[], Any],
-    set_: Callable[[Any], None],
-    placeholder: type,
-) -> Any:
-    """Make *provider* OpenTelemetry's global *kind* provider (through the API's *get* and
-    *set_*) and return it; warn when another one is set already (OTel keeps the first one)."""
-    current = get()
+def _install(api: Any, kind: str, provider: Any, placeholder: type) -> Any:
+    """Make *provider* the global *kind* provider of the OpenTelemetry *api* module (its
+    ``get_<kind>_provider`` / ``set_<kind>_provider``) and return it; warn when another one
+    is set already (OTel keeps the first one; *placeholder* is the type of none set)."""
+    current = getattr(api, f"get_{kind}_provider")()
     if not isinstance(current, placeholder) and "Proxy" not in type(current).__name__:
         _log.warning(
             "configure_otel: a global %s provider is already set (%s); OpenTelemetry keeps "
@@ -188,7 +179,7 @@ def _install(
             kind,
             type(current).__name__,
         )
-    set_(provider)
+    getattr(api, f"set_{kind}_provider")(provider)
     return provider
 
 
