@@ -157,7 +157,7 @@ def register(
 
     @cli.command()
     @click.option("--target", metavar="TARGET", help="Only this compute target.")
-    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+    @_cli_render.json_option
     @pass_options
     def queue(opts: Any, target: str | None, as_json: bool) -> None:
         """List queued and running submitted runs, in the order they start."""
@@ -171,13 +171,10 @@ def register(
             _cli_render.console().print(queue_table(found))
 
     @cli.command()
-    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+    @_cli_render.json_option
     @pass_options
     def targets(opts: Any, as_json: bool) -> None:
         """List the collector's compute targets, their limits and queues."""
         with opts.client() as client:
             found = client.list_targets()
-        if as_json:
-            _cli_render.print_json(found)
-        else:
-            _cli_render.console().print(targets_table(found))
+        _cli_render.print_found(found, as_json, targets_table)

@@ -12,9 +12,9 @@ import re
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
+_Found = TypeVar("_Found")
 _KEY_RE = re.compile(r"\b(metrics|params|tags)\.(`[^`]+`|[A-Za-z0-9_\-]+)")
 
 
@@ -48,6 +49,18 @@ def new_table(*columns: str, title: str | None = None) -> Table:
 
 def print_json(obj: Any) -> None:
     click.echo(json.dumps(jsonable(obj), indent=2, ensure_ascii=False))
+
+
+#: The ``--json`` flag of a command that prints a table: JSON instead.
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+
+
+def print_found(found: _Found, as_json: bool, table: Callable[[_Found], Table]) -> None:
+    """Print what a command found: as JSON with ``--json``, else as the table *table* makes."""
+    if as_json:
+        print_json(found)
+    else:
+        console().print(table(found))
 
 
 def fmt_time(ns: int | None) -> str:

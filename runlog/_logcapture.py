@@ -36,7 +36,7 @@ def _call_handlers(self: logging.Logger, record: logging.LogRecord) -> None:
 def install() -> None:
     """Wrap `logging.Logger.callHandlers` (once; runlog's records stay runlog's from now on)."""
     if logging.Logger.callHandlers is not _call_handlers:
-        logging.Logger.callHandlers = _call_handlers  # type: ignore[method-assign]
+        logging.Logger.callHandlers = _call_handlers  # type: ignore[method-assign]  # patching is the point
 
 
 def add_tap(handler: logging.Handler) -> None:

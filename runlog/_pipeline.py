@@ -394,7 +394,7 @@ class Pipeline:
             if len(queue) > share:
                 self._pause()
 
-        throttled.share = share  # type: ignore[attr-defined]
+        throttled.share = share  # type: ignore[attr-defined]  # a marker: tests see it throttles
         return throttled
 
     def _pause(self) -> None:

@@ -13,7 +13,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from runlog import conventions as c
 
@@ -98,6 +98,12 @@ class Upload:
     run_id: str
     experiment: str
     path: str
+
+
+#: Sends one logs entry's OTLP request body on replay; raises when it could not.
+SendLogs: TypeAlias = Callable[[bytes], object]
+#: Sends one spooled upload on replay; raises when it could not.
+SendUpload: TypeAlias = Callable[[Upload], object]
 
 
 class SpoolFullError(OSError):
@@ -265,12 +271,7 @@ def _check_upload(data: Path, meta: dict[str, Any]) -> None:
         raise CorruptEntryError("its checksum does not match (damaged on disk)")
 
 
-def _send(
-    claimed: Path,
-    entry: Path,
-    send_logs: Callable[[bytes], object],
-    send_upload: Callable[[Upload], object],
-) -> None:
+def _send(claimed: Path, entry: Path, send_logs: SendLogs, send_upload: SendUpload) -> None:
     if entry.name.endswith(LEGACY_LOGS_SUFFIX):
         send_logs(claimed.read_bytes())
     elif entry.name.endswith(LOGS_SUFFIX):

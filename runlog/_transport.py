@@ -87,36 +87,24 @@ class Sender:
         meets a dead socket; that is no outage. Repeating a post is safe: batch ids make
         the collector ignore a request it already kept.
         """
-        reused = self._connection is not None
-        try:
-            return self._attempt(method, path, body, headers)
-        except (OSError, http.client.HTTPException) as first:
-            self.close()
-            if not reused:
-                raise SendError(
-                    f"cannot reach the collector at {self.endpoint}: {first}"
-                ) from first
-        if not isinstance(body, bytes):
-            body.seek(0)
-        try:
-            return self._attempt(method, path, body, headers)
-        except (OSError, http.client.HTTPException) as exc:
-            self.close()
-            raise SendError(f"cannot reach the collector at {self.endpoint}: {exc}") from exc
-
-    def _attempt(
-        self,
-        method: str,
-        path: str,
-        body: bytes | IO[bytes] | _progress.Stream,
-        headers: dict[str, str],
-    ) -> tuple[int, bytes]:
-        connection = self._connect()
-        connection.request(
-            method, self._base + path, body=body, headers={**self._headers, **headers}
-        )
-        response = connection.getresponse()
-        return response.status, response.read()
+        retry = self._connection is not None  # only a reused connection may be stale
+        while True:
+            try:
+                connection = self._connect()
+                connection.request(
+                    method, self._base + path, body=body, headers={**self._headers, **headers}
+                )
+                response = connection.getresponse()
+                return response.status, response.read()
+            except (OSError, http.client.HTTPException) as exc:
+                self.close()
+                if not retry:
+                    raise SendError(
+                        f"cannot reach the collector at {self.endpoint}: {exc}"
+                    ) from exc
+            retry = False
+            if not isinstance(body, bytes):
+                body.seek(0)
 
     def post_logs(self, body: bytes) -> tuple[int, str]:
         """Post one serialised logs request; return (rejected records, collector's message)."""

@@ -9,7 +9,7 @@ Errors go to stderr as one line; ``--json`` prints machine-readable JSON on stdo
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
@@ -89,6 +89,10 @@ class Options:
 
 
 pass_options = click.make_pass_decorator(Options)
+#: The RUN argument of the commands about one run.
+_run_argument = click.argument("run_id", metavar="RUN")
+#: The RUN... argument of the commands that change runs one by one.
+_run_ids_argument = click.argument("run_ids", metavar="RUN...", nargs=-1, required=True)
 
 
 @click.group(cls=RunlogGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -196,16 +200,13 @@ _INCLUDE_DELETED = "Also list what was deleted through MLflow."
 
 @cli.command()
 @click.option("--include-deleted", is_flag=True, help=_INCLUDE_DELETED)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_cli_render.json_option
 @pass_options
 def experiments(opts: Options, include_deleted: bool, as_json: bool) -> None:
     """List experiments."""
     with opts.client() as client:
         found = client.list_experiments(include_deleted)
-    if as_json:
-        _cli_render.print_json(found)
-        return
-    _cli_render.console().print(_cli_render.experiments_table(found))
+    _cli_render.print_found(found, as_json, _cli_render.experiments_table)
 
 
 @cli.command()
@@ -238,7 +239,7 @@ def experiments(opts: Options, include_deleted: bool, as_json: bool) -> None:
     help="Comma-separated extra columns, e.g. metrics.mse,params.alpha.",
 )
 @click.option("--include-deleted", is_flag=True, help=_INCLUDE_DELETED)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_cli_render.json_option
 @pass_options
 def runs(
     opts: Options,
@@ -309,8 +310,8 @@ def _unknown_experiments(client: Client, asked: Sequence[str]) -> None:
 
 
 @cli.command()
-@click.argument("run_id", metavar="RUN")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_run_argument
+@_cli_render.json_option
 @pass_options
 def show(opts: Options, run_id: str, as_json: bool) -> None:
     """Show one run: status, times, tags, params, properties, metrics and files."""
@@ -338,29 +339,37 @@ def show(opts: Options, run_id: str, as_json: bool) -> None:
 
 
 @cli.command()
-@click.argument("run_ids", metavar="RUN...", nargs=-1, required=True)
+@_run_ids_argument
 @pass_options
 def delete(opts: Options, run_ids: tuple[str, ...]) -> None:
     """Mark runs deleted (as MLflow does): lists leave them out; `runlog restore` undoes it."""
-    with opts.client() as client:
-        for run_id in run_ids:
-            client.delete_run(run_id)
-            click.echo(f"deleted {run_id} (undo: runlog restore {run_id})")
+    done = "deleted {run_id} (undo: runlog restore {run_id})"
+    _change_each(opts, run_ids, lambda client, run_id: client.delete_run(run_id), done)
 
 
 @cli.command()
-@click.argument("run_ids", metavar="RUN...", nargs=-1, required=True)
+@_run_ids_argument
 @pass_options
 def restore(opts: Options, run_ids: tuple[str, ...]) -> None:
     """Restore runs that were deleted."""
+    _change_each(
+        opts, run_ids, lambda client, run_id: client.restore_run(run_id), "restored {run_id}"
+    )
+
+
+def _change_each(
+    opts: Options, run_ids: Sequence[str], change: Callable[[Client, str], object], done: str
+) -> None:
+    """Apply *change* to each run in turn and echo *done* (``{run_id}`` filled in) after it;
+    a failure stops there, so what is echoed is what was changed."""
     with opts.client() as client:
         for run_id in run_ids:
-            client.restore_run(run_id)
-            click.echo(f"restored {run_id}")
+            change(client, run_id)
+            click.echo(done.format(run_id=run_id))
 
 
 @cli.command()
-@click.argument("run_id", metavar="RUN")
+@_run_argument
 @click.argument("name")
 @pass_options
 def rename(opts: Options, run_id: str, name: str) -> None:
@@ -371,7 +380,7 @@ def rename(opts: Options, run_id: str, name: str) -> None:
 
 
 @cli.command()
-@click.argument("run_id", metavar="RUN")
+@_run_argument
 @click.argument("pairs", metavar="KEY=VALUE...", nargs=-1)
 @click.option("--delete", "remove", multiple=True, metavar="KEY", help="Remove this tag.")
 @pass_options
@@ -388,24 +397,21 @@ def tag(opts: Options, run_id: str, pairs: tuple[str, ...], remove: tuple[str, .
 @click.argument("first", metavar="RUN")
 @click.argument("second", metavar="RUN")
 @click.option("--all", "show_all", is_flag=True, help="Also the params that are the same.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_cli_render.json_option
 @pass_options
 def compare(opts: Options, first: str, second: str, show_all: bool, as_json: bool) -> None:
     """Compare two runs: the params that differ, and the last metric values side by side."""
     with opts.client() as client:
         runs_ = [client.get_run(first), client.get_run(second)]
     rows = _cli_render.comparison(runs_, show_all)
-    if as_json:
-        _cli_render.print_json(rows)
-        return
-    _cli_render.console().print(_cli_render.comparison_table(runs_, rows))
+    _cli_render.print_found(rows, as_json, lambda rows: _cli_render.comparison_table(runs_, rows))
 
 
 # --- metrics and files --------------------------------------------------------------------
 
 
 @cli.command()
-@click.argument("run_id", metavar="RUN")
+@_run_argument
 @click.argument("name", required=False)
 @click.option("--column", default=None, help="Only this column of a row or table metric.")
 @click.option(
@@ -434,7 +440,7 @@ def metrics(
     with opts.client() as client:
         summaries = client.list_metrics(run_id)
         if name is None:
-            _print_summaries(summaries, as_json)
+            _cli_render.print_found(summaries, as_json, _cli_render.metrics_table)
             return
         columns = _columns_of(summaries, run_id, name, column)
         if not (show_all or as_csv or as_json):
@@ -485,13 +491,6 @@ def _print_overview(
     )
 
 
-def _print_summaries(summaries: Sequence[Mapping[str, Any]], as_json: bool) -> None:
-    if as_json:
-        _cli_render.print_json(summaries)
-    else:
-        _cli_render.console().print(_cli_render.metrics_table(summaries))
-
-
 def _columns_of(
     summaries: Sequence[Mapping[str, Any]], run_id: str, name: str, column: str | None
 ) -> list[str]:
@@ -516,21 +515,18 @@ def _fail(message: str) -> NoReturn:
 
 
 @cli.command()
-@click.argument("run_id", metavar="RUN")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_run_argument
+@_cli_render.json_option
 @pass_options
 def files(opts: Options, run_id: str, as_json: bool) -> None:
     """List a run's files."""
     with opts.client() as client:
         found = client.list_files(run_id)
-    if as_json:
-        _cli_render.print_json(found)
-    else:
-        _cli_render.console().print(_cli_render.files_table(found))
+    _cli_render.print_found(found, as_json, _cli_render.files_table)
 
 
 @cli.command()
-@click.argument("run_id", metavar="RUN")
+@_run_argument
 @click.argument("name", required=False)
 @click.option(
     "-o",
@@ -567,7 +563,7 @@ def download(
 
 
 @cli.command()
-@click.argument("run_id", metavar="RUN")
+@_run_argument
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines until the run ends.")
 @click.option("--level", metavar="LEVEL", help="Only lines at LEVEL or above (e.g. WARN).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per line.")
@@ -582,17 +578,14 @@ def logs(opts: Options, run_id: str, follow: bool, level: str | None, as_json: b
 
 
 @cli.command()
-@click.argument("run_id", metavar="RUN")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_run_argument
+@_cli_render.json_option
 @pass_options
 def spans(opts: Options, run_id: str, as_json: bool) -> None:
     """Show a run's timeline: its spans with start, duration and status."""
     with opts.client() as client:
         found = client.get_spans(run_id)
-    if as_json:
-        _cli_render.print_json(found)
-    else:
-        _cli_render.console().print(_cli_render.spans_table(found))
+    _cli_render.print_found(found, as_json, _cli_render.spans_table)
 
 
 # --- launch a command as a run --------------------------------------------------------------

@@ -134,9 +134,7 @@ def _tracer_provider(resource: Any, endpoint: str, headers: dict[str, str] | Non
     provider = TracerProvider(resource=resource)
     exporter = OTLPSpanExporter(endpoint=endpoint + c.OTLP_TRACES_PATH, headers=headers)
     provider.add_span_processor(BatchSpanProcessor(exporter))
-    _set_global("tracer", trace.get_tracer_provider(), trace.ProxyTracerProvider)
-    trace.set_tracer_provider(provider)
-    return provider
+    return _install(trace, "tracer", provider, trace.ProxyTracerProvider)
 
 
 def _meter_provider(
@@ -150,9 +148,7 @@ def _meter_provider(
     exporter = OTLPMetricExporter(endpoint=endpoint + c.OTLP_METRICS_PATH, headers=headers)
     reader = PeriodicExportingMetricReader(exporter, export_interval_millis=interval_s * 1000)
     provider = MeterProvider(resource=resource, metric_readers=[reader])
-    _set_global("meter", metrics.get_meter_provider(), metrics.NoOpMeterProvider)
-    metrics.set_meter_provider(provider)
-    return provider
+    return _install(metrics, "meter", provider, metrics.NoOpMeterProvider)
 
 
 def _logger_provider(resource: Any, endpoint: str, headers: dict[str, str] | None) -> Any:
@@ -164,13 +160,14 @@ def _logger_provider(resource: Any, endpoint: str, headers: dict[str, str] | Non
     provider = LoggerProvider(resource=resource)
     exporter = OTLPLogExporter(endpoint=endpoint + c.OTLP_LOGS_PATH, headers=headers)
     provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
-    _set_global("logger", _logs.get_logger_provider(), _logs.NoOpLoggerProvider)
-    _logs.set_logger_provider(provider)
-    return provider
+    return _install(_logs, "logger", provider, _logs.NoOpLoggerProvider)
 
 
-def _set_global(kind: str, current: Any, placeholder: type) -> None:
-    """Warn when another global provider is set already (OTel keeps the first one)."""
+def _install(api: Any, kind: str, provider: Any, placeholder: type) -> Any:
+    """Make *provider* the global *kind* provider of the OpenTelemetry *api* module (its
+    ``get_<kind>_provider`` / ``set_<kind>_provider``) and return it; warn when another one
+    is set already (OTel keeps the first one; *placeholder* is the type of none set)."""
+    current = getattr(api, f"get_{kind}_provider")()
     if not isinstance(current, placeholder) and "Proxy" not in type(current).__name__:
         _log.warning(
             "configure_otel: a global %s provider is already set (%s); OpenTelemetry keeps "
@@ -178,6 +175,8 @@ def _set_global(kind: str, current: Any, placeholder: type) -> None:
             kind,
             type(current).__name__,
         )
+    getattr(api, f"set_{kind}_provider")(provider)
+    return provider
 
 
 __all__ = ["OtelProviders", "configure_otel", "resource_attributes"]

@@ -70,6 +70,8 @@ from runlog._spool_format import (
     UPLOAD_SUFFIX,
     CorruptEntryError,
     Entry,
+    SendLogs,
+    SendUpload,
     SpoolFullError,
     Upload,
     _delete,
@@ -333,7 +335,7 @@ class Spool:
             waiting = self._direct.get(key)
             return waiting[0] if waiting else None
 
-    def _send_direct(self, direct: _Direct, send_upload: Callable[[Upload], object]) -> bool:
+    def _send_direct(self, direct: _Direct, send_upload: SendUpload) -> bool:
         """Upload from where the file is; False if it is gone; raises (and keeps it) when
         sending fails."""
         try:
@@ -471,8 +473,8 @@ class Spool:
 
     def replay(
         self,
-        send_logs: Callable[[bytes], object],
-        send_upload: Callable[[Upload], object],
+        send_logs: SendLogs,
+        send_upload: SendUpload,
         accept: Callable[[str | None], bool] | None = None,
     ) -> ReplayResult:
         """Send pending entries meant for this spool's destination, in order.
@@ -510,11 +512,7 @@ class Spool:
         return result
 
     def _replay_entry(
-        self,
-        path: Path,
-        send_logs: Callable[[bytes], object],
-        send_upload: Callable[[Upload], object],
-        result: ReplayResult,
+        self, path: Path, send_logs: SendLogs, send_upload: SendUpload, result: ReplayResult
     ) -> bool:
         try:
             if self.replay_one(path, send_logs, send_upload):
@@ -528,12 +526,7 @@ class Spool:
             return False
         return True
 
-    def replay_one(
-        self,
-        entry: Path,
-        send_logs: Callable[[bytes], object],
-        send_upload: Callable[[Upload], object],
-    ) -> bool:
+    def replay_one(self, entry: Path, send_logs: SendLogs, send_upload: SendUpload) -> bool:
         """Send one entry now; False if another process had claimed it. Raises on failure.
 
         An upload still being staged is waited for; one the spool could not take is sent

@@ -131,7 +131,7 @@ def _wrap_add_image(wrapped: _Original, instance: Any, args: Any, kwargs: Any) -
 def _log_image(tag: str, image: Any, dataformats: str) -> None:
     from torch.utils.tensorboard.summary import image as encode
 
-    summary = encode(tag, image, dataformats=dataformats)  # type: ignore[no-untyped-call]
+    summary = encode(tag, image, dataformats=dataformats)  # type: ignore[no-untyped-call]  # torch's is unannotated
     png = summary.value[0].image.encoded_image_string
     handle, path = tempfile.mkstemp(suffix=".png", prefix="runlog-tb-")
     try:

@@ -116,7 +116,8 @@ def _logger_base(trainer: Any) -> type:
     for cls in type(trainer).__mro__:
         if cls.__module__ in TRAINER_MODULES:
             package = cls.__module__.removesuffix(".trainer.trainer")
-            return sys.modules[f"{package}.loggers.logger"].Logger  # type: ignore[no-any-return]
+            logger: type = sys.modules[f"{package}.loggers.logger"].Logger
+            return logger
     raise TypeError(f"{type(trainer).__qualname__} is not a Lightning Trainer")
 
 

@@ -43,6 +43,7 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from runlog.exceptions import ConfigError
@@ -55,8 +56,9 @@ from runlog.instrumentation._base import (
     suppress,
     suppressed,
 )
+from runlog.instrumentation._sklearn_predictions import Target as PredictionTarget
 from runlog.instrumentation._sklearn_predictions import log_metric, user_frame
-from runlog.instrumentation._sklearn_record import FitCall, Recorder
+from runlog.instrumentation._sklearn_record import FitCall, FitRecord, Recorder
 
 #: Methods whose top-level calls are recorded as fits.
 FIT_METHODS = ("fit", "fit_transform", "fit_predict", "partial_fit")
@@ -224,13 +226,7 @@ def _wrap_fit(
             return wrapped(*args, **kwargs)
     record = safely("sklearn: starting a fit record", recorder.begin, instance, wrapped.__name__)
     started = time.perf_counter()
-    try:
-        with suppress():
-            result = wrapped(*args, **kwargs)
-    except BaseException as error:
-        if record is not None:
-            safely("sklearn: recording a failed fit", recorder.failed, record, error)
-        raise
+    result = _call(recorder, record, "a failed fit", wrapped, args, kwargs)
     if record is not None:
         call = FitCall(args, kwargs, result, time.perf_counter() - started)
         safely("sklearn: recording a fit", recorder.finished, record, instance, call)
@@ -248,14 +244,7 @@ def _wrap_predict(
         frame = user_frame(sys._getframe(1))
         if frame is not None:
             X = args[0] if args else kwargs.get("X")
-            safely(
-                "sklearn: remembering predictions",
-                recorder.predictions.remember,
-                target,
-                X,
-                output,
-                frame,
-            )
+            _remember(recorder, target, X, output, frame)
     return output
 
 
@@ -273,13 +262,7 @@ def _wrap_cv(
     record = safely(
         "sklearn: starting a cross-validation record", recorder.begin, estimator, function
     )
-    try:
-        with suppress():
-            result = wrapped(*args, **kwargs)
-    except BaseException as error:
-        if record is not None:
-            safely("sklearn: recording a failed cross-validation", recorder.failed, record, error)
-        raise
+    result = _call(recorder, record, "a failed cross-validation", wrapped, args, kwargs)
     if record is not None:
         scoring = kwargs.get("scoring")
         safely(
@@ -292,14 +275,7 @@ def _wrap_cv(
         )
         if function == "cross_val_predict":
             X = args[1] if len(args) > 1 else kwargs.get("X")
-            safely(
-                "sklearn: remembering predictions",
-                recorder.predictions.remember,
-                record,
-                X,
-                result,
-                frame,
-            )
+            _remember(recorder, record, X, result, frame)
     return result
 
 
@@ -316,6 +292,33 @@ def _wrap_metric(
             "sklearn: logging a post-training metric", log_metric, found, wrapped.__name__, value
         )
     return value
+
+
+def _call(
+    recorder: Recorder,
+    record: FitRecord | None,
+    failure: str,
+    wrapped: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    """Call scikit-learn with recording suppressed inside (its own fits are no records);
+    if it raises, mark *record* (when there is one) failed, saying *failure*, and re-raise."""
+    try:
+        with suppress():
+            return wrapped(*args, **kwargs)
+    except BaseException as error:
+        if record is not None:
+            safely(f"sklearn: recording {failure}", recorder.failed, record, error)
+        raise
+
+
+def _remember(
+    recorder: Recorder, target: PredictionTarget, X: Any, output: Any, frame: FrameType
+) -> None:
+    """Remember *output*, predicted by *target*'s model from *X* in *frame*, for metrics."""
+    remember = recorder.predictions.remember
+    safely("sklearn: remembering predictions", remember, target, X, output, frame)
 
 
 __all__ = ["SklearnInstrumentor"]
