@@ -39,6 +39,7 @@ from runlog._logfields import (
     COMMON_EXTRAS,
     RECORD_ATTRIBUTES,
     STEP_KEYS,
+    ExcInfo,
     exception_fields,
     parse_key_values,
     severity_number,
@@ -83,7 +84,9 @@ class RunlogHandler(logging.Handler):
         self._ignored = RECORD_ATTRIBUTES | extras
         self._reported: set[type[BaseException]] = set()
 
-    def handle(self, record: logging.LogRecord) -> logging.LogRecord | bool:  # type: ignore[override]
+    # Python 3.12's Handler.handle returns the record a filter replaced it with (or False);
+    # typeshed still declares bool, so the honest return type is an override to mypy.
+    def handle(self, record: logging.LogRecord) -> logging.LogRecord | bool:  # type: ignore[override]  # see above
         """Filter and emit without the handler lock: `emit` is thread-safe on its own."""
         result = self.filter(record)
         if result:
@@ -107,7 +110,8 @@ class RunlogHandler(logging.Handler):
         time_ns = int(record.created * 1e9)
         exception = None
         if record.exc_info:
-            exception = exception_fields(record.exc_info, self._exception_text(record))
+            text = self._exception_text(record, record.exc_info)
+            exception = exception_fields(record.exc_info, text)
         run.log_line(
             message,
             record.name,
@@ -118,10 +122,12 @@ class RunlogHandler(logging.Handler):
         )
         record_points(run, record, message, self._ignored, self.step_keys, self.parse_messages)
 
-    def _exception_text(self, record: logging.LogRecord) -> str:
+    def _exception_text(
+        self, record: logging.LogRecord, exc_info: ExcInfo | tuple[None, None, None]
+    ) -> str:
         if not record.exc_text:  # cached on the record, as logging.Formatter does
             formatter = self.formatter or _DEFAULT_FORMATTER
-            record.exc_text = formatter.formatException(record.exc_info)  # type: ignore[arg-type]
+            record.exc_text = formatter.formatException(exc_info)
         return record.exc_text
 
     def handleError(self, record: logging.LogRecord) -> None:

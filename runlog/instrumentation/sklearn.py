@@ -56,9 +56,10 @@ from runlog.instrumentation._base import (
     suppress,
     suppressed,
 )
+from runlog.instrumentation._sklearn_fit import FitRecord
 from runlog.instrumentation._sklearn_predictions import Target as PredictionTarget
 from runlog.instrumentation._sklearn_predictions import log_metric, user_frame
-from runlog.instrumentation._sklearn_record import FitCall, FitRecord, Recorder
+from runlog.instrumentation._sklearn_record import FitCall, Recorder
 
 #: Methods whose top-level calls are recorded as fits.
 FIT_METHODS = ("fit", "fit_transform", "fit_predict", "partial_fit")
