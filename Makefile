@@ -52,12 +52,17 @@ postgres: $(STAMP)
 
 # The in-process unit tests (no collector process, browser, Ray or fresh venv): 761 tests,
 # 49 s of CPU (4.5 min wall on a shared 2-core machine). `make test` stays the full suite.
-FAST_TESTS := tests/collectors/test_convert.py tests/collectors/store tests/test_values.py \
+FAST_TESTS := tests/collectors/convert tests/collectors/store tests/test_values.py \
 	tests/test_conventions.py tests/test_extras.py tests/test_packer.py tests/test_spool.py \
 	tests/collectors/test_writer.py tests/collectors/test_cli_args.py tests/test_demo_ports.py
+# The store's tests that start collector processes (moto's S3 server, several collectors on
+# one PostgreSQL, the store chosen at start) are not in-process: the full suite runs them.
+FAST_IGNORE := --ignore=tests/collectors/store/test_object_files.py \
+	--ignore=tests/collectors/store/test_shared_store.py \
+	--ignore=tests/collectors/store/test_store_choice.py
 
 test-fast: $(STAMP) postgres
-	$(BIN)/pytest -q -x -m "not slow and not install and not ray" $(FAST_TESTS)
+	$(BIN)/pytest -q -x -m "not slow and not install and not ray" $(FAST_IGNORE) $(FAST_TESTS)
 
 browser:
 	@if [ ! -x $(CHROMIUM) ]; then \

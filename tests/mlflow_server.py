@@ -1,6 +1,6 @@
 """Start and stop a real ``mlflow server`` on a free loopback port (test and bench helper).
 
-The differential test (tests/collectors/test_mlflow_differential.py) and the benchmark
+The differential test (tests/collectors/mlflow/test_mlflow_differential.py) and the benchmark
 (bench/mlflow_compare.py) run the same MLflow client calls against this server and against
 the runlog collector. The server is MLflow's own: SQLite backend store and proxied artifacts
 (``--serve-artifacts``) in a temporary folder, bound to 127.0.0.1 only. It runs in its own

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,10 @@ from runlog.client import Client  # noqa: E402
 from runlog.instrumentation import current_run  # noqa: E402
 from runlog.instrumentation.torch import TorchInstrumentor  # noqa: E402
 
-pytestmark = pytest.mark.usefixtures("client_env")
+pytestmark = [
+    pytest.mark.usefixtures("client_env"),
+    pytest.mark.instrumentor(cls=TorchInstrumentor),
+]
 EPOCHS, BATCHES = 2, 3
 CHECKPOINTS = [f"epoch={e}-step={(e + 1) * BATCHES}.ckpt" for e in range(EPOCHS)]
 
@@ -65,14 +67,6 @@ def trainer(root: Path, **options: Any) -> Any:
         accelerator="cpu",
         **options,
     )
-
-
-@pytest.fixture
-def instrumented(experiment: runlog.Experiment) -> Iterator[TorchInstrumentor]:
-    instrumentor = TorchInstrumentor()
-    instrumentor.instrument()
-    yield instrumentor
-    instrumentor.uninstrument()
 
 
 def finished_run(experiment: runlog.Experiment) -> runlog.Run:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import joblib
@@ -25,15 +24,10 @@ import runlog
 from runlog.instrumentation import _sklearn_metrics, _sklearn_record
 from runlog.instrumentation.sklearn import SklearnInstrumentor
 
-pytestmark = pytest.mark.usefixtures("client_env")
-
-
-@pytest.fixture
-def instrumented(experiment: runlog.Experiment) -> Iterator[SklearnInstrumentor]:
-    instrumentor = SklearnInstrumentor()
-    instrumentor.instrument()
-    yield instrumentor
-    instrumentor.uninstrument()
+pytestmark = [
+    pytest.mark.usefixtures("client_env"),
+    pytest.mark.instrumentor(cls=SklearnInstrumentor),
+]
 
 
 def runs_of(experiment: runlog.Experiment, instrumentor: SklearnInstrumentor) -> list[runlog.Run]:

@@ -14,7 +14,6 @@ import multiprocessing
 import pickle
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import joblib
 import numpy as np
@@ -31,16 +30,10 @@ import runlog
 from runlog.instrumentation._base import PicklableWrapper
 from runlog.instrumentation.sklearn import SklearnInstrumentor
 
-pytestmark = pytest.mark.usefixtures("client_env")
-
-
-@pytest.fixture
-def instrumented(experiment: runlog.Experiment) -> Iterator[SklearnInstrumentor]:
-    instrumentor = SklearnInstrumentor()
-    instrumentor.instrument(log_models=False)
-    yield instrumentor
-    assert instrumentor.flush(30)
-    instrumentor.uninstrument()
+pytestmark = [
+    pytest.mark.usefixtures("client_env"),
+    pytest.mark.instrumentor(cls=SklearnInstrumentor, options={"log_models": False}, flush=True),
+]
 
 
 def data() -> tuple[np.ndarray, np.ndarray]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +20,10 @@ from runlog.client import Client  # noqa: E402
 from runlog.instrumentation import current_run  # noqa: E402
 from runlog.instrumentation.torch import TorchInstrumentor  # noqa: E402
 
-pytestmark = pytest.mark.usefixtures("client_env")
-
-
-@pytest.fixture
-def instrumented(experiment: runlog.Experiment) -> Iterator[TorchInstrumentor]:
-    instrumentor = TorchInstrumentor()
-    instrumentor.instrument()
-    yield instrumentor
-    instrumentor.uninstrument()
+pytestmark = [
+    pytest.mark.usefixtures("client_env"),
+    pytest.mark.instrumentor(cls=TorchInstrumentor),
+]
 
 
 def steps_and_values(collector: Any, run: runlog.Run, name: str) -> tuple[list[int], list[Any]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import io
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,21 +18,13 @@ from runlog.client import Client  # noqa: E402
 from runlog.instrumentation import _base, _torch_losses, _torch_steps, current_run  # noqa: E402
 from runlog.instrumentation.torch import TorchInstrumentor  # noqa: E402
 
-pytestmark = pytest.mark.usefixtures("client_env")
+pytestmark = [
+    pytest.mark.usefixtures("client_env"),
+    pytest.mark.instrumentor(cls=TorchInstrumentor, complete_run=True),
+]
 
 SAMPLES, BATCH, EPOCHS = 40, 16, 3  # 3 batches an epoch (16, 16, 8)
 STEPS = 3 * EPOCHS
-
-
-@pytest.fixture
-def instrumented(experiment: runlog.Experiment) -> Iterator[TorchInstrumentor]:
-    instrumentor = TorchInstrumentor()
-    instrumentor.instrument()
-    yield instrumentor
-    run = instrumentor.tracker.run
-    instrumentor.uninstrument()
-    if run is not None:
-        run.complete()
 
 
 def make_model() -> Any:

@@ -1,4 +1,4 @@
-"""Store fixtures: every store test runs on a fresh SQLite file and on the real PostgreSQL.
+"""Store fixtures: a test that takes `store` runs on a fresh SQLite file and on PostgreSQL.
 
 PostgreSQL runs get one scratch database per test session (``pg_database``, in
 tests/collectors/conftest.py) and one schema per test, both dropped afterwards. With no

@@ -3,7 +3,7 @@
 ``mlflow_sequence(uri, work)`` drives the real ``mlflow`` package (fluent API and
 ``MlflowClient``, plus raw REST calls for limits, status codes and the charts' bulk-interval
 history) against one tracking URI and returns ``{step: outcome}``: the value a call returned,
-or the MLflow error code it raised. tests/collectors/test_mlflow_differential.py runs it
+or the MLflow error code it raised. tests/collectors/mlflow/test_mlflow_differential.py runs it
 against a real ``mlflow server`` and against the collector and compares step by step.
 
 Normalizing drops what legitimately differs between two servers: ids (replaced by labels such

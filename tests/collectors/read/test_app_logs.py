@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from app_client import PROTOBUF, make_client
 from fastapi.testclient import TestClient
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from otlp_builders import any_value, kvs, logs_request, span, traces_request
-from test_app import PROTOBUF, make_client
 
 from runlog import conventions as c
 

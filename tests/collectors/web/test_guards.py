@@ -1,6 +1,6 @@
 """Hostile web pages and oversized bodies: Host and Origin checks, simple POSTs, 413s.
 
-In-process through the app; tests/collectors/test_guards_browser.py drives a real browser.
+In-process through the app; tests/collectors/web/test_guards_browser.py drives a real browser.
 """
 
 from __future__ import annotations

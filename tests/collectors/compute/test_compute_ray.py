@@ -25,7 +25,7 @@ from runlog.client import Client
 from runlog.exceptions import RunFailedError
 
 pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("client_env")]
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 RAY_START_TIMEOUT_S = 180
 
 

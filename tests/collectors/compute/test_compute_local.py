@@ -32,7 +32,7 @@ from runlog.client import Client
 from runlog.exceptions import AuthenticationError, InvalidArgumentError, RunFailedError
 
 pytestmark = pytest.mark.usefixtures("client_env")
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 MAX_RUNNING = 2
 
 BLOCKING = """

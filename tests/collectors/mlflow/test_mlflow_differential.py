@@ -1,6 +1,6 @@
 """Differential check: the same MLflow client calls against ``mlflow server`` and the collector.
 
-The sequence (tests/collectors/mlflow_sequence.py) runs once against a real ``mlflow server``
+The sequence (tests/collectors/mlflow/mlflow_sequence.py) runs once against a real ``mlflow server``
 (SQLite, proxied artifacts, started here on a loopback port) and once against a fresh
 collector started here too (both in their own working directory); each step is then one
 test comparing the two normalized outcomes. The sequence covers tracking, artifacts, MLflow
