@@ -153,6 +153,14 @@ def page_offset(token: str | None) -> int:
         raise invalid(f"Invalid page token {(token or '')[:40]!r}") from None
 
 
+def _check_active(kind: str, name: str, lifecycle_stage: str) -> None:
+    """MLflow's 400 ``INVALID_PARAMETER_VALUE`` for a write into a deleted *kind*."""
+    if lifecycle_stage != "active":
+        raise invalid(
+            f"The {kind} {name} must be in the 'active' state. Current state is {lifecycle_stage}.",
+        )
+
+
 @dataclass
 class Context:
     """The collaborators of the MLflow handlers, and the lookups they share.
@@ -216,11 +224,7 @@ class Context:
         with ``INVALID_PARAMETER_VALUE``; only a rename is ``INVALID_STATE``.
         """
         experiment = self.experiment(experiment_id)
-        if experiment.lifecycle_stage != "active":
-            raise invalid(
-                f"The experiment {experiment_id} must be in the 'active' state. "
-                f"Current state is {experiment.lifecycle_stage}.",
-            )
+        _check_active("experiment", experiment_id, experiment.lifecycle_stage)
         return experiment
 
     def run_state(self, run_id: str) -> RunState:
@@ -247,9 +251,5 @@ class Context:
     def active_run(self, run_id: str) -> RunState:
         """The run's state; 404 if unknown, 400 ``INVALID_PARAMETER_VALUE`` if deleted."""
         state = self.run_state(run_id)
-        if state.lifecycle_stage != "active":
-            raise invalid(
-                f"The run {run_id} must be in the 'active' state. "
-                f"Current state is {state.lifecycle_stage}.",
-            )
+        _check_active("run", run_id, state.lifecycle_stage)
         return state

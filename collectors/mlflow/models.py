@@ -127,21 +127,25 @@ def _status(value: Any) -> str:
     )
 
 
+def _update(ctx: Context, model_id: str, **change: Any) -> None:
+    """Apply *change* (`UpdateLoggedModel`'s fields) to a logged model; 404 if there is none."""
+    ctx.existing_model(model_id)
+    ctx.submit([UpdateLoggedModel(model_id, time.time_ns(), **change)])
+
+
 def finalize(ctx: Context, params: Params) -> dict[str, Any]:
     model_id = params.string("model_id")
     if params.get("status") is None:
         raise invalid("Missing value for required parameter 'status'.")
     status = _status(params.get("status"))
-    ctx.existing_model(model_id)
-    ctx.submit([UpdateLoggedModel(model_id, time.time_ns(), status=status)])
+    _update(ctx, model_id, status=status)
     return {"model": model_json(ctx, ctx.existing_model(model_id))}
 
 
 def set_tags(ctx: Context, params: Params) -> dict[str, Any]:
     model_id = params.string("model_id")
     tags = _pairs(params, "tags", check_tag)
-    ctx.existing_model(model_id)
-    ctx.submit([UpdateLoggedModel(model_id, time.time_ns(), set_tags=tags)])
+    _update(ctx, model_id, set_tags=tags)
     return {}
 
 
@@ -157,15 +161,13 @@ def delete_tag(ctx: Context, params: Params) -> dict[str, Any]:
 def log_params(ctx: Context, params: Params) -> dict[str, Any]:
     model_id = params.string("model_id")
     pairs = _pairs(params, "params", check_param)
-    ctx.existing_model(model_id)
-    ctx.submit([UpdateLoggedModel(model_id, time.time_ns(), params=pairs)])
+    _update(ctx, model_id, params=pairs)
     return {}
 
 
 def delete(ctx: Context, params: Params) -> dict[str, Any]:
     model_id = params.string("model_id")
-    ctx.existing_model(model_id)
-    ctx.submit([UpdateLoggedModel(model_id, time.time_ns(), lifecycle_stage="deleted")])
+    _update(ctx, model_id, lifecycle_stage="deleted")
     return {}
 
 
