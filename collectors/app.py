@@ -7,8 +7,9 @@ every refusal into the documented error bodies (``{"error": {...}}``, or a
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from importlib import metadata
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Request, Response
@@ -161,12 +162,22 @@ def mlflow_version() -> Response:
 _MLFLOW_TEXT = "text/html"
 
 
+_E = TypeVar("_E", bound=Exception)
+_Handler = Callable[[Request, Exception], Awaitable[Response]]
+
+
+def _add_handler(
+    app: FastAPI, kind: type[_E], handler: Callable[[Request, _E], Awaitable[Response]]
+) -> None:
+    """Register *handler* for *kind*. Starlette types a handler as taking any Exception, but
+    passes it only instances of the class it is registered for, as *handler* expects."""
+    app.add_exception_handler(kind, cast(_Handler, handler))
+
+
 def _add_error_handlers(app: FastAPI) -> None:
-    # Starlette types a handler as taking any Exception; each of these takes the class it is
-    # registered for, which is what Starlette passes it (hence the arg-type ignores).
-    app.add_exception_handler(ApiError, _on_api_error)  # type: ignore[arg-type]
-    app.add_exception_handler(RequestValidationError, _on_validation_error)  # type: ignore[arg-type]
-    app.add_exception_handler(StarletteHTTPException, _on_http_error)  # type: ignore[arg-type]
+    _add_handler(app, ApiError, _on_api_error)
+    _add_handler(app, RequestValidationError, _on_validation_error)
+    _add_handler(app, StarletteHTTPException, _on_http_error)
     for lost in _DATABASE_DOWN:
         app.add_exception_handler(lost, _on_database_down)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -89,6 +89,46 @@ def _serve(settings: Settings) -> None:
 
 #: What the command does with its settings; tests and embedders may replace it.
 Serve = Callable[[Settings], None]
+#: What `click.option` returns: a decorator that adds the option to a command.
+Option = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+def _port(flag: str, default: int, help: str) -> Option:
+    """An option of a TCP port to listen on (0: any free port)."""
+    return click.option(
+        flag, type=click.IntRange(0, 65535), default=default, show_default=True, help=help
+    )
+
+
+def _megabytes(flag: str, default_bytes: int, help: str) -> Option:
+    """An option of a size limit in MiB (more than 0); *default_bytes* shown in MiB."""
+    return click.option(
+        flag,
+        type=click.FloatRange(min=0, min_open=True),
+        default=default_bytes / MIB,
+        show_default=True,
+        metavar="MB",
+        help=help,
+    )
+
+
+def _seconds(flag: str, default: float, help: str) -> Option:
+    """An option of a duration in seconds (0 or more)."""
+    return click.option(
+        flag,
+        type=click.FloatRange(min=0),
+        default=default,
+        show_default=True,
+        metavar="SECONDS",
+        help=help,
+    )
+
+
+def _count(flag: str, default: int, help: str) -> Option:
+    """An option of how many runs at a time (1 or more)."""
+    return click.option(
+        flag, type=click.IntRange(min=1), default=default, show_default=True, metavar="N", help=help
+    )
 
 
 def make_command(serve: Serve = _serve, name: str = "collector") -> click.Command:
@@ -127,20 +167,8 @@ def make_command(serve: Serve = _serve, name: str = "collector") -> click.Comman
         show_default=True,
         help="Address to bind; a non-loopback address needs --token.",
     )
-    @click.option(
-        "--port",
-        type=click.IntRange(0, 65535),
-        default=c.DEFAULT_HTTP_PORT,
-        show_default=True,
-        help="OTLP/HTTP, files, query API and studio port.",
-    )
-    @click.option(
-        "--grpc-port",
-        type=click.IntRange(0, 65535),
-        default=c.DEFAULT_GRPC_PORT,
-        show_default=True,
-        help="OTLP/gRPC port.",
-    )
+    @_port("--port", c.DEFAULT_HTTP_PORT, "OTLP/HTTP, files, query API and studio port.")
+    @_port("--grpc-port", c.DEFAULT_GRPC_PORT, "OTLP/gRPC port.")
     @click.option("--no-grpc", is_flag=True, help="Do not start the OTLP/gRPC receiver.")
     @click.option(
         "--token",
@@ -148,22 +176,8 @@ def make_command(serve: Serve = _serve, name: str = "collector") -> click.Comman
         envvar=c.ENV_TOKEN,
         help=f"Require this bearer token from every client [env {c.ENV_TOKEN}].",
     )
-    @click.option(
-        "--max-body-mb",
-        type=click.FloatRange(min=0, min_open=True),
-        default=DEFAULT_MAX_BODY_BYTES / MIB,
-        show_default=True,
-        metavar="MB",
-        help="Largest request body, decompressed.",
-    )
-    @click.option(
-        "--max-file-mb",
-        type=click.FloatRange(min=0, min_open=True),
-        default=DEFAULT_MAX_FILE_BYTES / MIB,
-        show_default=True,
-        metavar="MB",
-        help="Largest uploaded file.",
-    )
+    @_megabytes("--max-body-mb", DEFAULT_MAX_BODY_BYTES, "Largest request body, decompressed.")
+    @_megabytes("--max-file-mb", DEFAULT_MAX_FILE_BYTES, "Largest uploaded file.")
     @click.option(
         "--spool-dir",
         type=click.Path(file_okay=False),
@@ -173,53 +187,26 @@ def make_command(serve: Serve = _serve, name: str = "collector") -> click.Comman
     )
     @click.option("--no-replay", is_flag=True, help="Do not replay the spool at start.")
     @click.option("--replay-spool", is_flag=True, hidden=True, help="The default (kept).")
-    @click.option(
+    @_seconds(
         "--heartbeat-timeout",
-        type=click.FloatRange(min=0),
-        default=DEFAULT_HEARTBEAT_TIMEOUT_S,
-        show_default=True,
-        metavar="SECONDS",
-        help="A run that sends heartbeats is NotResponding after this much silence (0: never).",
+        DEFAULT_HEARTBEAT_TIMEOUT_S,
+        "A run that sends heartbeats is NotResponding after this much silence (0: never).",
     )
-    @click.option(
+    @_seconds(
         "--dead-after",
-        type=click.FloatRange(min=0),
-        default=DEFAULT_DEAD_AFTER_S,
-        show_default=True,
-        metavar="SECONDS",
-        help="A NotResponding run is Failed after this much more silence.",
+        DEFAULT_DEAD_AFTER_S,
+        "A NotResponding run is Failed after this much more silence.",
     )
     @click.option("--no-local-execution", is_flag=True, help="Refuse submitted runs on this host.")
-    @click.option(
-        "--max-local-runs",
-        type=click.IntRange(min=1),
-        default=2,
-        show_default=True,
-        metavar="N",
-        help="Submitted runs run here at a time; the rest wait in the queue.",
-    )
+    @_count("--max-local-runs", 2, "Submitted runs run here at a time; the rest wait in the queue.")
     @click.option(
         "--ray-address",
         envvar="RAY_ADDRESS",
         metavar="URL",
         help="Ray job API (e.g. http://127.0.0.1:8265): adds the ray target [env RAY_ADDRESS].",
     )
-    @click.option(
-        "--max-ray-runs",
-        type=click.IntRange(min=1),
-        default=8,
-        show_default=True,
-        metavar="N",
-        help="Runs handed to Ray at a time.",
-    )
-    @click.option(
-        "--cancel-grace",
-        type=click.FloatRange(min=0),
-        default=10.0,
-        show_default=True,
-        metavar="SECONDS",
-        help="Seconds between SIGTERM and SIGKILL when a run is canceled.",
-    )
+    @_count("--max-ray-runs", 8, "Runs handed to Ray at a time.")
+    @_seconds("--cancel-grace", 10.0, "Seconds between SIGTERM and SIGKILL when a run is canceled.")
     @click.pass_context
     def collector(ctx: click.Context, /, **options: Any) -> None:
         """Start the collector: OTLP/HTTP + query API + studio, OTLP/gRPC, one store

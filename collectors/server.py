@@ -1,6 +1,6 @@
 """Run the whole collector in one process: store, writer, OTLP/gRPC, HTTP.
 
-``python -m collectors --data-dir runlog-data`` (or `serve` / `main` from Python) opens the
+``python -m collectors --data-dir runlog-data`` (or `serve` from Python) opens the
 SQLite store and the file store under the data directory, starts the writer, the gRPC
 receiver and uvicorn, prints one ready line, and on SIGINT/SIGTERM stops accepting, lets
 requests in flight finish, drains the writer and closes the store.
@@ -12,11 +12,9 @@ import asyncio
 import contextlib
 import logging
 import socket
-import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 
-import click
 import grpc
 import uvicorn
 from fastapi import FastAPI
@@ -28,7 +26,7 @@ from collectors.read.run_files import Uploads
 from collectors.receive.grpc_server import create_grpc_server
 from collectors.receive.ingest import Ingestor
 from collectors.settings import Settings
-from collectors.store import LocalFileStore, StoreUnavailableError, open_store
+from collectors.store import LocalFileStore, open_store
 from collectors.store.files import FileStore
 from collectors.store.sql import SQLStore, safe_url
 from collectors.studio.replicas import CommitRelay
@@ -37,8 +35,6 @@ from runlog.exceptions import ConfigError
 
 logger = logging.getLogger("collectors")
 _GRPC_GRACE_SECONDS = 5.0
-#: Exit status when the store's database cannot be reached at start.
-EXIT_STORE_UNAVAILABLE = 3
 
 
 class _Server(uvicorn.Server):
@@ -223,37 +219,3 @@ def _start_replay(settings: Settings, ingestor: Ingestor, uploads: Uploads) -> N
         daemon=True,
     )
     thread.start()
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry point (``python -m collectors``); returns the exit status.
-
-    Runs the same command as ``runlog collector`` (`collectors.cli_args.command`).
-    """
-    from collectors.cli_args import make_command
-
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    command = make_command(serve)
-    try:
-        command.main(
-            args=list(argv) if argv is not None else None,
-            prog_name="python -m collectors",
-            standalone_mode=False,
-        )
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.Abort:
-        return 1
-    except ConfigError as exc:
-        print(f"runlog collector: {exc}", file=sys.stderr)
-        return 2
-    except StoreUnavailableError as exc:
-        print(f"runlog collector: {exc}", file=sys.stderr)
-        return EXIT_STORE_UNAVAILABLE
-    except OSError as exc:
-        print(f"runlog collector: {exc}", file=sys.stderr)
-        return 1
-    return 0

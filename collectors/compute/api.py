@@ -22,12 +22,15 @@ from collectors.compute.service import ComputeService, Submission, SubmitRefused
 from collectors.compute.snapshots import DIGEST, MAX_UPLOAD_BYTES
 from collectors.ops import AddSnapshot
 from collectors.read.query_api import check_run_id, json_response
-from collectors.read.schemas import ERROR_RESPONSES
 from collectors.store.base import SubmissionInfo
 from collectors.store.protocols import ACTIVE, QUEUED
 from collectors.web.errors import FORBIDDEN, TOO_LARGE, ApiError, invalid, not_found
+from collectors.web.routes import add_create, add_download, api_router
 from runlog import conventions as c
 from runlog import snapshot
+
+#: The media type of a source snapshot (uploaded and downloaded as a zip).
+ZIP = "application/zip"
 
 _MAX_ARGUMENTS = 1000
 
@@ -55,18 +58,12 @@ class ComputeApi:
 
     def router(self) -> APIRouter:
         """An `APIRouter` with the compute routes."""
-        router = APIRouter(prefix=c.API_PREFIX, tags=["compute"], responses=ERROR_RESPONSES)
+        router = api_router("compute")
         add = router.add_api_route
         add("/compute/targets", self.targets, response_model=schemas.TargetList)
         add("/compute/queue", self.queue, response_model=schemas.SubmissionList)
         add("/compute/finished", self.finished, response_model=schemas.SubmissionList)
-        add(
-            "/compute/runs",
-            self.submit,
-            methods=["POST"],
-            status_code=201,
-            response_model=schemas.Submission,
-        )
+        add_create(router, "/compute/runs", self.submit, schemas.Submission)
         add("/runs/{run_id}/cancel", self.cancel, methods=["POST"], response_model=schemas.Cancel)
         add("/runs/{run_id}/submission", self.submission, response_model=schemas.Submission)
         add(
@@ -75,20 +72,9 @@ class ComputeApi:
             methods=["HEAD"],
             responses={200: {"description": "the snapshot is stored"}},
         )
-        add(
-            "/snapshots/{digest}",
-            self.download_snapshot,
-            response_class=FileResponse,
-            responses={200: {"content": {"application/zip": {}}}},
-        )
-        add(
-            "/snapshots/{digest}",
-            self.upload_snapshot,
-            methods=["PUT"],
-            status_code=201,
-            response_model=schemas.Snapshot,
-            openapi_extra={"requestBody": {"content": {"application/zip": {}}, "required": True}},
-        )
+        snapshot = "/snapshots/{digest}"
+        add_download(router, snapshot, self.download_snapshot, ZIP, response_class=FileResponse)
+        add_create(router, snapshot, self.upload_snapshot, schemas.Snapshot, "PUT", ZIP)
         return router
 
     # --- targets and queues --------------------------------------------------------------
@@ -182,9 +168,7 @@ class ComputeApi:
         snapshots = self.service.context.snapshots
         if not snapshots.exists(self._checked_digest(digest)):
             raise not_found(f"snapshot {digest} is not stored")
-        return FileResponse(
-            snapshots.path(digest), media_type="application/zip", filename=f"{digest}.zip"
-        )
+        return FileResponse(snapshots.path(digest), media_type=ZIP, filename=f"{digest}.zip")
 
     async def upload_snapshot(self, digest: str, request: Request) -> Response:
         """Store a snapshot zip under its content digest (checked against its contents)."""

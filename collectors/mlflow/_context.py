@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from collectors.mlflow.errors import (
     MALFORMED_REQUEST,
+    RESOURCE_ALREADY_EXISTS,
     TEMPORARILY_UNAVAILABLE,
     MlflowError,
     from_store_error,
@@ -20,12 +22,13 @@ from collectors.mlflow.errors import (
     wrong_type,
 )
 from collectors.mlflow.mapping import DEFAULT_EXPERIMENT_ID
-from collectors.ops import Op
+from collectors.ops import CreateExperiment, Op
 from collectors.read import encoding as enc
 from collectors.read.run_files import Uploads
 from collectors.receive.ingest import unavailable
 from collectors.store import paging
 from collectors.store.base import (
+    LoggedModelInfo,
     MlflowExperiment,
     RunState,
 )
@@ -150,6 +153,14 @@ def page_offset(token: str | None) -> int:
         raise invalid(f"Invalid page token {(token or '')[:40]!r}") from None
 
 
+def _check_active(kind: str, name: str, lifecycle_stage: str) -> None:
+    """MLflow's 400 ``INVALID_PARAMETER_VALUE`` for a write into a deleted *kind*."""
+    if lifecycle_stage != "active":
+        raise invalid(
+            f"The {kind} {name} must be in the 'active' state. Current state is {lifecycle_stage}.",
+        )
+
+
 @dataclass
 class Context:
     """The collaborators of the MLflow handlers, and the lookups they share.
@@ -182,11 +193,7 @@ class Context:
         """The experiment with MLflow id *experiment_id* (``"0"``: Default, made if missing)."""
         if experiment_id == DEFAULT_EXPERIMENT_ID:
             found = self.store.mlflow_experiments(names=[cv.DEFAULT_EXPERIMENT])
-            if not found:
-                from collectors.mlflow.experiments import ensure_default
-
-                return ensure_default(self)
-            return found[0]
+            return found[0] if found else self.ensure_default()
         try:
             number = int(experiment_id)
         except ValueError:
@@ -201,6 +208,15 @@ class Context:
             raise missing(f"No Experiment with id={experiment_id} exists")
         return found[0]
 
+    def ensure_default(self) -> MlflowExperiment:
+        """Create the Default experiment (MLflow's ``"0"``) if it does not exist yet."""
+        try:
+            self.submit([CreateExperiment(cv.DEFAULT_EXPERIMENT, time.time_ns())])
+        except MlflowError as exc:
+            if exc.code != RESOURCE_ALREADY_EXISTS:  # created by a concurrent request: fine
+                raise
+        return self.store.mlflow_experiments(names=[cv.DEFAULT_EXPERIMENT])[0]
+
     def active_experiment(self, experiment_id: str) -> MlflowExperiment:
         """The experiment; 404 if unknown, 400 ``INVALID_PARAMETER_VALUE`` if deleted.
 
@@ -208,11 +224,7 @@ class Context:
         with ``INVALID_PARAMETER_VALUE``; only a rename is ``INVALID_STATE``.
         """
         experiment = self.experiment(experiment_id)
-        if experiment.lifecycle_stage != "active":
-            raise invalid(
-                f"The experiment {experiment_id} must be in the 'active' state. "
-                f"Current state is {experiment.lifecycle_stage}.",
-            )
+        _check_active("experiment", experiment_id, experiment.lifecycle_stage)
         return experiment
 
     def run_state(self, run_id: str) -> RunState:
@@ -229,12 +241,15 @@ class Context:
             raise missing(f"No Experiment with id={experiment_id} exists")
         return found[0]
 
+    def existing_model(self, model_id: str, allow_deleted: bool = False) -> LoggedModelInfo:
+        """The logged model *model_id*; 404 (MLflow's message) if unknown or deleted."""
+        found = self.store.logged_models(model_ids=[model_id])
+        if not found or (found[0].lifecycle_stage != "active" and not allow_deleted):
+            raise missing(f"Logged model with ID '{model_id}' not found.")
+        return found[0]
+
     def active_run(self, run_id: str) -> RunState:
         """The run's state; 404 if unknown, 400 ``INVALID_PARAMETER_VALUE`` if deleted."""
         state = self.run_state(run_id)
-        if state.lifecycle_stage != "active":
-            raise invalid(
-                f"The run {run_id} must be in the 'active' state. "
-                f"Current state is {state.lifecycle_stage}.",
-            )
+        _check_active("run", run_id, state.lifecycle_stage)
         return state

@@ -65,9 +65,7 @@ def _locate(ctx: Context, artifact_path: str) -> _Target:
             f"artifact path {artifact_path[:200]!r} is not '<experiment_id>/<run_id>/artifacts/...'"
         )
     if found.model:
-        from collectors.mlflow.models import existing_model
-
-        existing_model(ctx, found.owner)
+        ctx.existing_model(found.owner)
     else:
         ctx.run_state(found.owner)
     return _Target(found.owner, found.prefix, found.model)

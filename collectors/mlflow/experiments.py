@@ -25,7 +25,6 @@ from collectors.ops import (
     SetExperimentTag,
     UpdateExperiment,
 )
-from collectors.store.base import MlflowExperiment
 from runlog import conventions as cv
 
 MAX_SEARCH_RESULTS = 50_000
@@ -39,16 +38,6 @@ _VIEW_STAGES = {
     2: ("deleted",),
     3: ("active", "deleted"),
 }
-
-
-def ensure_default(ctx: Context) -> MlflowExperiment:
-    """Create the Default experiment (MLflow's ``"0"``) if it does not exist yet."""
-    try:
-        ctx.submit([CreateExperiment(cv.DEFAULT_EXPERIMENT, time.time_ns())])
-    except MlflowError as exc:
-        if exc.code != RESOURCE_ALREADY_EXISTS:  # created by a concurrent request: fine
-            raise
-    return ctx.store.mlflow_experiments(names=[cv.DEFAULT_EXPERIMENT])[0]
 
 
 def _tags(params: Params) -> dict[str, str]:
@@ -105,7 +94,7 @@ def get_by_name(ctx: Context, params: Params) -> dict[str, Any]:
     name = params.string("experiment_name")
     found = ctx.store.mlflow_experiments(names=[name])
     if not found and name == cv.DEFAULT_EXPERIMENT:
-        found = [ensure_default(ctx)]
+        found = [ctx.ensure_default()]
     if not found:
         raise missing(f"Could not find experiment with name '{name}'")
     return {"experiment": experiment_json(found[0])}
@@ -122,7 +111,7 @@ def search(ctx: Context, params: Params) -> dict[str, Any]:
     matches = experiment_filter(params.string("filter", ""))
     stored = ctx.store.mlflow_experiments()
     if not any(e.name == cv.DEFAULT_EXPERIMENT for e in stored):
-        stored.append(ensure_default(ctx))  # mlflow server always has it, even when fresh
+        stored.append(ctx.ensure_default())  # mlflow server always has it, even when fresh
     experiments = [e for e in stored if e.lifecycle_stage in stages and matches(e)]
     orders = [experiment_sort_key(c) for c in params.strings("order_by")]
     experiments.sort(key=lambda e: -e.experiment_id)  # MLflow's tie-break

@@ -103,14 +103,12 @@ def model_link_ops(ctx: Context, run_id: str, metrics: Sequence[Metric]) -> list
 
     As mlflow server, a metric repeated within the request is linked once.
     """
-    from collectors.mlflow.models import existing_model
-
     linked: dict[str, dict[tuple[Any, ...], ModelMetric]] = defaultdict(dict)
     for metric in metrics:
         if metric.model_id is None:
             continue
         if metric.model_id not in linked:
-            existing_model(ctx, metric.model_id)
+            ctx.existing_model(metric.model_id)
         point = ModelMetric(
             metric.key,
             metric.value,

@@ -55,14 +55,6 @@ MAX_SEARCH_RESULTS = 1000
 _BAD_NAME_CHARACTERS = ("/", ":", ".", "%", '"', "'")
 
 
-def existing_model(ctx: Context, model_id: str, allow_deleted: bool = False) -> LoggedModelInfo:
-    """The logged model *model_id*; 404 (MLflow's message) if unknown or deleted."""
-    found = ctx.store.logged_models(model_ids=[model_id])
-    if not found or (found[0].lifecycle_stage != "active" and not allow_deleted):
-        raise missing(f"Logged model with ID '{model_id}' not found.")
-    return found[0]
-
-
 def model_json(ctx: Context, model: LoggedModelInfo) -> dict[str, Any]:
     """The MLflow JSON of one logged model, with its metrics."""
     return models_json(ctx, [model])[0]
@@ -113,12 +105,12 @@ def create(ctx: Context, params: Params) -> dict[str, Any]:
         _pairs(params, "params", check_param),
     )
     ctx.submit([op])
-    return {"model": model_json(ctx, existing_model(ctx, model_id))}
+    return {"model": model_json(ctx, ctx.existing_model(model_id))}
 
 
 def get(ctx: Context, params: Params) -> dict[str, Any]:
     allow_deleted = str(params.get("allow_deleted", "")).lower() == "true"
-    model = existing_model(ctx, params.string("model_id"), allow_deleted)
+    model = ctx.existing_model(params.string("model_id"), allow_deleted)
     return {"model": model_json(ctx, model)}
 
 
@@ -135,27 +127,31 @@ def _status(value: Any) -> str:
     )
 
 
+def _update(ctx: Context, model_id: str, **change: Any) -> None:
+    """Apply *change* (`UpdateLoggedModel`'s fields) to a logged model; 404 if there is none."""
+    ctx.existing_model(model_id)
+    ctx.submit([UpdateLoggedModel(model_id, time.time_ns(), **change)])
+
+
 def finalize(ctx: Context, params: Params) -> dict[str, Any]:
     model_id = params.string("model_id")
     if params.get("status") is None:
         raise invalid("Missing value for required parameter 'status'.")
     status = _status(params.get("status"))
-    existing_model(ctx, model_id)
-    ctx.submit([UpdateLoggedModel(model_id, time.time_ns(), status=status)])
-    return {"model": model_json(ctx, existing_model(ctx, model_id))}
+    _update(ctx, model_id, status=status)
+    return {"model": model_json(ctx, ctx.existing_model(model_id))}
 
 
 def set_tags(ctx: Context, params: Params) -> dict[str, Any]:
     model_id = params.string("model_id")
     tags = _pairs(params, "tags", check_tag)
-    existing_model(ctx, model_id)
-    ctx.submit([UpdateLoggedModel(model_id, time.time_ns(), set_tags=tags)])
+    _update(ctx, model_id, set_tags=tags)
     return {}
 
 
 def delete_tag(ctx: Context, params: Params) -> dict[str, Any]:
     model_id, key = params.string("model_id"), params.string("tag_key")
-    model = existing_model(ctx, model_id)
+    model = ctx.existing_model(model_id)
     if key not in model.tags:  # MLflow's code and message
         raise missing(f"No tag with key {key!r} found for model with ID {model_id!r}.")
     ctx.submit([UpdateLoggedModel(model_id, time.time_ns(), delete_tags=(key,))])
@@ -165,15 +161,13 @@ def delete_tag(ctx: Context, params: Params) -> dict[str, Any]:
 def log_params(ctx: Context, params: Params) -> dict[str, Any]:
     model_id = params.string("model_id")
     pairs = _pairs(params, "params", check_param)
-    existing_model(ctx, model_id)
-    ctx.submit([UpdateLoggedModel(model_id, time.time_ns(), params=pairs)])
+    _update(ctx, model_id, params=pairs)
     return {}
 
 
 def delete(ctx: Context, params: Params) -> dict[str, Any]:
     model_id = params.string("model_id")
-    existing_model(ctx, model_id)
-    ctx.submit([UpdateLoggedModel(model_id, time.time_ns(), lifecycle_stage="deleted")])
+    _update(ctx, model_id, lifecycle_stage="deleted")
     return {}
 
 
@@ -245,7 +239,7 @@ def _order_by(items: list[dict[str, Any]]) -> list[tuple[Callable[[_Found], Any]
 
 def list_artifacts(ctx: Context, params: Params) -> dict[str, Any]:
     """``GET /logged-models/{id}/artifacts/directories``: the model's files under a path."""
-    model = existing_model(ctx, params.string("model_id"))
+    model = ctx.existing_model(params.string("model_id"))
     path = safe_path(params.string("artifact_directory_path", "")).strip("/")
     found, _ = children(ctx.store.logged_model_files(model.model_id), path)
     for child in found:
@@ -260,7 +254,7 @@ def download_artifact(ctx: Context, model_id: str, path: str | None) -> Response
         raise MlflowError(
             BAD_REQUEST, 'Request must include the "artifact_file_path" query parameter.'
         )
-    existing_model(ctx, model_id)
+    ctx.existing_model(model_id)
     return file_response(ctx.model_files, model_id, safe_path(path), path)
 
 
@@ -268,7 +262,7 @@ def linked_metrics(ctx: Context, metrics: list[dict[str, Any]]) -> list[str]:
     """The logged models that *metrics* link to; 404 for one that does not exist."""
     model_ids = sorted({m["model_id"] for m in metrics if isinstance(m.get("model_id"), str)})
     for model_id in model_ids:
-        existing_model(ctx, model_id)
+        ctx.existing_model(model_id)
     return model_ids
 
 

@@ -36,6 +36,8 @@ from collectors.store.base import ModelVersionInfo, RegisteredModelInfo
 MAX_TAG_VALUE_LENGTH = 100_000
 MAX_ALIAS_LENGTH = 255
 MAX_SEARCH_RESULTS = 1000
+#: A model version's stages, as MLflow spells them.
+STAGES = ("None", "Staging", "Production", "Archived")
 
 
 def check_model_name(name: Any, field: str = "name") -> str:
@@ -76,6 +78,25 @@ def registered_model(ctx: Context, name: str) -> RegisteredModelInfo:
     found = ctx.store.registered_models([check_model_name(name)])
     if not found:
         raise missing(f"Registered Model with name={name} not found")
+    return found[0]
+
+
+def canonical_stage(stage: Any) -> str:
+    """A stage in MLflow's spelling (case-insensitive input), or MLflow's 400."""
+    for known in STAGES:
+        if isinstance(stage, str) and stage.lower() == known.lower():
+            return known
+    raise invalid(
+        f"Invalid Model Version stage: {stage}. Value must be one of {', '.join(STAGES)}."
+    )
+
+
+def model_version(ctx: Context, name: Any, version: Any) -> ModelVersionInfo:
+    """Version *version* of registered model *name*; 404 (MLflow's message) if missing."""
+    name, number = check_model_name(name), check_version(version)
+    found = ctx.store.model_versions([name], version=number) if abs(number) < 2**31 else []
+    if not found:
+        raise missing(f"Model Version (name={name}, version={number}) not found")
     return found[0]
 
 
@@ -173,8 +194,6 @@ def _by_name(versions: list[ModelVersionInfo]) -> dict[str, list[ModelVersionInf
 
 def get_latest_versions(ctx: Context, params: Params) -> dict[str, Any]:
     """The highest version in each requested stage (every stage when none is named)."""
-    from collectors.mlflow.versions import canonical_stage
-
     model = registered_model(ctx, params.string("name"))
     stages = {canonical_stage(s) for s in params.strings("stages")}
     latest = registered_model_json(model, ctx.store.model_versions([model.name]))
@@ -219,8 +238,6 @@ def check_alias(alias: Any) -> str:
 
 
 def set_alias(ctx: Context, params: Params) -> dict[str, Any]:
-    from collectors.mlflow.versions import model_version
-
     name = check_model_name(params.get("name"))
     alias = check_alias(params.get("alias"))
     if alias.lower() == "latest":
@@ -242,8 +259,6 @@ def delete_alias(ctx: Context, params: Params) -> dict[str, Any]:
 
 def get_by_alias(ctx: Context, params: Params) -> dict[str, Any]:
     """The version an alias points at (``latest``: the highest version)."""
-    from collectors.mlflow.versions import model_version
-
     name = check_model_name(params.get("name"))
     alias = check_alias(params.get("alias"))
     model = registered_model(ctx, name)

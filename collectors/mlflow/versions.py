@@ -30,9 +30,11 @@ from collectors.mlflow.mapping import (
     model_version_json,
 )
 from collectors.mlflow.registry import (
+    canonical_stage,
     check_model_name,
     check_registry_tag,
     check_version,
+    model_version,
     registered_model,
 )
 from collectors.mlflow.search import PROMPT_TAG, model_version_filter, ordered, registry_order
@@ -50,31 +52,11 @@ from collectors.read.registry import (
 )
 from collectors.store.base import ModelVersionInfo
 
-STAGES = ("None", "Staging", "Production", "Archived")
 ACTIVE_STAGES = ("Staging", "Production")
 MAX_SEARCH_RESULTS = 200_000
 DEFAULT_SEARCH_RESULTS = 10_000
 #: The logged-model tag listing the registered versions made from it (MLflow's).
 MODEL_VERSIONS_TAG = "mlflow.modelVersions"
-
-
-def canonical_stage(stage: Any) -> str:
-    """A stage in MLflow's spelling (case-insensitive input), or MLflow's 400."""
-    for known in STAGES:
-        if isinstance(stage, str) and stage.lower() == known.lower():
-            return known
-    raise invalid(
-        f"Invalid Model Version stage: {stage}. Value must be one of {', '.join(STAGES)}."
-    )
-
-
-def model_version(ctx: Context, name: Any, version: Any) -> ModelVersionInfo:
-    """Version *version* of registered model *name*; 404 (MLflow's message) if missing."""
-    name, number = check_model_name(name), check_version(version)
-    found = ctx.store.model_versions([name], version=number) if abs(number) < 2**31 else []
-    if not found:
-        raise missing(f"Model Version (name={name}, version={number}) not found")
-    return found[0]
 
 
 # --- create: where a version comes from ----------------------------------------------------
@@ -118,10 +100,8 @@ def _run_root(ctx: Context, run_id: str, source: str) -> str:
 
 def _model_root(ctx: Context, model_id: str, source: str) -> tuple[str, str | None]:
     """(artifact location, source run) of logged model *model_id*."""
-    from collectors.mlflow.models import existing_model
-
     try:
-        model = existing_model(ctx, model_id)
+        model = ctx.existing_model(model_id)
     except MlflowError:
         raise _bad_source(source, "model_id") from None
     root = experiment_root(ctx.experiment_by_id(model.experiment_id))
@@ -237,10 +217,8 @@ def _create(ctx: Context, name: str, **fields: Any) -> int:
 def _tag_logged_model(ctx: Context, model_id: str, name: str, version: int) -> None:
     """List the new version on its logged model (``mlflow.modelVersions``), as MLflow does
     (the server lists the version as a number; MLflow's client adds it again as a string)."""
-    from collectors.mlflow.models import existing_model
-
     entry: dict[str, Any] = {"name": name, "version": version}
-    listed = json.loads(existing_model(ctx, model_id).tags.get(MODEL_VERSIONS_TAG, "[]"))
+    listed = json.loads(ctx.existing_model(model_id).tags.get(MODEL_VERSIONS_TAG, "[]"))
     if entry not in listed:
         listed.append(entry)
     tag = ((MODEL_VERSIONS_TAG, json.dumps(listed)),)

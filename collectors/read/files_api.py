@@ -10,7 +10,6 @@ from __future__ import annotations
 from urllib.parse import unquote
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import StreamingResponse
 
 from collectors.read import encoding as enc
 from collectors.read import schemas
@@ -19,6 +18,7 @@ from collectors.read.run_files import Uploads, serve_stored
 from collectors.store.base import Store
 from collectors.store.files import FileStore, check_path
 from collectors.web.errors import invalid
+from collectors.web.routes import OCTET_STREAM, add_create, add_download, api_router
 from runlog import conventions as c
 
 
@@ -38,25 +38,11 @@ class FilesApi:
 
     def router(self) -> APIRouter:
         """An `APIRouter` with the files routes."""
-        router = APIRouter(prefix=c.API_PREFIX, tags=["files"], responses=schemas.ERROR_RESPONSES)
+        router = api_router("files")
         base = "/runs/{run_id}/files"
         router.add_api_route(base, self.list_files, response_model=schemas.FileList)
-        router.add_api_route(
-            base + "/{path:path}",
-            self.download,
-            response_class=StreamingResponse,
-            responses={200: {"content": {"application/octet-stream": {}}}},
-        )
-        router.add_api_route(
-            base + "/{path:path}",
-            self.upload,
-            methods=["PUT"],
-            status_code=201,
-            response_model=schemas.File,
-            openapi_extra={
-                "requestBody": {"content": {"application/octet-stream": {}}, "required": True}
-            },
-        )
+        add_download(router, base + "/{path:path}", self.download)
+        add_create(router, base + "/{path:path}", self.upload, schemas.File, "PUT", OCTET_STREAM)
         return router
 
     def list_files(self, run_id: str) -> Response:

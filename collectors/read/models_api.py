@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from collectors.ops import CreateRegisteredModel, Op
@@ -31,6 +30,7 @@ from collectors.store.base import FileInfo, ModelVersionInfo, RegisteredModelInf
 from collectors.store.files import FileStore
 from collectors.store.protocols import ModelsStore
 from collectors.web.errors import UNAVAILABLE, ApiError, invalid, not_found
+from collectors.web.routes import add_create, add_download, api_router
 from collectors.writer import Writer, WriterError
 from runlog import conventions as c
 
@@ -120,25 +120,14 @@ class ModelsApi:
 
     def router(self) -> APIRouter:
         """An `APIRouter` with the models routes."""
-        router = APIRouter(prefix=c.API_PREFIX, tags=["models"], responses=schemas.ERROR_RESPONSES)
+        router = api_router("models")
         add = router.add_api_route
         add("/models", self.list_models, response_model=schemas.ModelList)
         add("/models/{name}", self.get_model, response_model=schemas.ModelWithVersions)
-        add(
-            "/models/{name}/versions",
-            self.register,
-            methods=["POST"],
-            status_code=201,
-            response_model=schemas.ModelVersion,
-        )
+        add_create(router, "/models/{name}/versions", self.register, schemas.ModelVersion)
         files = _FILES.removeprefix(c.API_PREFIX)
         add(files, self.list_version_files, response_model=schemas.FileList)
-        add(
-            files + "/{path:path}",
-            self.download_version_file,
-            response_class=StreamingResponse,
-            responses={200: {"content": {"application/octet-stream": {}}}},
-        )
+        add_download(router, files + "/{path:path}", self.download_version_file)
         return router
 
     def list_models(self) -> Response:

@@ -18,6 +18,7 @@ from collectors.read import schemas
 from collectors.store.base import MetricVector
 from collectors.store.protocols import QueryStore
 from collectors.web.errors import invalid, not_found
+from collectors.web.routes import api_router
 from runlog import conventions as c
 from runlog.filters import Comparison, Filter, Key, comparisons, conjoin, parse_filter
 
@@ -65,7 +66,7 @@ class QueryApi:
 
     def router(self) -> APIRouter:
         """An `APIRouter` with every query route."""
-        router = APIRouter(prefix=c.API_PREFIX, tags=["query"], responses=schemas.ERROR_RESPONSES)
+        router = api_router("query")
         add = router.add_api_route
         add("/experiments", self.list_experiments, response_model=schemas.ExperimentList)
         add("/experiments/{name:path}", self.get_experiment, response_model=schemas.Experiment)

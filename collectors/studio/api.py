@@ -16,7 +16,6 @@ from pydantic import BaseModel, Field
 
 from collectors.ops import DeleteTag, Op, SetTag
 from collectors.read import encoding as enc
-from collectors.read import schemas
 from collectors.read.query_api import (
     check_run_id,
     json_response,
@@ -27,6 +26,7 @@ from collectors.store.base import RunTable
 from collectors.store.protocols import StudioStore
 from collectors.studio.events import EventHub
 from collectors.web.errors import UNAVAILABLE, ApiError, invalid
+from collectors.web.routes import add_download, api_router
 from collectors.writer import Writer, WriterError
 from runlog import conventions as c
 from runlog.filters import Comparison, Key, conjoin, parse_filter
@@ -53,15 +53,10 @@ class StudioApi:
 
     def router(self) -> APIRouter:
         """An `APIRouter` with the studio's data routes."""
-        router = APIRouter(tags=["studio"], responses=schemas.ERROR_RESPONSES)
+        router = api_router("studio", prefix="")
         router.add_api_route(PREFIX + "/experiments", self.experiments)
         router.add_api_route(PREFIX + "/table", self.table)
-        router.add_api_route(
-            PREFIX + "/events",
-            self.events,
-            response_class=StreamingResponse,
-            responses={200: {"content": {"text/event-stream": {}}}},
-        )
+        add_download(router, PREFIX + "/events", self.events, "text/event-stream")
         router.add_api_route(
             c.API_PREFIX + "/runs/{run_id}/tags", self.edit_tags, methods=["PATCH"]
         )

@@ -111,7 +111,7 @@ def test_heartbeat_timeout_zero_switches_the_watching_off(
     "args", [["--heartbeat-timeout", "-1"], ["--dead-after", "nan"]], ids=["negative", "nan"]
 )
 def test_bad_liveness_times_are_refused_at_start(tmp_path: Path, args: list[str]) -> None:
-    from collectors.server import main
+    from collectors.__main__ import main
 
     assert 2 == main(["--data-dir", str(tmp_path), "--no-grpc", *args])
 

@@ -1,7 +1,9 @@
-// The studio's shell: hash routes, breadcrumbs, the sign-in form, the live indicator.
+// The studio's entry point: hash routes, the sign-in form, the live indicator.
+// Pages never import this module; what they share with it lives in shell.js and shared.js.
 
 import { AuthError, needsToken, onAuthNeeded, onLiveState, setToken } from "./api.js";
 import { clear, h } from "./dom.js";
+import { mark, setCrumbs } from "./shell.js";
 import { comparePage } from "./pages/compare.js";
 import { computePage } from "./pages/compute.js";
 import { dashboardPage } from "./pages/dashboard.js";
@@ -9,25 +11,8 @@ import { experimentsPage } from "./pages/experiments.js";
 import { runPage } from "./pages/run.js";
 
 const main = document.getElementById("main");
-const crumbs = document.getElementById("crumbs");
 let current = null;
 let signInShown = false;
-
-window.__runlog = { marks: {}, ready: false };
-
-export function mark(name) {
-  window.__runlog.marks[name] = performance.now();
-}
-
-export function setCrumbs(...items) {
-  const parts = [];
-  items.forEach((item, i) => {
-    if (i) parts.push(h("span", { class: "sep", "aria-hidden": "true" }, "›"));
-    parts.push(item.href ? h("a", { href: item.href }, item.label) : h("span", { "aria-current": "page" }, item.label));
-  });
-  clear(crumbs, parts);
-  document.title = items.length ? `${items[items.length - 1].label} · runlog studio` : "runlog studio";
-}
 
 function parse() {
   const hash = location.hash.replace(/^#/, "") || "/";
@@ -93,7 +78,7 @@ function setReady(ready) {
   document.body.dataset.ready = ready ? "1" : "0";
 }
 
-export function notFound(title, detail) {
+function notFound(title, detail) {
   return h("section", { class: "notfound" },
     h("h1", null, title),
     h("p", null, detail),

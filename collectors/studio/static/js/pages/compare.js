@@ -4,8 +4,8 @@ import { api, ApiError, enc, onLive, vector } from "../api.js";
 import { LineChart, legend } from "../charts.js";
 import { assignColors } from "../colors.js";
 import { clear, emptyState, fmtDuration, fmtNum, h, runDuration, statusBadge, throttle } from "../dom.js";
-import { mark, setCrumbs } from "../main.js";
-import { imageViewer } from "./run.js";
+import { imageViewer } from "../shared.js";
+import { mark, setCrumbs } from "../shell.js";
 
 export async function comparePage(params) {
   const ids = (params.get("runs") || "").split(",").map((x) => x.trim()).filter(Boolean);

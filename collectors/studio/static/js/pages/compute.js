@@ -5,8 +5,8 @@ import { api, ApiError, askToken, AuthError, enc, needsToken, onLive } from "../
 import {
   clear, emptyState, fmtDuration, fmtFullTime, fmtTime, h, isActive, statusBadge, throttle,
 } from "../dom.js";
-import { mark, setCrumbs } from "../main.js";
-import { experimentHref } from "./experiments.js";
+import { experimentHref } from "../shared.js";
+import { mark, setCrumbs } from "../shell.js";
 
 const FINISHED_SHOWN = 20;
 const POLL_MS = 5000;

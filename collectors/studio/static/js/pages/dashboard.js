@@ -5,9 +5,9 @@ import { api, ApiError, onLive, vector } from "../api.js";
 import { bars, LineChart, legend, parallel, scatter } from "../charts.js";
 import { assignColors } from "../colors.js";
 import { clear, fmtDuration, fmtFullTime, fmtNum, fmtTime, h, isActive, statusBadge, throttle, toNumber } from "../dom.js";
-import { mark, setCrumbs } from "../main.js";
+import { firstRunHelp } from "../shared.js";
+import { mark, setCrumbs } from "../shell.js";
 import { VirtualTable } from "../table.js";
-import { firstRunHelp } from "./experiments.js";
 
 const LINE_RUNS = 10;
 const FIRST_PAGE = 300;

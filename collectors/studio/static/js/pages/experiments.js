@@ -2,11 +2,8 @@
 
 import { api, onLive } from "../api.js";
 import { clear, emptyState, fmtAgo, fmtFullTime, h, statusBadge, throttle } from "../dom.js";
-import { mark, setCrumbs } from "../main.js";
-
-export function experimentHref(experiment) {
-  return `#/experiments/${experiment.name === "Default" ? 0 : experiment.experiment_id}`;
-}
+import { experimentHref, firstRunHelp } from "../shared.js";
+import { mark, setCrumbs } from "../shell.js";
 
 const STATUS_ORDER = ["Running", "Queued", "Preparing", "NotStarted", "Finalizing", "NotResponding", "Completed", "Failed", "Canceled"];
 
@@ -61,16 +58,4 @@ export async function experimentsPage(params) {
     if (change.resync || change.experiments || touched || Object.keys(change.experiments_of || {}).length) reload();
   });
   return { el, dispose: stop, mounted: () => search.focus() };
-}
-
-export function firstRunHelp(experiment) {
-  const origin = location.origin;
-  const name = experiment || "my-first-experiment";
-  return emptyState(experiment ? "No runs in this experiment yet" : "No experiments yet",
-    h("p", null, "Log a run into this collector from Python:"),
-    h("pre", { class: "code" }, `import runlog\n\nwith runlog.start_run(experiment="${name}") as run:\n    run.log("loss", 0.5)`),
-    h("p", null, "or record a script you do not change:"),
-    h("pre", { class: "code" }, `runlog run -e ${name} -- python train.py`),
-    h("p", { class: "muted" }, "Both send to ", h("code", null, origin), " (set ", h("code", null, `RUNLOG_ENDPOINT=${origin}`),
-      " if this is not the default). The page updates by itself when the run arrives."));
 }

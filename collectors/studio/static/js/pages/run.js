@@ -8,8 +8,8 @@ import {
   clear, copyButton, emptyState, fmtBytes, fmtDuration, fmtFullTime, fmtNum, fmtTime, h,
   isActive, runDuration, statusBadge, throttle,
 } from "../dom.js";
-import { mark, setCrumbs } from "../main.js";
-import { experimentHref } from "./experiments.js";
+import { experimentHref, imageViewer } from "../shared.js";
+import { mark, setCrumbs } from "../shell.js";
 
 const TABS = [["overview", "Overview"], ["metrics", "Metrics"], ["images", "Images"], ["logs", "Logs"], ["timeline", "Timeline"], ["files", "Files"]];
 const DETAIL_PROPERTIES = {
@@ -401,47 +401,6 @@ function metricCard(run, group, getX) {
 }
 
 // --- images -----------------------------------------------------------------------------
-
-export function imageViewer(runId, name, { label } = {}) {
-  const img = h("img", { alt: `${name}`, class: "gallery-image" });
-  const caption = h("p", { class: "muted small" });
-  const slider = h("input", { type: "range", min: "0", max: "0", value: "0", "aria-label": `Step of ${name}` });
-  const el = h("figure", { class: "gallery", "data-image": name }, label ? h("figcaption", null, label) : null, h("div", { class: "gallery-frame" }, img), slider, caption);
-  let entries = [], url = null;
-
-  async function show(index) {
-    const entry = entries[index];
-    if (!entry) return;
-    caption.textContent = `step ${fmtNum(entry.step)} · ${index + 1} of ${entries.length} · ${entry.path}`;
-    try {
-      const blob = await fileBlob(runId, entry.path);
-      if (url) URL.revokeObjectURL(url);
-      url = URL.createObjectURL(blob);
-      img.src = url;
-      img.alt = `${name} at step ${entry.step}`;
-    } catch (error) {
-      caption.textContent = `${entry.path}: ${error.message}`;
-    }
-  }
-
-  async function load(step) {
-    const v = await vector(runId, name);
-    entries = Array.from(v.values, (path, i) => ({ path: String(path), step: v.steps[i] }));
-    slider.max = String(Math.max(entries.length - 1, 0));
-    slider.hidden = entries.length < 2;
-    let index = entries.length - 1;
-    if (step !== undefined) {
-      const found = entries.findIndex((e) => e.step >= step);
-      index = found < 0 ? entries.length - 1 : found;
-    }
-    slider.value = String(index);
-    await show(index);
-    return entries;
-  }
-
-  slider.addEventListener("input", () => show(Number(slider.value)));
-  return { el, load, slider, dispose: () => { if (url) URL.revokeObjectURL(url); } };
-}
 
 async function imagesSection(run) {
   const names = [...new Set(run.metrics.filter((m) => m.kind === "image").map((m) => m.name))];
