@@ -223,35 +223,3 @@ def _terminal_delivered() -> bool:
         return os.tcgetpgrp(sys.stdin.fileno()) == os.getpgrp()
     except (OSError, ValueError, AttributeError):
         return False
-
-
-# --- the launcher of submitted runs --------------------------------------------------------
-def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m runlog._launch --run-id RUN -e EXP [--name N] [--no-autolog] -- CMD``.
-
-    `launch` into an existing run, as compute targets start submitted runs: ``runlog run
-    --run-id`` without the command line tool's imports, so the script starts sooner.
-    """
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m runlog._launch")
-    parser.add_argument("--run-id", required=True)
-    parser.add_argument("-e", "--experiment", required=True)
-    parser.add_argument("--name")
-    parser.add_argument("--outputs", default="outputs")
-    parser.add_argument("--no-autolog", action="store_true")
-    parser.add_argument("command", nargs="+")
-    args = parser.parse_args(argv)
-    request = Launch(
-        args.command,
-        experiment=args.experiment,
-        name=args.name,
-        autolog="0" if args.no_autolog else ",".join(c.AUTOLOG_NAMES),
-        outputs=args.outputs,
-        run_id=args.run_id,
-    )
-    raise SystemExit(launch(request))
-
-
-if __name__ == "__main__":
-    main()

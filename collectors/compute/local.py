@@ -1,7 +1,7 @@
 """The ``local`` target: submitted runs as processes on the collector's host.
 
 Each run gets a fresh working copy of its snapshot under ``<data dir>/compute/runs/<id>/``
-and its environment (`collectors.compute.environments`); then ``python -m runlog._launch
+and its environment (`collectors.compute.environments`); then ``python -m runlog.launch
 --run-id`` (the launcher of ``runlog run``, attached to the submitted run) starts the script
 in its own process group. The launcher records stdout/stderr in the run's log, sets Running,
 Finalizing and the final status from the exit code, and uploads ``./outputs``; it spools
@@ -31,6 +31,7 @@ from collectors.compute.service import ENVIRONMENT_LOGGER, Context, Target
 from collectors.ops import UpdateSubmission
 from collectors.store.base import SubmissionInfo
 from runlog import conventions as c
+from runlog import launch
 
 logger = logging.getLogger(__name__)
 _POLL_S = 0.25
@@ -115,11 +116,11 @@ class LocalTarget(Target):
 
     @staticmethod
     def _command(sub: SubmissionInfo, interpreter: str, spec: EnvironmentSpec) -> list[str]:
-        launcher = [sys.executable, "-m", "runlog._launch", "--run-id", sub.run_id]
-        launcher += ["-e", sub.experiment, "--name", sub.name or sub.script]
-        if not spec.autolog:
-            launcher.append("--no-autolog")
-        return [*launcher, "--", interpreter, sub.script, *sub.arguments]
+        script = [interpreter, sub.script, *sub.arguments]
+        name = sub.name or sub.script
+        return launch.command(
+            sys.executable, sub.run_id, sub.experiment, name, spec.autolog, script
+        )
 
     def _environment(
         self, sub: SubmissionInfo, folder: Path, variables: dict[str, str]

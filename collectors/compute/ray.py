@@ -6,7 +6,7 @@ host; ``--ray-address`` names the cluster's dashboard, e.g. ``http://head:8265``
 * ``working_dir`` is the run's snapshot (Ray uploads it to the cluster), the run's
   variables travel in ``runtime_env.env_vars``, a managed environment's requirements in
   ``runtime_env.pip`` (Ray builds and caches it on the node);
-* the entrypoint is ``python -m runlog._launch --run-id RUN -- python SCRIPT ARGS``, the same
+* the entrypoint is ``python -m runlog.launch --run-id RUN -- python SCRIPT ARGS``, the same
   launcher as on the local target: it records the script's stdout/stderr, Finalizing and the
   final status, and uploads ``./outputs``. runlog must be installed on the cluster's nodes
   and the collector reachable from them;
@@ -40,6 +40,7 @@ from collectors.compute.service import Context, Target
 from collectors.ops import AppendLogLines, LogLine, Op, UpdateSubmission
 from collectors.store.base import SubmissionInfo
 from runlog import conventions as c
+from runlog import launch
 from runlog.extras import missing_message
 
 logger = logging.getLogger(__name__)
@@ -132,12 +133,11 @@ class RayTarget(Target):
     @staticmethod
     def entrypoint(sub: SubmissionInfo, spec: EnvironmentSpec) -> str:
         """The job's shell command: runlog's launcher attached to the run, then the script."""
-        launcher = ["python", "-m", "runlog._launch", "--run-id", sub.run_id]
-        launcher += ["-e", sub.experiment, "--name", sub.name or sub.script]
-        if not spec.autolog:
-            launcher.append("--no-autolog")
-        python = spec.interpreter or "python"
-        return shlex.join([*launcher, "--", python, sub.script, *sub.arguments])
+        script = [spec.interpreter or "python", sub.script, *sub.arguments]
+        name = sub.name or sub.script
+        return shlex.join(
+            launch.command("python", sub.run_id, sub.experiment, name, spec.autolog, script)
+        )
 
     # --- watching --------------------------------------------------------------------------
     def _watch(self) -> None:
