@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -26,9 +26,7 @@ from collectors.ops import (
     UpdateRegisteredModel,
 )
 from collectors.store import schema
-
-if TYPE_CHECKING:
-    from collectors.store._apply import Transaction
+from collectors.store._transaction import Transaction, primary_key
 
 _rm, _rmt, _alias = (
     schema.registered_models,
@@ -76,7 +74,7 @@ def on_create_registered_model(tx: Transaction, op: CreateRegisteredModel) -> st
         return f"Registered Model (name={op.name}) already exists."
     row = {"name": op.name, "created_ns": op.time_ns, "updated_ns": op.time_ns}
     result = conn.execute(sa.insert(_rm).values(description=op.description, **row))
-    model_id = int(result.inserted_primary_key[0])  # type: ignore[index]  # one-row insert
+    model_id = primary_key(result)
     tags = [{"registered_model_id": model_id, "key": k, "value": v} for k, v in op.tags]
     if tags:
         conn.execute(sa.insert(_rmt), tags)
