@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from collectors.store import schema
+from collectors.store._rows import from_row
 from collectors.store.base import StatusChange, SubmissionInfo
 
 _s, _r, _e, _st = schema.submissions, schema.runs, schema.experiments, schema.run_statuses
@@ -19,10 +20,9 @@ _SUBMISSIONS = sa.select(
 
 
 def _submission(row: Any) -> SubmissionInfo:
-    fields = dict(row._mapping)
-    fields["arguments"] = list(json.loads(row.arguments))
-    fields["environment"] = dict(json.loads(row.environment))
-    return SubmissionInfo(**fields)
+    arguments = list(json.loads(row.arguments))
+    environment = dict(json.loads(row.environment))
+    return from_row(SubmissionInfo, row._mapping, arguments=arguments, environment=environment)
 
 
 def submission(conn: sa.Connection, run_id: str) -> SubmissionInfo | None:
