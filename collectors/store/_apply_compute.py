@@ -1,7 +1,7 @@
 """Applying the operations of submitted runs: snapshots, the queue and the lifecycle.
 
-Handlers take the `Transaction` and one operation and return an error message or None,
-like those in `collectors.store._apply`. The queue's rules hold inside the transaction, so
+Handlers take the `Transaction` and one operation and return an error message or None, like
+the `Transaction`'s own ``on_*`` methods. The queue's rules hold inside the transaction, so
 two workers (or a worker and a cancel) can never both take the same run.
 """
 
@@ -26,7 +26,7 @@ from collectors.store.protocols import ACTIVE, DONE, QUEUED
 from runlog import conventions as cv
 
 if TYPE_CHECKING:
-    from collectors.store._apply import Transaction
+    from collectors.store._transaction import Transaction
 
 _s, _snap, _r = schema.submissions, schema.snapshots, schema.runs
 #: How far along its lifecycle each status is; a submitted run only moves forward.

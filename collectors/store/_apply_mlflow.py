@@ -1,7 +1,7 @@
 """Applying the MLflow REST operations (experiments, run lifecycle, inputs, logged models).
 
 Handlers take the `Transaction` (for its connection and caches) and one operation, and
-return an error message or None, like the handlers in `collectors.store._apply`. The MLflow
+return an error message or None, like the `Transaction`'s own ``on_*`` methods. The MLflow
 API checks that runs and experiments exist before it submits these operations; the checks
 here guard the rules that must hold inside the transaction (unique experiment names).
 """
@@ -32,7 +32,7 @@ from collectors.store import _apply_registry, schema
 from runlog import conventions as cv
 
 if TYPE_CHECKING:
-    from collectors.store._apply import Transaction
+    from collectors.store._transaction import Transaction
 
 _e, _r, _et = schema.experiments, schema.runs, schema.experiment_tags
 _io, _lm = schema.run_io, schema.logged_models

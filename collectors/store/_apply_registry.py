@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 
@@ -26,9 +26,7 @@ from collectors.ops import (
     UpdateRegisteredModel,
 )
 from collectors.store import schema
-
-if TYPE_CHECKING:
-    from collectors.store._apply import Transaction
+from collectors.store._transaction import Transaction, primary_key
 
 _rm, _rmt, _alias = (
     schema.registered_models,
@@ -70,24 +68,68 @@ def _version_not_found(name: str, version: int) -> str:
     return f"Model Version (name={name}, version={version}) not found"
 
 
+class _OnModel(Protocol):
+    """An operation on a registered model, which it names."""
+
+    @property
+    def name(self) -> str: ...
+
+
+class _OnVersion(_OnModel, Protocol):
+    """An operation on one version of a registered model."""
+
+    @property
+    def version(self) -> int: ...
+
+
+_M = TypeVar("_M", bound=_OnModel)
+_V = TypeVar("_V", bound=_OnVersion)
+
+
+def _of_model(
+    handle: Callable[[sa.Connection, int, _M], str | None],
+) -> Callable[[Transaction, _M], str | None]:
+    """The handler that runs *handle* with the id of the model the operation names, or
+    refuses the operation when there is no such model."""
+
+    def handler(tx: Transaction, op: _M) -> str | None:
+        model_id = _model_id(tx.connection, op.name)
+        return _not_found(op.name) if model_id is None else handle(tx.connection, model_id, op)
+
+    return handler
+
+
+def _of_version(
+    handle: Callable[[sa.Connection, int, _V], str | None],
+) -> Callable[[Transaction, _V], str | None]:
+    """Like `_of_model`, for an operation on a version that must exist and not be deleted."""
+
+    def handler(tx: Transaction, op: _V) -> str | None:
+        model_id = _live_version(tx.connection, op.name, op.version)
+        if model_id is None:
+            return _version_not_found(op.name, op.version)
+        return handle(tx.connection, model_id, op)
+
+    return handler
+
+
 def on_create_registered_model(tx: Transaction, op: CreateRegisteredModel) -> str | None:
     conn = tx.connection
     if _model_id(conn, op.name) is not None:
         return f"Registered Model (name={op.name}) already exists."
     row = {"name": op.name, "created_ns": op.time_ns, "updated_ns": op.time_ns}
     result = conn.execute(sa.insert(_rm).values(description=op.description, **row))
-    model_id = int(result.inserted_primary_key[0])  # type: ignore[index]  # one-row insert
+    model_id = primary_key(result)
     tags = [{"registered_model_id": model_id, "key": k, "value": v} for k, v in op.tags]
     if tags:
         conn.execute(sa.insert(_rmt), tags)
     return None
 
 
-def on_update_registered_model(tx: Transaction, op: UpdateRegisteredModel) -> str | None:
-    conn = tx.connection
-    model_id = _model_id(conn, op.name)
-    if model_id is None:
-        return _not_found(op.name)
+@_of_model
+def on_update_registered_model(
+    conn: sa.Connection, model_id: int, op: UpdateRegisteredModel
+) -> str | None:
     values: dict[str, Any] = {"updated_ns": op.time_ns}
     if op.new_name is not None and op.new_name != op.name:
         if _model_id(conn, op.new_name) is not None:
@@ -101,22 +143,20 @@ def on_update_registered_model(tx: Transaction, op: UpdateRegisteredModel) -> st
     return None
 
 
-def on_delete_registered_model(tx: Transaction, op: DeleteRegisteredModel) -> str | None:
-    conn = tx.connection
-    model_id = _model_id(conn, op.name)
-    if model_id is None:
-        return _not_found(op.name)
+@_of_model
+def on_delete_registered_model(
+    conn: sa.Connection, model_id: int, op: DeleteRegisteredModel
+) -> str | None:
     for table in (_alias, _mvt, _mv, _rmt):
         conn.execute(sa.delete(table).where(table.c.registered_model_id == model_id))
     conn.execute(sa.delete(_rm).where(_rm.c.id == model_id))
     return None
 
 
-def on_set_registered_model_tag(tx: Transaction, op: SetRegisteredModelTag) -> str | None:
-    conn = tx.connection
-    model_id = _model_id(conn, op.name)
-    if model_id is None:
-        return _not_found(op.name)
+@_of_model
+def on_set_registered_model_tag(
+    conn: sa.Connection, model_id: int, op: SetRegisteredModelTag
+) -> str | None:
     _set_tag(conn, _rmt, {"registered_model_id": model_id, "key": op.key}, op.value)
     return None
 
@@ -129,11 +169,10 @@ def _set_tag(conn: sa.Connection, table: sa.Table, key: dict[str, Any], value: s
         conn.execute(sa.insert(table).values(value=value, **key))
 
 
-def on_create_model_version(tx: Transaction, op: CreateModelVersion) -> str | None:
-    conn = tx.connection
-    model_id = _model_id(conn, op.name)
-    if model_id is None:
-        return _not_found(op.name)
+@_of_model
+def on_create_model_version(
+    conn: sa.Connection, model_id: int, op: CreateModelVersion
+) -> str | None:
     taken = sa.select(_mv.c.version).where(
         _mv.c.registered_model_id == model_id, _mv.c.version == op.version
     )
@@ -167,11 +206,10 @@ def on_create_model_version(tx: Transaction, op: CreateModelVersion) -> str | No
     return None
 
 
-def on_update_model_version(tx: Transaction, op: UpdateModelVersion) -> str | None:
-    conn = tx.connection
-    model_id = _live_version(conn, op.name, op.version)
-    if model_id is None:
-        return _version_not_found(op.name, op.version)
+@_of_version
+def on_update_model_version(
+    conn: sa.Connection, model_id: int, op: UpdateModelVersion
+) -> str | None:
     where = _version_where(model_id, op.version)
     values: dict[str, Any] = {"updated_ns": op.time_ns}
     if op.description is not None:
@@ -201,21 +239,19 @@ def on_update_model_version(tx: Transaction, op: UpdateModelVersion) -> str | No
     return None
 
 
-def on_set_model_version_tag(tx: Transaction, op: SetModelVersionTag) -> str | None:
-    conn = tx.connection
-    model_id = _live_version(conn, op.name, op.version)
-    if model_id is None:
-        return _version_not_found(op.name, op.version)
+@_of_version
+def on_set_model_version_tag(
+    conn: sa.Connection, model_id: int, op: SetModelVersionTag
+) -> str | None:
     key = {"registered_model_id": model_id, "version": op.version, "key": op.key}
     _set_tag(conn, _mvt, key, op.value)
     return None
 
 
-def on_set_registered_model_alias(tx: Transaction, op: SetRegisteredModelAlias) -> str | None:
-    conn = tx.connection
-    model_id = _model_id(conn, op.name)
-    if model_id is None:
-        return _not_found(op.name)
+@_of_model
+def on_set_registered_model_alias(
+    conn: sa.Connection, model_id: int, op: SetRegisteredModelAlias
+) -> str | None:
     if op.version is not None and _live_version(conn, op.name, op.version) is None:
         return _version_not_found(op.name, op.version)
     where = (_alias.c.registered_model_id == model_id, _alias.c.alias == op.alias)

@@ -9,37 +9,20 @@ from typing import Any
 import sqlalchemy as sa
 
 from collectors.store import schema
+from collectors.store._rows import from_row
 from collectors.store.base import StatusChange, SubmissionInfo
 
 _s, _r, _e, _st = schema.submissions, schema.runs, schema.experiments, schema.run_statuses
+# Labelled so that each row's names are `SubmissionInfo`'s fields.
 _SUBMISSIONS = sa.select(
-    _s, _r.c.status.label("run_status"), _r.c.name.label("run_name"), _e.c.name.label("exp")
+    _s, _r.c.status.label("status"), _r.c.name.label("name"), _e.c.name.label("experiment")
 ).select_from(_s.join(_r, _r.c.run_id == _s.c.run_id).join(_e, _e.c.id == _r.c.experiment_id))
 
 
 def _submission(row: Any) -> SubmissionInfo:
-    return SubmissionInfo(
-        run_id=row.run_id,
-        experiment=row.exp,
-        name=row.run_name,
-        status=row.run_status,
-        seq=row.seq,
-        collector=row.collector,
-        target=row.target,
-        snapshot=row.snapshot,
-        script=row.script,
-        arguments=list(json.loads(row.arguments)),
-        environment=dict(json.loads(row.environment)),
-        state=row.state,
-        queued_ns=row.queued_ns,
-        claimed_ns=row.claimed_ns,
-        cancel_ns=row.cancel_ns,
-        done_ns=row.done_ns,
-        pid=row.pid,
-        pid_start=row.pid_start,
-        job_id=row.job_id,
-        log_offset=row.log_offset,
-    )
+    arguments = list(json.loads(row.arguments))
+    environment = dict(json.loads(row.environment))
+    return from_row(SubmissionInfo, row._mapping, arguments=arguments, environment=environment)
 
 
 def submission(conn: sa.Connection, run_id: str) -> SubmissionInfo | None:

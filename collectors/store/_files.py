@@ -15,7 +15,7 @@ from collectors.ops import RecordFile
 from collectors.store import schema
 
 if TYPE_CHECKING:
-    from collectors.store._apply import Transaction
+    from collectors.store._transaction import Transaction
 
 _f = schema.files
 _p = sa.bindparam

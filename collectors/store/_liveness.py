@@ -25,7 +25,7 @@ from collectors.store import schema
 from runlog import conventions as cv
 
 if TYPE_CHECKING:
-    from collectors.store._apply import Transaction
+    from collectors.store._transaction import Transaction
 
 logger = logging.getLogger("collectors.liveness")
 

@@ -128,8 +128,8 @@ class LogWriter:
 
     def _insert_lines(self) -> None:
         """Through the driver: SQLAlchemy's per-row parameter handling would cost ~5x."""
-        # The connection is open inside the transaction, so its DBAPI connection is not None.
-        cursor = self._conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        dbapi = self._conn.connection.dbapi_connection
+        cursor = dbapi.cursor()  # type: ignore[union-attr]  # not None: open in the transaction
         try:
             if self._conn.dialect.name == "postgresql":
                 with cursor.copy(f"COPY log_lines ({_LINE_COLUMNS}) FROM STDIN") as copy:

@@ -11,6 +11,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from collectors.store import schema
+from collectors.store._rows import from_row
 from collectors.store.base import (
     FileInfo,
     LoggedModelInfo,
@@ -77,19 +78,8 @@ def logged_models(
 
 
 def _logged_model(row: sa.RowMapping) -> LoggedModelInfo:
-    return LoggedModelInfo(
-        model_id=row["model_id"],
-        experiment_id=row["experiment_id"],
-        name=row["name"],
-        source_run_id=row["source_run_id"],
-        model_type=row["model_type"],
-        status=row["status"],
-        lifecycle_stage=row["lifecycle_stage"],
-        created_ns=row["created_ns"],
-        updated_ns=row["updated_ns"],
-        tags=json.loads(row["tags"]),
-        params=json.loads(row["params"]),
-    )
+    tags, params = json.loads(row["tags"]), json.loads(row["params"])
+    return from_row(LoggedModelInfo, row, tags=tags, params=params)
 
 
 def logged_model_metrics(

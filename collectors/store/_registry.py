@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from collectors.store import schema
+from collectors.store._rows import from_row
 from collectors.store.base import ModelVersionInfo, RegisteredModelInfo
 
 _rm, _rmt, _alias = (
@@ -85,20 +86,6 @@ def model_versions(
 
 
 def _version(row: sa.RowMapping) -> ModelVersionInfo:
-    return ModelVersionInfo(
-        name=row["name"],
-        version=row["version"],
-        created_ns=row["created_ns"],
-        updated_ns=row["updated_ns"],
-        description=row["description"],
-        user_id=row["user_id"],
-        stage=row["stage"],
-        source=row["source"],
-        storage_location=row["storage_location"],
-        run_id=row["run_id"],
-        run_link=row["run_link"],
-        logged_model_id=row["logged_model_id"],
-        status=row["status"],
-        deleted=row["lifecycle_stage"] != "active",
-        properties=json.loads(row["properties"]),
-    )
+    deleted = row["lifecycle_stage"] != "active"
+    properties = json.loads(row["properties"])
+    return from_row(ModelVersionInfo, row, deleted=deleted, properties=properties)

@@ -9,6 +9,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from collectors.store import schema
+from collectors.store._rows import from_row
 from collectors.store.base import MetricSummary, RunInfo
 from runlog import conventions as cv
 from runlog.filters import (
@@ -129,34 +130,13 @@ def _load_chunk(conn: sa.Connection, ids: list[str], found: dict[str, RunInfo]) 
 
 
 def _run_info(row: sa.RowMapping) -> RunInfo:
-    return RunInfo(
-        run_id=row["run_id"],
-        experiment=row["experiment"],
-        name=row["name"],
-        parent_id=row["parent_id"],
-        status=row["status"],
-        start_ns=row["start_ns"],
-        end_ns=row["end_ns"],
-        error=row["error"],
-        deleted=row["lifecycle_stage"] == "deleted",
-        last_seen_ns=row["last_seen_ns"],
-    )
+    return from_row(RunInfo, row, deleted=row["lifecycle_stage"] == "deleted")
 
 
 def metric_summary(row: sa.RowMapping) -> MetricSummary:
     """A `MetricSummary` from a row of the metrics table."""
-    return MetricSummary(
-        name=row["name"],
-        column=row["column"],
-        kind=row["kind"],
-        dtype=row["dtype"],
-        count=row["count"],
-        last=_last_value(row),
-        last_step=row["last_step"],
-        last_time_ns=row["last_time_ns"],
-        min=row["min_value"],
-        max=row["max_value"],
-    )
+    last = _last_value(row)
+    return from_row(MetricSummary, row, last=last, min=row["min_value"], max=row["max_value"])
 
 
 def _last_value(row: sa.RowMapping) -> Any:

@@ -25,6 +25,7 @@ __all__ = [
     "InvalidPathError",
     "LocalFileStore",
     "LocalFileWriter",
+    "UploadTally",
     "check_path",
 ]
 
@@ -76,6 +77,28 @@ class FileStore(Protocol):
     def open_read(self, run_id: str, path: str) -> BinaryIO: ...
 
 
+class UploadTally:
+    """The size and SHA-256 of an upload's bytes so far, checked against its size limit
+    (shared by the local and the object-storage writers)."""
+
+    def __init__(self, max_size: int | None) -> None:
+        self.max_size = max_size
+        self._size = 0
+        self._digest = hashlib.sha256()
+
+    def add(self, data: bytes) -> bool:
+        """Count and hash *data*; False (nothing hashed) when it passes the size limit."""
+        self._size += len(data)
+        if self.max_size is not None and self._size > self.max_size:
+            return False
+        self._digest.update(data)
+        return True
+
+    def result(self) -> tuple[int, str]:
+        """The size and SHA-256 hex digest of what was added."""
+        return self._size, self._digest.hexdigest()
+
+
 class LocalFileWriter:
     """Writes to a temporary file beside the target; `commit` fsyncs and renames it.
 
@@ -84,24 +107,21 @@ class LocalFileWriter:
 
     def __init__(self, target: Path, max_size: int | None) -> None:
         self._target = target
-        self._max_size = max_size
+        self._tally = UploadTally(max_size)
         fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".upload-", suffix=".part")
         self._temp = Path(temp)
         self._file: BinaryIO | None = os.fdopen(fd, "wb")
-        self._size = 0
-        self._digest = hashlib.sha256()
 
     def write(self, data: bytes) -> None:
         """Append *data*; raises `FileTooLargeError` (and aborts) past the size limit."""
         if self._file is None:
             raise ValueError("the upload was already committed or aborted")
-        self._size += len(data)
-        if self._max_size is not None and self._size > self._max_size:
+        if not self._tally.add(data):
             self.abort()
             raise FileTooLargeError(
-                f"file {self._target.name!r} is larger than the limit of {self._max_size} bytes"
+                f"file {self._target.name!r} is larger than the limit of "
+                f"{self._tally.max_size} bytes"
             )
-        self._digest.update(data)
         self._file.write(data)
 
     def commit(self) -> tuple[int, str]:
@@ -119,7 +139,7 @@ class LocalFileWriter:
             self._temp.unlink(missing_ok=True)
             raise
         _fsync_directory(self._target.parent)
-        return self._size, self._digest.hexdigest()
+        return self._tally.result()
 
     def abort(self) -> None:
         """Drop what was written; the previous file at the path (if any) stays."""

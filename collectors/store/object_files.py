@@ -14,11 +14,10 @@ collector with a clear message instead of failing the first upload.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from typing import Any, BinaryIO
 
-from collectors.store.files import FileTooLargeError, InvalidPathError, check_path
+from collectors.store.files import FileTooLargeError, InvalidPathError, UploadTally, check_path
 from runlog.conventions import is_valid_run_id
 from runlog.exceptions import ConfigError
 
@@ -33,9 +32,7 @@ class FsspecFileWriter:
 
     def __init__(self, handle: Any, max_size: int | None) -> None:
         self._handle: Any = handle
-        self._max_size = max_size
-        self._size = 0
-        self._digest = hashlib.sha256()
+        self._tally = UploadTally(max_size)
 
     def write(self, data: bytes) -> None:
         """Append *data*.
@@ -45,11 +42,10 @@ class FsspecFileWriter:
         """
         if self._handle is None:
             raise ValueError("the upload was already committed or aborted")
-        self._size += len(data)
-        if self._max_size is not None and self._size > self._max_size:
+        if not self._tally.add(data):
             self.abort()
-            raise FileTooLargeError(f"file is larger than the limit of {self._max_size} bytes")
-        self._digest.update(data)
+            limit = self._tally.max_size
+            raise FileTooLargeError(f"file is larger than the limit of {limit} bytes")
         self._handle.write(data)
 
     def commit(self) -> tuple[int, str]:
@@ -58,7 +54,7 @@ class FsspecFileWriter:
             raise ValueError("the upload was already committed or aborted")
         handle, self._handle = self._handle, None
         handle.close()
-        return self._size, self._digest.hexdigest()
+        return self._tally.result()
 
     def abort(self) -> None:
         """Discard what was written; an earlier object at the path stays."""

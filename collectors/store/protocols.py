@@ -1,16 +1,18 @@
 """The store's surface, declared once here and split by capability.
 
-`collectors.store.sql.SQLStore` is the one implementation; each reader of the store names
-the capability it needs (the query API a `QueryStore`, the MLflow API an `MlflowStore`, …),
-so a test double or a second store implements only what its reader uses. `CollectorStore`
-is all of them: what the collector's app is built on. `Store` (writes through `apply`, and
-the reads every reader shares) is declared beside the data types in `collectors.store.base`.
+`collectors.store.sql.SQLStore` is the one implementation (mypy checks there that it has the
+whole surface; this module does not import it, so imports flow one way); each reader of the
+store names the capability it needs (the query API a `QueryStore`, the MLflow API an
+`MlflowStore`, …), so a test double or a second store implements only what its reader uses.
+`CollectorStore` is all of them: what the collector's app is built on. `Store` (writes
+through `apply`, and the reads every reader shares) is declared beside the data types in
+`collectors.store.base`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import Any, Final, Protocol
 
 from collectors.store.base import (
     FileInfo,
@@ -155,10 +157,3 @@ class ComputeStore(Store, Protocol):
 
 class CollectorStore(StudioStore, MlflowStore, ComputeStore, Protocol):
     """Every capability: what the collector's app is built on."""
-
-
-if TYPE_CHECKING:
-    from collectors.store.sql import SQLStore
-
-    def _sql_store_is_complete(store: SQLStore) -> CollectorStore:
-        return store  # mypy checks here that SQLStore has the whole surface

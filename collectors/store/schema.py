@@ -16,9 +16,49 @@ which automatic steps count (migration 0005).
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
+
+
+def _run_key() -> sa.Column[Any]:
+    """``run_id``: the run a row belongs to, the first part of the table's primary key."""
+    return sa.Column("run_id", sa.Text, sa.ForeignKey("runs.run_id"), primary_key=True)
+
+
+def _registered_model_key() -> sa.Column[Any]:
+    """``registered_model_id``: the registered model a row belongs to (primary key part)."""
+    return sa.Column(
+        "registered_model_id", sa.Integer, sa.ForeignKey("registered_models.id"), primary_key=True
+    )
+
+
+def _key_value_table(name: str, *owner: sa.Column[Any] | sa.Constraint) -> sa.Table:
+    """A table of string values by key (tags, params, …) of the entity *owner* keys."""
+    return sa.Table(
+        name,
+        metadata,
+        *owner,
+        sa.Column("key", sa.Text, primary_key=True),
+        sa.Column("value", sa.Text, nullable=False),
+    )
+
+
+def _file_table(name: str, owner: sa.Column[Any]) -> sa.Table:
+    """A table of file records (path, size, digest) of the entity *owner* keys; the bytes
+    are in a file store."""
+    return sa.Table(
+        name,
+        metadata,
+        owner,
+        sa.Column("path", sa.Text, primary_key=True),
+        sa.Column("size", sa.BigInteger, nullable=False),
+        sa.Column("sha256", sa.Text, nullable=False),
+        sa.Column("created_ns", sa.BigInteger, nullable=False),
+    )
+
 
 experiments = sa.Table(
     "experiments",
@@ -55,20 +95,9 @@ runs = sa.Table(
     sa.Index("ix_runs_liveness", "liveness"),
 )
 
-
-def _key_value_table(name: str) -> sa.Table:
-    return sa.Table(
-        name,
-        metadata,
-        sa.Column("run_id", sa.Text, sa.ForeignKey("runs.run_id"), primary_key=True),
-        sa.Column("key", sa.Text, primary_key=True),
-        sa.Column("value", sa.Text, nullable=False),
-    )
-
-
-tags = _key_value_table("tags")
-params = _key_value_table("params")
-properties = _key_value_table("properties")
+tags = _key_value_table("tags", _run_key())
+params = _key_value_table("params", _run_key())
+properties = _key_value_table("properties", _run_key())
 
 metrics = sa.Table(
     "metrics",
@@ -109,15 +138,7 @@ metric_chunks = sa.Table(
     sa.Column("values", sa.LargeBinary, nullable=False),
 )
 
-files = sa.Table(
-    "files",
-    metadata,
-    sa.Column("run_id", sa.Text, sa.ForeignKey("runs.run_id"), primary_key=True),
-    sa.Column("path", sa.Text, primary_key=True),
-    sa.Column("size", sa.BigInteger, nullable=False),
-    sa.Column("sha256", sa.Text, nullable=False),
-    sa.Column("created_ns", sa.BigInteger, nullable=False),
-)
+files = _file_table("files", _run_key())
 
 batches = sa.Table(
     "batches",
@@ -133,7 +154,7 @@ batches = sa.Table(
 log_lines = sa.Table(
     "log_lines",
     metadata,
-    sa.Column("run_id", sa.Text, sa.ForeignKey("runs.run_id"), primary_key=True),
+    _run_key(),
     sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("time_ns", sa.BigInteger, nullable=False),
     sa.Column("level_number", sa.Integer, nullable=False),
@@ -148,7 +169,7 @@ log_lines = sa.Table(
 spans = sa.Table(
     "spans",
     metadata,
-    sa.Column("run_id", sa.Text, sa.ForeignKey("runs.run_id"), primary_key=True),
+    _run_key(),
     sa.Column("trace_id", sa.Text, primary_key=True),
     sa.Column("span_id", sa.Text, primary_key=True),
     sa.Column("parent_span_id", sa.Text, nullable=True),
@@ -164,18 +185,15 @@ spans = sa.Table(
 
 # MLflow REST (migration 0003): experiment tags, a run's dataset inputs and model outputs
 # (``direction`` 'input' or 'output', ``payload`` JSON), and MLflow 3 logged models.
-experiment_tags = sa.Table(
+experiment_tags = _key_value_table(
     "experiment_tags",
-    metadata,
     sa.Column("experiment_id", sa.Integer, sa.ForeignKey("experiments.id"), primary_key=True),
-    sa.Column("key", sa.Text, primary_key=True),
-    sa.Column("value", sa.Text, nullable=False),
 )
 
 run_io = sa.Table(
     "run_io",
     metadata,
-    sa.Column("run_id", sa.Text, sa.ForeignKey("runs.run_id"), primary_key=True),
+    _run_key(),
     sa.Column("direction", sa.Text, primary_key=True),
     sa.Column("key", sa.Text, primary_key=True),
     sa.Column("payload", sa.Text, nullable=False),
@@ -220,14 +238,9 @@ logged_model_metrics = sa.Table(
 )
 
 # A logged model's files (bytes in the collector's model file store, by model id).
-logged_model_files = sa.Table(
+logged_model_files = _file_table(
     "logged_model_files",
-    metadata,
     sa.Column("model_id", sa.Text, sa.ForeignKey("logged_models.model_id"), primary_key=True),
-    sa.Column("path", sa.Text, primary_key=True),
-    sa.Column("size", sa.BigInteger, nullable=False),
-    sa.Column("sha256", sa.Text, nullable=False),
-    sa.Column("created_ns", sa.BigInteger, nullable=False),
 )
 
 # The model registry. Registered models have a surrogate id so that a rename touches one
@@ -244,28 +257,12 @@ registered_models = sa.Table(
     sa.Column("description", sa.Text, nullable=True),
 )
 
-registered_model_tags = sa.Table(
-    "registered_model_tags",
-    metadata,
-    sa.Column(
-        "registered_model_id",
-        sa.Integer,
-        sa.ForeignKey("registered_models.id"),
-        primary_key=True,
-    ),
-    sa.Column("key", sa.Text, primary_key=True),
-    sa.Column("value", sa.Text, nullable=False),
-)
+registered_model_tags = _key_value_table("registered_model_tags", _registered_model_key())
 
 model_versions = sa.Table(
     "model_versions",
     metadata,
-    sa.Column(
-        "registered_model_id",
-        sa.Integer,
-        sa.ForeignKey("registered_models.id"),
-        primary_key=True,
-    ),
+    _registered_model_key(),
     sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("created_ns", sa.BigInteger, nullable=False),
     sa.Column("updated_ns", sa.BigInteger, nullable=False),
@@ -283,13 +280,10 @@ model_versions = sa.Table(
     sa.Index("ix_model_versions_run", "run_id"),
 )
 
-model_version_tags = sa.Table(
+model_version_tags = _key_value_table(
     "model_version_tags",
-    metadata,
     sa.Column("registered_model_id", sa.Integer, primary_key=True),
     sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("key", sa.Text, primary_key=True),
-    sa.Column("value", sa.Text, nullable=False),
     sa.ForeignKeyConstraint(
         ["registered_model_id", "version"],
         ["model_versions.registered_model_id", "model_versions.version"],
@@ -299,12 +293,7 @@ model_version_tags = sa.Table(
 registered_model_aliases = sa.Table(
     "registered_model_aliases",
     metadata,
-    sa.Column(
-        "registered_model_id",
-        sa.Integer,
-        sa.ForeignKey("registered_models.id"),
-        primary_key=True,
-    ),
+    _registered_model_key(),
     sa.Column("alias", sa.Text, primary_key=True),
     sa.Column("version", sa.Integer, nullable=False),
 )
@@ -317,7 +306,7 @@ registered_model_aliases = sa.Table(
 run_statuses = sa.Table(
     "run_statuses",
     metadata,
-    sa.Column("run_id", sa.Text, sa.ForeignKey("runs.run_id"), primary_key=True),
+    _run_key(),
     sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("status", sa.Text, nullable=False),
     sa.Column("time_ns", sa.BigInteger, nullable=False),
@@ -335,7 +324,7 @@ snapshots = sa.Table(
 submissions = sa.Table(
     "submissions",
     metadata,
-    sa.Column("run_id", sa.Text, sa.ForeignKey("runs.run_id"), primary_key=True),
+    _run_key(),
     sa.Column("seq", sa.BigInteger, nullable=False),
     sa.Column("collector", sa.Text, nullable=False),
     sa.Column("target", sa.Text, nullable=False),

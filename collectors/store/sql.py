@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import sqlalchemy as sa
@@ -22,6 +22,7 @@ from alembic.script import ScriptDirectory
 
 from collectors.ops import Applied, Op
 from collectors.store import (
+    _apply,
     _compute,
     _locks,
     _logs,
@@ -34,7 +35,7 @@ from collectors.store import (
     paging,
     schema,
 )
-from collectors.store._apply import Transaction
+from collectors.store._transaction import Transaction
 from collectors.store.base import (
     ExperimentInfo,
     FileInfo,
@@ -57,6 +58,9 @@ from collectors.store.base import (
 from runlog import conventions as cv
 from runlog.exceptions import ConfigError, RunlogError
 from runlog.filters import MATCH_ALL, Filter, OrderBy
+
+if TYPE_CHECKING:
+    from collectors.store.protocols import CollectorStore
 
 __all__ = [
     "SQLStore",
@@ -195,7 +199,7 @@ class SQLStore:
         with self._write() as conn:
             _locks.take_locks(conn, batches)
             transaction = Transaction(conn)
-            results = [transaction.apply(ops) for ops in batches]
+            results = [_apply.apply(transaction, ops) for ops in batches]
             transaction.finish()
         return results
 
@@ -657,3 +661,9 @@ def _on_sqlite_connect(dbapi_connection: Any, record: Any) -> None:
 def _on_sqlite_begin(conn: sa.Connection) -> None:
     write = conn.get_execution_options().get(_WRITE, False)
     conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+if TYPE_CHECKING:
+
+    def _sql_store_is_complete(store: SQLStore) -> CollectorStore:
+        return store  # mypy checks here that SQLStore has the whole surface
