@@ -8,8 +8,8 @@ interpreter dies of an uncaught exception, and canceled on SIGTERM; the buffered
 then flushed with a bounded wait and the rest spooled. The order of all that is
 `runlog._shutdown`'s (this module adds the `FINISH` step).
 
-The registry knows runs only as `runlog._recorder.RunRecorder` (what they record and how they
-finish), never how they are built: the run of ``Run.get_context`` is chosen by
+The registry knows runs only as `Owned` (an id and a way to finish), never how they are
+built: the run of ``Run.get_context`` is chosen by
 `runlog.run`, which keeps it here (`set_context`).
 """
 
@@ -18,25 +18,37 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from runlog import _shutdown
 from runlog import conventions as c
 
-if TYPE_CHECKING:
-    from runlog._recorder import RunRecorder
+
+class Owned(Protocol):
+    """What the registry needs of a run (a `runlog._recorder.RunRecorder`): its id, and
+    how to finish it."""
+
+    @property
+    def id(self) -> str:
+        """The run id."""
+        ...
+
+    def finish(self, status: str, error: str | None = None, wait: bool = True) -> None:
+        """End the run with *status* (and *error* text)."""
+        ...
+
 
 _log = logging.getLogger("runlog.internal")
-_owned: dict[int, RunRecorder] = {}
+_owned: dict[int, Owned] = {}
 _on_finish: dict[int, list[Callable[[], None]]] = {}
 _lock = threading.Lock()
 #: The innermost owned run still open (the last one started), read without a lock.
-_innermost: RunRecorder | None = None
+_innermost: Owned | None = None
 #: The run of ``Run.get_context``, once chosen.
-_context: RunRecorder | None = None
+_context: Owned | None = None
 
 
-def register(run: RunRecorder) -> None:
+def register(run: Owned) -> None:
     """Remember an owned run until it finishes."""
     global _innermost
     with _lock:
@@ -45,7 +57,7 @@ def register(run: RunRecorder) -> None:
     _shutdown.install_hooks()
 
 
-def unregister(run: RunRecorder) -> None:
+def unregister(run: Owned) -> None:
     """Forget a finished run and call what was waiting for it to finish."""
     global _innermost
     with _lock:
@@ -59,23 +71,23 @@ def unregister(run: RunRecorder) -> None:
             _log.exception("runlog: a finish callback of run %s failed", run.id)
 
 
-def on_finish(run: RunRecorder, callback: Callable[[], None]) -> None:
+def on_finish(run: Owned, callback: Callable[[], None]) -> None:
     """Call *callback* when the owned *run* finishes (or at exit)."""
     with _lock:
         _on_finish.setdefault(id(run), []).append(callback)
 
 
-def innermost() -> RunRecorder | None:
+def innermost() -> Owned | None:
     """The innermost owned run still open, else the context run if one was chosen."""
     return _innermost or _context
 
 
-def context() -> RunRecorder | None:
+def context() -> Owned | None:
     """The run of ``Run.get_context`` if it was chosen already."""
     return _context
 
 
-def set_context(run: RunRecorder) -> None:
+def set_context(run: Owned) -> None:
     """Keep *run* as the run of ``Run.get_context`` for the rest of the process."""
     global _context
     _context = run

@@ -8,15 +8,13 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from runlog import _progress
 from runlog._spool_format import _CHUNK, INFLIGHT, STALE_CLAIM_SECONDS, Upload, _hasher
-
-if TYPE_CHECKING:
-    from runlog.spool import Spool
 
 _log = logging.getLogger("runlog.internal")
 _IDLE_SECONDS = 0.5  # a stager with nothing to do for this long ends
@@ -41,9 +39,11 @@ class _Stager(threading.Thread):
     nothing left to do; the spool starts a new one for the next file.
     """
 
-    def __init__(self, spool: Spool) -> None:
+    def __init__(self, lock: threading.Lock, stage: Callable[..., None]) -> None:
+        """*stage* does one job; *lock* is the spool's, under which it hands out jobs."""
         super().__init__(name="runlog-spool-stager", daemon=False)
-        self.spool = spool
+        self._lock = lock
+        self._stage = stage
         self.jobs: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         self.finished = False  # set under the spool's lock once it takes no more jobs
 
@@ -52,13 +52,13 @@ class _Stager(threading.Thread):
             try:
                 job = self.jobs.get(timeout=_IDLE_SECONDS)
             except queue.Empty:
-                with self.spool._lock:
+                with self._lock:
                     if self.jobs.empty():
                         self.finished = True
                         return
                 continue
             try:
-                self.spool._stage_in_background(*job)
+                self._stage(*job)
             except Exception:  # a bug here must not stop later staging
                 _log.exception("runlog could not stage a file for upload")
 

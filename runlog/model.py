@@ -14,12 +14,21 @@ import os
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from runlog.exceptions import InvalidArgumentError, NotFoundError
 
 if TYPE_CHECKING:
-    from runlog.workspace import Workspace
+    from runlog.client import Client
+
+
+class Workspace(Protocol):
+    """What a `Model` needs of its `runlog.Workspace`: the query client of its collector
+    (the registry is read and written through it)."""
+
+    def client(self) -> Client:
+        """The collector's query client."""
+        ...
 
 
 class Model:

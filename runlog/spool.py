@@ -259,7 +259,7 @@ class Spool:
         with self._lock:
             self._staging[upload.data] = done
             if self._stager is None or self._stager.finished:
-                self._stager = _Stager(self)
+                self._stager = _Stager(self._lock, self._stage_in_background)
                 self._stager.start()
             self._stager.jobs.put((upload, source, identity, temporary, how, done))
         return upload
