@@ -215,7 +215,9 @@ def test_quote_round_trips(value: str) -> None:
 
 @pytest.mark.parametrize("name", ["my tag", "a.b", "back`tick", "x"])
 def test_quote_name_round_trips(name: str) -> None:
-    assert Key("tag", name) == parse_filter(f"tags.{quote_name(name)} IS NULL").key  # type: ignore[union-attr]  # a lone comparison
+    parsed = parse_filter(f"tags.{quote_name(name)} IS NULL")
+    assert isinstance(parsed, Comparison)  # a lone comparison
+    assert Key("tag", name) == parsed.key
 
 
 def test_each_entity_has_its_own_keys() -> None:

@@ -382,7 +382,8 @@ def test_a_broken_handler_run_does_not_raise(
     internal = logging.getLogger("runlog.internal")
     internal.addHandler(caplog.handler)
     try:
-        root_logger.addHandler(runlog.RunlogHandler(NotARun()))  # type: ignore[arg-type]
+        handler = runlog.RunlogHandler(NotARun())  # type: ignore[arg-type]  # not a Run, on purpose
+        root_logger.addHandler(handler)
         log.info("one")
         log.info("two")
     finally:

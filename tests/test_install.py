@@ -158,7 +158,7 @@ def test_light_client_modules_import_or_need_their_declared_extra(light: Path) -
     wrong = {}
     for module, (missing, found) in failures.items():
         owner = next((e for prefix, e in _OWNERS.items() if module.startswith(prefix)), None)
-        dist = Requirement(found[0]).name if found else None  # type: ignore[index]
+        dist = Requirement(found[0]).name if isinstance(found, list) else None
         if owner is None or dist is None or not _declares(owner, dist):
             wrong[module] = (missing, owner)
     assert {} == wrong

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import struct
 from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -13,17 +14,24 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from runlog import conventions as c
 from runlog._otlp_encode import encode
 from runlog._packer import MAX_SEGMENT, OP_EVENT, OP_POINTS, OP_SERIES, Packer, RunHandle
-from runlog._records import Event, RunKey, Segment
+from runlog._records import RunKey, Segment
 
 
 def _handle() -> RunHandle:
     return RunHandle(RunKey("run-1", "exp", None, "first"))
 
 
-def _pack_scalars(points: list[tuple[Any, Any, int]], name: str = "loss") -> list[Segment | Event]:
+def _segments(records: Sequence[object]) -> list[Segment]:
+    """*records*, checked to be all Segments: what packing only metric points yields."""
+    segments = [r for r in records if isinstance(r, Segment)]
+    assert len(records) == len(segments), records
+    return segments
+
+
+def _pack_scalars(points: list[tuple[Any, Any, int]], name: str = "loss") -> list[Segment]:
     handle = _handle()
     records, _ = Packer().pack([(OP_SERIES, handle, name, deque(points))])
-    return records
+    return _segments(records)
 
 
 def test_auto_steps_count_from_zero_and_continue_across_cycles() -> None:
@@ -33,29 +41,29 @@ def test_auto_steps_count_from_zero_and_continue_across_cycles() -> None:
     first, _ = packer.pack([(OP_SERIES, handle, "loss", queue)])
     queue.extend([(0.3, None, 3)])
     second, _ = packer.pack([])
-    assert [0, 1] == list(first[0].steps)  # type: ignore[union-attr]
-    assert [2] == list(second[0].steps)  # type: ignore[union-attr]
+    assert [0, 1] == list(_segments(first)[0].steps)
+    assert [2] == list(_segments(second)[0].steps)
 
 
 def test_explicit_step_sets_the_next_auto_step() -> None:
     records = _pack_scalars([(1.0, 10, 1), (2.0, None, 2)])
-    assert [10, 11] == [s for r in records for s in r.steps]  # type: ignore[union-attr]
+    assert [10, 11] == [s for r in records for s in r.steps]
 
 
 def test_dtype_changes_start_new_segments_in_order() -> None:
     records = _pack_scalars([(1.0, None, 1), (2, None, 2), ("a", None, 3), (True, None, 4)])
-    assert [c.DTYPE_FLOAT, c.DTYPE_INT, c.DTYPE_STR, c.DTYPE_BOOL] == [r.dtype for r in records]  # type: ignore[union-attr]
+    assert [c.DTYPE_FLOAT, c.DTYPE_INT, c.DTYPE_STR, c.DTYPE_BOOL] == [r.dtype for r in records]
 
 
 def test_bad_points_are_dropped_and_the_rest_kept(caplog: pytest.LogCaptureFixture) -> None:
     records = _pack_scalars([(1.0, None, 1), (2.0, math.nan, 2), (3.0, None, 3)])
-    assert [1.0, 3.0] == [v for r in records for v in r.values]  # type: ignore[union-attr]
+    assert [1.0, 3.0] == [v for r in records for v in r.values]
     assert "finite" in caplog.text
 
 
 def test_long_series_are_split() -> None:
     records = _pack_scalars([(float(i), None, i) for i in range(MAX_SEGMENT + 5)])
-    assert [MAX_SEGMENT, 5] == [len(r.steps) for r in records]  # type: ignore[union-attr]
+    assert [MAX_SEGMENT, 5] == [len(r.steps) for r in records]
 
 
 def test_rows_share_a_row_index_per_table() -> None:
@@ -65,7 +73,7 @@ def test_rows_share_a_row_index_per_table() -> None:
         (OP_POINTS, handle, "Cosine Wave", c.KIND_ROW, {"angle": [1.0], "cos": [0.54]}, 2),
     ]
     records, _ = Packer().pack(items)
-    steps = {(r.column, s) for r in records for s in r.steps}  # type: ignore[union-attr]
+    steps = {(r.column, s) for r in _segments(records) for s in r.steps}
     assert {("angle", 0), ("cos", 0), ("angle", 1), ("cos", 1)} == steps
 
 
@@ -76,7 +84,7 @@ def test_a_name_keeps_its_first_kind(caplog: pytest.LogCaptureFixture) -> None:
         (OP_POINTS, handle, "acc", c.KIND_ROW, {"x": [1.0]}, 2),
     ]
     records, _ = Packer().pack(items)
-    assert [c.KIND_LIST] == [r.kind for r in records]  # type: ignore[union-attr]
+    assert [c.KIND_LIST] == [r.kind for r in _segments(records)]
     assert "logged as list before" in caplog.text
 
 
@@ -113,10 +121,10 @@ def test_requests_are_cut_near_the_size_limit() -> None:
             r.column,
             r.kind,
             r.dtype,
-            list(r.steps)[i : i + 1000],  # type: ignore[union-attr]
+            list(r.steps)[i : i + 1000],
             r.times[i : i + 1000],
             r.values[i : i + 1000],
-        )  # type: ignore[union-attr]
+        )
         for r in records
         for i in range(0, 30_000, 1000)
     ]

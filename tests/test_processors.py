@@ -174,7 +174,7 @@ def test_processor_never_raises_and_returns_the_dict() -> None:
     class NotARun:
         pass
 
-    processor = runlog.RunlogProcessor(NotARun())  # type: ignore[arg-type]
+    processor = runlog.RunlogProcessor(NotARun())  # type: ignore[arg-type]  # not a Run, on purpose
     event = {"event": "x", "loss": 1.0}
     assert event is processor(None, "info", event)
     assert {"event": "x", "loss": 1.0} == event

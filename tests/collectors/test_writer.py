@@ -42,7 +42,7 @@ def tagged(run_id: str, key: str = "k") -> list[Op]:
 
 
 def test_waiting_lists_are_committed_in_one_transaction(store: CountingStore) -> None:
-    writer = Writer(store)  # type: ignore[arg-type]  # a counting wrapper, not a whole Store  # CountingStore forwards the rest
+    writer = Writer(store)  # type: ignore[arg-type]  # a counting wrapper, not a whole Store
     futures = [writer.submit(tagged(f"r{i}")) for i in range(50)]
     writer.start()
 
@@ -93,7 +93,7 @@ def test_stop_drains_what_was_queued_then_refuses(store: CountingStore) -> None:
 
 def test_an_empty_list_resolves_at_once(store: CountingStore) -> None:
     # a counting wrapper, not a whole Store
-    assert Applied() == Writer(store).submit([]).result(0)  # type: ignore[arg-type]
+    assert Applied() == Writer(store).submit([]).result(0)  # type: ignore[arg-type]  # see above
     assert [] == store.calls
 
 

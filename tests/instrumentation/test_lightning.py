@@ -25,7 +25,8 @@ EPOCHS, BATCHES = 2, 3
 CHECKPOINTS = [f"epoch={e}-step={(e + 1) * BATCHES}.ckpt" for e in range(EPOCHS)]
 
 
-class Regressor(pl.LightningModule):  # type: ignore[misc]
+# pl is pytest.importorskip's Any to mypy, not a module, so its classes are unknown.
+class Regressor(pl.LightningModule):  # type: ignore[misc,name-defined]  # see above
     """A tiny regression model that remembers the losses it logged."""
 
     def __init__(self, lr: float = 0.05, hidden: int = 8) -> None:
@@ -124,7 +125,7 @@ def test_checkpoint_directory_is_unchanged_without_other_loggers(
 def test_a_trainer_subclass_gets_the_logger_too(
     instrumented: TorchInstrumentor, experiment: runlog.Experiment, tmp_path: Path
 ) -> None:
-    class MyTrainer(pl.Trainer):  # type: ignore[misc]
+    class MyTrainer(pl.Trainer):  # type: ignore[misc,name-defined]  # pl: see Regressor
         pass
 
     fit = MyTrainer(
@@ -178,7 +179,8 @@ def test_the_pytorch_lightning_package_is_recorded_too(
 ) -> None:
     legacy = pytest.importorskip("pytorch_lightning")
 
-    class LegacyRegressor(legacy.LightningModule):  # type: ignore[misc,name-defined]
+    # legacy is pytest.importorskip's Any to mypy, as pl is (see Regressor).
+    class LegacyRegressor(legacy.LightningModule):  # type: ignore[misc,name-defined]  # see above
         def __init__(self, lr: float = 0.05) -> None:
             super().__init__()
             self.save_hyperparameters()

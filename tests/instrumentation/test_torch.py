@@ -453,7 +453,8 @@ def test_a_patch_made_on_top_of_ours_is_left_in_place(experiment: runlog.Experim
 def _proxy_type() -> type:
     import wrapt
 
-    return getattr(wrapt, "BaseObjectProxy", wrapt.ObjectProxy)  # type: ignore[no-any-return]
+    proxy: type = getattr(wrapt, "BaseObjectProxy", wrapt.ObjectProxy)  # wrapt 2 renamed it
+    return proxy
 
 
 def test_instrumenting_twice_warns_and_changes_nothing(
@@ -552,7 +553,8 @@ def test_originals_run_exactly_once(
 
     monkeypatch.setattr(torch.nn.functional, "mse_loss", counting_mse_loss)
 
-    class CountingSGD(torch.optim.SGD):  # type: ignore[misc]
+    # torch is pytest.importorskip's Any to mypy, not a module, so its classes are unknown.
+    class CountingSGD(torch.optim.SGD):  # type: ignore[misc,name-defined]  # see above
         def step(self, closure: Any = None) -> Any:
             calls["step"] += 1
             return super().step(closure)

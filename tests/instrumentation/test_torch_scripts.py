@@ -54,7 +54,8 @@ print(json.dumps(losses))
 
 def run_python(args: list[str], collector: Any, experiment: str, cwd: Path) -> list[float]:
     """Run a Python command in *cwd*; returns the losses the script printed last."""
-    return json.loads(run_output(args, collector, experiment, cwd)[-1])  # type: ignore[no-any-return]
+    losses: list[float] = json.loads(run_output(args, collector, experiment, cwd)[-1])
+    return losses
 
 
 def run_output(args: list[str], collector: Any, experiment: str, cwd: Path) -> list[str]:

@@ -11,16 +11,24 @@ from collectors.store import SQLStore, open_store
 from collectors.store.base import LogLineInfo, SpanInfo
 
 
-def line(message: str, level_number: int = 9, level: str = "INFO", **kw: object) -> LogLine:
-    # The ignores below: *kw* holds objects, and each test passes the right type.
+def line(
+    message: str,
+    level_number: int = 9,
+    level: str = "INFO",
+    *,
+    time_ns: int = 1,
+    logger: str = "app",
+    exception: str | None = None,
+    stream: str | None = None,
+) -> LogLine:
     return LogLine(
-        time_ns=int(kw.get("time_ns", 1)),  # type: ignore[call-overload]
+        time_ns=time_ns,
         level_number=level_number,
         level=level,
-        logger=str(kw.get("logger", "app")),
+        logger=logger,
         message=message,
-        exception=kw.get("exception"),  # type: ignore[arg-type]
-        stream=kw.get("stream"),  # type: ignore[arg-type]
+        exception=exception,
+        stream=stream,
     )
 
 

@@ -40,9 +40,8 @@ def runs(store: SQLStore) -> SQLStore:
     return store
 
 
-def ids(store: SQLStore, filter_string: str = "", *order_by: str, **kwargs: object) -> list[str]:
-    # **kwargs are the tests' max_results / page_token, typed object here
-    page = store.search_runs(filter=filter_string, order_by=order_by, **kwargs)  # type: ignore[arg-type]
+def ids(store: SQLStore, filter_string: str = "", *order_by: str) -> list[str]:
+    page = store.search_runs(filter=filter_string, order_by=order_by)
     return [run.run_id for run in page.runs]
 
 
