@@ -72,8 +72,19 @@ def test_every_provider_is_declared_by_its_extra() -> None:
 
 
 def _third_party_imports(path: Path) -> set[str]:
+    """Third-party modules *path* imports when it runs (not under ``if TYPE_CHECKING:``:
+    ``_typeshed`` exists only for type checkers)."""
+    tree = ast.parse(path.read_text())
+    typing_only = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for inner in ast.walk(node)
+    }
     found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
