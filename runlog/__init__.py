@@ -53,11 +53,27 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'runlog' has no attribute {name!r}")
 
 
+class _Stderr(_logging.StreamHandler):  # type: ignore[type-arg]  # stream is a property here
+    """Writes to ``sys.stderr`` as it is when a record comes, as `logging.lastResort` does:
+    a stream swapped in at import (pytest's capture) may be closed by the time runlog
+    reports at exit, which printed a "Logging error" traceback instead of the line."""
+
+    @property
+    def stream(self) -> Any:
+        import sys
+
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        """`logging.StreamHandler.__init__` sets it; the current stderr is used instead."""
+
+
 def _internal_logger() -> _logging.Logger:
     """runlog's own trouble goes to stderr, never through the user's handlers (no loops)."""
     logger = _logging.getLogger("runlog.internal")
     if not logger.handlers:
-        handler = _logging.StreamHandler()
+        handler = _Stderr()
         handler.setFormatter(_logging.Formatter("runlog: %(levelname)s: %(message)s"))
         # one line per warning on stderr, whatever the logger's level: the details (DEBUG,
         # with tracebacks) go only to handlers a user adds to runlog.internal

@@ -54,3 +54,18 @@ def test_import_stays_light() -> None:
     code = f"import runlog, sys; print(sorted(m for m in {heavy} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "[]" == out.stdout.strip()
+
+
+def test_runlogs_own_warnings_reach_the_stderr_of_the_moment() -> None:
+    """A stderr swapped in when runlog was imported (pytest's capture) and closed since: a
+    warning at exit is written to the real stderr, not a "Logging error" traceback."""
+    code = (
+        "import io, logging, sys\n"
+        "real, sys.stderr = sys.stderr, io.StringIO()\n"
+        "import runlog\n"
+        "sys.stderr.close()\n"
+        "sys.stderr = real\n"
+        "logging.getLogger('runlog.internal').warning('spooled 3 points')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "runlog: WARNING: spooled 3 points\n" == out.stderr
