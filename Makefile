@@ -50,11 +50,12 @@ postgres: $(STAMP)
 	@$(BIN)/python -c "import psycopg; psycopg.connect('$(PG_DSN)').close()" 2>/dev/null \
 		|| [ "$$RUNLOG_TEST_POSTGRES" = skip ] || { echo "$(PG_HINT)" >&2; exit 1; }
 
-# The in-process unit tests (no collector process, browser, Ray or fresh venv): 761 tests,
-# 49 s of CPU (4.5 min wall on a shared 2-core machine). `make test` stays the full suite.
+# The in-process unit tests (no collector process, browser, Ray or fresh venv): about 760
+# tests, about a minute of CPU on a shared 2-core machine. `make test` stays the full suite.
 FAST_TESTS := tests/collectors/convert tests/collectors/store tests/test_values.py \
 	tests/test_conventions.py tests/test_extras.py tests/test_packer.py tests/test_spool.py \
-	tests/collectors/test_writer.py tests/collectors/test_cli_args.py tests/test_demo_ports.py
+	tests/collectors/test_writer.py tests/collectors/test_cli_args.py tests/test_demo_ports.py \
+	tests/test_recorder.py tests/test_imports.py
 # The store's tests that start collector processes (moto's S3 server, several collectors on
 # one PostgreSQL, the store chosen at start) are not in-process: the full suite runs them.
 FAST_IGNORE := --ignore=tests/collectors/store/test_object_files.py \
