@@ -21,7 +21,7 @@ from runlog import _shutdown
 from runlog import conventions as c
 from runlog._packer import OP_FLUSH, OP_SERIES, OP_UPLOAD, Packer, RunHandle
 from runlog._records import Event
-from runlog.spool import Spool, SpoolFullError, Upload
+from runlog.spool import ReplayStopped, Spool, SpoolFullError, Upload
 
 if TYPE_CHECKING:
     from runlog._transport import Transport
@@ -449,22 +449,20 @@ class Pipeline:
             return  # stays staged in the spool; replayed with the rest
         try:
             self.spool.replay_one(upload.data, self._send_logs, self._send_file)
+        except ReplayStopped:
+            return  # `close` took over: the upload stays in the spool, as it reports
         except SendError as exc:
             self._go_offline(exc)
 
     def _send_logs(self, body: bytes) -> None:
         """Send a spooled request, unless `close` has taken over (it then stays spooled)."""
-        from runlog._transport import SendError
-
         if self._handed_over:
-            raise SendError("the process is exiting; the entry stays in the spool")
+            raise ReplayStopped("the process is exiting; the entry stays in the spool")
         self._sender.deliver_logs(body)
 
     def _send_file(self, upload: Upload) -> None:
-        from runlog._transport import SendError
-
         if self._handed_over:
-            raise SendError("the process is exiting; the upload stays in the spool")
+            raise ReplayStopped("the process is exiting; the upload stays in the spool")
         self._sender.deliver_file(upload)
 
     def _spool_batch(self, batch: Batch) -> None:
@@ -498,6 +496,8 @@ class Pipeline:
         if time.monotonic() < self._retry_at:
             return False
         result = self.spool.replay(self._send_logs, self._send_file)
+        if self._handed_over:
+            return False  # `close` took over mid-replay: what is left stays spooled
         if result.failed:
             self._go_offline(ConnectionError("collector still unreachable"))
             return False

@@ -114,6 +114,11 @@ class CorruptEntryError(ValueError):
     """A spool entry is torn or damaged (its header, size or checksum does not match)."""
 
 
+class ReplayStopped(Exception):
+    """A sender stopped the replay on purpose (its process is exiting and has handed its
+    data over): the entry stays in the spool, and that is not worth a warning."""
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
     """One pending entry as found on disk (a logs request or an upload's data file)."""

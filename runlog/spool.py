@@ -70,6 +70,7 @@ from runlog._spool_format import (
     UPLOAD_SUFFIX,
     CorruptEntryError,
     Entry,
+    ReplayStopped,
     SendLogs,
     SendUpload,
     SpoolFullError,
@@ -519,6 +520,10 @@ class Spool:
                 result.sent += 1
         except CorruptEntryError:
             result.quarantined.append(self.directory / QUARANTINE_DIR / path.name)
+        except ReplayStopped as exc:  # the entry stays; the sender knows why
+            result.failed += 1
+            result.error = str(exc)
+            return False
         except Exception as exc:  # the entry stays for the next replay
             result.failed += 1
             result.error = str(exc)
@@ -679,6 +684,7 @@ __all__ = [
     "CorruptEntryError",
     "Entry",
     "ReplayResult",
+    "ReplayStopped",
     "Spool",
     "SpoolFullError",
     "SyncResult",

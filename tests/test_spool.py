@@ -16,6 +16,7 @@ from runlog.exceptions import ConfigError
 from runlog.spool import (
     INFLIGHT,
     QUARANTINE_DIR,
+    ReplayStopped,
     Spool,
     SpoolFullError,
     Upload,
@@ -55,6 +56,25 @@ def test_failure_keeps_the_entry_and_stops(tmp_path: Path) -> None:
     result = spool.replay(refuse, lambda u: None)
     assert (0, 1, 2) == (result.sent, result.failed, result.left)
     assert [b"one", b"two"] == bodies(spool)
+
+
+def test_a_replay_its_sender_stops_keeps_the_entries_without_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A process handing its data over at exit stops its replay on purpose: the entries
+    stay, and "spool replay of ... stopped" is not printed (it was, as noise, at exit)."""
+    spool = Spool(tmp_path, destination=HERE)
+    spool.write_logs(b"one")
+    spool.write_logs(b"two")
+
+    def exiting(body: bytes) -> None:
+        raise ReplayStopped("the process is exiting; the entry stays in the spool")
+
+    with caplog.at_level(logging.DEBUG, logger="runlog.internal"):
+        result = spool.replay(exiting, lambda u: None)
+    assert (0, 1, 2) == (result.sent, result.failed, result.left)
+    assert [b"one", b"two"] == bodies(spool)
+    assert [] == [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
 
 
 def test_uploads_keep_the_content_of_the_call(tmp_path: Path) -> None:
