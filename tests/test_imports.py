@@ -47,6 +47,26 @@ def test_the_collector_imports_no_private_client_module() -> None:
     assert set() == private
 
 
+def test_the_client_imports_no_private_collector_module() -> None:
+    """The CLI's collector commands use `collectors.cli_args`, `collectors.store` … only;
+    the compute targets start ``python -m runlog.launch`` (they named ``runlog._launch``)."""
+    root = Path(runlog.__file__).parent
+    private = {
+        f"{path.relative_to(root.parent)}: {name}"
+        for path in sorted(root.rglob("*.py"))
+        for name in _imported_modules(path)
+        if name.startswith("collectors.")
+        and any(part.startswith("_") for part in name.split(".")[1:])
+    }
+    started = {
+        f"{path.relative_to(root.parent)}"
+        for path in sorted(Path(collectors.__file__).parent.rglob("*.py"))
+        if '"runlog._' in path.read_text()
+    }
+
+    assert (set(), set()) == (private, started)
+
+
 def test_no_collector_subpackage_imports_another_ones_private_module() -> None:
     """``collectors.compute`` reads the store through `collectors.store.protocols`, not
     through ``collectors.store._apply_compute`` (which it did for the queue states)."""
