@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import tomllib
 from packaging.requirements import Requirement
+from source_imports import typing_only
 
 from runlog.extras import DISTRIBUTION, PROVIDERS, missing_message, provider
 
@@ -72,18 +73,12 @@ def test_every_provider_is_declared_by_its_extra() -> None:
 
 
 def _third_party_imports(path: Path) -> set[str]:
-    """Third-party modules *path* imports when it runs (not under ``if TYPE_CHECKING:``:
-    ``_typeshed`` exists only for type checkers)."""
+    """Third-party modules *path* imports when it runs (`typing_only` ones left out)."""
     tree = ast.parse(path.read_text())
-    typing_only = {
-        id(inner)
-        for node in ast.walk(tree)
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
-        for inner in ast.walk(node)
-    }
+    skipped = typing_only(tree)
     found = set()
     for node in ast.walk(tree):
-        if id(node) in typing_only:
+        if id(node) in skipped:
             continue
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from source_imports import typing_only
 
 import collectors
 import runlog
@@ -33,31 +34,30 @@ def _imported_modules(path: Path) -> set[str]:
     return found
 
 
-def test_the_collector_imports_no_private_client_module() -> None:
-    root = Path(collectors.__file__).parent
-    private = {
+def _private_imports(importer: Any, imported: str) -> set[str]:
+    """``path: module`` for each private module of package *imported* (a ``_`` part after
+    its name) that a module of package *importer* imports."""
+    root = Path(importer.__file__).parent
+    return {
         f"{path.relative_to(root.parent)}: {name}"
         for path in sorted(root.rglob("*.py"))
         for name in _imported_modules(path)
-        if name.startswith("runlog.")
+        if name.startswith(f"{imported}.")
         and any(part.startswith("_") for part in name.split(".")[1:])
-        and name not in ALLOWED
     }
 
-    assert set() == private
+
+def test_the_collector_imports_no_private_client_module() -> None:
+    private = _private_imports(collectors, "runlog")
+
+    assert set() == {entry for entry in private if entry.split(": ")[1] not in ALLOWED}
 
 
 def test_the_client_imports_no_private_collector_module() -> None:
     """The CLI's collector commands use `collectors.cli_args`, `collectors.store` … only;
     the compute targets start ``python -m runlog.launch`` (they named ``runlog._launch``)."""
     root = Path(runlog.__file__).parent
-    private = {
-        f"{path.relative_to(root.parent)}: {name}"
-        for path in sorted(root.rglob("*.py"))
-        for name in _imported_modules(path)
-        if name.startswith("collectors.")
-        and any(part.startswith("_") for part in name.split(".")[1:])
-    }
+    private = _private_imports(runlog, "collectors")
     started = {
         f"{path.relative_to(root.parent)}"
         for path in sorted(Path(collectors.__file__).parent.rglob("*.py"))
@@ -88,8 +88,6 @@ def test_no_collector_subpackage_imports_another_ones_private_module() -> None:
 def test_the_collectors_import_name_is_this_distributions_own() -> None:
     """``collectors`` is a generic top-level name: the one imported must be runlog-ml's,
     installed next to `runlog`, and no other installed distribution may ship it."""
-    import runlog
-
     assert Path(runlog.__file__).parent.parent == Path(collectors.__file__).parent.parent
     assert {"runlog-ml"} == set(packages_distributions()["collectors"])
 
@@ -98,16 +96,11 @@ def _runtime_imports(path: Path, module: str, known: set[str]) -> set[str]:
     """The modules of *known* that *module* (at *path*) imports when it runs: at module
     level or inside a function, but not under ``if TYPE_CHECKING:`` (which never runs)."""
     tree = ast.parse(path.read_text(), str(path))
-    typing_only = {
-        id(inner)
-        for node in ast.walk(tree)
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
-        for inner in ast.walk(node)
-    }
+    skipped = typing_only(tree)
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found: set[str] = set()
     for node in ast.walk(tree):
-        if id(node) in typing_only:
+        if id(node) in skipped:
             continue
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
