@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import logging as _logging
+import sys as _sys
 from typing import TYPE_CHECKING, Any
 
 from runlog import _logcapture
@@ -60,9 +61,7 @@ class _Stderr(_logging.StreamHandler):  # type: ignore[type-arg]  # stream is a 
 
     @property
     def stream(self) -> Any:
-        import sys
-
-        return sys.stderr
+        return _sys.stderr
 
     @stream.setter
     def stream(self, value: Any) -> None:

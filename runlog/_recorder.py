@@ -319,21 +319,17 @@ class RunRecorder:
         """Record one log line of *logger* (for captured output, *stream* is ``stdout`` or
         ``stderr`` and *logger* the same); *time_ns* defaults to now."""
         when = _time_ns() if time_ns is None else time_ns
-        if stream is None:
-            line: tuple[Any, ...] = (
-                OP_LOG,
-                self._handle,
-                when,
-                severity_number,
-                severity_text,
-                logger,
-                message,
-                exception,
-            )
-        else:
-            line = (OP_LOG, self._handle, when, severity_number, severity_text, logger, message)
-            line += (exception, stream)
-        self._append(line)
+        line = (
+            OP_LOG,
+            self._handle,
+            when,
+            severity_number,
+            severity_text,
+            logger,
+            message,
+            exception,
+        )
+        self._append(line if stream is None else (*line, stream))
 
     # --- files ----------------------------------------------------------------------------
     def upload_file(

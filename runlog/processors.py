@@ -83,14 +83,13 @@ class RunlogProcessor:
         if INSIDE.get():
             return event_dict
         record = event_dict.get("_record")
+        stdlib = record if isinstance(record, logging.LogRecord) else None
         #: a stdlib record that reached structlog (not structlog's own): its extras are points
-        foreign = record if isinstance(record, logging.LogRecord) else None
-        if event_dict.get("_from_structlog"):
-            foreign = None
-        if isinstance(record, logging.LogRecord):
-            if already_taken(record):  # inside a ProcessorFormatter: maybe a handler took it
+        foreign = None if event_dict.get("_from_structlog") else stdlib
+        if stdlib is not None:
+            if already_taken(stdlib):  # inside a ProcessorFormatter: maybe a handler took it
                 return event_dict
-            claim_record(record)
+            claim_record(stdlib)
         elif isinstance(event_dict, dict):
             claim(event_dict)
         token = INSIDE.set(True)
