@@ -856,9 +856,8 @@ def context_run() -> Run:
         if run_id:
             run = Run._start_attached(Experiment(experiment or c.DEFAULT_EXPERIMENT), run_id)
         else:
-            name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "interactive"
             exp = Experiment(os.environ.get(c.ENV_EXPERIMENT) or c.DEFAULT_EXPERIMENT)
-            run = Run._start(exp, name=name)
+            run = Run._start(exp, name=script_name())
         _lifecycle.set_context(run)
     if _system_metrics_by_env():
         _start_system_metrics(run)
@@ -911,6 +910,11 @@ def current_run() -> Run | None:
     if isinstance(run, Run):
         return run
     return context_run() if launched_run()[0] else None
+
+
+def script_name() -> str:
+    """The running script's file name (``interactive`` in a REPL): the context run's name."""
+    return os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "interactive"
 
 
 def launched_run() -> tuple[str | None, str | None]:

@@ -9,11 +9,10 @@ owned by the process, so runlog completes it at exit (failed on an uncaught exce
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
-from runlog._objects import Run, start_run
+from runlog._objects import Run, script_name, start_run
 from runlog.instrumentation._base import current_run
 
 #: Run files that hold what the training code saved (the launcher uploads ``./outputs``).
@@ -26,11 +25,6 @@ def acquire_run(name: str | None = None) -> Run:
     if run is not None:
         return run
     return start_run(name=name or script_name())
-
-
-def script_name() -> str:
-    """The running script's file name (``interactive`` in a REPL)."""
-    return os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "interactive"
 
 
 def output_name(path: str | os.PathLike[str]) -> str:

@@ -28,11 +28,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from runlog import _lifecycle
-from runlog._objects import Run
+from runlog._objects import Run, script_name
 from runlog.instrumentation import _printed
 from runlog.instrumentation._base import _SUPPRESSED, current_run, safely
 from runlog.instrumentation._torch_losses import DEFAULT_EVERY, LossBuffer
-from runlog.instrumentation._torch_run import acquire_run, output_name, script_name
+from runlog.instrumentation._torch_run import acquire_run, output_name
 
 #: Modules remembered (in call order) before the first step, to find the trained model.
 MAX_CANDIDATES = 64
