@@ -13,7 +13,6 @@ import re
 import selectors
 import sys
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING
@@ -132,7 +131,7 @@ def _line_recorder(
     def record(raw: bytes) -> None:
         text = line_text(raw)
         number, level = line_level(text)
-        log_line(text, stream, number, level, time.time_ns(), stream=stream)
+        log_line(text, stream, number, level, stream=stream)
         if tail is not None:
             tail.append(text)
 
